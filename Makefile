@@ -1,0 +1,84 @@
+# sys2 build. GNU make; every library through pkg-config.
+# `make test` and `make demo` first install missing Debian packages (as root), then build in a sub-make so that
+# pkg-config is asked only after the packages exist.
+BUILD ?= build
+OPT   ?= -O2 -g
+SAN   ?=
+PREFIX ?= /usr/local
+SYS2_SHARED ?= ../shared
+export SYS2_SHARED
+
+PKGS      := openblas jansson libpcre2-8 libcurl libmicrohttpd
+# Debian packages: the -dev libraries above, Check for tests, and the tools the tests and plots call.
+DEB_PKGS  := build-essential pkg-config libopenblas-dev libjansson-dev libpcre2-dev libcurl4-openssl-dev \
+             libmicrohttpd-dev check libsubunit-dev gnuplot-nox python3
+
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Werror=implicit-function-declaration
+CFLAGS   := -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) $(SAN) -fopenmp -MMD -MP $(CFLAGS)
+CPPFLAGS += -Icore -Itasks -Iscorers -Isearch $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDFLAGS  += $(SAN) -fopenmp
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+
+LIB_SRC  := $(wildcard core/*.c tasks/*.c scorers/*.c search/*.c)
+LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
+CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
+TEST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(filter-out tests/test_header_c.c,$(wildcard tests/*.c)))
+
+.PHONY: all deps test check asan bench demo models install clean header-check
+all: $(BUILD)/sys2
+
+$(BUILD)/libsys2.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+$(BUILD)/sys2: $(CLI_OBJ) $(BUILD)/libsys2.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/check_all: $(TEST_OBJ) $(BUILD)/libsys2.a
+	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs check) $(LDLIBS)
+$(BUILD)/tests/%.o: CPPFLAGS += $(shell pkg-config --cflags check 2>/dev/null) -Icli
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# deps: install what is missing, only when something is (root and apt-get needed then).
+deps:
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "error: missing packages:$$missing (run as root, or install them)" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	fi
+
+header-check:
+	@mkdir -p $(BUILD)
+	$(CC) -std=c99 -pedantic-errors -Wall -Wextra -Icore -fsyntax-only tests/test_header_c.c
+
+# The README's test command. OPENBLAS_NUM_THREADS=1 keeps summation order, and with it greedy paths, stable.
+test: deps
+	@$(MAKE) --no-print-directory check
+check: header-check $(BUILD)/check_all $(BUILD)/sys2
+	OPENBLAS_NUM_THREADS=1 SYS2_BIN=$(BUILD)/sys2 ./$(BUILD)/check_all
+
+asan: deps   # a separate build dir, so that sanitized and plain objects never mix
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" check
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BUILD)/sys2
+	./$(BUILD)/sys2 bench -m $(SYS2_SHARED)/models/stories260K.bin -z $(SYS2_SHARED)/models/tok512.bin
+
+demo: deps
+	@$(MAKE) --no-print-directory $(BUILD)/sys2
+	./$(BUILD)/sys2 generate -m $(SYS2_SHARED)/models/stories260K.bin -z $(SYS2_SHARED)/models/tok512.bin \
+	  -p "Once upon a time" -n 64
+
+install: $(BUILD)/sys2 $(BUILD)/libsys2.a
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/sys2
+	install -m 755 $(BUILD)/sys2 $(DESTDIR)$(PREFIX)/bin/sys2
+	install -m 644 $(BUILD)/libsys2.a $(DESTDIR)$(PREFIX)/lib/libsys2.a
+	install -m 644 core/sys2.h $(DESTDIR)$(PREFIX)/include/sys2/sys2.h
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@PKGS@|$(PKGS)|g' sys2.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/sys2.pc
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

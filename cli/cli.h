@@ -1,0 +1,37 @@
+/* cli.h: what the commands share. cli/ is the only place that prints or exits. */
+#ifndef S2_CLI_H
+#define S2_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sys2.h"
+
+#define S2_VERSION "0.1.0"
+
+/* Prints "sys2 CMD: message" and a hint to --help on stderr; returns 2 (usage error). */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints "sys2 CMD: error: err->msg" on stderr; returns 1 (a failure explained on stderr). */
+int cli_fail(const char *cmd, const s2_error *err);
+/* True when argv[*i] is a flag (with its value in argv[*i+1]) named name or alt (alt may be NULL); on a match
+ * advances *i past the value and sets *val. A missing value is a usage error reported through *bad. */
+bool cli_flag(int argc, char **argv, int *i, const char *name, const char *alt, const char **val, bool *bad);
+bool cli_parse_i64(const char *s, int64_t *out);   /* whole string, base 10 */
+bool cli_parse_f64(const char *s, double *out);    /* whole string */
+bool cli_is_help(const char *arg);                 /* -h or --help */
+
+/* The flags every model-using command takes: -m MODEL, -z TOKENIZER, --ctx N, --threads N. */
+typedef struct cli_model_opts {
+    const char *model, *tokenizer;
+    int64_t n_ctx, n_threads;
+} cli_model_opts;
+/* Consumes argv[*i] (and its value) when it is one of the model flags: 1 consumed, 0 not one, -1 bad value. */
+int cli_model_flag(cli_model_opts *o, int argc, char **argv, int *i);
+#define CLI_MODEL_HELP \
+    "  -m MODEL          a .gguf file, or a llama2.c .bin checkpoint (with -z)\n" \
+    "  -z TOKENIZER      llama2.c tokenizer (tok*.bin) for a .bin model\n" \
+    "  --ctx N           context length (default: the model's)\n" \
+    "  --threads N       threads (default: all cores)\n"
+
+#endif

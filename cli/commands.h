@@ -1,0 +1,4 @@
+/* Every sys2 command, one line each: X(name, function, one-line summary). The function lives in cli/cmd_*.c
+ * and has the signature int fn(int argc, char **argv), argv[0] being the command's name. */
+#define S2_CLI_COMMANDS(X) \
+    X("version", cmd_version, "print the version and the libraries linked")

@@ -1,0 +1,45 @@
+/* quant.h: tensor element types (ggml numbering): sizes, dequantization, quantization, dot products.
+ *
+ * Block layouts follow ggml (ggml-common.h): Q8_0 = {f16 d; int8 qs[32]} (34 bytes), value = d * q;
+ * Q4_0 = {f16 d; uint8 qs[16]} (18 bytes), element j < 16 is the low nibble of qs[j], element j + 16 the high
+ * nibble, value = d * (nibble - 8). F16 is IEEE half, BF16 the top 16 bits of an F32. */
+#ifndef S2_QUANT_H
+#define S2_QUANT_H
+
+#include "sys2.h"
+
+enum {
+    S2_TYPE_F32 = 0, S2_TYPE_F16 = 1, S2_TYPE_Q4_0 = 2, S2_TYPE_Q4_1 = 3, S2_TYPE_Q5_0 = 6, S2_TYPE_Q5_1 = 7,
+    S2_TYPE_Q8_0 = 8, S2_TYPE_Q8_1 = 9, S2_TYPE_Q2_K = 10, S2_TYPE_Q3_K = 11, S2_TYPE_Q4_K = 12,
+    S2_TYPE_Q5_K = 13, S2_TYPE_Q6_K = 14, S2_TYPE_Q8_K = 15, S2_TYPE_I8 = 24, S2_TYPE_I16 = 25,
+    S2_TYPE_I32 = 26, S2_TYPE_I64 = 27, S2_TYPE_F64 = 28, S2_TYPE_BF16 = 30, S2_TYPE_COUNT = 40
+};
+
+const char *s2_type_name(int32_t type);        /* "q8_0"; "type(N)" style NULL for ids never defined */
+int32_t s2_type_from_name(const char *name);   /* -1 if unknown; case-insensitive */
+bool s2_type_known(int32_t type);              /* ggml defines it: block size and bytes are known */
+bool s2_type_supported(int32_t type);          /* we can dequantize and dot it: F32 F16 BF16 Q8_0 Q4_0 */
+int64_t s2_type_block(int32_t type);           /* elements per block (1 for F32/F16/BF16) */
+size_t s2_type_block_bytes(int32_t type);      /* bytes per block */
+/* Bytes of a row of n elements; 0 if n is not a multiple of the block or the type is unknown. */
+size_t s2_type_row_size(int32_t type, int64_t n);
+
+float s2_fp16_to_fp32(uint16_t h);
+uint16_t s2_fp32_to_fp16(float f);             /* round to nearest even */
+float s2_bf16_to_fp32(uint16_t h);
+uint16_t s2_fp32_to_bf16(float f);             /* round to nearest even, NaN kept quiet */
+
+/* n must be a multiple of the type's block. Types that are not supported return S2_E_UNSUPPORTED. */
+s2_status s2_dequantize_row(int32_t type, const void *src, float *dst, int64_t n);
+s2_status s2_quantize_row(int32_t type, const float *src, void *dst, int64_t n);
+/* Naive twins: one element at a time from the published block layout; the tests' reference. */
+void s2_dequantize_row_naive(int32_t type, const void *src, float *dst, int64_t n);
+
+/* Dot product of one stored row with an activation vector, for matrix-vector work.
+ * F32/F16/BF16 rows: x is F32. Q8_0/Q4_0 rows: x is given already quantized to Q8_0 (s2_quantize_row), so
+ * the products run on int8 blocks (llama.cpp's scheme). */
+float s2_vec_dot(int32_t type, const void *row, const void *x, int64_t n);
+/* The type x must be in for s2_vec_dot against rows of type (F32, or Q8_0 for the quantized types). */
+int32_t s2_vec_dot_type(int32_t type);
+
+#endif

@@ -1,0 +1,226 @@
+/* sys2.h: the public API of system 1, the engine under sys2's search.
+ *
+ * Opaque handles, params structs with defaults, status codes plus a caller-owned error message.
+ * Library code never prints or exits: every failure comes back as an s2_status with err->msg saying what and
+ * where. Unless a comment says otherwise, a handle may be used by one thread at a time; an s2_model is
+ * read-only after load and may be shared by any number of contexts and threads.
+ *
+ * This header compiles alone as C99 (tests/test_header_c.c checks it). */
+#ifndef SYS2_H
+#define SYS2_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status and errors ---- */
+
+typedef enum s2_status {
+    S2_OK = 0,
+    S2_E_IO = -1,          /* a file could not be opened, read, written or mapped */
+    S2_E_FORMAT = -2,      /* malformed input: a corrupt model file, a bad dataset line */
+    S2_E_NOMEM = -3,       /* an allocation failed, or a memory limit (KV cache) was reached */
+    S2_E_ARG = -4,         /* the caller broke a documented precondition */
+    S2_E_UNSUPPORTED = -5, /* well-formed but not handled: tensor type, architecture, server feature */
+    S2_E_BUDGET = -6,      /* context, node or token budget exhausted */
+    S2_E_NET = -7,         /* an HTTP peer failed or answered nonsense */
+    S2_E_INTERRUPTED = -8  /* stopped by a signal or a callback */
+} s2_status;
+
+typedef struct s2_error {
+    s2_status code;
+    char msg[256];
+} s2_error;
+
+/* A static string naming st ("format error", ...). */
+const char *s2_status_str(s2_status st);
+
+/* Fills err (may be NULL) with code and a printf-style message; returns code, so that
+ * `return s2_error_set(err, S2_E_IO, "%s: %s", path, strerror(errno));` reads as one line. */
+s2_status s2_error_set(s2_error *err, s2_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Prefixes err->msg with "prefix: " (for context added by a caller). Returns err->code. */
+s2_status s2_error_prefix(s2_error *err, const char *prefix);
+
+/* Logging is silent unless a callback is installed. level: 0 error, 1 warning, 2 info, 3 debug. */
+typedef void (*s2_log_fn)(int level, const char *msg, void *user);
+void s2_log_set(s2_log_fn fn, void *user);
+void s2_log(int level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Broken invariants of our own code (never bad input): abort with file:line, on in release builds too. */
+void s2_assert_fail(const char *expr, const char *file, int line);
+#define S2_ASSERT(x) ((x) ? (void)0 : s2_assert_fail(#x, __FILE__, __LINE__))
+
+/* ---- vocabulary and tokenizer ---- */
+
+typedef struct s2_vocab s2_vocab; /* owned by its model, or by whoever built it standalone */
+
+/* Token attributes as GGUF's tokenizer.ggml.token_type stores them. */
+typedef enum s2_token_type {
+    S2_TOKEN_UNDEFINED = 0, S2_TOKEN_NORMAL = 1, S2_TOKEN_UNKNOWN = 2, S2_TOKEN_CONTROL = 3,
+    S2_TOKEN_USER_DEFINED = 4, S2_TOKEN_UNUSED = 5, S2_TOKEN_BYTE = 6
+} s2_token_type;
+
+/* Encodes text (len bytes; need not be NUL-terminated) into at most cap ids. add_bos prepends BOS where the
+ * vocabulary has one and says to add it; parse_special turns the text of control tokens ("<s>", "<|im_end|>")
+ * into their ids. Returns the count, or -(count needed) when cap is too small (then ids holds a prefix). */
+int32_t s2_tokenize(const s2_vocab *v, const char *text, size_t len, bool add_bos, bool parse_special,
+                    int32_t *ids, int32_t cap);
+
+/* The bytes token id stands for (SentencePiece's U+2581 as a space, <0xNN> as that byte, byte-level BPE's
+ * code points as their bytes); control tokens give their text only when show_special. Writes at most cap bytes
+ * (no NUL); returns the length, or -(length needed). */
+int32_t s2_token_to_piece(const s2_vocab *v, int32_t id, bool show_special, char *buf, int32_t cap);
+
+/* Decodes n ids to text: pieces concatenated, control tokens dropped unless show_special, and the leading
+ * space of the first piece removed where the tokenizer added one (SentencePiece's add_space_prefix).
+ * Writes at most cap bytes plus a NUL; returns the length, or -(length needed, without the NUL). */
+int32_t s2_detokenize(const s2_vocab *v, const int32_t *ids, int32_t n, bool show_special, char *buf,
+                      int32_t cap);
+
+int32_t s2_vocab_n_tokens(const s2_vocab *v);
+int32_t s2_vocab_bos(const s2_vocab *v);      /* -1 when none */
+int32_t s2_vocab_eos(const s2_vocab *v);      /* -1 when none */
+bool s2_vocab_is_eog(const s2_vocab *v, int32_t id); /* end of generation: EOS, EOT, <|im_end|> ... */
+const char *s2_vocab_text(const s2_vocab *v, int32_t id); /* raw vocabulary string; borrowed; NULL if out of range */
+s2_token_type s2_vocab_type(const s2_vocab *v, int32_t id);
+
+/* ---- model ---- */
+
+typedef struct s2_model s2_model; /* weights + vocab, read-only after load, shareable across threads */
+
+typedef struct s2_model_params {
+    bool use_mmap;           /* map tensors read-only from the file (default true) */
+    bool vocab_only;         /* load only the tokenizer: tensors are neither needed nor checked */
+    const char *tokenizer;   /* llama2.c checkpoints: path of the tok*.bin; NULL for GGUF */
+} s2_model_params;
+s2_model_params s2_model_default_params(void);
+
+/* Loads a GGUF file, or a llama2.c checkpoint (.bin, with params->tokenizer). On success *out owns a model,
+ * freed with s2_model_free(); on failure *out is NULL and err says why (S2_E_IO, S2_E_FORMAT naming the key or
+ * tensor, S2_E_UNSUPPORTED naming the architecture or type). params may be NULL for defaults. */
+s2_status s2_model_load(const char *path, const s2_model_params *params, s2_model **out, s2_error *err);
+void s2_model_free(s2_model *m); /* NULL is a no-op */
+
+typedef struct s2_hparams {
+    char arch[32];          /* "llama", "qwen2" */
+    int32_t n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, n_ff, head_dim;
+    float rms_eps;          /* from metadata, never a literal */
+    float rope_base;        /* rope.freq_base */
+    float rope_scale;       /* linear scaling factor (positions are divided by it); 1 = none */
+    bool tied_output;       /* no output.weight: logits use the token embedding */
+    bool qkv_bias;          /* qwen2 */
+} s2_hparams;
+
+const s2_hparams *s2_model_hparams(const s2_model *m); /* borrowed, valid as long as m */
+const s2_vocab *s2_model_vocab(const s2_model *m);     /* borrowed, valid as long as m */
+int64_t s2_model_n_params(const s2_model *m);          /* parameters counted from the tensor shapes */
+int64_t s2_model_weight_bytes(const s2_model *m);      /* bytes of all tensors as stored */
+
+/* ---- context: paged KV cache, sequences, batched forward ---- */
+
+typedef struct s2_ctx s2_ctx; /* KV cache + activations + counters; one thread at a time */
+
+typedef struct s2_ctx_params {
+    int32_t n_ctx;          /* longest sequence, in tokens; 0 = the model's context length */
+    int32_t n_threads;      /* threads for our kernels and OpenBLAS; 0 = leave the defaults */
+    int32_t n_batch;        /* most rows in one forward (0 = 512); longer inputs are split */
+    int32_t block_size;     /* tokens per KV block (0 = 16) */
+    int64_t kv_max_bytes;   /* KV memory limit (0 = enough for 4 sequences of n_ctx) */
+    bool prefix_cache;      /* reuse cached blocks for prompts that begin with cached tokens (default true) */
+} s2_ctx_params;
+s2_ctx_params s2_ctx_default_params(void);
+
+/* On success *out owns a context on m (m must outlive it). */
+s2_status s2_ctx_init(const s2_model *m, const s2_ctx_params *params, s2_ctx **out, s2_error *err);
+void s2_ctx_free(s2_ctx *ctx); /* NULL is a no-op */
+
+/* The compute spent in a context: read with s2_ctx_counters, difference two reads to cost a piece of work. */
+typedef struct s2_counters {
+    int64_t prompt_tokens;    /* tokens computed by the forward pass for prompts or appended text */
+    int64_t cached_tokens;    /* prompt tokens taken from the prefix cache instead of computed */
+    int64_t gen_tokens;       /* tokens sampled */
+    int64_t scored_tokens;    /* tokens whose log-prob was read under teacher forcing */
+    int64_t forward_calls;    /* forward passes (one per batch of rows) */
+    int64_t forward_rows;     /* rows (token positions) through the forward pass */
+    double flops;             /* 2 * n_params_matmul per row + attention: 4 * n_layer * n_head * head_dim * n_kv */
+    int64_t ns;               /* wall time inside system 1 */
+    int64_t requests;         /* calls into system 1 (HTTP requests for remote backends) */
+} s2_counters;
+void s2_ctx_counters(const s2_ctx *ctx, s2_counters *out);
+void s2_counters_sub(s2_counters *out, const s2_counters *a, const s2_counters *b); /* out = a - b */
+void s2_counters_add(s2_counters *acc, const s2_counters *x);                      /* acc += x */
+
+typedef int32_t s2_seq; /* a sequence handle, valid until s2_seq_free */
+
+/* A new, empty sequence. S2_E_NOMEM when the table of sequences is full. */
+s2_status s2_seq_new(s2_ctx *ctx, s2_seq *out, s2_error *err);
+/* A new sequence sharing every KV entry of src: copies the block table, bumps reference counts. */
+s2_status s2_seq_fork(s2_ctx *ctx, s2_seq src, s2_seq *out, s2_error *err);
+void s2_seq_free(s2_ctx *ctx, s2_seq seq);          /* frees only the blocks no one else holds */
+int32_t s2_seq_len(const s2_ctx *ctx, s2_seq seq);  /* tokens in the cache; -1 for a bad handle */
+const int32_t *s2_seq_tokens(const s2_ctx *ctx, s2_seq seq); /* borrowed, until the sequence changes */
+
+/* One forward over rows: row r appends tokens[r] to seqs[r] at that sequence's next position (rows of one
+ * sequence in order). Rows with want[r] (want may be NULL: only each sequence's last row) get logits, read
+ * with s2_ctx_logits in the order of those rows. Inputs longer than n_batch are split. A sequence that would
+ * pass n_ctx is S2_E_BUDGET, an exhausted KV limit S2_E_NOMEM; either way no sequence changes. */
+s2_status s2_ctx_decode(s2_ctx *ctx, const s2_seq *seqs, const int32_t *tokens, const bool *want, int32_t n,
+                        s2_error *err);
+/* Logits of the i-th wanted row of the last decode: n_vocab floats, borrowed until the next call on ctx. */
+const float *s2_ctx_logits(const s2_ctx *ctx, int32_t i);
+int32_t s2_ctx_n_logits(const s2_ctx *ctx);
+
+/* Appends a prompt, taking what it can from the prefix cache: the sequence must be empty; the tokens already
+ * cached are linked, the rest computed. Logits for the last token are left as row 0 of s2_ctx_logits.
+ * *n_cached (may be NULL) gets how many tokens were reused. */
+s2_status s2_seq_prefill(s2_ctx *ctx, s2_seq seq, const int32_t *tokens, int32_t n, int32_t *n_cached,
+                         s2_error *err);
+
+/* KV memory: blocks in use (referenced by a sequence), cached (held only by the prefix cache), total. */
+typedef struct s2_kv_stats {
+    int64_t blocks_used, blocks_cached, blocks_total, bytes_per_block;
+    int32_t block_size, n_seqs;
+} s2_kv_stats;
+void s2_ctx_kv_stats(const s2_ctx *ctx, s2_kv_stats *out);
+
+/* ---- sampling ---- */
+
+typedef struct s2_rng { uint64_t s[4]; } s2_rng; /* xoshiro256**, seeded by splitmix64 */
+void s2_rng_seed(s2_rng *r, uint64_t seed);
+uint64_t s2_rng_next(s2_rng *r);
+double s2_rng_uniform(s2_rng *r); /* [0, 1) with 53 random bits */
+
+typedef struct s2_sample_params {
+    float temperature;      /* 0 = greedy (argmax, lowest id wins ties) */
+    int32_t top_k;          /* 0 = off */
+    float top_p;            /* 1 = off */
+    float min_p;            /* 0 = off */
+} s2_sample_params;
+s2_sample_params s2_sample_default_params(void); /* temperature 1, no truncation */
+
+/* Samples one token from logits (n floats) with p, drawing from rng. *logprob (may be NULL) gets the token's
+ * log-probability under the model's distribution (temperature 1, no truncation): the number search scores.
+ * scratch must hold 2*n floats + n ints (s2_sample_scratch_bytes). */
+int32_t s2_sample(const float *logits, int32_t n, const s2_sample_params *p, s2_rng *rng, void *scratch,
+                  float *logprob);
+size_t s2_sample_scratch_bytes(int32_t n);
+/* log-sum-exp of n logits, and the log-softmax of one of them. */
+float s2_logsumexp(const float *logits, int32_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SYS2_H */

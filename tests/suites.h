@@ -1,0 +1,4 @@
+/* Every Check suite, one line each: X(name) declares Suite *name##_suite(void) in tests/test_<name>.c.
+ * CK_RUN_SUITE=<name> runs one of them. */
+#define S2_TEST_SUITES(X) \
+    X(status)
