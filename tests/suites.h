@@ -1,4 +1,5 @@
 /* Every Check suite, one line each: X(name) declares Suite *name##_suite(void) in tests/test_<name>.c.
  * CK_RUN_SUITE=<name> runs one of them. */
 #define S2_TEST_SUITES(X) \
-    X(status)
+    X(status) \
+    X(gguf)

@@ -1,0 +1,615 @@
+/* gguf.c: GGUF v2/v3 reader and writer (https://github.com/ggml-org/ggml/blob/master/docs/gguf.md).
+ *
+ * Layout (little-endian): "GGUF", uint32 version, uint64 n_tensors, uint64 n_kv, then n_kv key/value pairs
+ * (string key, uint32 type, value), then n_tensors tensor infos (string name, uint32 n_dims, uint64 ne[n_dims],
+ * uint32 type, uint64 offset), padding to general.alignment (default 32), and the data section, where each
+ * tensor's offset is a multiple of the alignment. Strings are uint64 length + bytes without a NUL.
+ *
+ * The reader treats every file as hostile: each count is bounded by the bytes left before anything is allocated,
+ * every size is computed with checked arithmetic, and a problem is S2_E_FORMAT naming the byte offset, key or
+ * tensor. Metadata is copied out; tensor data stays in the map (or the caller's buffer). This file knows nothing
+ * about Llama and never prints. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gguf.h"
+#include "quant.h"
+
+#define GGUF_MAGIC 0x46554747u           /* "GGUF" read as a little-endian uint32 */
+#define GGUF_DEFAULT_ALIGNMENT 32
+#define GGUF_MAX_STRING (1ull << 30)      /* longer strings are rejected as corrupt */
+#define GGUF_MAX_DIMS 4
+
+struct s2_gguf {
+    uint32_t version;
+    size_t alignment;
+    int64_t n_kv, n_tensors;
+    s2_gguf_kv *kv;            /* (n_kv) */
+    s2_gguf_tensor *tensors;   /* (n_tensors) */
+    size_t *kv_hash, *tensor_hash;   /* open addressing, index + 1 (0 = empty), capacities below */
+    size_t kv_hash_cap, tensor_hash_cap;
+    const uint8_t *base;       /* the whole file */
+    size_t size;
+    size_t data_offset;        /* start of the data section */
+    void *map;                 /* owned mmap, or NULL for a caller's buffer */
+    size_t map_size;
+};
+
+/* ---- value types ---- */
+
+static const char *const gguf_type_names[S2_GGUF_N_TYPES] = {
+    "uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "bool", "string", "array",
+    "uint64", "int64", "float64",
+};
+
+const char *s2_gguf_type_name(s2_gguf_type t) {
+    return (t >= 0 && t < S2_GGUF_N_TYPES) ? gguf_type_names[t] : "invalid";
+}
+
+/* Bytes of one element of a fixed-size type; 0 for STRING and ARRAY. */
+static size_t gguf_type_size(s2_gguf_type t) {
+    switch (t) {
+    case S2_GGUF_UINT8: case S2_GGUF_INT8: case S2_GGUF_BOOL: return 1;
+    case S2_GGUF_UINT16: case S2_GGUF_INT16: return 2;
+    case S2_GGUF_UINT32: case S2_GGUF_INT32: case S2_GGUF_FLOAT32: return 4;
+    case S2_GGUF_UINT64: case S2_GGUF_INT64: case S2_GGUF_FLOAT64: return 8;
+    default: return 0;
+    }
+}
+
+static bool gguf_type_is_int(s2_gguf_type t) {
+    return t == S2_GGUF_UINT8 || t == S2_GGUF_INT8 || t == S2_GGUF_UINT16 || t == S2_GGUF_INT16 ||
+           t == S2_GGUF_UINT32 || t == S2_GGUF_INT32 || t == S2_GGUF_UINT64 || t == S2_GGUF_INT64;
+}
+
+static bool gguf_type_is_signed(s2_gguf_type t) {
+    return t == S2_GGUF_INT8 || t == S2_GGUF_INT16 || t == S2_GGUF_INT32 || t == S2_GGUF_INT64;
+}
+
+/* Decodes one little-endian scalar of fixed-size type t at p into the widened union. */
+static void scalar_decode(s2_gguf_kv *kv, s2_gguf_type t, const uint8_t *p) {
+    kv->v.u = 0;
+    switch (t) {
+    case S2_GGUF_UINT8: kv->v.u = p[0]; break;
+    case S2_GGUF_INT8: kv->v.i = (int8_t)p[0]; break;
+    case S2_GGUF_UINT16: { uint16_t x; memcpy(&x, p, 2); kv->v.u = x; break; }
+    case S2_GGUF_INT16: { int16_t x; memcpy(&x, p, 2); kv->v.i = x; break; }
+    case S2_GGUF_UINT32: { uint32_t x; memcpy(&x, p, 4); kv->v.u = x; break; }
+    case S2_GGUF_INT32: { int32_t x; memcpy(&x, p, 4); kv->v.i = x; break; }
+    case S2_GGUF_UINT64: { uint64_t x; memcpy(&x, p, 8); kv->v.u = x; break; }
+    case S2_GGUF_INT64: { int64_t x; memcpy(&x, p, 8); kv->v.i = x; break; }
+    case S2_GGUF_FLOAT32: { float x; memcpy(&x, p, 4); kv->v.f = x; break; }
+    case S2_GGUF_FLOAT64: { double x; memcpy(&x, p, 8); kv->v.f = x; break; }
+    case S2_GGUF_BOOL: kv->v.b = p[0] != 0; break;
+    default: break;
+    }
+}
+
+/* ---- name lookup: FNV-1a over open addressing ---- */
+
+static uint64_t str_hash(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
+
+/* Inserts index i under name; returns the index already there under the same name, or -1. */
+static int64_t hash_insert(size_t *tab, size_t cap, const char *name, int64_t i, const char *(*name_of)(const void *, int64_t),
+                           const void *arr) {
+    size_t mask = cap - 1, h = (size_t)str_hash(name) & mask;
+    while (tab[h] != 0) {
+        int64_t j = (int64_t)tab[h] - 1;
+        if (strcmp(name_of(arr, j), name) == 0) return j;
+        h = (h + 1) & mask;
+    }
+    tab[h] = (size_t)i + 1;
+    return -1;
+}
+
+static int64_t hash_find(const size_t *tab, size_t cap, const char *name, const char *(*name_of)(const void *, int64_t),
+                         const void *arr) {
+    if (cap == 0) return -1;
+    size_t mask = cap - 1, h = (size_t)str_hash(name) & mask;
+    while (tab[h] != 0) {
+        int64_t j = (int64_t)tab[h] - 1;
+        if (strcmp(name_of(arr, j), name) == 0) return j;
+        h = (h + 1) & mask;
+    }
+    return -1;
+}
+
+static const char *kv_name(const void *arr, int64_t i) { return ((const s2_gguf_kv *)arr)[i].key; }
+static const char *tensor_name(const void *arr, int64_t i) { return ((const s2_gguf_tensor *)arr)[i].name; }
+
+/* A power-of-two capacity at least twice n (n is bounded by the file size, so this cannot overflow). */
+static size_t hash_cap(int64_t n) {
+    size_t cap = 16;
+    while (cap < 2 * (size_t)n) cap *= 2;
+    return cap;
+}
+
+/* ---- reader ---- */
+
+typedef struct reader {
+    const uint8_t *p;
+    size_t size, pos;
+    const char *name; /* for messages */
+    s2_error *err;
+} reader;
+
+static s2_status rd_need(reader *r, size_t n, const char *what) {
+    if (n > r->size - r->pos)
+        return s2_error_set(r->err, S2_E_FORMAT, "%s: truncated at byte %zu: %s needs %zu bytes, %zu left",
+                            r->name, r->pos, what, n, r->size - r->pos);
+    return S2_OK;
+}
+
+static s2_status rd_bytes(reader *r, void *out, size_t n, const char *what) {
+    s2_status st = rd_need(r, n, what);
+    if (st != S2_OK) return st;
+    memcpy(out, r->p + r->pos, n);
+    r->pos += n;
+    return S2_OK;
+}
+
+static s2_status rd_u32(reader *r, uint32_t *out, const char *what) { return rd_bytes(r, out, 4, what); }
+static s2_status rd_u64(reader *r, uint64_t *out, const char *what) { return rd_bytes(r, out, 8, what); }
+
+/* Reads a GGUF string into a malloc'd NUL-terminated copy. */
+static s2_status rd_string(reader *r, char **out, const char *what) {
+    *out = NULL;
+    size_t at = r->pos;
+    uint64_t len;
+    s2_status st = rd_u64(r, &len, what);
+    if (st != S2_OK) return st;
+    if (len > GGUF_MAX_STRING)
+        return s2_error_set(r->err, S2_E_FORMAT, "%s: %s at byte %zu: string length %llu exceeds the 1 GiB limit",
+                            r->name, what, at, (unsigned long long)len);
+    if (len > r->size - r->pos)
+        return s2_error_set(r->err, S2_E_FORMAT, "%s: %s at byte %zu: string length %llu past end of file (%zu left)",
+                            r->name, what, at, (unsigned long long)len, r->size - r->pos);
+    if (memchr(r->p + r->pos, 0, (size_t)len) != NULL)
+        return s2_error_set(r->err, S2_E_FORMAT, "%s: %s at byte %zu: string holds a NUL byte", r->name, what, at);
+    char *s = malloc((size_t)len + 1);
+    if (s == NULL) return s2_error_set(r->err, S2_E_NOMEM, "%s: out of memory (string of %llu bytes)", r->name,
+                                       (unsigned long long)len);
+    memcpy(s, r->p + r->pos, (size_t)len);
+    s[len] = '\0';
+    r->pos += (size_t)len;
+    *out = s;
+    return S2_OK;
+}
+
+static void kv_clear(s2_gguf_kv *kv) {
+    free(kv->key);
+    free(kv->str);
+    free(kv->arr);
+    if (kv->strs != NULL)
+        for (uint64_t j = 0; j < kv->n; j++) free(kv->strs[j]);
+    free(kv->strs);
+    memset(kv, 0, sizeof *kv);
+}
+
+static s2_status rd_value_type(reader *r, uint32_t *t, const char *key, const char *what) {
+    size_t at = r->pos;
+    s2_status st = rd_u32(r, t, what);
+    if (st != S2_OK) return st;
+    if (*t >= S2_GGUF_N_TYPES)
+        return s2_error_set(r->err, S2_E_FORMAT, "%s: key '%s' at byte %zu: invalid %s %u", r->name, key, at, what,
+                            *t);
+    return S2_OK;
+}
+
+/* Reads the value of kv (whose key is already set). */
+static s2_status rd_value(reader *r, s2_gguf_kv *kv) {
+    uint32_t t;
+    s2_status st = rd_value_type(r, &t, kv->key, "value type");
+    if (st != S2_OK) return st;
+    kv->type = (s2_gguf_type)t;
+    kv->n = 1;
+    if (t == S2_GGUF_STRING) return rd_string(r, &kv->str, "string value");
+    if (t != S2_GGUF_ARRAY) {
+        size_t sz = gguf_type_size(kv->type);
+        if ((st = rd_need(r, sz, "value")) != S2_OK) return st;
+        scalar_decode(kv, kv->type, r->p + r->pos);
+        r->pos += sz;
+        return S2_OK;
+    }
+    uint32_t et;
+    if ((st = rd_value_type(r, &et, kv->key, "array element type")) != S2_OK) return st;
+    if (et == S2_GGUF_ARRAY)
+        return s2_error_set(r->err, S2_E_FORMAT, "%s: key '%s' at byte %zu: nested arrays are not supported", r->name,
+                            kv->key, r->pos - 4);
+    kv->arr_type = (s2_gguf_type)et;
+    size_t at = r->pos;
+    uint64_t n;
+    if ((st = rd_u64(r, &n, "array length")) != S2_OK) return st;
+    size_t left = r->size - r->pos;
+    if (et == S2_GGUF_STRING) {
+        /* each string takes at least its 8-byte length */
+        if (n > left / 8)
+            return s2_error_set(r->err, S2_E_FORMAT,
+                                "%s: key '%s' at byte %zu: array length %llu past end of file (%zu bytes left)",
+                                r->name, kv->key, at, (unsigned long long)n, left);
+        kv->strs = calloc(n ? (size_t)n : 1, sizeof *kv->strs);
+        if (kv->strs == NULL) return s2_error_set(r->err, S2_E_NOMEM, "%s: key '%s': out of memory", r->name, kv->key);
+        kv->n = n;
+        for (uint64_t j = 0; j < n; j++)
+            if ((st = rd_string(r, &kv->strs[j], "array string")) != S2_OK) return s2_error_prefix(r->err, kv->key);
+        return S2_OK;
+    }
+    size_t es = gguf_type_size(kv->arr_type), bytes;
+    if (__builtin_mul_overflow(n, es, &bytes) || bytes > left)
+        return s2_error_set(r->err, S2_E_FORMAT,
+                            "%s: key '%s' at byte %zu: array length %llu x %zu bytes past end of file (%zu left)",
+                            r->name, kv->key, at, (unsigned long long)n, es, left);
+    kv->arr = malloc(bytes ? bytes : 1);
+    if (kv->arr == NULL) return s2_error_set(r->err, S2_E_NOMEM, "%s: key '%s': out of memory", r->name, kv->key);
+    memcpy(kv->arr, r->p + r->pos, bytes);
+    if (et == S2_GGUF_BOOL) /* a C bool must hold 0 or 1 */
+        for (size_t j = 0; j < bytes; j++) ((uint8_t *)kv->arr)[j] = ((uint8_t *)kv->arr)[j] != 0;
+    kv->n = n;
+    r->pos += bytes;
+    return S2_OK;
+}
+
+
+/* Makes room for element index n in *arr (capacity *cap elements), doubling; zero-fills new elements. */
+static bool grow(void **arr, size_t *cap, size_t elem, size_t n) {
+    if (n < *cap) return true;
+    size_t nc = *cap ? 2 * *cap : 16, bytes;
+    if (__builtin_mul_overflow(nc, elem, &bytes)) return false;
+    void *na = realloc(*arr, bytes);
+    if (na == NULL) return false;
+    memset((char *)na + *cap * elem, 0, (nc - *cap) * elem);
+    *arr = na;
+    *cap = nc;
+    return true;
+}
+
+/* Smallest encodings: a kv is an 8-byte key length, a 4-byte type and a 1-byte value; a tensor info is an 8-byte
+ * name length, 4-byte n_dims, one 8-byte ne, 4-byte type and 8-byte offset. Counts beyond what the bytes left could
+ * hold are corrupt, and saying so early keeps a hostile count from driving the allocation. */
+#define GGUF_MIN_KV_BYTES 13
+#define GGUF_MIN_TENSOR_BYTES 32
+
+static s2_status read_kvs(s2_gguf *g, reader *r, uint64_t n_kv) {
+    size_t cap = 0;
+    for (uint64_t i = 0; i < n_kv; i++) {
+        if (!grow((void **)&g->kv, &cap, sizeof *g->kv, (size_t)i))
+            return s2_error_set(r->err, S2_E_NOMEM, "%s: out of memory (kv %llu)", r->name, (unsigned long long)i);
+        s2_gguf_kv *kv = &g->kv[i];
+        g->n_kv = (int64_t)i + 1; /* counted before reading, so that free releases a half-read entry */
+        s2_status st = rd_string(r, &kv->key, "key");
+        if (st == S2_OK) st = rd_value(r, kv);
+        if (st != S2_OK) return st;
+    }
+    return S2_OK;
+}
+
+/* The data-section alignment: general.alignment when present (an integer, a nonzero power of two). */
+static s2_status read_alignment(s2_gguf *g, reader *r) {
+    g->alignment = GGUF_DEFAULT_ALIGNMENT;
+    const s2_gguf_kv *kv = s2_gguf_find(g, "general.alignment");
+    if (kv == NULL) return S2_OK;
+    if (!gguf_type_is_int(kv->type))
+        return s2_error_set(r->err, S2_E_FORMAT, "%s: general.alignment: expected an integer, found %s", r->name,
+                            s2_gguf_type_name(kv->type));
+    if (gguf_type_is_signed(kv->type) && kv->v.i < 0)
+        return s2_error_set(r->err, S2_E_FORMAT, "%s: general.alignment %lld is negative", r->name,
+                            (long long)kv->v.i);
+    uint64_t a = kv->v.u;
+    if (a == 0 || (a & (a - 1)) != 0 || a > (1u << 30))
+        return s2_error_set(r->err, S2_E_FORMAT, "%s: general.alignment %llu is not a power of two in [1, 2^30]",
+                            r->name, (unsigned long long)a);
+    g->alignment = (size_t)a;
+    return S2_OK;
+}
+
+static s2_status read_tensor_info(reader *r, s2_gguf_tensor *t, int64_t i) {
+    size_t at = r->pos;
+    s2_status st = rd_string(r, &t->name, "tensor name");
+    if (st != S2_OK) return st;
+    uint32_t n_dims;
+    if ((st = rd_u32(r, &n_dims, "tensor n_dims")) != S2_OK) return st;
+    if (n_dims < 1 || n_dims > GGUF_MAX_DIMS)
+        return s2_error_set(r->err, S2_E_FORMAT, "%s: tensor %lld '%s' at byte %zu: n_dims %u not in [1, %d]",
+                            r->name, (long long)i, t->name, at, n_dims, GGUF_MAX_DIMS);
+    t->n_dims = (int32_t)n_dims;
+    for (int d = 0; d < GGUF_MAX_DIMS; d++) t->ne[d] = 1;
+    int64_t nel = 1;
+    for (uint32_t d = 0; d < n_dims; d++) {
+        uint64_t ne;
+        if ((st = rd_u64(r, &ne, "tensor ne")) != S2_OK) return st;
+        if (ne > (uint64_t)INT64_MAX)
+            return s2_error_set(r->err, S2_E_FORMAT, "%s: tensor '%s': ne[%u] = %llu exceeds INT64_MAX", r->name,
+                                t->name, d, (unsigned long long)ne);
+        t->ne[d] = (int64_t)ne;
+        if (__builtin_mul_overflow(nel, t->ne[d], &nel))
+            return s2_error_set(r->err, S2_E_FORMAT, "%s: tensor '%s': element count overflows int64 at ne[%u]",
+                                r->name, t->name, d);
+    }
+    uint32_t type;
+    if ((st = rd_u32(r, &type, "tensor type")) != S2_OK) return st;
+    if (!s2_type_known((int32_t)type) || type > INT32_MAX)
+        return s2_error_set(r->err, S2_E_FORMAT, "%s: tensor '%s': unknown tensor type %u", r->name, t->name, type);
+    t->type = (int32_t)type;
+    int64_t block = s2_type_block(t->type);
+    if (t->ne[0] % block != 0)
+        return s2_error_set(r->err, S2_E_FORMAT, "%s: tensor '%s': ne[0] = %lld is not a multiple of %s's block %lld",
+                            r->name, t->name, (long long)t->ne[0], s2_type_name(t->type), (long long)block);
+    size_t row = s2_type_row_size(t->type, t->ne[0]);
+    uint64_t rows = t->ne[0] > 0 ? (uint64_t)(nel / t->ne[0]) : 0; /* an empty tensor has no bytes */
+    if (__builtin_mul_overflow(row, rows, &t->nbytes))
+        return s2_error_set(r->err, S2_E_FORMAT, "%s: tensor '%s': byte size overflows", r->name, t->name);
+    return rd_u64(r, &t->offset, "tensor offset");
+}
+
+static s2_status read_tensors(s2_gguf *g, reader *r, uint64_t n_tensors) {
+    size_t cap = 0;
+    for (uint64_t i = 0; i < n_tensors; i++) {
+        if (!grow((void **)&g->tensors, &cap, sizeof *g->tensors, (size_t)i))
+            return s2_error_set(r->err, S2_E_NOMEM, "%s: out of memory (tensor %llu)", r->name, (unsigned long long)i);
+        g->n_tensors = (int64_t)i + 1;
+        s2_status st = read_tensor_info(r, &g->tensors[i], (int64_t)i);
+        if (st != S2_OK) return st;
+    }
+    return S2_OK;
+}
+
+/* Name tables; a second entry under one name is a corrupt file. */
+static s2_status build_hashes(s2_gguf *g, reader *r) {
+    g->kv_hash_cap = hash_cap(g->n_kv);
+    g->tensor_hash_cap = hash_cap(g->n_tensors);
+    g->kv_hash = calloc(g->kv_hash_cap, sizeof *g->kv_hash);
+    g->tensor_hash = calloc(g->tensor_hash_cap, sizeof *g->tensor_hash);
+    if (g->kv_hash == NULL || g->tensor_hash == NULL)
+        return s2_error_set(r->err, S2_E_NOMEM, "%s: out of memory (name tables)", r->name);
+    for (int64_t i = 0; i < g->n_kv; i++) {
+        int64_t dup = hash_insert(g->kv_hash, g->kv_hash_cap, g->kv[i].key, i, kv_name, g->kv);
+        if (dup >= 0)
+            return s2_error_set(r->err, S2_E_FORMAT, "%s: duplicate key '%s' (kv %lld and %lld)", r->name,
+                                g->kv[i].key, (long long)dup, (long long)i);
+    }
+    for (int64_t i = 0; i < g->n_tensors; i++) {
+        int64_t dup = hash_insert(g->tensor_hash, g->tensor_hash_cap, g->tensors[i].name, i, tensor_name, g->tensors);
+        if (dup >= 0)
+            return s2_error_set(r->err, S2_E_FORMAT, "%s: duplicate tensor name '%s' (tensors %lld and %lld)",
+                                r->name, g->tensors[i].name, (long long)dup, (long long)i);
+    }
+    return S2_OK;
+}
+
+/* Places the data section and checks every tensor's offset and size against it. */
+static s2_status place_data(s2_gguf *g, reader *r) {
+    size_t a = g->alignment, off = r->pos;
+    if (off % a != 0) off += a - off % a; /* off <= size < SIZE_MAX - 2^30: no overflow */
+    g->data_offset = off;
+    if (g->n_tensors == 0) return S2_OK; /* a vocab-only file may end right after its metadata */
+    if (off > r->size)
+        return s2_error_set(r->err, S2_E_FORMAT, "%s: data section at byte %zu starts past end of file (%zu bytes)",
+                            r->name, off, r->size);
+    size_t data_size = r->size - off;
+    for (int64_t i = 0; i < g->n_tensors; i++) {
+        s2_gguf_tensor *t = &g->tensors[i];
+        if (t->offset % a != 0)
+            return s2_error_set(r->err, S2_E_FORMAT, "%s: tensor '%s': offset %llu is not a multiple of the alignment %zu",
+                                r->name, t->name, (unsigned long long)t->offset, a);
+        if (t->offset > data_size || t->nbytes > data_size - t->offset)
+            return s2_error_set(r->err, S2_E_FORMAT,
+                                "%s: tensor '%s': data [%llu, +%zu) past end of file (data section holds %zu bytes)",
+                                r->name, t->name, (unsigned long long)t->offset, t->nbytes, data_size);
+        t->data = r->p + off + t->offset;
+    }
+    return S2_OK;
+}
+
+static s2_status parse(s2_gguf *g, reader *r) {
+    uint32_t magic, version;
+    uint64_t n_tensors, n_kv;
+    s2_status st = rd_u32(r, &magic, "magic");
+    if (st != S2_OK) return st;
+    if (magic != GGUF_MAGIC)
+        return s2_error_set(r->err, S2_E_FORMAT, "%s: bad magic %02x %02x %02x %02x (not a GGUF file)", r->name,
+                            r->p[0], r->p[1], r->p[2], r->p[3]);
+    if ((st = rd_u32(r, &version, "version")) != S2_OK) return st;
+    if (version != 2 && version != 3) {
+        if (version == 1)
+            return s2_error_set(r->err, S2_E_FORMAT, "%s: GGUF version 1 is not supported (only 2 and 3)", r->name);
+        if ((version & 0xffff) == 0)
+            return s2_error_set(r->err, S2_E_FORMAT, "%s: bad version %u (a big-endian file? only little-endian "
+                                "GGUF v2/v3 is supported)", r->name, version);
+        return s2_error_set(r->err, S2_E_FORMAT, "%s: bad version %u (only 2 and 3 are supported)", r->name, version);
+    }
+    g->version = version;
+    if ((st = rd_u64(r, &n_tensors, "tensor count")) != S2_OK) return st;
+    if ((st = rd_u64(r, &n_kv, "kv count")) != S2_OK) return st;
+    size_t left = r->size - r->pos;
+    if (n_kv > left / GGUF_MIN_KV_BYTES)
+        return s2_error_set(r->err, S2_E_FORMAT, "%s: kv count %llu too large for the %zu bytes left", r->name,
+                            (unsigned long long)n_kv, left);
+    if (n_tensors > left / GGUF_MIN_TENSOR_BYTES)
+        return s2_error_set(r->err, S2_E_FORMAT, "%s: tensor count %llu too large for the %zu bytes left", r->name,
+                            (unsigned long long)n_tensors, left);
+    if ((st = read_kvs(g, r, n_kv)) != S2_OK) return st;
+    if ((st = read_tensors(g, r, n_tensors)) != S2_OK) return st;
+    if ((st = build_hashes(g, r)) != S2_OK) return st;
+    if ((st = read_alignment(g, r)) != S2_OK) return st;
+    return place_data(g, r);
+}
+
+s2_status s2_gguf_open_buffer(const void *data, size_t size, const char *name, s2_gguf **out, s2_error *err) {
+    *out = NULL;
+    if (name == NULL) name = "buffer";
+    if (data == NULL && size != 0) return s2_error_set(err, S2_E_ARG, "%s: NULL data", name);
+    s2_gguf *g = calloc(1, sizeof *g);
+    if (g == NULL) return s2_error_set(err, S2_E_NOMEM, "%s: out of memory", name);
+    g->base = data;
+    g->size = size;
+    reader r = {.p = data, .size = size, .pos = 0, .name = name, .err = err};
+    s2_status st = parse(g, &r);
+    if (st != S2_OK) {
+        s2_gguf_free(g);
+        return st;
+    }
+    *out = g;
+    return S2_OK;
+}
+
+s2_status s2_gguf_open(const char *path, s2_gguf **out, s2_error *err) {
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return s2_error_set(err, S2_E_IO, "%s: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        close(fd);
+        return s2_error_set(err, S2_E_IO, "%s: %s", path, strerror(e));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return s2_error_set(err, S2_E_IO, "%s: not a regular file", path);
+    }
+    size_t size = (size_t)sb.st_size;
+    if (size < 24) { /* magic, version and the two counts */
+        close(fd);
+        return s2_error_set(err, S2_E_FORMAT, "%s: file of %zu bytes is too small for a GGUF header", path, size);
+    }
+    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int e = errno;
+    close(fd);
+    if (map == MAP_FAILED) return s2_error_set(err, S2_E_IO, "%s: mmap: %s", path, strerror(e));
+    s2_status st = s2_gguf_open_buffer(map, size, path, out, err);
+    if (st != S2_OK) {
+        munmap(map, size);
+        return st;
+    }
+    (*out)->map = map;
+    (*out)->map_size = size;
+    return S2_OK;
+}
+
+void s2_gguf_free(s2_gguf *g) {
+    if (g == NULL) return;
+    for (int64_t i = 0; i < g->n_kv; i++) kv_clear(&g->kv[i]);
+    for (int64_t i = 0; i < g->n_tensors; i++) free(g->tensors[i].name);
+    free(g->kv);
+    free(g->tensors);
+    free(g->kv_hash);
+    free(g->tensor_hash);
+    if (g->map != NULL) munmap(g->map, g->map_size);
+    free(g);
+}
+
+/* ---- accessors ---- */
+
+uint32_t s2_gguf_version(const s2_gguf *g) { return g->version; }
+size_t s2_gguf_alignment(const s2_gguf *g) { return g->alignment; }
+int64_t s2_gguf_n_kv(const s2_gguf *g) { return g->n_kv; }
+int64_t s2_gguf_n_tensors(const s2_gguf *g) { return g->n_tensors; }
+
+const s2_gguf_kv *s2_gguf_kv_at(const s2_gguf *g, int64_t i) {
+    return (i >= 0 && i < g->n_kv) ? &g->kv[i] : NULL;
+}
+
+const s2_gguf_tensor *s2_gguf_tensor_at(const s2_gguf *g, int64_t i) {
+    return (i >= 0 && i < g->n_tensors) ? &g->tensors[i] : NULL;
+}
+
+const s2_gguf_kv *s2_gguf_find(const s2_gguf *g, const char *key) {
+    if (key == NULL) return NULL;
+    int64_t i = hash_find(g->kv_hash, g->kv_hash_cap, key, kv_name, g->kv);
+    return i >= 0 ? &g->kv[i] : NULL;
+}
+
+const s2_gguf_tensor *s2_gguf_find_tensor(const s2_gguf *g, const char *name) {
+    if (name == NULL) return NULL;
+    int64_t i = hash_find(g->tensor_hash, g->tensor_hash_cap, name, tensor_name, g->tensors);
+    return i >= 0 ? &g->tensors[i] : NULL;
+}
+
+static s2_status missing(s2_error *err, const char *key) {
+    return s2_error_set(err, S2_E_FORMAT, "missing key %s", key);
+}
+
+static s2_status wrong_type(s2_error *err, const char *key, const char *expected, const s2_gguf_kv *kv) {
+    if (kv->type == S2_GGUF_ARRAY)
+        return s2_error_set(err, S2_E_FORMAT, "key %s: expected %s, found array of %s", key, expected,
+                            s2_gguf_type_name(kv->arr_type));
+    return s2_error_set(err, S2_E_FORMAT, "key %s: expected %s, found %s", key, expected,
+                        s2_gguf_type_name(kv->type));
+}
+
+s2_status s2_gguf_get_int_or(const s2_gguf *g, const char *key, int64_t dflt, int64_t *out, s2_error *err) {
+    const s2_gguf_kv *kv = s2_gguf_find(g, key);
+    if (kv == NULL) {
+        *out = dflt;
+        return S2_OK;
+    }
+    if (!gguf_type_is_int(kv->type)) return wrong_type(err, key, "integer", kv);
+    if (!gguf_type_is_signed(kv->type) && kv->v.u > (uint64_t)INT64_MAX)
+        return s2_error_set(err, S2_E_FORMAT, "key %s: value %llu does not fit int64", key,
+                            (unsigned long long)kv->v.u);
+    *out = kv->v.i;
+    return S2_OK;
+}
+
+s2_status s2_gguf_get_int(const s2_gguf *g, const char *key, int64_t *out, s2_error *err) {
+    if (s2_gguf_find(g, key) == NULL) return missing(err, key);
+    return s2_gguf_get_int_or(g, key, 0, out, err);
+}
+
+s2_status s2_gguf_get_float_or(const s2_gguf *g, const char *key, double dflt, double *out, s2_error *err) {
+    const s2_gguf_kv *kv = s2_gguf_find(g, key);
+    if (kv == NULL) {
+        *out = dflt;
+        return S2_OK;
+    }
+    if (kv->type != S2_GGUF_FLOAT32 && kv->type != S2_GGUF_FLOAT64) return wrong_type(err, key, "float", kv);
+    *out = kv->v.f;
+    return S2_OK;
+}
+
+s2_status s2_gguf_get_float(const s2_gguf *g, const char *key, double *out, s2_error *err) {
+    if (s2_gguf_find(g, key) == NULL) return missing(err, key);
+    return s2_gguf_get_float_or(g, key, 0.0, out, err);
+}
+
+s2_status s2_gguf_get_bool_or(const s2_gguf *g, const char *key, bool dflt, bool *out, s2_error *err) {
+    const s2_gguf_kv *kv = s2_gguf_find(g, key);
+    if (kv == NULL) {
+        *out = dflt;
+        return S2_OK;
+    }
+    if (kv->type != S2_GGUF_BOOL) return wrong_type(err, key, "bool", kv);
+    *out = kv->v.b;
+    return S2_OK;
+}
+
+s2_status s2_gguf_get_str(const s2_gguf *g, const char *key, const char **out, s2_error *err) {
+    const s2_gguf_kv *kv = s2_gguf_find(g, key);
+    if (kv == NULL) return missing(err, key);
+    if (kv->type != S2_GGUF_STRING) return wrong_type(err, key, "string", kv);
+    *out = kv->str;
+    return S2_OK;
+}
+
+s2_status s2_gguf_get_arr(const s2_gguf *g, const char *key, s2_gguf_type elem, const s2_gguf_kv **out,
+                          s2_error *err) {
+    const s2_gguf_kv *kv = s2_gguf_find(g, key);
+    if (kv == NULL) return missing(err, key);
+    if (kv->type != S2_GGUF_ARRAY || (elem != S2_GGUF_N_TYPES && kv->arr_type != elem)) {
+        char expected[32];
+        snprintf(expected, sizeof expected, "array of %s",
+                 elem == S2_GGUF_N_TYPES ? "any type" : s2_gguf_type_name(elem));
+        return wrong_type(err, key, expected, kv);
+    }
+    *out = kv;
+    return S2_OK;
+}
