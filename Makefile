@@ -8,7 +8,7 @@ PREFIX ?= /usr/local
 SYS2_SHARED ?= ../shared
 export SYS2_SHARED
 
-PKGS      := openblas jansson libpcre2-8 libcurl libmicrohttpd
+PKGS      := openblas jansson libpcre2-8 libcurl libmicrohttpd zlib libseccomp
 # Debian packages: the -dev libraries above, Check for tests, and the tools the tests and plots call.
 DEB_PKGS  := build-essential pkg-config libopenblas-dev libjansson-dev libpcre2-dev libcurl4-openssl-dev \
              libmicrohttpd-dev check libsubunit-dev gnuplot-nox python3
