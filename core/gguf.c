@@ -613,3 +613,328 @@ s2_status s2_gguf_get_arr(const s2_gguf *g, const char *key, s2_gguf_type elem, 
     *out = kv;
     return S2_OK;
 }
+
+/* ---- writer ---- */
+
+#define GGUF_MAX_NAME 64 /* ggml's GGML_MAX_NAME: llama.cpp rejects longer tensor names */
+
+typedef struct wtensor {
+    char *name;
+    int32_t type, n_dims;
+    int64_t ne[4];
+    const void *data; /* borrowed until s2_gguf_write returns */
+    size_t nbytes;
+} wtensor;
+
+struct s2_gguf_writer {
+    s2_gguf_kv *kv;   /* (n_kv), each entry owned */
+    size_t n_kv, cap_kv;
+    wtensor *t;       /* (n_t) */
+    size_t n_t, cap_t;
+};
+
+s2_status s2_gguf_writer_init(s2_gguf_writer **out, s2_error *err) {
+    *out = calloc(1, sizeof **out);
+    if (*out == NULL) return s2_error_set(err, S2_E_NOMEM, "gguf writer: out of memory");
+    return S2_OK;
+}
+
+void s2_gguf_writer_free(s2_gguf_writer *w) {
+    if (w == NULL) return;
+    for (size_t i = 0; i < w->n_kv; i++) kv_clear(&w->kv[i]);
+    for (size_t i = 0; i < w->n_t; i++) free(w->t[i].name);
+    free(w->kv);
+    free(w->t);
+    free(w);
+}
+
+static char *dup_str(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d != NULL) memcpy(d, s, n);
+    return d;
+}
+
+/* Stores *kv (whose allocations the writer takes over) under its key, replacing an earlier value in place. On
+ * failure kv's allocations are freed. */
+static s2_status put_kv(s2_gguf_writer *w, s2_gguf_kv *kv) {
+    for (size_t i = 0; i < w->n_kv; i++) {
+        if (strcmp(w->kv[i].key, kv->key) == 0) {
+            kv_clear(&w->kv[i]);
+            w->kv[i] = *kv;
+            return S2_OK;
+        }
+    }
+    if (!grow((void **)&w->kv, &w->cap_kv, sizeof *w->kv, w->n_kv)) {
+        kv_clear(kv);
+        return S2_E_NOMEM;
+    }
+    w->kv[w->n_kv++] = *kv;
+    return S2_OK;
+}
+
+/* Takes over val's allocations (val.str), freeing them on failure too. */
+static s2_status set_scalar(s2_gguf_writer *w, const char *key, s2_gguf_type t, s2_gguf_kv val) {
+    if (w == NULL || key == NULL) {
+        kv_clear(&val);
+        return S2_E_ARG;
+    }
+    val.key = dup_str(key);
+    if (val.key == NULL) {
+        kv_clear(&val);
+        return S2_E_NOMEM;
+    }
+    val.type = t;
+    val.n = 1;
+    return put_kv(w, &val);
+}
+
+s2_status s2_gguf_set_u32(s2_gguf_writer *w, const char *key, uint32_t v) {
+    return set_scalar(w, key, S2_GGUF_UINT32, (s2_gguf_kv){.v.u = v});
+}
+s2_status s2_gguf_set_i32(s2_gguf_writer *w, const char *key, int32_t v) {
+    return set_scalar(w, key, S2_GGUF_INT32, (s2_gguf_kv){.v.i = v});
+}
+s2_status s2_gguf_set_u64(s2_gguf_writer *w, const char *key, uint64_t v) {
+    return set_scalar(w, key, S2_GGUF_UINT64, (s2_gguf_kv){.v.u = v});
+}
+s2_status s2_gguf_set_f32(s2_gguf_writer *w, const char *key, float v) {
+    return set_scalar(w, key, S2_GGUF_FLOAT32, (s2_gguf_kv){.v.f = v});
+}
+s2_status s2_gguf_set_bool(s2_gguf_writer *w, const char *key, bool v) {
+    return set_scalar(w, key, S2_GGUF_BOOL, (s2_gguf_kv){.v.b = v});
+}
+
+s2_status s2_gguf_set_str(s2_gguf_writer *w, const char *key, const char *v) {
+    if (v == NULL) return S2_E_ARG;
+    s2_gguf_kv kv = {.str = dup_str(v)};
+    if (kv.str == NULL) return S2_E_NOMEM;
+    return set_scalar(w, key, S2_GGUF_STRING, kv);
+}
+
+/* Fills kv (already holding its key) with a copy of n elements of elem. */
+static s2_status copy_arr(s2_gguf_kv *kv, s2_gguf_type elem, const void *data, const char *const *strs, uint64_t n) {
+    kv->type = S2_GGUF_ARRAY;
+    kv->arr_type = elem;
+    kv->n = n;
+    if (elem == S2_GGUF_STRING) {
+        if (n > SIZE_MAX / sizeof(char *)) return S2_E_NOMEM;
+        kv->strs = calloc(n ? (size_t)n : 1, sizeof(char *));
+        if (kv->strs == NULL) return S2_E_NOMEM;
+        for (uint64_t j = 0; j < n; j++) {
+            if (strs[j] == NULL) return S2_E_ARG;
+            if ((kv->strs[j] = dup_str(strs[j])) == NULL) return S2_E_NOMEM;
+        }
+        return S2_OK;
+    }
+    size_t es = gguf_type_size(elem), bytes;
+    if (es == 0) return S2_E_ARG; /* ARRAY or an invalid type */
+    if (__builtin_mul_overflow(n, es, &bytes)) return S2_E_NOMEM;
+    if (bytes > 0 && data == NULL) return S2_E_ARG;
+    kv->arr = malloc(bytes ? bytes : 1);
+    if (kv->arr == NULL) return S2_E_NOMEM;
+    if (bytes > 0) memcpy(kv->arr, data, bytes);
+    if (elem == S2_GGUF_BOOL)
+        for (size_t j = 0; j < bytes; j++) ((uint8_t *)kv->arr)[j] = ((const uint8_t *)kv->arr)[j] != 0;
+    return S2_OK;
+}
+
+static s2_status set_array(s2_gguf_writer *w, const char *key, s2_gguf_type elem, const void *data,
+                           const char *const *strs, uint64_t n) {
+    if (w == NULL || key == NULL || (unsigned)elem >= S2_GGUF_N_TYPES || elem == S2_GGUF_ARRAY) return S2_E_ARG;
+    s2_gguf_kv kv = {.key = dup_str(key)};
+    if (kv.key == NULL) return S2_E_NOMEM;
+    s2_status st = copy_arr(&kv, elem, data, strs, n);
+    if (st != S2_OK) {
+        kv_clear(&kv);
+        return st;
+    }
+    return put_kv(w, &kv);
+}
+
+s2_status s2_gguf_set_arr(s2_gguf_writer *w, const char *key, s2_gguf_type elem, const void *data, uint64_t n) {
+    if (elem == S2_GGUF_STRING) return S2_E_ARG; /* strings go through s2_gguf_set_arr_str */
+    return set_array(w, key, elem, data, NULL, n);
+}
+
+s2_status s2_gguf_set_arr_str(s2_gguf_writer *w, const char *key, const char *const *v, uint64_t n) {
+    if (v == NULL && n > 0) return S2_E_ARG;
+    return set_array(w, key, S2_GGUF_STRING, NULL, v, n);
+}
+
+s2_status s2_gguf_set_kv(s2_gguf_writer *w, const s2_gguf_kv *kv) {
+    if (kv == NULL || kv->key == NULL) return S2_E_ARG;
+    if (kv->type == S2_GGUF_ARRAY)
+        return set_array(w, kv->key, kv->arr_type, kv->arr, (const char *const *)kv->strs, kv->n);
+    if (kv->type == S2_GGUF_STRING) return s2_gguf_set_str(w, kv->key, kv->str);
+    if (gguf_type_size(kv->type) == 0) return S2_E_ARG;
+    return set_scalar(w, kv->key, kv->type, (s2_gguf_kv){.v = kv->v});
+}
+
+s2_status s2_gguf_add_tensor(s2_gguf_writer *w, const char *name, int32_t type, int32_t n_dims, const int64_t *ne,
+                             const void *data, s2_error *err) {
+    if (w == NULL || name == NULL || ne == NULL) return s2_error_set(err, S2_E_ARG, "gguf writer: NULL argument");
+    size_t nl = strlen(name);
+    if (nl == 0 || nl >= GGUF_MAX_NAME)
+        return s2_error_set(err, S2_E_ARG, "gguf writer: tensor name '%s' must have 1 to %d bytes", name,
+                            GGUF_MAX_NAME - 1);
+    if (n_dims < 1 || n_dims > GGUF_MAX_DIMS)
+        return s2_error_set(err, S2_E_ARG, "gguf writer: tensor '%s': n_dims %d not in [1, %d]", name, n_dims,
+                            GGUF_MAX_DIMS);
+    if (!s2_type_known(type))
+        return s2_error_set(err, S2_E_ARG, "gguf writer: tensor '%s': unknown type %d", name, type);
+    int64_t nel = 1;
+    for (int32_t d = 0; d < n_dims; d++)
+        if (ne[d] < 0 || __builtin_mul_overflow(nel, ne[d], &nel))
+            return s2_error_set(err, S2_E_ARG, "gguf writer: tensor '%s': bad shape at ne[%d] = %lld", name, d,
+                                (long long)ne[d]);
+    if (ne[0] % s2_type_block(type) != 0)
+        return s2_error_set(err, S2_E_ARG, "gguf writer: tensor '%s': ne[0] = %lld is not a multiple of %s's block %lld",
+                            name, (long long)ne[0], s2_type_name(type), (long long)s2_type_block(type));
+    size_t nbytes = 0;
+    if (ne[0] > 0 &&
+        __builtin_mul_overflow(s2_type_row_size(type, ne[0]), (uint64_t)(nel / ne[0]), &nbytes))
+        return s2_error_set(err, S2_E_ARG, "gguf writer: tensor '%s': byte size overflows", name);
+    if (nbytes > 0 && data == NULL) return s2_error_set(err, S2_E_ARG, "gguf writer: tensor '%s': NULL data", name);
+    for (size_t i = 0; i < w->n_t; i++)
+        if (strcmp(w->t[i].name, name) == 0)
+            return s2_error_set(err, S2_E_ARG, "gguf writer: duplicate tensor name '%s'", name);
+    if (!grow((void **)&w->t, &w->cap_t, sizeof *w->t, w->n_t))
+        return s2_error_set(err, S2_E_NOMEM, "gguf writer: out of memory");
+    wtensor *t = &w->t[w->n_t];
+    memset(t, 0, sizeof *t);
+    if ((t->name = dup_str(name)) == NULL) return s2_error_set(err, S2_E_NOMEM, "gguf writer: out of memory");
+    t->type = type;
+    t->n_dims = n_dims;
+    for (int d = 0; d < GGUF_MAX_DIMS; d++) t->ne[d] = d < n_dims ? ne[d] : 1;
+    t->data = data;
+    t->nbytes = nbytes;
+    w->n_t++;
+    return S2_OK;
+}
+
+/* The writer's alignment: general.alignment when set to a usable integer, else 32. */
+static size_t writer_alignment(const s2_gguf_writer *w) {
+    for (size_t i = 0; i < w->n_kv; i++) {
+        const s2_gguf_kv *kv = &w->kv[i];
+        if (strcmp(kv->key, "general.alignment") != 0) continue;
+        if (!gguf_type_is_int(kv->type) || (gguf_type_is_signed(kv->type) && kv->v.i < 0)) break;
+        uint64_t a = kv->v.u;
+        if (a != 0 && (a & (a - 1)) == 0 && a <= (1u << 30)) return (size_t)a;
+    }
+    return GGUF_DEFAULT_ALIGNMENT;
+}
+
+typedef struct wfile {
+    FILE *f;
+    bool ok;
+    uint64_t pos;
+} wfile;
+
+static void w_bytes(wfile *o, const void *p, size_t n) {
+    if (o->ok && n > 0 && fwrite(p, 1, n, o->f) != n) o->ok = false;
+    o->pos += n;
+}
+static void w_u32(wfile *o, uint32_t v) { w_bytes(o, &v, 4); }
+static void w_u64(wfile *o, uint64_t v) { w_bytes(o, &v, 8); }
+static void w_str(wfile *o, const char *s) {
+    size_t n = strlen(s);
+    w_u64(o, n);
+    w_bytes(o, s, n);
+}
+static void w_pad(wfile *o, size_t align) {
+    static const uint8_t zeros[256];
+    while (o->pos % align != 0) {
+        size_t n = align - o->pos % align;
+        w_bytes(o, zeros, n < sizeof zeros ? n : sizeof zeros);
+    }
+}
+
+/* One scalar in the file's width (the union holds it widened). */
+static void w_scalar(wfile *o, s2_gguf_type t, const s2_gguf_kv *kv) {
+    switch (t) {
+    case S2_GGUF_UINT8: case S2_GGUF_INT8: { uint8_t x = (uint8_t)kv->v.u; w_bytes(o, &x, 1); break; }
+    case S2_GGUF_BOOL: { uint8_t x = kv->v.b ? 1 : 0; w_bytes(o, &x, 1); break; }
+    case S2_GGUF_UINT16: case S2_GGUF_INT16: { uint16_t x = (uint16_t)kv->v.u; w_bytes(o, &x, 2); break; }
+    case S2_GGUF_UINT32: case S2_GGUF_INT32: { uint32_t x = (uint32_t)kv->v.u; w_bytes(o, &x, 4); break; }
+    case S2_GGUF_UINT64: case S2_GGUF_INT64: w_u64(o, kv->v.u); break;
+    case S2_GGUF_FLOAT32: { float x = (float)kv->v.f; w_bytes(o, &x, 4); break; }
+    case S2_GGUF_FLOAT64: { double x = kv->v.f; w_bytes(o, &x, 8); break; }
+    default: o->ok = false; break;
+    }
+}
+
+static void w_kv(wfile *o, const s2_gguf_kv *kv) {
+    w_str(o, kv->key);
+    w_u32(o, (uint32_t)kv->type);
+    if (kv->type == S2_GGUF_STRING) {
+        w_str(o, kv->str);
+    } else if (kv->type == S2_GGUF_ARRAY) {
+        w_u32(o, (uint32_t)kv->arr_type);
+        w_u64(o, kv->n);
+        if (kv->arr_type == S2_GGUF_STRING)
+            for (uint64_t j = 0; j < kv->n; j++) w_str(o, kv->strs[j]);
+        else
+            w_bytes(o, kv->arr, (size_t)kv->n * gguf_type_size(kv->arr_type));
+    } else {
+        w_scalar(o, kv->type, kv);
+    }
+}
+
+s2_status s2_gguf_write(const s2_gguf_writer *w, const char *path, s2_error *err) {
+    if (w == NULL || path == NULL) return s2_error_set(err, S2_E_ARG, "gguf writer: NULL argument");
+    size_t align = writer_alignment(w), pl = strlen(path);
+    char *tmp = malloc(pl + 5);
+    if (tmp == NULL) return s2_error_set(err, S2_E_NOMEM, "%s: out of memory", path);
+    memcpy(tmp, path, pl);
+    memcpy(tmp + pl, ".tmp", 5);
+    wfile o = {.f = fopen(tmp, "wb"), .ok = true};
+    if (o.f == NULL) {
+        s2_status st = s2_error_set(err, S2_E_IO, "%s: %s", tmp, strerror(errno));
+        free(tmp);
+        return st;
+    }
+    w_u32(&o, GGUF_MAGIC);
+    w_u32(&o, 3);
+    w_u64(&o, w->n_t);
+    w_u64(&o, w->n_kv);
+    for (size_t i = 0; i < w->n_kv; i++) w_kv(&o, &w->kv[i]);
+    uint64_t off = 0; /* each tensor starts at a multiple of align within the data section */
+    for (size_t i = 0; i < w->n_t; i++) {
+        const wtensor *t = &w->t[i];
+        w_str(&o, t->name);
+        w_u32(&o, (uint32_t)t->n_dims);
+        for (int32_t d = 0; d < t->n_dims; d++) w_u64(&o, (uint64_t)t->ne[d]);
+        w_u32(&o, (uint32_t)t->type);
+        w_u64(&o, off);
+        off += t->nbytes;
+        off += (align - off % align) % align;
+    }
+    if (w->n_t > 0) w_pad(&o, align); /* a file without tensors ends after its metadata, like ggml's */
+    for (size_t i = 0; i < w->n_t; i++) {
+        w_bytes(&o, w->t[i].data, w->t[i].nbytes);
+        w_pad(&o, align);
+    }
+    int e = 0;
+    if (!o.ok || fflush(o.f) != 0 || fsync(fileno(o.f)) != 0) e = errno ? errno : EIO;
+    if (fclose(o.f) != 0 && e == 0) e = errno ? errno : EIO;
+    if (e == 0 && rename(tmp, path) != 0) e = errno;
+    if (e != 0) {
+        unlink(tmp);
+        s2_status st = s2_error_set(err, S2_E_IO, "%s: write failed: %s", path, strerror(e));
+        free(tmp);
+        return st;
+    }
+    free(tmp);
+    /* make the rename itself durable: fsync the directory (best effort; some filesystems refuse) */
+    char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (slash == NULL) snprintf(dir, sizeof dir, ".");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path ? slash - path : 1), path);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    return S2_OK;
+}

@@ -173,6 +173,348 @@ START_TEST(test_gguf_open_missing_file_is_io_error)
 }
 END_TEST
 
+/* ---- a handcrafted file (independent of the writer) with the offsets of its fields ---- */
+
+typedef struct bb {
+    uint8_t *p;
+    size_t n, cap;
+} bb;
+
+static void bb_put(bb *b, const void *data, size_t n) {
+    if (b->n + n > b->cap) {
+        b->cap = (b->n + n) * 2 + 64;
+        b->p = realloc(b->p, b->cap);
+        ck_assert_ptr_nonnull(b->p);
+    }
+    memcpy(b->p + b->n, data, n);
+    b->n += n;
+}
+static void bb_u32(bb *b, uint32_t v) { bb_put(b, &v, 4); }
+static void bb_u64(bb *b, uint64_t v) { bb_put(b, &v, 8); }
+static void bb_str(bb *b, const char *s) {
+    bb_u64(b, strlen(s));
+    bb_put(b, s, strlen(s));
+}
+static void bb_pad(bb *b) {
+    static const uint8_t z[32];
+    bb_put(b, z, (32 - b->n % 32) % 32);
+}
+
+/* Byte offsets of the fields the corruption tests damage. */
+typedef struct sample_offsets {
+    size_t version, n_tensors, n_kv;
+    size_t kv0_keylen, kv1_value, kv2_type, kv2_key, kv3_key, kv3_elem_type, kv3_len, kv4_len, kv4_str1_len;
+    size_t t0_name, t0_ndims, t0_ne0, t0_ne1, t0_type, t0_offset, t1_name, t1_offset;
+    size_t data; /* start of the data section */
+} sample_offsets;
+
+static const float sample_ta[8] = {1.0f, -2.0f, 0.5f, 3.25f, -0.125f, 8.0f, 1e-3f, -7.5f};
+static uint8_t sample_tb[34];
+
+/* GGUF v3: five keys, a 4x2 F32 tensor t.a and a 32-element Q8_0 tensor t.b. */
+static bb sample_file(sample_offsets *o) {
+    for (int i = 0; i < 34; i++) sample_tb[i] = (uint8_t)(i * 37 + 11);
+    bb b = {0};
+    bb_put(&b, "GGUF", 4);
+    o->version = b.n;
+    bb_u32(&b, 3);
+    o->n_tensors = b.n;
+    bb_u64(&b, 2);
+    o->n_kv = b.n;
+    bb_u64(&b, 5);
+    o->kv0_keylen = b.n;
+    bb_str(&b, "general.architecture");
+    bb_u32(&b, 8);
+    bb_str(&b, "test");
+    bb_str(&b, "general.alignment");
+    bb_u32(&b, 4);
+    o->kv1_value = b.n;
+    bb_u32(&b, 32);
+    o->kv2_key = b.n;
+    bb_str(&b, "k.a");
+    o->kv2_type = b.n;
+    bb_u32(&b, 4);
+    bb_u32(&b, 7);
+    o->kv3_key = b.n;
+    bb_str(&b, "k.b");
+    bb_u32(&b, 9);
+    o->kv3_elem_type = b.n;
+    bb_u32(&b, 5);
+    o->kv3_len = b.n;
+    bb_u64(&b, 3);
+    for (int32_t v = 1; v <= 3; v++) bb_put(&b, &v, 4);
+    bb_str(&b, "k.c");
+    bb_u32(&b, 9);
+    bb_u32(&b, 8);
+    o->kv4_len = b.n;
+    bb_u64(&b, 2);
+    bb_str(&b, "x");
+    o->kv4_str1_len = b.n;
+    bb_str(&b, "yz");
+    o->t0_name = b.n;
+    bb_str(&b, "t.a");
+    o->t0_ndims = b.n;
+    bb_u32(&b, 2);
+    o->t0_ne0 = b.n;
+    bb_u64(&b, 4);
+    o->t0_ne1 = b.n;
+    bb_u64(&b, 2);
+    o->t0_type = b.n;
+    bb_u32(&b, S2_TYPE_F32);
+    o->t0_offset = b.n;
+    bb_u64(&b, 0);
+    o->t1_name = b.n;
+    bb_str(&b, "t.b");
+    bb_u32(&b, 1);
+    bb_u64(&b, 32);
+    bb_u32(&b, S2_TYPE_Q8_0);
+    o->t1_offset = b.n;
+    bb_u64(&b, 32);
+    bb_pad(&b);
+    o->data = b.n;
+    bb_put(&b, sample_ta, sizeof sample_ta);
+    bb_put(&b, sample_tb, sizeof sample_tb);
+    bb_pad(&b);
+    return b;
+}
+
+/* The same content through the writer. */
+static s2_gguf_writer *sample_writer(void) {
+    s2_gguf_writer *w = NULL;
+    s2_error err = {0};
+    ck_assert_int_eq(s2_gguf_writer_init(&w, &err), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_str(w, "general.architecture", "replaced below"), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_u32(w, "general.alignment", 32), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_u32(w, "k.a", 7), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_str(w, "general.architecture", "test"), S2_OK); /* replaces, keeps its place */
+    const int32_t arr[3] = {1, 2, 3};
+    ck_assert_int_eq(s2_gguf_set_arr(w, "k.b", S2_GGUF_INT32, arr, 3), S2_OK);
+    const char *const strs[2] = {"x", "yz"};
+    ck_assert_int_eq(s2_gguf_set_arr_str(w, "k.c", strs, 2), S2_OK);
+    const int64_t ne_a[2] = {4, 2}, ne_b[1] = {32};
+    ck_assert_int_eq(s2_gguf_add_tensor(w, "t.a", S2_TYPE_F32, 2, ne_a, sample_ta, &err), S2_OK);
+    ck_assert_int_eq(s2_gguf_add_tensor(w, "t.b", S2_TYPE_Q8_0, 1, ne_b, sample_tb, &err), S2_OK);
+    return w;
+}
+
+START_TEST(test_gguf_writer_matches_handcrafted_bytes)
+{
+    sample_offsets o;
+    bb want = sample_file(&o);
+    s2_gguf_writer *w = sample_writer();
+    char path[600];
+    snprintf(path, sizeof path, "%s/sample.gguf", t_tmpdir());
+    s2_error err = {0};
+    ck_assert_int_eq(s2_gguf_write(w, path, &err), S2_OK);
+    s2_gguf_writer_free(w);
+    size_t len = 0;
+    char *got = t_read_file(path, &len);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_uint_eq(len, want.n);
+    ck_assert_int_eq(memcmp(got, want.p, len), 0);
+    char tmp[620];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    ck_assert_ptr_null(t_read_file(tmp, &len)); /* renamed away */
+    free(got);
+
+    s2_gguf *g = NULL;
+    ck_assert_int_eq(s2_gguf_open_buffer(want.p, want.n, "sample", &g, &err), S2_OK);
+    ck_assert_int_eq(s2_gguf_n_kv(g), 5);
+    const s2_gguf_tensor *tb = s2_gguf_find_tensor(g, "t.b");
+    ck_assert_ptr_nonnull(tb);
+    ck_assert_uint_eq(tb->offset, 32);
+    ck_assert_uint_eq(tb->nbytes, 34);
+    ck_assert_ptr_eq(tb->data, want.p + o.data + 32);
+    const s2_gguf_kv *c = NULL;
+    ck_assert_int_eq(s2_gguf_get_arr(g, "k.c", S2_GGUF_STRING, &c, &err), S2_OK);
+    ck_assert_str_eq(c->strs[1], "yz");
+    s2_gguf_free(g);
+    free(want.p);
+}
+END_TEST
+
+/* Every value type, arrays of each, string arrays, empty arrays and tensors of several types and ranks. */
+START_TEST(test_gguf_round_trip_every_type)
+{
+    s2_gguf_writer *w = NULL;
+    s2_error err = {0};
+    ck_assert_int_eq(s2_gguf_writer_init(&w, &err), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_u32(w, "v.u32", 4000000000u), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_i32(w, "v.i32", -123456), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_u64(w, "v.u64", 0xfedcba9876543210ull), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_f32(w, "v.f32", 0.1f), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_bool(w, "v.bool", true), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_str(w, "v.str", "h\xc3\xa9llo"), S2_OK);
+    /* the types without a setter go through s2_gguf_set_kv */
+    s2_gguf_kv kv = {.key = "v.u8", .type = S2_GGUF_UINT8, .n = 1, .v.u = 250};
+    ck_assert_int_eq(s2_gguf_set_kv(w, &kv), S2_OK);
+    kv = (s2_gguf_kv){.key = "v.i8", .type = S2_GGUF_INT8, .n = 1, .v.i = -100};
+    ck_assert_int_eq(s2_gguf_set_kv(w, &kv), S2_OK);
+    kv = (s2_gguf_kv){.key = "v.u16", .type = S2_GGUF_UINT16, .n = 1, .v.u = 65000};
+    ck_assert_int_eq(s2_gguf_set_kv(w, &kv), S2_OK);
+    kv = (s2_gguf_kv){.key = "v.i16", .type = S2_GGUF_INT16, .n = 1, .v.i = -32000};
+    ck_assert_int_eq(s2_gguf_set_kv(w, &kv), S2_OK);
+    kv = (s2_gguf_kv){.key = "v.i64", .type = S2_GGUF_INT64, .n = 1, .v.i = INT64_MIN + 5};
+    ck_assert_int_eq(s2_gguf_set_kv(w, &kv), S2_OK);
+    kv = (s2_gguf_kv){.key = "v.f64", .type = S2_GGUF_FLOAT64, .n = 1, .v.f = -1.0 / 3.0};
+    ck_assert_int_eq(s2_gguf_set_kv(w, &kv), S2_OK);
+
+    const uint8_t a_u8[3] = {0, 128, 255};
+    const int8_t a_i8[2] = {-128, 127};
+    const uint16_t a_u16[2] = {1, 65535};
+    const int16_t a_i16[2] = {-32768, 5};
+    const uint32_t a_u32[2] = {0, 4294967295u};
+    const int32_t a_i32[4] = {-1, 0, 1, INT32_MIN};
+    const float a_f32[3] = {1.5f, -0.0f, 1e30f};
+    const bool a_bool[3] = {true, false, true};
+    const uint64_t a_u64[1] = {UINT64_MAX};
+    const int64_t a_i64[2] = {INT64_MIN, INT64_MAX};
+    const double a_f64[2] = {3.141592653589793, -2.5e-300};
+    ck_assert_int_eq(s2_gguf_set_arr(w, "a.u8", S2_GGUF_UINT8, a_u8, 3), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_arr(w, "a.i8", S2_GGUF_INT8, a_i8, 2), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_arr(w, "a.u16", S2_GGUF_UINT16, a_u16, 2), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_arr(w, "a.i16", S2_GGUF_INT16, a_i16, 2), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_arr(w, "a.u32", S2_GGUF_UINT32, a_u32, 2), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_arr(w, "a.i32", S2_GGUF_INT32, a_i32, 4), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_arr(w, "a.f32", S2_GGUF_FLOAT32, a_f32, 3), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_arr(w, "a.bool", S2_GGUF_BOOL, a_bool, 3), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_arr(w, "a.u64", S2_GGUF_UINT64, a_u64, 1), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_arr(w, "a.i64", S2_GGUF_INT64, a_i64, 2), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_arr(w, "a.f64", S2_GGUF_FLOAT64, a_f64, 2), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_arr(w, "a.empty", S2_GGUF_INT32, NULL, 0), S2_OK);
+    const char *const strs[4] = {"", "one", "two words", "\xe2\x96\x81x"};
+    ck_assert_int_eq(s2_gguf_set_arr_str(w, "a.str", strs, 4), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_arr_str(w, "a.str_empty", NULL, 0), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_arr(w, "a.nested", S2_GGUF_ARRAY, a_u8, 1), S2_E_ARG);
+    ck_assert_int_eq(s2_gguf_set_arr(w, "a.bad", (s2_gguf_type)13, a_u8, 1), S2_E_ARG);
+
+    /* tensors: sizes that leave padding, ranks 1 to 4 */
+    static float f32[3 * 5 * 2];
+    static uint16_t f16[64 * 3];
+    static uint8_t q8[34 * 2 * 2 * 2], q4[18 * 3];
+    for (size_t i = 0; i < sizeof f32 / sizeof f32[0]; i++) f32[i] = (float)i * 0.25f - 3.0f;
+    for (size_t i = 0; i < sizeof f16 / sizeof f16[0]; i++) f16[i] = (uint16_t)(i * 977);
+    for (size_t i = 0; i < sizeof q8; i++) q8[i] = (uint8_t)(i * 31 + 7);
+    for (size_t i = 0; i < sizeof q4; i++) q4[i] = (uint8_t)(i * 13 + 1);
+    const int64_t ne_f32[3] = {3, 5, 2}, ne_f16[2] = {64, 3}, ne_q8[4] = {64, 2, 1, 2}, ne_q4[2] = {32, 3};
+    ck_assert_int_eq(s2_gguf_add_tensor(w, "w.f32", S2_TYPE_F32, 3, ne_f32, f32, &err), S2_OK);
+    ck_assert_int_eq(s2_gguf_add_tensor(w, "w.f16", S2_TYPE_F16, 2, ne_f16, f16, &err), S2_OK);
+    ck_assert_int_eq(s2_gguf_add_tensor(w, "w.q8", S2_TYPE_Q8_0, 4, ne_q8, q8, &err), S2_OK);
+    ck_assert_int_eq(s2_gguf_add_tensor(w, "w.q4", S2_TYPE_Q4_0, 2, ne_q4, q4, &err), S2_OK);
+    ck_assert_int_eq(s2_gguf_add_tensor(w, "w.q4", S2_TYPE_Q4_0, 2, ne_q4, q4, &err), S2_E_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "duplicate tensor name 'w.q4'"));
+    const int64_t bad_ne[1] = {33};
+    ck_assert_int_eq(s2_gguf_add_tensor(w, "w.bad", S2_TYPE_Q8_0, 1, bad_ne, q8, &err), S2_E_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "not a multiple"));
+    ck_assert_int_eq(s2_gguf_add_tensor(w, "w.bad", S2_TYPE_F32, 5, bad_ne, q8, &err), S2_E_ARG);
+    ck_assert_int_eq(s2_gguf_add_tensor(w, "w.bad", 4, 1, bad_ne, q8, &err), S2_E_ARG);
+
+    char path[600];
+    snprintf(path, sizeof path, "%s/all.gguf", t_tmpdir());
+    ck_assert_int_eq(s2_gguf_write(w, path, &err), S2_OK);
+    s2_gguf_writer_free(w);
+
+    s2_gguf *g = NULL;
+    ck_assert_msg(s2_gguf_open(path, &g, &err) == S2_OK, "%s", err.msg);
+    ck_assert_uint_eq(s2_gguf_version(g), 3);
+    ck_assert_int_eq(s2_gguf_n_kv(g), 12 + 14);
+    ck_assert_str_eq(s2_gguf_kv_at(g, 0)->key, "v.u32"); /* insertion order */
+    const s2_gguf_kv *k;
+    ck_assert_int_eq((k = s2_gguf_find(g, "v.u32"))->type, S2_GGUF_UINT32);
+    ck_assert_uint_eq(k->v.u, 4000000000u);
+    ck_assert_int_eq((k = s2_gguf_find(g, "v.i32"))->type, S2_GGUF_INT32);
+    ck_assert_int_eq(k->v.i, -123456);
+    ck_assert_uint_eq(s2_gguf_find(g, "v.u64")->v.u, 0xfedcba9876543210ull);
+    ck_assert_int_eq((k = s2_gguf_find(g, "v.f32"))->type, S2_GGUF_FLOAT32);
+    ck_assert(k->v.f == (double)0.1f);
+    ck_assert(s2_gguf_find(g, "v.bool")->v.b);
+    ck_assert_str_eq(s2_gguf_find(g, "v.str")->str, "h\xc3\xa9llo");
+    ck_assert_int_eq((k = s2_gguf_find(g, "v.u8"))->type, S2_GGUF_UINT8);
+    ck_assert_uint_eq(k->v.u, 250);
+    ck_assert_int_eq((k = s2_gguf_find(g, "v.i8"))->type, S2_GGUF_INT8);
+    ck_assert_int_eq(k->v.i, -100);
+    ck_assert_uint_eq(s2_gguf_find(g, "v.u16")->v.u, 65000);
+    ck_assert_int_eq(s2_gguf_find(g, "v.i16")->v.i, -32000);
+    ck_assert_int_eq(s2_gguf_find(g, "v.i64")->v.i, INT64_MIN + 5);
+    ck_assert(s2_gguf_find(g, "v.f64")->v.f == -1.0 / 3.0);
+    int64_t iv = 0;
+    ck_assert_int_eq(s2_gguf_get_int(g, "v.i8", &iv, &err), S2_OK);
+    ck_assert_int_eq(iv, -100);
+    ck_assert_int_eq(s2_gguf_get_int(g, "v.u64", &iv, &err), S2_E_FORMAT); /* does not fit int64 */
+    ck_assert_ptr_nonnull(strstr(err.msg, "does not fit"));
+
+    struct { const char *key; s2_gguf_type t; const void *data; uint64_t n; size_t es; } arrs[] = {
+        {"a.u8", S2_GGUF_UINT8, a_u8, 3, 1},      {"a.i8", S2_GGUF_INT8, a_i8, 2, 1},
+        {"a.u16", S2_GGUF_UINT16, a_u16, 2, 2},   {"a.i16", S2_GGUF_INT16, a_i16, 2, 2},
+        {"a.u32", S2_GGUF_UINT32, a_u32, 2, 4},   {"a.i32", S2_GGUF_INT32, a_i32, 4, 4},
+        {"a.f32", S2_GGUF_FLOAT32, a_f32, 3, 4},  {"a.bool", S2_GGUF_BOOL, a_bool, 3, 1},
+        {"a.u64", S2_GGUF_UINT64, a_u64, 1, 8},   {"a.i64", S2_GGUF_INT64, a_i64, 2, 8},
+        {"a.f64", S2_GGUF_FLOAT64, a_f64, 2, 8},  {"a.empty", S2_GGUF_INT32, NULL, 0, 4},
+    };
+    for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++) {
+        const s2_gguf_kv *a = NULL;
+        ck_assert_msg(s2_gguf_get_arr(g, arrs[i].key, arrs[i].t, &a, &err) == S2_OK, "%s", err.msg);
+        ck_assert_uint_eq(a->n, arrs[i].n);
+        if (arrs[i].n > 0) ck_assert_int_eq(memcmp(a->arr, arrs[i].data, arrs[i].n * arrs[i].es), 0);
+    }
+    const s2_gguf_kv *sa = NULL;
+    ck_assert_int_eq(s2_gguf_get_arr(g, "a.str", S2_GGUF_STRING, &sa, &err), S2_OK);
+    ck_assert_uint_eq(sa->n, 4);
+    for (int i = 0; i < 4; i++) ck_assert_str_eq(sa->strs[i], strs[i]);
+    ck_assert_int_eq(s2_gguf_get_arr(g, "a.str_empty", S2_GGUF_STRING, &sa, &err), S2_OK);
+    ck_assert_uint_eq(sa->n, 0);
+
+    struct { const char *name; int32_t type, n_dims; const int64_t *ne; const void *data; size_t nbytes; } ts[] = {
+        {"w.f32", S2_TYPE_F32, 3, ne_f32, f32, sizeof f32},  {"w.f16", S2_TYPE_F16, 2, ne_f16, f16, sizeof f16},
+        {"w.q8", S2_TYPE_Q8_0, 4, ne_q8, q8, sizeof q8},     {"w.q4", S2_TYPE_Q4_0, 2, ne_q4, q4, sizeof q4},
+    };
+    ck_assert_int_eq(s2_gguf_n_tensors(g), 4);
+    for (int i = 0; i < 4; i++) {
+        const s2_gguf_tensor *t = s2_gguf_tensor_at(g, i);
+        ck_assert_str_eq(t->name, ts[i].name);
+        ck_assert_int_eq(t->type, ts[i].type);
+        ck_assert_int_eq(t->n_dims, ts[i].n_dims);
+        for (int d = 0; d < 4; d++) ck_assert_int_eq(t->ne[d], d < ts[i].n_dims ? ts[i].ne[d] : 1);
+        ck_assert_uint_eq(t->nbytes, ts[i].nbytes);
+        ck_assert_uint_eq(t->offset % 32, 0);
+        ck_assert_uint_eq((uintptr_t)t->data % 32, 0);
+        ck_assert_int_eq(memcmp(t->data, ts[i].data, ts[i].nbytes), 0);
+    }
+
+    /* copying every entry of the reader into a new writer reproduces the file byte for byte */
+    s2_gguf_writer *w2 = NULL;
+    ck_assert_int_eq(s2_gguf_writer_init(&w2, &err), S2_OK);
+    for (int64_t i = 0; i < s2_gguf_n_kv(g); i++) ck_assert_int_eq(s2_gguf_set_kv(w2, s2_gguf_kv_at(g, i)), S2_OK);
+    for (int64_t i = 0; i < s2_gguf_n_tensors(g); i++) {
+        const s2_gguf_tensor *t = s2_gguf_tensor_at(g, i);
+        ck_assert_int_eq(s2_gguf_add_tensor(w2, t->name, t->type, t->n_dims, t->ne, t->data, &err), S2_OK);
+    }
+    char path2[600];
+    snprintf(path2, sizeof path2, "%s/copy.gguf", t_tmpdir());
+    ck_assert_int_eq(s2_gguf_write(w2, path2, &err), S2_OK);
+    s2_gguf_writer_free(w2);
+    s2_gguf_free(g);
+    size_t n1 = 0, n2 = 0;
+    char *b1 = t_read_file(path, &n1), *b2 = t_read_file(path2, &n2);
+    ck_assert_uint_eq(n1, n2);
+    ck_assert_uint_eq(n1 % 32, 0);
+    ck_assert_int_eq(memcmp(b1, b2, n1), 0);
+    free(b1);
+    free(b2);
+}
+END_TEST
+
+START_TEST(test_gguf_write_to_missing_dir_is_io_error)
+{
+    s2_gguf_writer *w = sample_writer();
+    s2_error err = {0};
+    ck_assert_int_eq(s2_gguf_write(w, "/nonexistent-dir/x.gguf", &err), S2_E_IO);
+    ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent-dir/x.gguf.tmp"));
+    s2_gguf_writer_free(w);
+    s2_gguf_writer_free(NULL);
+}
+END_TEST
+
 T_SUITE_DECL(gguf)
 Suite *gguf_suite(void) {
     Suite *s = suite_create("gguf");
@@ -182,5 +524,10 @@ Suite *gguf_suite(void) {
     tcase_add_test(tc, test_gguf_reads_vocab_only_files);
     tcase_add_test(tc, test_gguf_open_missing_file_is_io_error);
     suite_add_tcase(s, tc);
+    TCase *tw = tcase_create("write");
+    tcase_add_test(tw, test_gguf_writer_matches_handcrafted_bytes);
+    tcase_add_test(tw, test_gguf_round_trip_every_type);
+    tcase_add_test(tw, test_gguf_write_to_missing_dir_is_io_error);
+    suite_add_tcase(s, tw);
     return s;
 }
