@@ -16,7 +16,8 @@
 #include "task.h"
 
 /* X(name, summary): name is the C identifier and the registry name. */
-#define S2_TASK_LIST(X)
+#define S2_TASK_LIST(X) \
+    X(game24, "Game of 24: make 24 from four numbers with + - * / (ToT 24.csv, or generated)")
 
 #define S2_TASK_DECLARE_INIT(name, summary) \
     s2_status s2_task_##name##_init(const s2_task_params *p, s2_task **out, s2_error *err);
@@ -63,9 +64,9 @@ const char *s2_find_line(const char *text, const char *prefix);
 
 /* True when the multiset of four numbers (any order) is held out of training: one of ToT's test puzzles (ranks
  * 901-1000 of 24.csv, a fixed table compiled in) or, for other multisets, s2_hash_str(id) % 10 == 0 where id is
- * the sorted numbers joined by spaces ("1 1 4 6"). */
+ * the sorted numbers joined by dashes ("1-1-4-6"). */
 bool s2_game24_heldout(const int *four);
-/* Exhaustive exact solver: can the n numbers (n <= 4, integers or rationals given as num/den pairs) make 24? */
+/* Exhaustive exact solver: can the n numbers (n <= 8, rationals num[i]/den[i]) make 24? */
 bool s2_game24_solvable(const int64_t *num, const int64_t *den, int n);
 
 #endif
