@@ -2,4 +2,5 @@
  * CK_RUN_SUITE=<name> runs one of them. */
 #define S2_TEST_SUITES(X) \
     X(status) \
-    X(gguf)
+    X(gguf) \
+    X(sandbox)
