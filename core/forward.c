@@ -1,0 +1,341 @@
+/* forward.c: the context (paged KV cache + activations + counters) and the batched forward pass.
+ *
+ * Every forward runs over rows (sequence, position, token): a prompt's prefill is many rows of one sequence,
+ * branch decoding one row of each of many sequences. Weight products are matrix-matrix over all rows (weights
+ * read once per step for every branch); attention runs per row and head over that row's own blocks.
+ * Counters are bumped here, by the code that does the work; nothing above core/ counts compute.
+ *
+ * Letters: R = rows, D = n_embd, H = n_head, HKV = n_head_kv, HD = head_dim, Q = H*HD, KV = HKV*HD, F = n_ff,
+ * V = n_vocab, L = n_layer, T = positions attended. */
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctx.h"
+#include "quant.h"
+
+s2_ctx_params s2_ctx_default_params(void) {
+    s2_ctx_params p = {.n_ctx = 0, .n_threads = 0, .n_batch = 512, .block_size = 16, .kv_max_bytes = 0,
+                       .prefix_cache = true};
+    return p;
+}
+
+int64_t s2_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void s2_ctx_free(s2_ctx *ctx) {
+    if (ctx == NULL) return;
+    s2_kv_free(ctx->kv);
+    free(ctx->rope_cs);
+    free(ctx->act);
+    free(ctx->scores);
+    free(ctx->pos);
+    free(ctx->logits);
+    free(ctx->want_idx);
+    s2_scratch_free(&ctx->scratch);
+    free(ctx);
+}
+
+s2_status s2_ctx_init(const s2_model *m, const s2_ctx_params *params, s2_ctx **out, s2_error *err) {
+    s2_ctx_params p = params ? *params : s2_ctx_default_params();
+    *out = NULL;
+    if (m == NULL || m->layers == NULL) return s2_error_set(err, S2_E_ARG, "context: the model has no weights (vocab only?)");
+    const s2_hparams *hp = &m->hp;
+    if (p.n_ctx <= 0) p.n_ctx = hp->n_ctx_train;
+    if (p.n_batch <= 0) p.n_batch = 512;
+    if (p.block_size <= 0) p.block_size = 16;
+    if (p.n_ctx > (1 << 22) || p.n_batch > (1 << 16) || p.block_size > 4096)
+        return s2_error_set(err, S2_E_ARG, "context: n_ctx %d, n_batch %d or block_size %d too large", p.n_ctx,
+                            p.n_batch, p.block_size);
+    if (p.n_threads > 0) {
+        openblas_set_num_threads(p.n_threads);
+        omp_set_num_threads(p.n_threads);
+    }
+    s2_ctx *ctx = calloc(1, sizeof *ctx);
+    if (ctx == NULL) return s2_error_set(err, S2_E_NOMEM, "context: out of memory");
+    ctx->m = m;
+    ctx->p = p;
+    int64_t KV = (int64_t)hp->n_head_kv * hp->head_dim;
+    int64_t bytes_per_block = (int64_t)hp->n_layer * p.block_size * KV * 2 * (int64_t)sizeof(float);
+    int64_t blocks_per_seq = (p.n_ctx + p.block_size - 1) / p.block_size;
+    int64_t n_blocks = p.kv_max_bytes > 0 ? p.kv_max_bytes / bytes_per_block : 4 * blocks_per_seq;
+    if (n_blocks < 1) {
+        free(ctx);
+        return s2_error_set(err, S2_E_ARG, "context: a KV limit of %lld bytes holds no block of %lld bytes",
+                            (long long)p.kv_max_bytes, (long long)bytes_per_block);
+    }
+    s2_kv_params kp = {.n_layer = hp->n_layer, .kv_dim = (int32_t)KV, .block_size = p.block_size, .n_ctx = p.n_ctx,
+                       .n_blocks = n_blocks, .prefix_cache = p.prefix_cache};
+    s2_status st = s2_kv_init(&kp, &ctx->kv, err);
+    if (st != S2_OK) {
+        free(ctx);
+        return st;
+    }
+    /* RoPE table (T, HD/2, 2): angle = (pos / scale) * base^(-2j/HD), as llama2.c computes it in float */
+    int32_t half = hp->head_dim / 2;
+    ctx->rope_cs = malloc((size_t)p.n_ctx * (size_t)half * 2 * sizeof(float));
+    int64_t D = hp->n_embd, Q = (int64_t)hp->n_head * hp->head_dim, F = hp->n_ff, B = p.n_batch;
+    int64_t wide = F > Q ? F : Q;
+    /* activations per row: x (D), xn (D), q (Q), k (KV), v (KV), att (Q), g (F or Q), u (F), t (D) */
+    ctx->act = malloc((size_t)B * (size_t)(3 * D + 2 * Q + 2 * KV + wide + F) * sizeof(float));
+    ctx->n_scores = omp_get_max_threads();
+    ctx->scores = malloc((size_t)ctx->n_scores * (size_t)p.n_ctx * sizeof(float));
+    ctx->pos = malloc((size_t)B * sizeof(int32_t));
+    if (ctx->rope_cs == NULL || ctx->act == NULL || ctx->scores == NULL || ctx->pos == NULL) {
+        s2_ctx_free(ctx);
+        return s2_error_set(err, S2_E_NOMEM, "context: out of memory for activations");
+    }
+    for (int32_t t = 0; t < p.n_ctx; t++)
+        for (int32_t j = 0; j < half; j++) {
+            float freq = 1.0f / powf(hp->rope_base, (float)(2 * j) / (float)hp->head_dim);
+            float val = ((float)t / hp->rope_scale) * freq;
+            ctx->rope_cs[((size_t)t * half + j) * 2] = cosf(val);
+            ctx->rope_cs[((size_t)t * half + j) * 2 + 1] = sinf(val);
+        }
+    /* FLOPs per row of the weight products: 2 per multiply-add of every matrix except the embedding lookup */
+    int64_t per_layer = 2 * D * Q + 2 * D * KV + 3 * D * F;
+    ctx->flops_per_row = 2.0 * (double)(hp->n_layer * per_layer + D * (int64_t)hp->n_vocab);
+    *out = ctx;
+    return S2_OK;
+}
+
+/* ---- counters ---- */
+
+void s2_ctx_counters(const s2_ctx *ctx, s2_counters *out) { *out = ctx->c; }
+
+void s2_counters_sub(s2_counters *out, const s2_counters *a, const s2_counters *b) {
+    out->prompt_tokens = a->prompt_tokens - b->prompt_tokens;
+    out->cached_tokens = a->cached_tokens - b->cached_tokens;
+    out->gen_tokens = a->gen_tokens - b->gen_tokens;
+    out->scored_tokens = a->scored_tokens - b->scored_tokens;
+    out->forward_calls = a->forward_calls - b->forward_calls;
+    out->forward_rows = a->forward_rows - b->forward_rows;
+    out->flops = a->flops - b->flops;
+    out->ns = a->ns - b->ns;
+    out->requests = a->requests - b->requests;
+}
+
+void s2_counters_add(s2_counters *acc, const s2_counters *x) {
+    acc->prompt_tokens += x->prompt_tokens;
+    acc->cached_tokens += x->cached_tokens;
+    acc->gen_tokens += x->gen_tokens;
+    acc->scored_tokens += x->scored_tokens;
+    acc->forward_calls += x->forward_calls;
+    acc->forward_rows += x->forward_rows;
+    acc->flops += x->flops;
+    acc->ns += x->ns;
+    acc->requests += x->requests;
+}
+
+/* ---- sequences ---- */
+
+s2_status s2_seq_new(s2_ctx *ctx, s2_seq *out, s2_error *err) { return s2_kv_seq_new(ctx->kv, out, err); }
+s2_status s2_seq_fork(s2_ctx *ctx, s2_seq src, s2_seq *out, s2_error *err) {
+    return s2_kv_seq_fork(ctx->kv, src, out, err);
+}
+void s2_seq_free(s2_ctx *ctx, s2_seq seq) { s2_kv_seq_free(ctx->kv, seq); }
+int32_t s2_seq_len(const s2_ctx *ctx, s2_seq seq) { return s2_kv_seq_len(ctx->kv, seq); }
+const int32_t *s2_seq_tokens(const s2_ctx *ctx, s2_seq seq) { return s2_kv_seq_tokens(ctx->kv, seq); }
+void s2_ctx_kv_stats(const s2_ctx *ctx, s2_kv_stats *out) { s2_kv_stats_get(ctx->kv, out); }
+int32_t s2_ctx_n_ctx(const s2_ctx *ctx) { return ctx->p.n_ctx; }
+const s2_model *s2_ctx_model(const s2_ctx *ctx) { return ctx->m; }
+
+const float *s2_ctx_logits(const s2_ctx *ctx, int32_t i) {
+    if (i < 0 || i >= ctx->n_logits) return NULL;
+    return ctx->logits + (size_t)i * (size_t)ctx->m->hp.n_vocab;
+}
+int32_t s2_ctx_n_logits(const s2_ctx *ctx) { return ctx->n_logits; }
+
+/* ---- the forward pass ---- */
+
+/* Attention of one row and one head over positions 0..pos of its sequence (causal), reading K/V through the
+ * block table. out (HD) = softmax(q·Kᵀ / sqrt(HD)) V. */
+static void attend(float *out, const float *q, const float *Kl, const float *Vl, const int32_t *blocks, int32_t pos,
+                   int32_t bs, int32_t kvh, int32_t HD, int32_t KV, float *score) {
+    float scale = 1.0f / sqrtf((float)HD);
+    float mx = -INFINITY;
+    for (int32_t t = 0; t <= pos; t++) {
+        const float *k = Kl + ((size_t)blocks[t / bs] * bs + (size_t)(t % bs)) * KV + (size_t)kvh * HD;
+        float s = 0.0f;
+        for (int32_t i = 0; i < HD; i++) s += q[i] * k[i];
+        s *= scale;
+        score[t] = s;
+        if (s > mx) mx = s;
+    }
+    float sum = 0.0f;
+    for (int32_t t = 0; t <= pos; t++) {
+        score[t] = expf(score[t] - mx);
+        sum += score[t];
+    }
+    for (int32_t i = 0; i < HD; i++) out[i] = 0.0f;
+    for (int32_t t = 0; t <= pos; t++) {
+        const float *v = Vl + ((size_t)blocks[t / bs] * bs + (size_t)(t % bs)) * KV + (size_t)kvh * HD;
+        float a = score[t] / sum;
+        for (int32_t i = 0; i < HD; i++) out[i] += a * v[i];
+    }
+}
+
+static s2_status chunk_forward(s2_ctx *ctx, const s2_seq *seqs, const int32_t *tokens, const int32_t *pos,
+                               const bool *want, int32_t R, float *logits_out, s2_error *err) {
+    const s2_model *m = ctx->m;
+    const s2_hparams *hp = &m->hp;
+    int64_t D = hp->n_embd, HD = hp->head_dim, H = hp->n_head, HKV = hp->n_head_kv;
+    int64_t Q = H * HD, KV = HKV * HD, F = hp->n_ff, V = hp->n_vocab;
+    int64_t wide = F > Q ? F : Q;
+    float *x = ctx->act, *xn = x + R * D, *q = xn + R * D, *k = q + R * Q, *v = k + R * KV, *att = v + R * KV;
+    float *g = att + R * Q, *u = g + R * wide, *t = u + R * F;
+    int32_t bs = s2_kv_block_size(ctx->kv), half = (int32_t)HD / 2;
+    s2_status st = S2_OK;
+#define MATMUL(y, xin, w)                                                            \
+    do {                                                                             \
+        st = s2_matmul((y), (xin), (w), R, &ctx->scratch);                           \
+        if (st != S2_OK) return s2_error_set(err, st, "forward: out of memory");     \
+    } while (0)
+
+    for (int32_t r = 0; r < R; r++) /* x (R, D) = embedding rows */
+        s2_dequantize_row(m->tok_embd.type, (const char *)m->tok_embd.data + (size_t)tokens[r] * m->tok_embd.row_bytes,
+                          x + r * D, D);
+    double att_flops = 0;
+    for (int32_t l = 0; l < hp->n_layer; l++) {
+        const s2_layer *ly = &m->layers[l];
+        for (int32_t r = 0; r < R; r++) s2_rmsnorm(xn + r * D, x + r * D, ly->attn_norm, D, hp->rms_eps);
+        MATMUL(q, xn, &ly->wq);
+        MATMUL(k, xn, &ly->wk);
+        MATMUL(v, xn, &ly->wv);
+        for (int32_t r = 0; r < R; r++) {
+            if (ly->bq != NULL)
+                for (int64_t i = 0; i < Q; i++) q[r * Q + i] += ly->bq[i];
+            if (ly->bk != NULL)
+                for (int64_t i = 0; i < KV; i++) k[r * KV + i] += ly->bk[i];
+            if (ly->bv != NULL)
+                for (int64_t i = 0; i < KV; i++) v[r * KV + i] += ly->bv[i];
+            const float *cs = ctx->rope_cs + (size_t)pos[r] * half * 2;
+            for (int64_t h = 0; h < H; h++) s2_rope(q + r * Q + h * HD, (int32_t)HD, cs, m->rope);
+            for (int64_t h = 0; h < HKV; h++) s2_rope(k + r * KV + h * HD, (int32_t)HD, cs, m->rope);
+            memcpy(s2_kv_k(ctx->kv, l, seqs[r], pos[r]), k + r * KV, (size_t)KV * sizeof(float));
+            memcpy(s2_kv_v(ctx->kv, l, seqs[r], pos[r]), v + r * KV, (size_t)KV * sizeof(float));
+        }
+        const float *Kl = s2_kv_layer_k(ctx->kv, l), *Vl = s2_kv_layer_v(ctx->kv, l);
+        int64_t work = 0;
+        for (int32_t r = 0; r < R; r++) work += (int64_t)(pos[r] + 1);
+        att_flops += 4.0 * (double)work * (double)(H * HD);
+        int64_t group = H / HKV;
+#pragma omp parallel for schedule(dynamic, 1) if (work * H * HD >= (1 << 15))
+        for (int64_t rh = 0; rh < (int64_t)R * H; rh++) {
+            int32_t r = (int32_t)(rh / H), h = (int32_t)(rh % H);
+            float *score = ctx->scores + (size_t)omp_get_thread_num() * (size_t)ctx->p.n_ctx;
+            attend(att + r * Q + h * HD, q + r * Q + h * HD, Kl, Vl, s2_kv_block_table(ctx->kv, seqs[r]), pos[r],
+                   bs, (int32_t)(h / group), (int32_t)HD, (int32_t)KV, score);
+        }
+        MATMUL(t, att, &ly->wo);
+        for (int64_t i = 0; i < R * D; i++) x[i] += t[i];
+        for (int32_t r = 0; r < R; r++) s2_rmsnorm(xn + r * D, x + r * D, ly->ffn_norm, D, hp->rms_eps);
+        MATMUL(g, xn, &ly->w_gate);
+        MATMUL(u, xn, &ly->w_up);
+        s2_swiglu(g, g, u, R * F);
+        MATMUL(t, g, &ly->w_down);
+        for (int64_t i = 0; i < R * D; i++) x[i] += t[i];
+    }
+    /* final norm and logits for the wanted rows only, packed */
+    int32_t nw = 0;
+    for (int32_t r = 0; r < R; r++)
+        if (want[r]) s2_rmsnorm(xn + (int64_t)nw++ * D, x + r * D, m->output_norm, D, hp->rms_eps);
+    if (nw > 0) {
+        int32_t saveR = R;
+        R = nw;
+        MATMUL(logits_out, xn, &m->output);
+        R = saveR;
+    }
+#undef MATMUL
+    (void)V;
+    ctx->c.forward_calls++;
+    ctx->c.forward_rows += R;
+    /* FLOPs: the weight products of every row (the output matrix only for rows that want logits) + attention */
+    ctx->c.flops += (ctx->flops_per_row - 2.0 * (double)(D * V)) * R + 2.0 * (double)(D * V) * nw + att_flops;
+    return S2_OK;
+}
+
+s2_status s2_ctx_decode(s2_ctx *ctx, const s2_seq *seqs, const int32_t *tokens, const bool *want, int32_t n,
+                        s2_error *err) {
+    int64_t t0 = s2_now_ns();
+    ctx->n_logits = 0;
+    if (n <= 0) return n == 0 ? S2_OK : s2_error_set(err, S2_E_ARG, "decode: %d rows", n);
+    int32_t V = ctx->m->hp.n_vocab;
+    for (int32_t r = 0; r < n; r++)
+        if (tokens[r] < 0 || tokens[r] >= V)
+            return s2_error_set(err, S2_E_ARG, "decode: row %d has token %d, outside the vocabulary [0, %d)", r,
+                                tokens[r], V);
+    /* which rows want logits: given, or each sequence's last row */
+    bool *w = malloc((size_t)n * sizeof(bool));
+    if (w == NULL) return s2_error_set(err, S2_E_NOMEM, "decode: out of memory");
+    int32_t n_want = 0;
+    for (int32_t r = 0; r < n; r++) {
+        if (want != NULL) {
+            w[r] = want[r];
+        } else {
+            w[r] = true;
+            for (int32_t r2 = r + 1; r2 < n && w[r]; r2++)
+                if (seqs[r2] == seqs[r]) w[r] = false;
+        }
+        n_want += w[r];
+    }
+    s2_status st = s2_kv_reserve(ctx->kv, seqs, n, err); /* all rows at once: on error nothing changed */
+    if (st == S2_OK && (size_t)n_want * (size_t)V > ctx->logits_cap) {
+        float *nl = realloc(ctx->logits, (size_t)n_want * (size_t)V * sizeof(float));
+        if (nl == NULL) st = s2_error_set(err, S2_E_NOMEM, "decode: out of memory for %d rows of logits", n_want);
+        else ctx->logits = nl, ctx->logits_cap = (size_t)n_want * (size_t)V;
+    }
+    /* the rows' positions: each sequence's length plus the earlier rows of it in this call */
+    int32_t B = ctx->p.n_batch, done_want = 0;
+    for (int32_t c0 = 0; st == S2_OK && c0 < n; c0 += B) {
+        int32_t R = n - c0 < B ? n - c0 : B;
+        for (int32_t r = 0; r < R; r++) {
+            int32_t p = s2_kv_seq_len(ctx->kv, seqs[c0 + r]);
+            for (int32_t r2 = 0; r2 < r; r2++) p += seqs[c0 + r2] == seqs[c0 + r];
+            ctx->pos[r] = p;
+        }
+        st = chunk_forward(ctx, seqs + c0, tokens + c0, ctx->pos, w + c0, R,
+                           ctx->logits + (size_t)done_want * (size_t)V, err);
+        if (st != S2_OK) break;
+        s2_kv_commit(ctx->kv, seqs + c0, tokens + c0, R);
+        for (int32_t r = 0; r < R; r++) done_want += w[c0 + r];
+    }
+    free(w);
+    if (st == S2_OK) ctx->n_logits = n_want;
+    ctx->c.ns += s2_now_ns() - t0;
+    return st;
+}
+
+s2_status s2_seq_prefill(s2_ctx *ctx, s2_seq seq, const int32_t *tokens, int32_t n, int32_t *n_cached,
+                         s2_error *err) {
+    if (n_cached) *n_cached = 0;
+    if (s2_seq_len(ctx, seq) != 0) return s2_error_set(err, S2_E_ARG, "prefill: sequence %d is not empty", seq);
+    if (n < 1) return s2_error_set(err, S2_E_ARG, "prefill: an empty prompt");
+    if (n > ctx->p.n_ctx)
+        return s2_error_set(err, S2_E_BUDGET, "prompt of %d tokens is longer than the context (%d tokens)", n,
+                            ctx->p.n_ctx);
+    int64_t t0 = s2_now_ns();
+    /* at least the last token is computed: its logits are the point of a prefill */
+    int32_t linked = s2_kv_prefix_link(ctx->kv, seq, tokens, n, n - 1);
+    ctx->c.ns += s2_now_ns() - t0;
+    int32_t rest = n - linked;
+    s2_seq *seqs = malloc((size_t)rest * sizeof(s2_seq));
+    if (seqs == NULL) return s2_error_set(err, S2_E_NOMEM, "prefill: out of memory");
+    for (int32_t i = 0; i < rest; i++) seqs[i] = seq;
+    s2_status st = s2_ctx_decode(ctx, seqs, tokens + linked, NULL, rest, err);
+    free(seqs);
+    if (st != S2_OK) {
+        s2_kv_seq_clear(ctx->kv, seq); /* give back the linked blocks: the sequence is empty again */
+        return st;
+    }
+    ctx->c.cached_tokens += linked;
+    ctx->c.prompt_tokens += rest;
+    if (n_cached) *n_cached = linked;
+    return S2_OK;
+}

@@ -1,0 +1,132 @@
+/* ops.c: the kernels of the forward pass. Matrix products go through OpenBLAS for F32 weights and through the
+ * quantized dot products of quant.c for the other types; nothing here knows about sequences or the cache.
+ *
+ * Letters: R = rows in the batch, n_in / n_out = a weight's input and output widths. */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+#include "quant.h"
+
+void *s2_scratch_get(s2_scratch *s, size_t bytes) {
+    if (bytes <= s->cap) return s->buf;
+    size_t cap = s->cap ? s->cap : 4096;
+    while (cap < bytes) cap *= 2;
+    void *nb = NULL;
+    if (posix_memalign(&nb, 64, cap) != 0) return NULL;
+    free(s->buf);
+    s->buf = nb;
+    s->cap = cap;
+    return nb;
+}
+
+void s2_scratch_free(s2_scratch *s) {
+    free(s->buf);
+    s->buf = NULL;
+    s->cap = 0;
+}
+
+/* ---- matrix products ---- */
+
+/* Rows up to this many run as dot products over the stored (quantized) weight rows; above, tiles are
+ * dequantized and multiplied by sgemm, which then reuses each dequantized weight across many rows. */
+#define DOT_MAX_ROWS 8
+#define TILE_BYTES (1u << 20)
+
+static s2_status matmul_dot(float *y, const float *x, const s2_weight *w, int64_t R, s2_scratch *scratch) {
+    int32_t xt = s2_vec_dot_type(w->type);
+    size_t xrow = s2_type_row_size(xt, w->n_in);
+    const void *xq = x;
+    if (xt != S2_TYPE_F32) {
+        char *buf = s2_scratch_get(scratch, xrow * (size_t)R);
+        if (buf == NULL) return S2_E_NOMEM;
+        for (int64_t r = 0; r < R; r++) s2_quantize_row(xt, x + r * w->n_in, buf + (size_t)r * xrow, w->n_in);
+        xq = buf;
+    }
+    const char *W = w->data;
+    int64_t n_out = w->n_out, n_in = w->n_in;
+    /* each weight row is read once for all R rows */
+#pragma omp parallel for schedule(static) if (n_out * n_in >= (1 << 16))
+    for (int64_t o = 0; o < n_out; o++) {
+        const void *row = W + (size_t)o * w->row_bytes;
+        for (int64_t r = 0; r < R; r++)
+            y[r * n_out + o] = s2_vec_dot(w->type, row, (const char *)xq + (size_t)r * xrow, n_in);
+    }
+    return S2_OK;
+}
+
+static s2_status matmul_tiles(float *y, const float *x, const s2_weight *w, int64_t R, s2_scratch *scratch) {
+    int64_t n_in = w->n_in, n_out = w->n_out;
+    int64_t tile = (int64_t)(TILE_BYTES / (sizeof(float) * (size_t)n_in));
+    if (tile < 16) tile = 16;
+    if (tile > n_out) tile = n_out;
+    float *wt = s2_scratch_get(scratch, (size_t)tile * (size_t)n_in * sizeof(float));
+    if (wt == NULL) return S2_E_NOMEM;
+    for (int64_t o0 = 0; o0 < n_out; o0 += tile) {
+        int64_t nt = n_out - o0 < tile ? n_out - o0 : tile;
+#pragma omp parallel for schedule(static) if (nt * n_in >= (1 << 16))
+        for (int64_t o = 0; o < nt; o++)
+            s2_dequantize_row(w->type, (const char *)w->data + (size_t)(o0 + o) * w->row_bytes, wt + o * n_in, n_in);
+        /* y[:, o0:o0+nt] (R, nt) = x (R, n_in) · wtᵀ (n_in, nt) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)nt, (int)n_in, 1.0f, x, (int)n_in, wt,
+                    (int)n_in, 0.0f, y + o0, (int)n_out);
+    }
+    return S2_OK;
+}
+
+s2_status s2_matmul(float *y, const float *x, const s2_weight *w, int64_t R, s2_scratch *scratch) {
+    if (w->type == S2_TYPE_F32) {
+        const float *W = w->data;
+        if (R == 1) /* never sgemm with M = 1: MACHINE.md measured it 6-9x slower than sgemv */
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)w->n_out, (int)w->n_in, 1.0f, W, (int)w->n_in, x, 1, 0.0f,
+                        y, 1);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)w->n_out, (int)w->n_in, 1.0f, x,
+                        (int)w->n_in, W, (int)w->n_in, 0.0f, y, (int)w->n_out);
+        return S2_OK;
+    }
+    return R <= DOT_MAX_ROWS ? matmul_dot(y, x, w, R, scratch) : matmul_tiles(y, x, w, R, scratch);
+}
+
+void s2_matmul_naive(float *y, const float *x, const s2_weight *w, int64_t R) {
+    float *row = malloc((size_t)w->n_in * sizeof(float));
+    S2_ASSERT(row != NULL);
+    for (int64_t o = 0; o < w->n_out; o++) {
+        s2_dequantize_row_naive(w->type, (const char *)w->data + (size_t)o * w->row_bytes, row, w->n_in);
+        for (int64_t r = 0; r < R; r++) {
+            double acc = 0;
+            for (int64_t i = 0; i < w->n_in; i++) acc += (double)row[i] * (double)x[r * w->n_in + i];
+            y[r * w->n_out + o] = (float)acc;
+        }
+    }
+    free(row);
+}
+
+/* ---- element-wise ---- */
+
+void s2_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) {
+    float ss = 0.0f;
+    for (int64_t i = 0; i < n; i++) ss += x[i] * x[i];
+    ss /= (float)n;
+    ss += eps;
+    ss = 1.0f / sqrtf(ss);
+    for (int64_t i = 0; i < n; i++) out[i] = w[i] * (ss * x[i]);
+}
+
+void s2_rope(float *v, int32_t hd, const float *cos_sin, s2_rope_kind kind) {
+    int32_t half = hd / 2;
+    for (int32_t j = 0; j < half; j++) {
+        float c = cos_sin[2 * j], s = cos_sin[2 * j + 1];
+        int32_t a = kind == S2_ROPE_PAIRS ? 2 * j : j;
+        int32_t b = kind == S2_ROPE_PAIRS ? 2 * j + 1 : j + half;
+        float v0 = v[a], v1 = v[b];
+        v[a] = v0 * c - v1 * s;
+        v[b] = v0 * s + v1 * c;
+    }
+}
+
+void s2_swiglu(float *h, const float *g, const float *u, int64_t n) {
+    for (int64_t i = 0; i < n; i++) h[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
