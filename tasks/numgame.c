@@ -418,23 +418,23 @@ static void check_answer(const s2_ng_rules *r, const s2_ng_state *start, const c
             state_remove(&avail, j);
             continue;
         }
-        s2_rat_str(leaves[i], a, sizeof a);
+        s2_rat_str_dec(leaves[i], a, sizeof a);
         if (state_find(start, leaves[i]) >= 0) snprintf(reason, rcap, "uses %s more often than it is given", a);
         else snprintf(reason, rcap, "uses %s, which is not an input number", a);
         return;
     }
     if (avail.n > 0) {
-        snprintf(reason, rcap, "does not use %s", s2_rat_str(avail.v[0], a, sizeof a));
+        snprintf(reason, rcap, "does not use %s", s2_rat_str_dec(avail.v[0], a, sizeof a));
         return;
     }
     if (!s2_rat_eq(value, r->target)) {
-        snprintf(reason, rcap, "the expression equals %s, not %s", s2_rat_str(value, a, sizeof a),
-                 s2_rat_str(r->target, b, sizeof b));
+        snprintf(reason, rcap, "the expression equals %s, not %s", s2_rat_str_dec(value, a, sizeof a),
+                 s2_rat_str_dec(r->target, b, sizeof b));
         return;
     }
     if (has_rhs && !s2_rat_eq(rhs, r->target)) {
-        snprintf(reason, rcap, "claims %s, the target is %s", s2_rat_str(rhs, a, sizeof a),
-                 s2_rat_str(r->target, b, sizeof b));
+        snprintf(reason, rcap, "claims %s, the target is %s", s2_rat_str_dec(rhs, a, sizeof a),
+                 s2_rat_str_dec(r->target, b, sizeof b));
         return;
     }
 }

@@ -86,6 +86,28 @@ char *s2_rat_str(s2_rat a, char *buf, size_t cap) {
     return buf;
 }
 
+char *s2_rat_str_dec(s2_rat a, char *buf, size_t cap) {
+    int64_t d = a.den, scale = 1;
+    int places = 0;
+    while (d % 10 == 0) { d /= 10; scale *= 10; places++; }
+    while (d % 2 == 0 || d % 5 == 0) {
+        if (places >= 18) return s2_rat_str(a, buf, cap);
+        d /= d % 2 == 0 ? 2 : 5;
+        places++;
+        scale *= 10;
+    }
+    if (d != 1 || places == 0) return s2_rat_str(a, buf, cap);
+    /* a = num/den = (num * (scale/den)) / scale */
+    int64_t m;
+    if (__builtin_mul_overflow(a.num < 0 ? -a.num : a.num, scale / a.den, &m)) return s2_rat_str(a, buf, cap);
+    char frac[24];
+    int64_t f = m % scale;
+    for (int k = places - 1; k >= 0; k--, f /= 10) frac[k] = (char)('0' + f % 10);
+    frac[places] = '\0';
+    snprintf(buf, cap, "%s%" PRId64 ".%s", a.num < 0 ? "-" : "", m / scale, frac);
+    return buf;
+}
+
 /* Digits at *p into *v; false on overflow or no digits. *ndig gets how many. */
 static bool parse_digits(const char **p, int64_t *v, int *ndig, bool *overflow) {
     int64_t x = 0;

@@ -29,6 +29,9 @@ int s2_rat_cmp(s2_rat a, s2_rat b); /* -1, 0, 1 (exact, through 128-bit products
 static inline bool s2_rat_is_int(s2_rat a) { return a.den == 1; }
 /* Writes "7", "-2" or "8/3" into buf (cap >= 48 always suffices); returns buf. */
 char *s2_rat_str(s2_rat a, char *buf, size_t cap);
+/* Like s2_rat_str, but a value whose denominator divides a power of ten is written as a decimal ("0.001"), the
+ * way a model would have written it. */
+char *s2_rat_str_dec(s2_rat a, char *buf, size_t cap);
 /* Parses a number at *s: an optional '-' (when allow_neg), digits, and then optionally ".digits" (a decimal,
  * exact: 23.999 = 23999/1000) or, when allow_frac, "/digits" ("8/3"). Advances *s past it. false (and *s
  * unchanged) when there is no number there, or it overflows (*overflow set, when not NULL). */

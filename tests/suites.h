@@ -3,4 +3,5 @@
 #define S2_TEST_SUITES(X) \
     X(status) \
     X(gguf) \
-    X(sandbox)
+    X(sandbox) \
+    X(game24)
