@@ -233,29 +233,13 @@ static char *g24_prompt(const s2_task *t, int32_t i) {
 static bool g24_is_terminal(const s2_task *t, int32_t i, const char *text) {
     s2_ng_state s;
     item_state(&ctx_of(t)->items[i], &s);
-    s2_ng_parsed *ps = malloc(sizeof *ps);
-    if (ps == NULL) return true;
-    s2_ng_parse(&g24_rules, &s, text, ps);
-    bool term = ps->has_answer || ps->n_steps >= 3;
-    free(ps);
-    return term;
+    return s2_ng_is_terminal(&g24_rules, &s, text);
 }
 
 static char *g24_extract(const s2_task *t, int32_t i, const char *text) {
     s2_ng_state s;
     item_state(&ctx_of(t)->items[i], &s);
-    s2_ng_parsed *ps = malloc(sizeof *ps);
-    if (ps == NULL) return NULL;
-    s2_ng_parse(&g24_rules, &s, text, ps);
-    char *ans = NULL;
-    if (ps->has_answer) ans = s2_strdup(ps->answer);
-    else if (!ps->bad && ps->state.n == 1) {
-        s2_buf b = {0};
-        s2_buf_printf(&b, "%s = 24", ps->expr[0]);
-        ans = s2_buf_take(&b);
-    }
-    free(ps);
-    return ans;
+    return s2_ng_extract(&g24_rules, &s, text);
 }
 
 static s2_status g24_verify(const s2_task *t, int32_t i, const char *text, s2_verdict *out, s2_error *err) {
@@ -274,37 +258,10 @@ static s2_oracle g24_oracle(const s2_task *t, int32_t i, const char *text) {
     return s2_ng_oracle(&g24_rules, &s, text);
 }
 
-/* "Value: 4 4 10\n": the numbers left after the valid steps; after an invalid step, the numbers the last
- * step claims are left (as a model wrote them), so that the value model judges what the policy believes. */
-static char *value_prompt_of(const s2_ng_state *start, const char *text) {
-    s2_ng_parsed *ps = malloc(sizeof *ps);
-    if (ps == NULL) return NULL;
-    s2_ng_parse(&g24_rules, start, text, ps);
-    s2_buf b = {0};
-    s2_buf_puts(&b, "Value: ");
-    bool done = false;
-    if (ps->bad && text != NULL) {
-        const char *l = strstr(text, "(left:"), *last = NULL;
-        for (; l != NULL; l = strstr(l + 1, "(left:")) last = l;
-        if (last != NULL) {
-            const char *p = last + 6, *e = strchr(p, ')');
-            while (*p == ' ') p++;
-            if (e != NULL && e > p && e - p < 80 && memchr(p, '\n', (size_t)(e - p)) == NULL) {
-                s2_buf_append(&b, p, (size_t)(e - p));
-                done = true;
-            }
-        }
-    }
-    if (!done) s2_ng_write_numbers(&b, &ps->state);
-    s2_buf_puts(&b, "\n");
-    free(ps);
-    return s2_buf_take(&b);
-}
-
 static char *g24_value_prompt(const s2_task *t, int32_t i, const char *text) {
     s2_ng_state s;
     item_state(&ctx_of(t)->items[i], &s);
-    return value_prompt_of(&s, text);
+    return s2_ng_value_prompt(&g24_rules, &s, text, "");
 }
 
 static s2_status g24_gen_example(const s2_task *t, s2_role role, uint64_t seed, s2_example *out, s2_error *err) {
@@ -361,107 +318,10 @@ static char *g24_reference(const s2_task *t, int32_t i) {
     return s2_buf_take(&b);
 }
 
-/* The expression with its k-th operator (counting from 0) replaced by op, or false when there is none. */
-static bool replace_op(const char *e, int k, char op, char *out, size_t cap) {
-    snprintf(out, cap, "%s", e);
-    for (char *p = out; *p; p++)
-        if ((*p == '+' || *p == '-' || *p == '*' || *p == '/') && p > out && p[-1] == ' ' && k-- == 0) {
-            *p = op;
-            return true;
-        }
-    return false;
-}
-
 static int32_t g24_wrong_answers(const s2_task *t, int32_t i, char **out, int32_t cap) {
-    const g24_item *it = &ctx_of(t)->items[i];
     s2_ng_state s;
-    s2_ng_path p;
-    item_state(it, &s);
-    if (!s2_ng_first_path(&g24_rules, &s, &p)) return 0;
-    char e[S2_NG_EXPR], tmp[S2_NG_EXPR + 64];
-    s2_ng_path_expr(&s, &p, e, sizeof e);
-    const int *v = it->v;
-    int32_t n = 0;
-#define ADD(...)                                                                 \
-    do {                                                                         \
-        if (n < cap) {                                                           \
-            s2_buf b_ = {0};                                                     \
-            s2_buf_printf(&b_, __VA_ARGS__);                                     \
-            char *s_ = s2_buf_take(&b_);                                         \
-            if (s_ != NULL) out[n++] = s_;                                       \
-        }                                                                        \
-    } while (0)
-    /* a number used twice (and so another missing): the first number of the expression replaced by one that
-     * differs from it */
-    {
-        int a = atoi(e + (e[0] == '(' ? strspn(e, "(") : 0)), other = -1;
-        for (int k = 0; k < 4; k++)
-            if (v[k] != a) other = v[k];
-        if (other > 0) {
-            size_t pre = strspn(e, "(");
-            char num[16];
-            snprintf(num, sizeof num, "%d", a);
-            ADD("Answer: %.*s%d%s = 24\n", (int)pre, e, other, e + pre + strlen(num));
-        }
-    }
-    ADD("Answer: %d * %d * %d = 24\n", v[0], v[1], v[2]);      /* a number missing */
-    ADD("Answer: %s - 0.001 = 24\n", e);                       /* 23.999: a number not in the input */
-    ADD("Answer: %s = 23.999\n", e);                           /* a claim that is not 24 */
-    /* the expression with one operator changed, so that it no longer equals 24 */
-    bool found = false;
-    for (int k = 0; k < 3 && !found; k++)
-        for (int o = 0; o < 4 && !found; o++) {
-            if (!replace_op(e, k, "+-*/"[o], tmp, sizeof tmp)) continue;
-            s2_rat val, leaves[8], rhs;
-            int nl;
-            bool hr;
-            char why[128];
-            if (s2_ng_eval(tmp, strlen(tmp), false, &val, leaves, &nl, 8, &rhs, &hr, why, sizeof why) &&
-                !s2_rat_eq(val, s2_rat_int(24))) {
-                ADD("Answer: %s = 24\n", tmp);
-                found = true;
-            }
-        }
-    ADD("Answer: %d / (%d - %d) * %d * %d = 24\n", v[0], v[1], v[1], v[2], v[3]); /* division by zero */
-    ADD("Answer: (%s = 24\n", e);                                                  /* bad syntax */
-    /* a wrong step: step 1's result off by one (the rest of the reference unchanged) */
-    {
-        s2_buf ref = {0};
-        s2_ng_write_path(&ref, &g24_rules, &s, &p, true, NULL);
-        const char *nl = ref.p != NULL ? strchr(ref.p, '\n') : NULL;
-        if (nl != NULL) {
-            char a[64], b[64], c1[64];
-            s2_rat c = p.s[0].c, wrong;
-            if (s2_rat_add(c, s2_rat_int(1), &wrong) == S2_RAT_OK) {
-                s2_ng_state rest = s;
-                s2_ng_path first = {.n = 1, .s = {p.s[0]}};
-                s2_buf tmpb = {0};
-                s2_ng_write_path(&tmpb, &g24_rules, &s, &first, false, &rest);
-                s2_buf_free(&tmpb);
-                for (int k = 0; k < rest.n; k++)
-                    if (s2_rat_eq(rest.v[k], c)) {
-                        rest.v[k] = wrong;
-                        break;
-                    }
-                s2_buf lb = {0};
-                s2_ng_write_numbers(&lb, &rest);
-                ADD("%s %c %s = %s (left: %s)%s", s2_rat_str(p.s[0].a, a, sizeof a), p.s[0].op,
-                    s2_rat_str(p.s[0].b, b, sizeof b), s2_rat_str(wrong, c1, sizeof c1), lb.p ? lb.p : "", nl);
-                s2_buf_free(&lb);
-            }
-            /* a wrong "left" list: the first step with its left list missing a number */
-            const char *lp = strstr(ref.p, "(left: ");
-            if (lp != NULL && lp < nl) {
-                const char *sp = strchr(lp + 7, ' ');
-                if (sp != NULL && sp < nl)
-                    ADD("%.*s%s", (int)(lp + 7 - ref.p), ref.p, sp + 1); /* drops the first number left */
-            }
-            ADD("%.*s", (int)(nl + 1 - ref.p), ref.p); /* one step and no answer */
-        }
-        s2_buf_free(&ref);
-    }
-#undef ADD
-    return n;
+    item_state(&ctx_of(t)->items[i], &s);
+    return s2_ng_wrong_answers(&g24_rules, &s, out, cap);
 }
 
 static void g24_free(s2_task *t) {

@@ -607,6 +607,34 @@ bool s2_ng_first_path(const s2_ng_rules *r, const s2_ng_state *start, s2_ng_path
     return false;
 }
 
+bool s2_ng_random_descent(const s2_ng_rules *r, const s2_ng_state *start, uint64_t *rng, s2_ng_path *out) {
+    s2_ng_state s = *start;
+    s2_ng_state_sort(&s);
+    out->n = 0;
+    if (!s2_ng_solvable(r, &s)) return false;
+    while (s.n > 1) {
+        move mv[MAX_MOVES];
+        int n = list_moves(r, &s, mv, MAX_MOVES);
+        for (int k = n - 1; k > 0; k--) { /* Fisher-Yates */
+            int j = (int)s2_task_rng_below(rng, (uint64_t)k + 1);
+            move tmp = mv[k];
+            mv[k] = mv[j];
+            mv[j] = tmp;
+        }
+        bool moved = false;
+        for (int k = 0; k < n && !moved; k++) {
+            s2_ng_state next;
+            state_after(&s, &mv[k], &next);
+            if (!s2_ng_solvable(r, &next)) continue;
+            out->s[out->n++] = (s2_ng_step){s.v[mv[k].i], s.v[mv[k].j], mv[k].c, mv[k].op};
+            s = next;
+            moved = true;
+        }
+        S2_ASSERT(moved); /* a solvable state has a solvable child */
+    }
+    return true;
+}
+
 void s2_ng_random_steps(const s2_ng_rules *r, const s2_ng_state *start, int k, uint64_t *rng, s2_ng_path *out) {
     s2_ng_state s = *start;
     s2_ng_state_sort(&s);
@@ -676,3 +704,158 @@ void s2_ng_path_expr(const s2_ng_state *start, const s2_ng_path *p, char *buf, s
     free(ps);
     s2_buf_free(&t);
 }
+
+/* ---- what the tasks share ---- */
+
+bool s2_ng_is_terminal(const s2_ng_rules *r, const s2_ng_state *start, const char *text) {
+    s2_ng_parsed *ps = malloc(sizeof *ps);
+    if (ps == NULL) return true;
+    s2_ng_parse(r, start, text, ps);
+    bool term = ps->has_answer || ps->n_steps >= start->n - 1;
+    free(ps);
+    return term;
+}
+
+char *s2_ng_extract(const s2_ng_rules *r, const s2_ng_state *start, const char *text) {
+    s2_ng_parsed *ps = malloc(sizeof *ps);
+    if (ps == NULL) return NULL;
+    s2_ng_parse(r, start, text, ps);
+    char *ans = NULL;
+    if (ps->has_answer) ans = s2_strdup(ps->answer);
+    else if (!ps->bad && ps->state.n == 1) {
+        char tg[64];
+        s2_buf b = {0};
+        s2_buf_printf(&b, "%s = %s", ps->expr[0], s2_rat_str(r->target, tg, sizeof tg));
+        ans = s2_buf_take(&b);
+    }
+    free(ps);
+    return ans;
+}
+
+/* "Value: 4 4 10\n": the numbers left after the valid steps; after an invalid step, the numbers the last
+ * step claims are left (as a model wrote them), so that the value model judges what the policy believes. */
+char *s2_ng_value_prompt(const s2_ng_rules *r, const s2_ng_state *start, const char *text, const char *suffix) {
+    s2_ng_parsed *ps = malloc(sizeof *ps);
+    if (ps == NULL) return NULL;
+    s2_ng_parse(r, start, text, ps);
+    s2_buf b = {0};
+    s2_buf_puts(&b, "Value: ");
+    bool done = false;
+    if (ps->bad && text != NULL) {
+        const char *l = strstr(text, "(left:"), *last = NULL;
+        for (; l != NULL; l = strstr(l + 1, "(left:")) last = l;
+        if (last != NULL) {
+            const char *p = last + 6, *e = strchr(p, ')');
+            while (*p == ' ') p++;
+            if (e != NULL && e > p && e - p < 80 && memchr(p, '\n', (size_t)(e - p)) == NULL) {
+                s2_buf_append(&b, p, (size_t)(e - p));
+                done = true;
+            }
+        }
+    }
+    if (!done) s2_ng_write_numbers(&b, &ps->state);
+    s2_buf_printf(&b, "%s\n", suffix);
+    free(ps);
+    return s2_buf_take(&b);
+}
+
+/* The expression with its k-th operator (counting from 0) replaced by op, or false when there is none. */
+static bool replace_op(const char *e, int k, char op, char *out, size_t cap) {
+    snprintf(out, cap, "%s", e);
+    for (char *p = out; *p; p++)
+        if ((*p == '+' || *p == '-' || *p == '*' || *p == '/') && p > out && p[-1] == ' ' && k-- == 0) {
+            *p = op;
+            return true;
+        }
+    return false;
+}
+
+int32_t s2_ng_wrong_answers(const s2_ng_rules *r, const s2_ng_state *start, char **out, int32_t cap) {
+    s2_ng_state s = *start;
+    s2_ng_path p;
+    s2_ng_state_sort(&s);
+    if (s.n < 3 || !s2_ng_first_path(r, &s, &p)) return 0;
+    char e[S2_NG_EXPR], tmp[S2_NG_EXPR + 64], tg[64];
+    s2_ng_path_expr(&s, &p, e, sizeof e);
+    s2_rat_str(r->target, tg, sizeof tg);
+    char v[S2_NG_MAX][64];
+    for (int k = 0; k < s.n; k++) s2_rat_str(s.v[k], v[k], sizeof v[k]);
+    int32_t n = 0;
+#define ADD(...)                                                                 \
+    do {                                                                         \
+        if (n < cap) {                                                           \
+            s2_buf b_ = {0};                                                     \
+            s2_buf_printf(&b_, __VA_ARGS__);                                     \
+            char *s_ = s2_buf_take(&b_);                                         \
+            if (s_ != NULL) out[n++] = s_;                                       \
+        }                                                                        \
+    } while (0)
+    /* a number used twice (and so another missing): the first number of the expression replaced by one that
+     * differs from it */
+    {
+        size_t pre = strspn(e, "("), len = strspn(e + pre, "0123456789");
+        int other = -1;
+        for (int k = 0; k < s.n; k++)
+            if (strlen(v[k]) != len || strncmp(v[k], e + pre, len) != 0) other = k;
+        if (other >= 0) ADD("Answer: %.*s%s%s = %s\n", (int)pre, e, v[other], e + pre + len, tg);
+    }
+    ADD("Answer: %s * %s * %s = %s\n", v[0], v[1], v[2], tg);  /* a number missing */
+    ADD("Answer: %s - 0.001 = %s\n", e, tg);                   /* target - 0.001: a number not in the input */
+    ADD("Answer: %s = %s.001\n", e, tg);                       /* a claim that is not the target */
+    /* the expression with one operator changed, so that it no longer equals 24 */
+    bool found = false;
+    for (int k = 0; k < s.n - 1 && !found; k++)
+        for (int o = 0; o < 4 && !found; o++) {
+            if (!replace_op(e, k, "+-*/"[o], tmp, sizeof tmp)) continue;
+            s2_rat val, leaves[8], rhs;
+            int nl;
+            bool hr;
+            char why[128];
+            if (s2_ng_eval(tmp, strlen(tmp), r->pos_int, &val, leaves, &nl, 8, &rhs, &hr, why, sizeof why) &&
+                !s2_rat_eq(val, r->target)) {
+                ADD("Answer: %s = %s\n", tmp, tg);
+                found = true;
+            }
+        }
+    ADD("Answer: %s / (%s - %s) + %s = %s\n", v[0], v[1], v[1], v[2], tg); /* division by zero */
+    ADD("Answer: (%s = %s\n", e, tg);                                        /* bad syntax */
+    /* a wrong step: step 1's result off by one (the rest of the reference unchanged) */
+    {
+        s2_buf ref = {0};
+        s2_ng_write_path(&ref, r, &s, &p, true, NULL);
+        const char *nl = ref.p != NULL ? strchr(ref.p, '\n') : NULL;
+        if (nl != NULL) {
+            char a[64], b[64], c1[64];
+            s2_rat c = p.s[0].c, wrong;
+            if (s2_rat_add(c, s2_rat_int(1), &wrong) == S2_RAT_OK) {
+                s2_ng_state rest = s;
+                s2_ng_path first = {.n = 1, .s = {p.s[0]}};
+                s2_buf tmpb = {0};
+                s2_ng_write_path(&tmpb, r, &s, &first, false, &rest);
+                s2_buf_free(&tmpb);
+                for (int k = 0; k < rest.n; k++)
+                    if (s2_rat_eq(rest.v[k], c)) {
+                        rest.v[k] = wrong;
+                        break;
+                    }
+                s2_buf lb = {0};
+                s2_ng_write_numbers(&lb, &rest);
+                ADD("%s %c %s = %s (left: %s)%s", s2_rat_str(p.s[0].a, a, sizeof a), p.s[0].op,
+                    s2_rat_str(p.s[0].b, b, sizeof b), s2_rat_str(wrong, c1, sizeof c1), lb.p ? lb.p : "", nl);
+                s2_buf_free(&lb);
+            }
+            /* a wrong "left" list: the first step with its left list missing a number */
+            const char *lp = strstr(ref.p, "(left: ");
+            if (lp != NULL && lp < nl) {
+                const char *sp = strchr(lp + 7, ' ');
+                if (sp != NULL && sp < nl)
+                    ADD("%.*s%s", (int)(lp + 7 - ref.p), ref.p, sp + 1); /* drops the first number left */
+            }
+            ADD("%.*s", (int)(nl + 1 - ref.p), ref.p); /* one step and no answer */
+        }
+        s2_buf_free(&ref);
+    }
+#undef ADD
+    return n;
+}
+

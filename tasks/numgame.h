@@ -78,6 +78,9 @@ bool s2_ng_solvable(const s2_ng_rules *r, const s2_ng_state *s);
 bool s2_ng_random_path(const s2_ng_rules *r, const s2_ng_state *start, uint64_t *rng, s2_ng_path *out);
 /* A deterministic solution, preferring one whose intermediate results are all non-negative integers. */
 bool s2_ng_first_path(const s2_ng_rules *r, const s2_ng_state *start, s2_ng_path *out);
+/* A random solution by descent: at each step a uniformly random move among those that stay solvable (not
+ * uniform over paths, but cheap for many numbers); false when start is unsolvable. */
+bool s2_ng_random_descent(const s2_ng_rules *r, const s2_ng_state *start, uint64_t *rng, s2_ng_path *out);
 /* k random valid steps from start (fewer when the state runs out of numbers). */
 void s2_ng_random_steps(const s2_ng_rules *r, const s2_ng_state *start, int k, uint64_t *rng, s2_ng_path *out);
 /* Appends the path's step lines (each "a op b = c (left: ...)\n"); with answer and a complete path, then
@@ -86,5 +89,19 @@ void s2_ng_write_path(s2_buf *b, const s2_ng_rules *r, const s2_ng_state *start,
                       s2_ng_state *end);
 /* The expression of a complete path over the inputs ("(13 - 9) * (10 - 4)") into buf. */
 void s2_ng_path_expr(const s2_ng_state *start, const s2_ng_path *p, char *buf, size_t cap);
+
+/* Terminal: an Answer line, or n - 1 step lines (nothing is left to combine). */
+bool s2_ng_is_terminal(const s2_ng_rules *r, const s2_ng_state *start, const char *text);
+/* The Answer line's content, or (no Answer line) the expression the valid steps built when they end with one
+ * number ("(13 - 9) * (10 - 4) = 24"); NULL otherwise. malloc'd. */
+char *s2_ng_extract(const s2_ng_rules *r, const s2_ng_state *start, const char *text);
+/* "Value: 4 4 10" + suffix + "\n": the numbers left after the valid steps; after an invalid step, the numbers
+ * the last step claims are left (as the model wrote them), so that the value model judges what the policy
+ * believes. malloc'd. */
+char *s2_ng_value_prompt(const s2_ng_rules *r, const s2_ng_state *start, const char *text, const char *suffix);
+/* Wrong answer texts for check-task (each malloc'd, at most cap): a number used twice, one missing, a number
+ * not given (target - 0.001), a claim that is not the target, an operator changed, a division by zero, bad
+ * syntax, a wrong step result, a wrong "left" list, a step and no answer. Returns the count. */
+int32_t s2_ng_wrong_answers(const s2_ng_rules *r, const s2_ng_state *start, char **out, int32_t cap);
 
 #endif
