@@ -77,7 +77,8 @@ static inline float bits_f32(uint32_t u) {
 
 float s2_fp16_to_fp32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-    if (exp == 0x1f) return bits_f32(sign | 0x7f800000u | (mant << 13)); /* inf, nan (payload kept) */
+    if (exp == 0x1f) /* inf; nan comes back quiet with its payload, as F16C's vcvtph2ps does */
+        return bits_f32(sign | 0x7f800000u | (mant << 13) | (mant ? 0x400000u : 0));
     if (exp != 0) return bits_f32(sign | ((exp + 112) << 23) | (mant << 13));
     if (mant == 0) return bits_f32(sign);
     /* subnormal: mant * 2^-24; normalise so the leading 1 lands on bit 10 */
@@ -111,4 +112,552 @@ uint16_t s2_fp32_to_bf16(float f) {
     uint32_t u = f32_bits(f);
     if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet nan */
     return (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+}
+
+/* ---- kernel selection ---- */
+
+/* 0 scalar, 1 AVX2 + FMA + F16C, 2 AVX-512 (F, BW, VL, VNNI). Chosen once at load time from the CPU; tests
+ * lower it with s2_quant_set_simd to hold every path to the naive twins. */
+static int simd_best, simd_level;
+
+__attribute__((constructor)) static void simd_init(void) {
+    __builtin_cpu_init();
+    simd_best = 0;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+        simd_best = 1;
+    if (simd_best == 1 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni"))
+        simd_best = 2;
+    simd_level = simd_best;
+}
+
+int32_t s2_quant_set_simd(int32_t level) {
+    simd_level = (level < 0 || level > simd_best) ? simd_best : level;
+    return simd_level;
+}
+
+/* ---- block layouts (ggml-common.h) ---- */
+
+#define QK 32 /* elements per Q8_0 / Q4_0 block */
+
+typedef struct blk_q8_0 {
+    uint16_t d;      /* F16 scale */
+    int8_t qs[QK];   /* value = d * qs[j] */
+} blk_q8_0;
+
+typedef struct blk_q4_0 {
+    uint16_t d;          /* F16 scale */
+    uint8_t qs[QK / 2];  /* element j: low nibble of qs[j]; element j + 16: high nibble; value = d * (q - 8) */
+} blk_q4_0;
+
+_Static_assert(sizeof(blk_q8_0) == 34, "Q8_0 block is 34 bytes");
+_Static_assert(sizeof(blk_q4_0) == 18, "Q4_0 block is 18 bytes");
+
+/* Block scales are read with memcpy: rows need not be 2-byte aligned. */
+static inline float blk_d(const void *blk) {
+    uint16_t h;
+    memcpy(&h, blk, 2);
+    return s2_fp16_to_fp32(h);
+}
+
+/* ---- dequantization ---- */
+
+static void dequant_f16_scalar(const uint16_t *src, float *dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] = s2_fp16_to_fp32(src[i]);
+}
+
+static void dequant_bf16_scalar(const uint16_t *src, float *dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] = s2_bf16_to_fp32(src[i]);
+}
+
+static void dequant_q8_0_scalar(const blk_q8_0 *src, float *dst, int64_t n) {
+    for (int64_t b = 0; b < n / QK; b++) {
+        float d = blk_d(&src[b]);
+        for (int j = 0; j < QK; j++) dst[b * QK + j] = d * (float)src[b].qs[j];
+    }
+}
+
+static void dequant_q4_0_scalar(const blk_q4_0 *src, float *dst, int64_t n) {
+    for (int64_t b = 0; b < n / QK; b++) {
+        float d = blk_d(&src[b]);
+        for (int j = 0; j < QK / 2; j++) {
+            dst[b * QK + j] = d * (float)((src[b].qs[j] & 0x0f) - 8);
+            dst[b * QK + j + QK / 2] = d * (float)((src[b].qs[j] >> 4) - 8);
+        }
+    }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define S2_X86 1
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+AVX2 static void dequant_f16_avx2(const uint16_t *src, float *dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+    for (; i < n; i++) dst[i] = s2_fp16_to_fp32(src[i]);
+}
+
+AVX2 static void dequant_bf16_avx2(const uint16_t *src, float *dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src + i)));
+        _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
+    }
+    for (; i < n; i++) dst[i] = s2_bf16_to_fp32(src[i]);
+}
+
+AVX2 static void dequant_q8_0_avx2(const blk_q8_0 *src, float *dst, int64_t n) {
+    for (int64_t b = 0; b < n / QK; b++) {
+        __m256 d = _mm256_set1_ps(blk_d(&src[b]));
+        for (int j = 0; j < QK; j += 8) {
+            __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(src[b].qs + j)));
+            _mm256_storeu_ps(dst + b * QK + j, _mm256_mul_ps(d, _mm256_cvtepi32_ps(q)));
+        }
+    }
+}
+
+AVX2 static void dequant_q4_0_avx2(const blk_q4_0 *src, float *dst, int64_t n) {
+    const __m128i lo_mask = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
+    for (int64_t b = 0; b < n / QK; b++) {
+        __m256 d = _mm256_set1_ps(blk_d(&src[b]));
+        __m128i raw = _mm_loadu_si128((const __m128i *)src[b].qs);
+        __m128i lo = _mm_sub_epi8(_mm_and_si128(raw, lo_mask), eight);                      /* elements 0..15 */
+        __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(raw, 4), lo_mask), eight);  /* 16..31 */
+        float *o = dst + b * QK;
+        _mm256_storeu_ps(o + 0, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo))));
+        _mm256_storeu_ps(o + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)))));
+        _mm256_storeu_ps(o + 16, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi))));
+        _mm256_storeu_ps(o + 24, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)))));
+    }
+}
+#endif
+
+s2_status s2_dequantize_row(int32_t type, const void *src, float *dst, int64_t n) {
+    if (!s2_type_supported(type)) return S2_E_UNSUPPORTED;
+    if (n < 0 || n % s2_type_block(type) != 0) return S2_E_ARG;
+#ifdef S2_X86
+    bool avx2 = simd_level >= 1;
+#else
+    bool avx2 = false;
+#endif
+    switch (type) {
+    case S2_TYPE_F32: memcpy(dst, src, (size_t)n * sizeof(float)); break;
+#ifdef S2_X86
+    case S2_TYPE_F16: avx2 ? dequant_f16_avx2(src, dst, n) : dequant_f16_scalar(src, dst, n); break;
+    case S2_TYPE_BF16: avx2 ? dequant_bf16_avx2(src, dst, n) : dequant_bf16_scalar(src, dst, n); break;
+    case S2_TYPE_Q8_0: avx2 ? dequant_q8_0_avx2(src, dst, n) : dequant_q8_0_scalar(src, dst, n); break;
+    case S2_TYPE_Q4_0: avx2 ? dequant_q4_0_avx2(src, dst, n) : dequant_q4_0_scalar(src, dst, n); break;
+#else
+    case S2_TYPE_F16: dequant_f16_scalar(src, dst, n); break;
+    case S2_TYPE_BF16: dequant_bf16_scalar(src, dst, n); break;
+    case S2_TYPE_Q8_0: dequant_q8_0_scalar(src, dst, n); break;
+    case S2_TYPE_Q4_0: dequant_q4_0_scalar(src, dst, n); break;
+#endif
+    }
+    (void)avx2;
+    return S2_OK;
+}
+
+/* ---- naive twins: bytes in, one element at a time, from the published layout only ---- */
+
+/* IEEE binary16 by its definition: (-1)^s * 2^(e-15) * 1.m, subnormals 2^-14 * 0.m. */
+static float half_naive(uint8_t lo, uint8_t hi) {
+    unsigned bits = (unsigned)lo | (unsigned)hi << 8, s = bits >> 15, e = (bits >> 10) & 31, m = bits & 1023;
+    if (e == 31) {
+        uint32_t u = (uint32_t)s << 31 | 0x7f800000u;
+        if (m != 0) u |= 0x400000u | (uint32_t)m << 13; /* quiet nan, payload kept */
+        float f;
+        memcpy(&f, &u, 4);
+        return f;
+    }
+    float mag = e == 0 ? ldexpf((float)m, -24) : ldexpf((float)(1024 + m), (int)e - 25);
+    return s ? -mag : mag;
+}
+
+void s2_dequantize_row_naive(int32_t type, const void *src, float *dst, int64_t n) {
+    const uint8_t *p = src;
+    for (int64_t i = 0; i < n; i++) {
+        switch (type) {
+        case S2_TYPE_F32: {
+            uint32_t u = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 | (uint32_t)p[4 * i + 2] << 16 |
+                         (uint32_t)p[4 * i + 3] << 24;
+            memcpy(&dst[i], &u, 4);
+            break;
+        }
+        case S2_TYPE_F16: dst[i] = half_naive(p[2 * i], p[2 * i + 1]); break;
+        case S2_TYPE_BF16: {
+            uint32_t u = ((uint32_t)p[2 * i] | (uint32_t)p[2 * i + 1] << 8) << 16;
+            memcpy(&dst[i], &u, 4);
+            break;
+        }
+        case S2_TYPE_Q8_0: {
+            const uint8_t *blk = p + (i / 32) * 34;
+            dst[i] = half_naive(blk[0], blk[1]) * (float)(int8_t)blk[2 + i % 32];
+            break;
+        }
+        case S2_TYPE_Q4_0: {
+            const uint8_t *blk = p + (i / 32) * 18;
+            int64_t j = i % 32;
+            int q = j < 16 ? (blk[2 + j] & 15) : (blk[2 + j - 16] >> 4);
+            dst[i] = half_naive(blk[0], blk[1]) * (float)(q - 8);
+            break;
+        }
+        default: dst[i] = NAN; break;
+        }
+    }
+}
+
+/* ---- quantization (ggml's reference rules, so files match llama.cpp's quantize) ---- */
+
+static void quant_q8_0(const float *src, blk_q8_0 *dst, int64_t n) {
+    for (int64_t b = 0; b < n / QK; b++) {
+        const float *x = src + b * QK;
+        float amax = 0.0f;
+        for (int j = 0; j < QK; j++) amax = fmaxf(amax, fabsf(x[j]));
+        float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        uint16_t h = s2_fp32_to_fp16(d);
+        memcpy(&dst[b].d, &h, 2);
+        for (int j = 0; j < QK; j++) {
+            float v = roundf(x[j] * id);
+            /* finite inputs land in [-127, 127]; the clamp keeps inf/nan inputs from undefined conversions */
+            v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v == v ? v : 0.0f;
+            dst[b].qs[j] = (int8_t)v;
+        }
+    }
+}
+
+static void quant_q4_0(const float *src, blk_q4_0 *dst, int64_t n) {
+    for (int64_t b = 0; b < n / QK; b++) {
+        const float *x = src + b * QK;
+        float amax = 0.0f, max = 0.0f; /* max: the signed value of largest magnitude (first one wins) */
+        for (int j = 0; j < QK; j++)
+            if (amax < fabsf(x[j])) {
+                amax = fabsf(x[j]);
+                max = x[j];
+            }
+        float d = max / -8.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        uint16_t h = s2_fp32_to_fp16(d);
+        memcpy(&dst[b].d, &h, 2);
+        for (int j = 0; j < QK / 2; j++) {
+            float v0 = x[j] * id + 8.5f, v1 = x[j + QK / 2] * id + 8.5f;
+            v0 = v0 >= 0.0f ? (v0 < 15.0f ? v0 : 15.0f) : 0.0f; /* = min(15, (int8)v) for finite x; nan -> 0 */
+            v1 = v1 >= 0.0f ? (v1 < 15.0f ? v1 : 15.0f) : 0.0f;
+            dst[b].qs[j] = (uint8_t)((int)v0 | (int)v1 << 4);
+        }
+    }
+}
+
+s2_status s2_quantize_row(int32_t type, const float *src, void *dst, int64_t n) {
+    if (!s2_type_supported(type)) return S2_E_UNSUPPORTED;
+    if (n < 0 || n % s2_type_block(type) != 0) return S2_E_ARG;
+    switch (type) {
+    case S2_TYPE_F32: memcpy(dst, src, (size_t)n * sizeof(float)); break;
+    case S2_TYPE_F16:
+        for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = s2_fp32_to_fp16(src[i]);
+        break;
+    case S2_TYPE_BF16:
+        for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = s2_fp32_to_bf16(src[i]);
+        break;
+    case S2_TYPE_Q8_0: quant_q8_0(src, dst, n); break;
+    case S2_TYPE_Q4_0: quant_q4_0(src, dst, n); break;
+    }
+    return S2_OK;
+}
+
+/* ---- dot products: scalar ---- */
+
+static float dot_f32_scalar(const float *a, const float *x, int64_t n) {
+    float s[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) s[k] += a[i + k] * x[i + k];
+    for (; i < n; i++) s[0] += a[i] * x[i];
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+static float dot_f16_scalar(const uint16_t *a, const float *x, int64_t n) {
+    float s[4] = {0};
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; k++) s[k] += s2_fp16_to_fp32(a[i + k]) * x[i + k];
+    for (; i < n; i++) s[0] += s2_fp16_to_fp32(a[i]) * x[i];
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+static float dot_bf16_scalar(const uint16_t *a, const float *x, int64_t n) {
+    float s[4] = {0};
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; k++) s[k] += s2_bf16_to_fp32(a[i + k]) * x[i + k];
+    for (; i < n; i++) s[0] += s2_bf16_to_fp32(a[i]) * x[i];
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+static float dot_q8_0_scalar(const blk_q8_0 *a, const blk_q8_0 *x, int64_t n) {
+    float s = 0.0f;
+    for (int64_t b = 0; b < n / QK; b++) {
+        int32_t acc = 0;
+        for (int j = 0; j < QK; j++) acc += (int32_t)a[b].qs[j] * x[b].qs[j];
+        s += (float)acc * (blk_d(&a[b]) * blk_d(&x[b]));
+    }
+    return s;
+}
+
+static float dot_q4_0_scalar(const blk_q4_0 *a, const blk_q8_0 *x, int64_t n) {
+    float s = 0.0f;
+    for (int64_t b = 0; b < n / QK; b++) {
+        int32_t acc = 0;
+        for (int j = 0; j < QK / 2; j++)
+            acc += ((a[b].qs[j] & 0x0f) - 8) * x[b].qs[j] + ((a[b].qs[j] >> 4) - 8) * x[b].qs[j + QK / 2];
+        s += (float)acc * (blk_d(&a[b]) * blk_d(&x[b]));
+    }
+    return s;
+}
+
+#ifdef S2_X86
+/* ---- dot products: AVX2 + FMA ---- */
+
+AVX2 static inline float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2 static float dot_f32_avx2(const float *a, const float *x, int64_t n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(x + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(x + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(x + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(x + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(x + i), s0);
+    float s = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (; i < n; i++) s += a[i] * x[i];
+    return s;
+}
+
+AVX2 static float dot_f16_avx2(const uint16_t *a, const float *x, int64_t n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    int64_t i = 0;
+#define LD16(k) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i + (k))))
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(LD16(0), _mm256_loadu_ps(x + i), s0);
+        s1 = _mm256_fmadd_ps(LD16(8), _mm256_loadu_ps(x + i + 8), s1);
+        s2 = _mm256_fmadd_ps(LD16(16), _mm256_loadu_ps(x + i + 16), s2);
+        s3 = _mm256_fmadd_ps(LD16(24), _mm256_loadu_ps(x + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(LD16(0), _mm256_loadu_ps(x + i), s0);
+#undef LD16
+    float s = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (; i < n; i++) s += s2_fp16_to_fp32(a[i]) * x[i];
+    return s;
+}
+
+AVX2 static inline __m256 bf16x8_avx2(const uint16_t *p) {
+    __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+
+AVX2 static float dot_bf16_avx2(const uint16_t *a, const float *x, int64_t n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(bf16x8_avx2(a + i), _mm256_loadu_ps(x + i), s0);
+        s1 = _mm256_fmadd_ps(bf16x8_avx2(a + i + 8), _mm256_loadu_ps(x + i + 8), s1);
+        s2 = _mm256_fmadd_ps(bf16x8_avx2(a + i + 16), _mm256_loadu_ps(x + i + 16), s2);
+        s3 = _mm256_fmadd_ps(bf16x8_avx2(a + i + 24), _mm256_loadu_ps(x + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(bf16x8_avx2(a + i), _mm256_loadu_ps(x + i), s0);
+    float s = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (; i < n; i++) s += s2_bf16_to_fp32(a[i]) * x[i];
+    return s;
+}
+
+/* Exact int8 x int8 sums of one block as 8 int32 lanes: sign-extend to int16 and multiply-add pairs (maddubs
+ * would saturate on -128). */
+AVX2 static inline __m256i dot_i8x32_avx2(const int8_t *a, const int8_t *b) {
+    __m256i a0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)a));
+    __m256i a1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a + 16)));
+    __m256i b0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b));
+    __m256i b1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + 16)));
+    return _mm256_add_epi32(_mm256_madd_epi16(a0, b0), _mm256_madd_epi16(a1, b1));
+}
+
+AVX2 static float dot_q8_0_avx2(const blk_q8_0 *a, const blk_q8_0 *x, int64_t n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    int64_t nb = n / QK, b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        s0 = _mm256_fmadd_ps(_mm256_set1_ps(blk_d(&a[b]) * blk_d(&x[b])),
+                             _mm256_cvtepi32_ps(dot_i8x32_avx2(a[b].qs, x[b].qs)), s0);
+        s1 = _mm256_fmadd_ps(_mm256_set1_ps(blk_d(&a[b + 1]) * blk_d(&x[b + 1])),
+                             _mm256_cvtepi32_ps(dot_i8x32_avx2(a[b + 1].qs, x[b + 1].qs)), s1);
+    }
+    for (; b < nb; b++)
+        s0 = _mm256_fmadd_ps(_mm256_set1_ps(blk_d(&a[b]) * blk_d(&x[b])),
+                             _mm256_cvtepi32_ps(dot_i8x32_avx2(a[b].qs, x[b].qs)), s0);
+    return hsum256(_mm256_add_ps(s0, s1));
+}
+
+/* Q4_0 nibbles (0..15, unsigned) times x (signed) with maddubs cannot saturate (15 * 128 * 2 < 32767); the -8
+ * offset is taken off as 8 * sum(x), also through maddubs, so the int16 difference is exact. */
+AVX2 static float dot_q4_0_avx2(const blk_q4_0 *a, const blk_q8_0 *x, int64_t n) {
+    const __m128i lo_mask = _mm_set1_epi8(0x0f);
+    const __m256i eights = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
+    __m256 s0 = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK; b++) {
+        __m128i raw = _mm_loadu_si128((const __m128i *)a[b].qs);
+        __m256i q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), lo_mask), _mm_and_si128(raw, lo_mask));
+        __m256i xv = _mm256_loadu_si256((const __m256i *)x[b].qs);
+        __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q, xv), _mm256_maddubs_epi16(eights, xv));
+        __m256i p32 = _mm256_madd_epi16(p16, ones);
+        s0 = _mm256_fmadd_ps(_mm256_set1_ps(blk_d(&a[b]) * blk_d(&x[b])), _mm256_cvtepi32_ps(p32), s0);
+    }
+    return hsum256(s0);
+}
+
+/* ---- dot products: AVX-512 (F32/F16/BF16 in 16 lanes; int8 blocks through VNNI) ---- */
+
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+
+AVX512 static float dot_f32_avx512(const float *a, const float *x, int64_t n) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(x + i), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(x + i + 16), s1);
+        s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(x + i + 32), s2);
+        s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(x + i + 48), s3);
+    }
+    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(x + i), s0);
+    if (i < n) { /* masked tail */
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, x + i), s1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+AVX512 static float dot_f16_avx512(const uint16_t *a, const float *x, int64_t n) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    int64_t i = 0;
+#define LD16(k) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i + (k))))
+    for (; i + 64 <= n; i += 64) {
+        s0 = _mm512_fmadd_ps(LD16(0), _mm512_loadu_ps(x + i), s0);
+        s1 = _mm512_fmadd_ps(LD16(16), _mm512_loadu_ps(x + i + 16), s1);
+        s2 = _mm512_fmadd_ps(LD16(32), _mm512_loadu_ps(x + i + 32), s2);
+        s3 = _mm512_fmadd_ps(LD16(48), _mm512_loadu_ps(x + i + 48), s3);
+    }
+    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(LD16(0), _mm512_loadu_ps(x + i), s0);
+#undef LD16
+    float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+    for (; i < n; i++) s += s2_fp16_to_fp32(a[i]) * x[i];
+    return s;
+}
+
+AVX512 static inline __m512 bf16x16_avx512(const uint16_t *p) {
+    __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+}
+
+AVX512 static float dot_bf16_avx512(const uint16_t *a, const float *x, int64_t n) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        s0 = _mm512_fmadd_ps(bf16x16_avx512(a + i), _mm512_loadu_ps(x + i), s0);
+        s1 = _mm512_fmadd_ps(bf16x16_avx512(a + i + 16), _mm512_loadu_ps(x + i + 16), s1);
+        s2 = _mm512_fmadd_ps(bf16x16_avx512(a + i + 32), _mm512_loadu_ps(x + i + 32), s2);
+        s3 = _mm512_fmadd_ps(bf16x16_avx512(a + i + 48), _mm512_loadu_ps(x + i + 48), s3);
+    }
+    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(bf16x16_avx512(a + i), _mm512_loadu_ps(x + i), s0);
+    float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+    for (; i < n; i++) s += s2_bf16_to_fp32(a[i]) * x[i];
+    return s;
+}
+
+/* sum(a * b) over 32 int8 pairs as 8 int32 lanes, exactly: vpdpbusd wants one unsigned operand, so it takes
+ * (a + 128) * b and then subtracts 128 * b. */
+AVX512 static inline __m256i dot_i8x32_vnni(__m256i a, __m256i b) {
+    const __m256i bias = _mm256_set1_epi8((char)0x80);
+    __m256i t = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_xor_si256(a, bias), b);
+    return _mm256_sub_epi32(t, _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias, b));
+}
+
+AVX512 static float dot_q8_0_avx512(const blk_q8_0 *a, const blk_q8_0 *x, int64_t n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    int64_t nb = n / QK, b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        __m256i p0 = dot_i8x32_vnni(_mm256_loadu_si256((const __m256i *)a[b].qs),
+                                    _mm256_loadu_si256((const __m256i *)x[b].qs));
+        __m256i p1 = dot_i8x32_vnni(_mm256_loadu_si256((const __m256i *)a[b + 1].qs),
+                                    _mm256_loadu_si256((const __m256i *)x[b + 1].qs));
+        s0 = _mm256_fmadd_ps(_mm256_set1_ps(blk_d(&a[b]) * blk_d(&x[b])), _mm256_cvtepi32_ps(p0), s0);
+        s1 = _mm256_fmadd_ps(_mm256_set1_ps(blk_d(&a[b + 1]) * blk_d(&x[b + 1])), _mm256_cvtepi32_ps(p1), s1);
+    }
+    for (; b < nb; b++) {
+        __m256i p0 = dot_i8x32_vnni(_mm256_loadu_si256((const __m256i *)a[b].qs),
+                                    _mm256_loadu_si256((const __m256i *)x[b].qs));
+        s0 = _mm256_fmadd_ps(_mm256_set1_ps(blk_d(&a[b]) * blk_d(&x[b])), _mm256_cvtepi32_ps(p0), s0);
+    }
+    return hsum256(_mm256_add_ps(s0, s1));
+}
+
+AVX512 static float dot_q4_0_avx512(const blk_q4_0 *a, const blk_q8_0 *x, int64_t n) {
+    const __m128i lo_mask = _mm_set1_epi8(0x0f);
+    const __m256i eights = _mm256_set1_epi8(8);
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    int64_t nb = n / QK;
+    for (int64_t b = 0; b < nb; b++) {
+        __m128i raw = _mm_loadu_si128((const __m128i *)a[b].qs);
+        __m256i q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), lo_mask), _mm_and_si128(raw, lo_mask));
+        __m256i xv = _mm256_loadu_si256((const __m256i *)x[b].qs);
+        /* q is already unsigned: sum(q * x) - 8 * sum(x) */
+        __m256i t = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q, xv);
+        __m256i p = _mm256_sub_epi32(t, _mm256_dpbusd_epi32(_mm256_setzero_si256(), eights, xv));
+        __m256 d = _mm256_set1_ps(blk_d(&a[b]) * blk_d(&x[b]));
+        if (b & 1) s1 = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), s1);
+        else s0 = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), s0);
+    }
+    return hsum256(_mm256_add_ps(s0, s1));
+}
+#endif
+
+int32_t s2_vec_dot_type(int32_t type) {
+    return (type == S2_TYPE_Q8_0 || type == S2_TYPE_Q4_0) ? S2_TYPE_Q8_0 : S2_TYPE_F32;
+}
+
+float s2_vec_dot(int32_t type, const void *row, const void *x, int64_t n) {
+#ifdef S2_X86
+    if (simd_level >= 2) {
+        switch (type) {
+        case S2_TYPE_F32: return dot_f32_avx512(row, x, n);
+        case S2_TYPE_F16: return dot_f16_avx512(row, x, n);
+        case S2_TYPE_BF16: return dot_bf16_avx512(row, x, n);
+        case S2_TYPE_Q8_0: return dot_q8_0_avx512(row, x, n);
+        case S2_TYPE_Q4_0: return dot_q4_0_avx512(row, x, n);
+        default: return NAN;
+        }
+    }
+    if (simd_level == 1) {
+        switch (type) {
+        case S2_TYPE_F32: return dot_f32_avx2(row, x, n);
+        case S2_TYPE_F16: return dot_f16_avx2(row, x, n);
+        case S2_TYPE_BF16: return dot_bf16_avx2(row, x, n);
+        case S2_TYPE_Q8_0: return dot_q8_0_avx2(row, x, n);
+        case S2_TYPE_Q4_0: return dot_q4_0_avx2(row, x, n);
+        default: return NAN;
+        }
+    }
+#endif
+    switch (type) {
+    case S2_TYPE_F32: return dot_f32_scalar(row, x, n);
+    case S2_TYPE_F16: return dot_f16_scalar(row, x, n);
+    case S2_TYPE_BF16: return dot_bf16_scalar(row, x, n);
+    case S2_TYPE_Q8_0: return dot_q8_0_scalar(row, x, n);
+    case S2_TYPE_Q4_0: return dot_q4_0_scalar(row, x, n);
+    default: return NAN;
+    }
 }

@@ -42,4 +42,9 @@ float s2_vec_dot(int32_t type, const void *row, const void *x, int64_t n);
 /* The type x must be in for s2_vec_dot against rows of type (F32, or Q8_0 for the quantized types). */
 int32_t s2_vec_dot_type(int32_t type);
 
+/* The kernels in use: 0 portable scalar, 1 AVX2/FMA/F16C, 2 AVX-512 (F, BW, VL, VNNI); chosen from the CPU at
+ * load time. Sets the level (at most what the CPU has; level < 0 = the best it has) and returns the level now in
+ * use. Process-wide; meant for tests and benchmarks that compare the paths. */
+int32_t s2_quant_set_simd(int32_t level);
+
 #endif

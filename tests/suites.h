@@ -3,5 +3,6 @@
 #define S2_TEST_SUITES(X) \
     X(status) \
     X(gguf) \
+    X(quant) \
     X(sandbox) \
     X(game24)
