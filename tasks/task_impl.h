@@ -18,7 +18,8 @@
 /* X(name, summary): name is the C identifier and the registry name. */
 #define S2_TASK_LIST(X) \
     X(game24, "Game of 24: make 24 from four numbers with + - * / (ToT 24.csv, or generated)")                 \
-    X(countdown, "Countdown (Stream of Search): reach a target from N numbers, positive integers only")
+    X(countdown, "Countdown (Stream of Search): reach a target from N numbers, positive integers only")        \
+    X(arith, "multi-digit addition chains and long multiplication with a written scratchpad")
 
 #define S2_TASK_DECLARE_INIT(name, summary) \
     s2_status s2_task_##name##_init(const s2_task_params *p, s2_task **out, s2_error *err);
