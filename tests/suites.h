@@ -5,4 +5,5 @@
     X(gguf) \
     X(quant) \
     X(sandbox) \
-    X(game24)
+    X(game24) \
+    X(train)
