@@ -515,6 +515,212 @@ START_TEST(test_gguf_write_to_missing_dir_is_io_error)
 }
 END_TEST
 
+/* ---- corrupt files: each damage is S2_E_FORMAT naming the problem, through both entry points ---- */
+
+/* Opens buf[0..n) as a buffer and as a file under t_tmpdir(); both must fail with S2_E_FORMAT and a message
+ * holding one of the '|'-separated fragments. */
+static void expect_corrupt(const uint8_t *buf, size_t n, const char *frags, const char *what) {
+    for (int via_file = 0; via_file <= 1; via_file++) {
+        s2_gguf *g = (s2_gguf *)&g;
+        s2_error err = {0};
+        s2_status st;
+        if (via_file) {
+            char path[600];
+            snprintf(path, sizeof path, "%s/corrupt.gguf", t_tmpdir());
+            ck_assert(t_write_file(path, buf, n));
+            st = s2_gguf_open(path, &g, &err);
+        } else {
+            uint8_t *copy = malloc(n ? n : 1); /* an exact-size heap copy, so ASan sees any overread */
+            memcpy(copy, buf, n);
+            st = s2_gguf_open_buffer(copy, n, "corrupt", &g, &err);
+            free(copy);
+        }
+        ck_assert_msg(st == S2_E_FORMAT, "%s (%s): status %d, msg '%s'", what, via_file ? "file" : "buffer", st,
+                      err.msg);
+        ck_assert_ptr_null(g);
+        ck_assert_int_eq(err.code, S2_E_FORMAT);
+        bool found = false;
+        char tmp[256];
+        snprintf(tmp, sizeof tmp, "%s", frags);
+        for (char *save = NULL, *f = strtok_r(tmp, "|", &save); f != NULL; f = strtok_r(NULL, "|", &save))
+            found = found || strstr(err.msg, f) != NULL;
+        ck_assert_msg(found, "%s (%s): message '%s' lacks '%s'", what, via_file ? "file" : "buffer", err.msg, frags);
+    }
+}
+
+static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+
+/* The sample with one patch applied, checked, and restored. */
+#define PATCH32(at, val, frag) do { uint8_t s_[4]; memcpy(s_, b.p + (at), 4); put32(b.p + (at), (val)); \
+    expect_corrupt(b.p, b.n, frag, #at " = " #val); memcpy(b.p + (at), s_, 4); } while (0)
+#define PATCH64(at, val, frag) do { uint8_t s_[8]; memcpy(s_, b.p + (at), 8); put64(b.p + (at), (val)); \
+    expect_corrupt(b.p, b.n, frag, #at " = " #val); memcpy(b.p + (at), s_, 8); } while (0)
+
+START_TEST(test_gguf_sample_is_valid)
+{
+    sample_offsets o;
+    bb b = sample_file(&o);
+    s2_gguf *g = NULL;
+    s2_error err = {0};
+    ck_assert_msg(s2_gguf_open_buffer(b.p, b.n, "sample", &g, &err) == S2_OK, "%s", err.msg);
+    ck_assert_int_eq(s2_gguf_n_tensors(g), 2);
+    s2_gguf_free(g);
+    free(b.p);
+}
+END_TEST
+
+START_TEST(test_gguf_rejects_bad_header)
+{
+    sample_offsets o;
+    bb b = sample_file(&o);
+    b.p[0] = 'X';
+    expect_corrupt(b.p, b.n, "bad magic", "magic");
+    b.p[0] = 'G';
+    PATCH32(o.version, 1, "version 1 is not supported");
+    PATCH32(o.version, 4, "bad version 4");
+    PATCH32(o.version, 0, "bad version 0");
+    PATCH32(o.version, 0x03000000u, "big-endian");
+    PATCH64(o.n_kv, UINT64_MAX, "kv count 18446744073709551615 too large");
+    PATCH64(o.n_kv, 1ull << 62, "kv count");
+    PATCH64(o.n_kv, 1000, "kv count 1000 too large");
+    PATCH64(o.n_tensors, UINT64_MAX, "tensor count 18446744073709551615 too large");
+    PATCH64(o.n_tensors, 1ull << 40, "tensor count");
+    PATCH64(o.n_kv, 6, "exceeds the 1 GiB limit|truncated|past end"); /* a sixth kv would start inside the tensor infos */
+    expect_corrupt(b.p, 0, "too small|truncated", "empty file");
+    free(b.p);
+}
+END_TEST
+
+START_TEST(test_gguf_rejects_bad_kv)
+{
+    sample_offsets o;
+    bb b = sample_file(&o);
+    PATCH64(o.kv0_keylen, 1000000, "past end of file");
+    PATCH64(o.kv0_keylen, 1ull << 40, "exceeds the 1 GiB limit");
+    PATCH64(o.kv0_keylen, UINT64_MAX, "exceeds the 1 GiB limit");
+    PATCH64(o.kv4_str1_len, 1000, "past end of file");
+    PATCH32(o.kv2_type, 13, "invalid value type 13");
+    PATCH32(o.kv2_type, 99, "invalid value type 99");
+    PATCH32(o.kv2_type, UINT32_MAX, "invalid value type");
+    PATCH32(o.kv3_elem_type, 9, "nested arrays");
+    PATCH32(o.kv3_elem_type, 13, "invalid array element type 13");
+    PATCH64(o.kv3_len, 1ull << 62, "array length"); /* 2^62 x 4 bytes overflows size_t */
+    PATCH64(o.kv3_len, UINT64_MAX, "array length");
+    PATCH64(o.kv3_len, 1ull << 61, "past end of file");
+    PATCH64(o.kv3_len, 1000, "past end of file");
+    PATCH64(o.kv4_len, 1ull << 62, "past end of file");
+    PATCH64(o.kv4_len, UINT64_MAX, "past end of file");
+    PATCH64(o.kv4_len, 3, "exceeds the 1 GiB limit|past end|truncated");   /* the tensor name read as a third string */
+    PATCH32(o.kv1_value, 24, "general.alignment 24 is not a power of two");
+    PATCH32(o.kv1_value, 0, "general.alignment 0 is not a power of two");
+    PATCH32(o.kv1_value, 64, "not a multiple of the alignment 64"); /* valid, but t.b at 32 is then misaligned */
+    PATCH32(o.kv1_value + 0 - 4, S2_GGUF_FLOAT32, "general.alignment: expected an integer");
+    /* duplicate key: "k.b" renamed "k.a" */
+    b.p[o.kv3_key + 8 + 2] = 'a';
+    expect_corrupt(b.p, b.n, "duplicate key 'k.a'", "duplicate key");
+    b.p[o.kv3_key + 8 + 2] = 'b';
+    /* a NUL inside a string */
+    b.p[o.kv4_str1_len + 8 + 1] = 0;
+    expect_corrupt(b.p, b.n, "NUL byte", "NUL in string");
+    b.p[o.kv4_str1_len + 8 + 1] = 'z';
+    s2_gguf *g = NULL;
+    s2_error err = {0};
+    ck_assert_int_eq(s2_gguf_open_buffer(b.p, b.n, "restored", &g, &err), S2_OK);
+    s2_gguf_free(g);
+    free(b.p);
+}
+END_TEST
+
+START_TEST(test_gguf_rejects_bad_tensor_info)
+{
+    sample_offsets o;
+    bb b = sample_file(&o);
+    PATCH32(o.t0_ndims, 0, "n_dims 0 not in [1, 4]");
+    PATCH32(o.t0_ndims, 5, "n_dims 5 not in [1, 4]");
+    PATCH32(o.t0_ndims, UINT32_MAX, "n_dims");
+    /* ne products that overflow int64 */
+    uint8_t save[16];
+    memcpy(save, b.p + o.t0_ne0, 16);
+    put64(b.p + o.t0_ne0, 1ull << 40);
+    put64(b.p + o.t0_ne1, 1ull << 40);
+    expect_corrupt(b.p, b.n, "element count overflows int64", "ne overflow");
+    memcpy(b.p + o.t0_ne0, save, 16);
+    PATCH64(o.t0_ne0, (1ull << 63) + 4, "exceeds INT64_MAX");
+    PATCH64(o.t0_ne0, 1ull << 61, "byte size overflows|past end"); /* 2^62 elements x 4 bytes */
+    PATCH64(o.t0_ne0, 1ull << 60, "past end of file");
+    PATCH32(o.t0_type, 4, "unknown tensor type 4");
+    PATCH32(o.t0_type, 1000, "unknown tensor type 1000");
+    PATCH32(o.t0_type, UINT32_MAX, "unknown tensor type");
+    PATCH32(o.t0_type, S2_TYPE_Q8_0, "not a multiple of q8_0's block"); /* ne[0] = 4 */
+    PATCH64(o.t1_offset, 40, "offset 40 is not a multiple of the alignment 32");
+    PATCH64(o.t1_offset, 1, "not a multiple of the alignment");
+    PATCH64(o.t1_offset, 32 * 100, "past end of file");
+    PATCH64(o.t1_offset, UINT64_MAX - 31, "past end of file");
+    PATCH64(o.t0_offset, 96, "past end of file"); /* t.a's 32 bytes at 96: the data section holds 96 */
+    /* duplicate tensor name: "t.b" renamed "t.a" */
+    b.p[o.t1_name + 8 + 2] = 'a';
+    expect_corrupt(b.p, b.n, "duplicate tensor name 't.a'", "duplicate tensor");
+    b.p[o.t1_name + 8 + 2] = 'b';
+    free(b.p);
+}
+END_TEST
+
+/* Every cut before t.b's last byte is corrupt; every cut after it is a valid file (trailing padding is
+ * optional). */
+START_TEST(test_gguf_rejects_truncation_at_every_offset)
+{
+    sample_offsets o;
+    bb b = sample_file(&o);
+    size_t needed = o.data + 32 + 34;
+    for (size_t cut = 0; cut < needed; cut++) {
+        char what[64];
+        snprintf(what, sizeof what, "cut at %zu of %zu", cut, b.n);
+        expect_corrupt(b.p, cut, "truncated|past end|too small|too large", what);
+    }
+    for (size_t cut = needed; cut <= b.n; cut++) {
+        s2_gguf *g = NULL;
+        s2_error err = {0};
+        ck_assert_msg(s2_gguf_open_buffer(b.p, cut, "cut", &g, &err) == S2_OK, "cut %zu: %s", cut, err.msg);
+        s2_gguf_free(g);
+    }
+    free(b.p);
+}
+END_TEST
+
+/* Random byte damage anywhere in the header must never crash or leak: any status is fine, S2_OK included. */
+START_TEST(test_gguf_survives_random_damage)
+{
+    sample_offsets o;
+    bb b = sample_file(&o);
+    uint64_t r = 42;
+    for (int i = 0; i < 3000; i++) {
+        uint8_t *copy = malloc(b.n);
+        memcpy(copy, b.p, b.n);
+        for (int k = 0; k < 1 + i % 4; k++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            copy[(r >> 33) % o.data] = (uint8_t)(r >> 20);
+        }
+        s2_gguf *g = NULL;
+        s2_error err = {0};
+        s2_status st = s2_gguf_open_buffer(copy, b.n, "fuzz", &g, &err);
+        if (st == S2_OK) {
+            for (int64_t t = 0; t < s2_gguf_n_tensors(g); t++) {
+                const s2_gguf_tensor *tt = s2_gguf_tensor_at(g, t);
+                ck_assert((const uint8_t *)tt->data + tt->nbytes <= copy + b.n);
+            }
+            s2_gguf_free(g);
+        } else {
+            ck_assert_ptr_null(g);
+            ck_assert(st == S2_E_FORMAT || st == S2_E_NOMEM);
+            ck_assert(err.msg[0] != '\0');
+        }
+        free(copy);
+    }
+    free(b.p);
+}
+END_TEST
+
 T_SUITE_DECL(gguf)
 Suite *gguf_suite(void) {
     Suite *s = suite_create("gguf");
@@ -529,5 +735,14 @@ Suite *gguf_suite(void) {
     tcase_add_test(tw, test_gguf_round_trip_every_type);
     tcase_add_test(tw, test_gguf_write_to_missing_dir_is_io_error);
     suite_add_tcase(s, tw);
+    TCase *tcor = tcase_create("corrupt");
+    tcase_set_timeout(tcor, 30);
+    tcase_add_test(tcor, test_gguf_sample_is_valid);
+    tcase_add_test(tcor, test_gguf_rejects_bad_header);
+    tcase_add_test(tcor, test_gguf_rejects_bad_kv);
+    tcase_add_test(tcor, test_gguf_rejects_bad_tensor_info);
+    tcase_add_test(tcor, test_gguf_rejects_truncation_at_every_offset);
+    tcase_add_test(tcor, test_gguf_survives_random_damage);
+    suite_add_tcase(s, tcor);
     return s;
 }
