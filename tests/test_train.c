@@ -675,6 +675,320 @@ START_TEST(test_train_forward_rejects_bad_tokens)
 }
 END_TEST
 
+
+/* ---- the trainer: data, checkpoints, resume ---- */
+
+/* A deterministic text source: "a+b=" -> the sum, from the seed. */
+static s2_status sum_example(void *user, uint64_t seed, char **prompt, char **completion, s2_error *err) {
+    (void)user;
+    (void)err;
+    int a = (int)(seed % 50), b = (int)((seed >> 8) % 50);
+    *prompt = malloc(16);
+    *completion = malloc(8);
+    snprintf(*prompt, 16, "%d+%d=", a, b);
+    snprintf(*completion, 8, "%d", a + b);
+    return S2_OK;
+}
+
+static s2_train_params small_params(const char *out) {
+    s2_train_params p = s2_train_default_params();
+    p.model.n_ctx = 16;
+    p.model.n_embd = 16;
+    p.model.n_layer = 2;
+    p.model.n_head = 2;
+    p.model.n_head_kv = 1;
+    p.model.n_ff = 32;
+    p.opt.lr = 3e-3f;
+    p.opt.warmup = 2;
+    p.opt.steps = 6;
+    p.batch = 4;
+    p.seed = 5;
+    p.n_heldout = 4;
+    p.out = out;
+    return p;
+}
+
+static void run_steps(const s2_train_params *p, int n, bool save) {
+    s2_train_data data = {.example = sum_example};
+    s2_trainer *t = NULL;
+    s2_error err = {0};
+    ck_assert_msg(s2_trainer_init(p, &data, &t, &err) == S2_OK, "%s", err.msg);
+    for (int i = 0; i < n; i++) {
+        s2_train_step_stats st;
+        ck_assert_msg(s2_trainer_step(t, &st, &err) == S2_OK, "%s", err.msg);
+        ck_assert(isfinite(st.loss));
+        ck_assert_int_gt(st.loss_tokens, 0);
+    }
+    if (save) ck_assert_msg(s2_trainer_save(t, &err) == S2_OK, "%s", err.msg);
+    s2_trainer_free(t);
+}
+
+static bool same_file(const char *a, const char *b) {
+    size_t na = 0, nb = 0;
+    char *x = t_read_file(a, &na), *y = t_read_file(b, &nb);
+    bool same = x != NULL && y != NULL && na == nb && memcmp(x, y, na) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+START_TEST(test_train_encode_masks_completion_and_eos)
+{
+    s2_vocab *v = NULL;
+    s2_error err = {0};
+    ck_assert_int_eq(s2_vocab_char_init(&v, &err), S2_OK);
+    int32_t ids[32], np = 0;
+    int32_t n = s2_train_encode(v, "1+2=", "3", ids, 32, &np);
+    ck_assert_int_eq(n, 1 + 4 + 1 + 1); /* BOS, four characters, one, EOS */
+    ck_assert_int_eq(np, 5);
+    ck_assert_int_eq(ids[0], s2_vocab_bos(v));
+    ck_assert_int_eq(ids[6], s2_vocab_eos(v));
+    ck_assert_int_eq(s2_train_encode(v, "1+2=", "3", ids, 3, &np), -7);
+    s2_vocab_free(v);
+}
+END_TEST
+
+START_TEST(test_train_checkpoint_round_trips_through_gguf)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/rt.gguf", t_tmpdir());
+    s2_train_params p = small_params(path);
+    p.model.tied_output = false;
+    run_steps(&p, 2, true);
+    s2_tmodel *m = NULL;
+    s2_vocab *v = NULL;
+    s2_error err = {0};
+    ck_assert_msg(s2_tmodel_load_gguf(path, &m, &v, &err) == S2_OK, "%s", err.msg);
+    ck_assert_int_eq(m->cfg.n_embd, 16);
+    ck_assert_int_eq(m->cfg.n_head_kv, 1);
+    ck_assert(!m->cfg.tied_output);
+    ck_assert_double_eq_tol(m->cfg.rms_eps, 1e-5, 1e-12);
+    ck_assert_int_eq(m->cfg.n_vocab, s2_vocab_n_tokens(v));
+    /* the metadata the engine reads, straight from the file */
+    s2_gguf *g = NULL;
+    ck_assert_int_eq(s2_gguf_open(path, &g, &err), S2_OK);
+    const char *arch = NULL;
+    int64_t dim = 0, hd = 0;
+    ck_assert_int_eq(s2_gguf_get_str(g, "general.architecture", &arch, &err), S2_OK);
+    ck_assert_str_eq(arch, "llama");
+    ck_assert_int_eq(s2_gguf_get_int(g, "llama.rope.dimension_count", &hd, &err), S2_OK);
+    ck_assert_int_eq(hd, 8);
+    ck_assert_int_eq(s2_gguf_get_int(g, "llama.attention.head_count_kv", &dim, &err), S2_OK);
+    ck_assert_int_eq(dim, 1);
+    const s2_gguf_tensor *wk = s2_gguf_find_tensor(g, "blk.1.attn_k.weight");
+    ck_assert_ptr_nonnull(wk);
+    ck_assert_int_eq(wk->ne[0], 16); /* n_in */
+    ck_assert_int_eq(wk->ne[1], 8);  /* n_out = KV */
+    ck_assert_ptr_nonnull(s2_gguf_find_tensor(g, "output.weight"));
+    ck_assert_float_eq(((const float *)wk->data)[3], m->w.wk[(int64_t)1 * 8 * 16 + 3]);
+    s2_gguf_free(g);
+    s2_vocab_free(v);
+    s2_tmodel_free(m);
+}
+END_TEST
+
+START_TEST(test_train_resume_is_bit_identical_to_straight_run)
+{
+    const char *dir = t_tmpdir();
+    char a[600], b[600], ao[610], bo[610];
+    snprintf(a, sizeof a, "%s/a.gguf", dir);
+    snprintf(b, sizeof b, "%s/b.gguf", dir);
+    snprintf(ao, sizeof ao, "%s.opt", a);
+    snprintf(bo, sizeof bo, "%s.opt", b);
+    s2_train_params pa = small_params(a), pb = small_params(b);
+    run_steps(&pa, 6, true);
+    run_steps(&pb, 3, true);
+    ck_assert(!same_file(a, b));
+    pb.resume = true;
+    run_steps(&pb, 3, true);
+    ck_assert_msg(same_file(a, b), "6 steps straight and 3 + resume + 3 give different checkpoints");
+    ck_assert_msg(same_file(ao, bo), "... and different optimizer states");
+}
+END_TEST
+
+static s2_status try_resume(const s2_train_params *p, s2_error *err) {
+    s2_train_data data = {.example = sum_example};
+    s2_trainer *t = NULL;
+    s2_status st = s2_trainer_init(p, &data, &t, err);
+    if (st == S2_OK) ck_assert_int_eq(s2_trainer_steps_done(t), 3);
+    s2_trainer_free(t);
+    return st;
+}
+
+START_TEST(test_train_resume_rejects_bad_state)
+{
+    const char *dir = t_tmpdir();
+    char path[600], opt[610];
+    snprintf(path, sizeof path, "%s/c.gguf", dir);
+    snprintf(opt, sizeof opt, "%s.opt", path);
+    s2_train_params p = small_params(path);
+    run_steps(&p, 3, true);
+    p.resume = true;
+    s2_error err = {0};
+    ck_assert_msg(try_resume(&p, &err) == S2_OK, "%s", err.msg);
+    size_t n = 0;
+    char *good = t_read_file(opt, &n), *bad = malloc(n);
+    ck_assert_ptr_nonnull(good);
+    /* a flipped byte among the moments */
+    memcpy(bad, good, n);
+    bad[n / 2] ^= 0x40;
+    ck_assert(t_write_file(opt, bad, n));
+    ck_assert_int_eq(try_resume(&p, &err), S2_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "checksum mismatch"));
+    /* truncated */
+    ck_assert(t_write_file(opt, good, n - 9));
+    ck_assert_int_eq(try_resume(&p, &err), S2_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "truncated"));
+    /* bad magic */
+    memcpy(bad, good, n);
+    bad[0] = 'X';
+    ck_assert(t_write_file(opt, bad, n));
+    ck_assert_int_eq(try_resume(&p, &err), S2_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "bad magic"));
+    /* missing */
+    ck_assert_int_eq(remove(opt), 0);
+    ck_assert_int_eq(try_resume(&p, &err), S2_E_IO);
+    ck_assert_ptr_nonnull(strstr(err.msg, "c.gguf.opt"));
+    /* a state that belongs to other weights (the GGUF moved on without it) */
+    ck_assert(t_write_file(opt, good, n));
+    p.resume = false;
+    run_steps(&p, 1, false);
+    {
+        s2_train_data data = {.example = sum_example};
+        s2_trainer *t = NULL;
+        ck_assert_int_eq(s2_trainer_init(&p, &data, &t, &err), S2_OK);
+        ck_assert_int_eq(s2_tmodel_save_gguf(s2_trainer_model(t), s2_trainer_vocab(t), "x", path, &err), S2_OK);
+        s2_trainer_free(t);
+    }
+    p.resume = true;
+    ck_assert_int_eq(try_resume(&p, &err), S2_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "other weights"));
+    /* a model of another shape than asked for, and another seed */
+    p.resume = false;
+    run_steps(&p, 3, true);
+    p.resume = true;
+    p.model.n_embd = 32;
+    ck_assert_int_eq(try_resume(&p, &err), S2_E_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "model mismatch: the checkpoint is dim 16"));
+    p.model.n_embd = 16;
+    p.seed = 6;
+    ck_assert_int_eq(try_resume(&p, &err), S2_E_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "seed 6 differs"));
+    p.seed = 5;
+    ck_assert_msg(try_resume(&p, &err) == S2_OK, "%s", err.msg);
+    free(good);
+    free(bad);
+}
+END_TEST
+
+START_TEST(test_train_resume_rejects_other_vocabulary)
+{
+    const char *vpath = t_shared("vocab/ggml-vocab-llama-spm.gguf", "test_train_resume_rejects_other_vocabulary");
+    if (vpath == NULL) return;
+    char path[600];
+    snprintf(path, sizeof path, "%s/v.gguf", t_tmpdir());
+    s2_train_params p = small_params(path);
+    run_steps(&p, 1, true);
+    /* the same weights with another tokenizer in the file */
+    s2_gguf *g = NULL;
+    s2_vocab *other = NULL;
+    s2_tmodel *m = NULL;
+    s2_error err = {0};
+    ck_assert_int_eq(s2_gguf_open(vpath, &g, &err), S2_OK);
+    ck_assert_int_eq(s2_vocab_from_gguf(g, &other, &err), S2_OK);
+    ck_assert_int_eq(s2_tmodel_load_gguf(path, &m, NULL, &err), S2_OK);
+    ck_assert_int_eq(s2_tmodel_save_gguf(m, other, "x", path, &err), S2_OK);
+    p.resume = true;
+    ck_assert_int_eq(try_resume(&p, &err), S2_E_FORMAT);
+    ck_assert_msg(strstr(err.msg, "vocabulary mismatch") != NULL, "%s", err.msg);
+    s2_tmodel_free(m);
+    s2_vocab_free(other);
+    s2_gguf_free(g);
+}
+END_TEST
+
+START_TEST(test_train_nan_stops_and_keeps_weights)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/n.gguf", t_tmpdir());
+    s2_train_params p = small_params(path);
+    s2_train_data data = {.example = sum_example};
+    s2_trainer *t = NULL;
+    s2_error err = {0};
+    ck_assert_int_eq(s2_trainer_init(&p, &data, &t, &err), S2_OK);
+    s2_tmodel *m = s2_trainer_model(t);
+    m->w.output_norm[0] = NAN;
+    float *before = malloc((size_t)m->n_params * sizeof(float));
+    memcpy(before, m->params, (size_t)m->n_params * sizeof(float));
+    ck_assert_int_eq(s2_trainer_step(t, NULL, &err), S2_E_INTERRUPTED);
+    ck_assert_msg(strstr(err.msg, "step 1: loss is nan") != NULL, "%s", err.msg);
+    ck_assert_int_eq(memcmp(before, m->params, (size_t)m->n_params * sizeof(float)), 0);
+    ck_assert_int_eq(s2_trainer_steps_done(t), 0);
+    free(before);
+    s2_trainer_free(t);
+}
+END_TEST
+
+/* ---- the engine reads what the trainer wrote ---- */
+
+static void check_engine_logits(bool tied) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/e.gguf", t_tmpdir());
+    s2_train_params p = small_params(path);
+    p.model.tied_output = tied;
+    p.model.n_head = 4;
+    p.model.n_head_kv = 2;
+    run_steps(&p, 3, true);
+    s2_tmodel *tm = NULL;
+    s2_model *em = NULL;
+    s2_ctx *ctx = NULL;
+    s2_error err = {0};
+    ck_assert_msg(s2_tmodel_load_gguf(path, &tm, NULL, &err) == S2_OK, "%s", err.msg);
+    ck_assert_msg(s2_model_load(path, NULL, &em, &err) == S2_OK, "%s", err.msg);
+    ck_assert_msg(s2_ctx_init(em, NULL, &ctx, &err) == S2_OK, "%s", err.msg);
+    const s2_hparams *hp = s2_model_hparams(em);
+    ck_assert_int_eq(hp->tied_output, tied);
+    ck_assert_int_eq(hp->n_head_kv, 2);
+    int32_t tok[12];
+    bool want[12];
+    s2_seq seqs[12], sq;
+    ck_assert_int_eq(s2_seq_new(ctx, &sq, &err), S2_OK);
+    rng_state = 12;
+    for (int i = 0; i < 12; i++) {
+        tok[i] = (int32_t)(urand() * tm->cfg.n_vocab);
+        want[i] = true;
+        seqs[i] = sq;
+    }
+    ck_assert_msg(s2_ctx_decode(ctx, seqs, tok, want, 12, &err) == S2_OK, "%s", err.msg);
+    ck_assert_int_eq(s2_tmodel_forward(tm, tok, NULL, NULL, 1, 12, &err), S2_OK);
+    const float *mine = s2_tmodel_logits(tm);
+    double worst = 0;
+    for (int i = 0; i < 12; i++) {
+        const float *theirs = s2_ctx_logits(ctx, i);
+        ck_assert_ptr_nonnull(theirs);
+        for (int v = 0; v < tm->cfg.n_vocab; v++) {
+            double d = fabs((double)theirs[v] - mine[(int64_t)i * tm->cfg.n_vocab + v]);
+            worst = d > worst ? d : worst;
+        }
+    }
+    ck_assert_msg(worst <= 1e-5, "engine and trainer logits differ by %g", worst);
+    s2_ctx_free(ctx);
+    s2_model_free(em);
+    s2_tmodel_free(tm);
+}
+
+START_TEST(test_train_engine_gives_trainer_logits_tied)
+{
+    check_engine_logits(true);
+}
+END_TEST
+
+START_TEST(test_train_engine_gives_trainer_logits_untied)
+{
+    check_engine_logits(false);
+}
+END_TEST
+
 Suite *train_suite(void);
 Suite *train_suite(void) {
     Suite *s = suite_create("train");
@@ -700,5 +1014,16 @@ Suite *train_suite(void) {
     tcase_add_test(tm, test_train_config_rejects_bad_shapes);
     tcase_add_test(tm, test_train_forward_rejects_bad_tokens);
     suite_add_tcase(s, tm);
+    TCase *tt = tcase_create("trainer");
+    tcase_set_timeout(tt, 30);
+    tcase_add_test(tt, test_train_encode_masks_completion_and_eos);
+    tcase_add_test(tt, test_train_checkpoint_round_trips_through_gguf);
+    tcase_add_test(tt, test_train_resume_is_bit_identical_to_straight_run);
+    tcase_add_test(tt, test_train_resume_rejects_bad_state);
+    tcase_add_test(tt, test_train_resume_rejects_other_vocabulary);
+    tcase_add_test(tt, test_train_nan_stops_and_keeps_weights);
+    tcase_add_test(tt, test_train_engine_gives_trainer_logits_tied);
+    tcase_add_test(tt, test_train_engine_gives_trainer_logits_untied);
+    suite_add_tcase(s, tt);
     return s;
 }
