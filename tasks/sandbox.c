@@ -384,10 +384,22 @@ static s2_status write_program(const char *dir, const char *program, bool chown_
     return S2_OK;
 }
 
+static pthread_mutex_t iso_mu = PTHREAD_MUTEX_INITIALIZER;
+static char last_isolation[160] = "unknown: no program has run yet";
+
 static void describe(s2_sandbox_result *r, bool ns, int ll_abi, bool drop_uid) {
     snprintf(r->isolation, sizeof r->isolation, "%s%s, seccomp%s, rlimits", ns ? "pidns+netns+ipcns, " : "",
              ll_abi >= 6 ? "landlock(fs,net,signal)" : ll_abi >= 4 ? "landlock(fs,net)" : ll_abi > 0 ? "landlock(fs)" : "no landlock",
              drop_uid ? ", uid 65534" : "");
+    pthread_mutex_lock(&iso_mu);
+    memcpy(last_isolation, r->isolation, sizeof last_isolation);
+    pthread_mutex_unlock(&iso_mu);
+}
+
+void s2_sandbox_isolation(char *buf, size_t cap) {
+    pthread_mutex_lock(&iso_mu);
+    snprintf(buf, cap, "%s", last_isolation);
+    pthread_mutex_unlock(&iso_mu);
 }
 
 s2_status s2_sandbox_run_python(const char *program, const s2_sandbox_limits *lim, s2_sandbox_result *out,

@@ -18,6 +18,8 @@
 #ifndef S2_SANDBOX_H
 #define S2_SANDBOX_H
 
+#include <stddef.h>
+
 #include "sys2.h"
 
 typedef struct s2_sandbox_limits {
@@ -52,6 +54,10 @@ void s2_sandbox_result_clear(s2_sandbox_result *r); /* frees out and err, zeroes
  * kernel refused, naming it). */
 s2_status s2_sandbox_run_python(const char *program, const s2_sandbox_limits *lim, s2_sandbox_result *out,
                                 s2_error *err);
+
+/* The layers in effect for the latest run in this process (as in s2_sandbox_result.isolation), written into buf
+ * (cap bytes); "unknown: ..." before the first run. */
+void s2_sandbox_isolation(char *buf, size_t cap);
 
 /* The interpreter the sandbox runs (/usr/bin/python3). */
 #define S2_SANDBOX_PYTHON "/usr/bin/python3"

@@ -21,7 +21,9 @@
     X(countdown, "Countdown (Stream of Search): reach a target from N numbers, positive integers only")        \
     X(arith, "multi-digit addition chains and long multiplication with a written scratchpad")                 \
     X(gsm8k, "GSM8K grade-school math word problems (1,319 test items), exact numeric answer")                 \
-    X(math500, "MATH-500 competition problems (500 items), \\boxed{} answer, LaTeX-aware equivalence")
+    X(math500, "MATH-500 competition problems (500 items), \\boxed{} answer, LaTeX-aware equivalence")       \
+    X(humaneval, "HumanEval (164 Python functions), the completion runs with its unit tests in a sandbox")    \
+    X(mbpp, "MBPP Python problems (test split: ids 11-510), the code runs with its asserts in a sandbox")
 
 #define S2_TASK_DECLARE_INIT(name, summary) \
     s2_status s2_task_##name##_init(const s2_task_params *p, s2_task **out, s2_error *err);
