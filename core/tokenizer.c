@@ -864,8 +864,11 @@ static void spm_encode(enc *e, const char *t, size_t n) {
     }
     int32_t ns = 0;
     for (size_t off = 0; off < m;) {
-        size_t len = (size_t)s2_utf8_lead_len((uint8_t)s[off]);
-        if (len > m - off) len = m - off;
+        /* one character; a byte that starts no valid sequence is a symbol of its own (llama.cpp trusts the lead
+         * byte, which lets a broken sequence swallow the first bytes of a U+2581 and decode wrong) */
+        uint32_t cp;
+        int cl = s2_utf8_decode(s + off, m - off, &cp);
+        size_t len = cl > 0 ? (size_t)cl : 1;
         e->syms[ns] = (sym){(int32_t)off, (int32_t)len, ns - 1, off + len == m ? -1 : ns + 1, -1};
         off += len;
         ns++;

@@ -6,4 +6,5 @@
     X(quant) \
     X(sandbox) \
     X(game24) \
-    X(train)
+    X(train) \
+    X(tokenizer)
