@@ -20,6 +20,7 @@
     X(game24, "Game of 24: make 24 from four numbers with + - * / (ToT 24.csv, or generated)")                 \
     X(countdown, "Countdown (Stream of Search): reach a target from N numbers, positive integers only")        \
     X(arith, "multi-digit addition chains and long multiplication with a written scratchpad")                 \
+    X(listprog, "write a list-function pipeline (map/filter/sort/...) from input/output examples")             \
     X(gsm8k, "GSM8K grade-school math word problems (1,319 test items), exact numeric answer")                 \
     X(math500, "MATH-500 competition problems (500 items), \\boxed{} answer, LaTeX-aware equivalence")       \
     X(humaneval, "HumanEval (164 Python functions), the completion runs with its unit tests in a sandbox")    \
@@ -74,5 +75,14 @@ const char *s2_find_line(const char *text, const char *prefix);
 bool s2_game24_heldout(const int *four);
 /* Exhaustive exact solver: can the n numbers (n <= 8, rationals num[i]/den[i]) make 24? */
 bool s2_game24_solvable(const int64_t *num, const int64_t *den, int n);
+
+/* ---- listprog (tasks/listprog.c), exposed for the tests and for filtering by public tests ---- */
+
+/* Runs a listprog program (the pipeline syntax of listprog.c) on in[0..n_in) with fuel: true and the value
+ * ("[1,2]" or "7") in out, or false and the failure ("out of fuel", "overflow", "parse error: ...") in reason. */
+bool s2_listprog_run(const char *program, const int64_t *in, int n_in, int64_t fuel, char *out, size_t cap,
+                     char *reason, size_t rcap);
+/* The fraction of item i's public examples (those in the prompt) that the program in text passes. */
+double s2_listprog_public_pass(const s2_task *t, int32_t i, const char *text);
 
 #endif
