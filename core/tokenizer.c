@@ -264,6 +264,12 @@ static void vocab_put(s2_vocab *v, int32_t id, const char *s, size_t n) {
     v->arena_used += n + 1;
 }
 
+/* "<0xNN>": SentencePiece's byte pieces. */
+static bool is_byte_piece(const char *s, size_t n) {
+    return n == 6 && memcmp(s, "<0x", 3) == 0 && s[5] == '>' && strchr("0123456789ABCDEFabcdef", s[3]) != NULL &&
+           strchr("0123456789ABCDEFabcdef", s[4]) != NULL && s[3] != '\0' && s[4] != '\0';
+}
+
 static bool is_special_type(uint8_t t) {
     return t == S2_TOKEN_CONTROL || t == S2_TOKEN_USER_DEFINED || t == S2_TOKEN_UNKNOWN;
 }
@@ -492,6 +498,8 @@ s2_status s2_vocab_from_gguf(const s2_gguf *g, s2_vocab **out, s2_error *err) {
         vocab_put(v, i, toks->strs[i], strlen(toks->strs[i]));
         v->scores[i] = scores ? ((const float *)scores->arr)[i] : 0.0f;
         int32_t t = types ? ((const int32_t *)types->arr)[i] : S2_TOKEN_NORMAL;
+        if (types == NULL && kind == S2_VOCAB_SPM && is_byte_piece(toks->strs[i], strlen(toks->strs[i])))
+            t = S2_TOKEN_BYTE; /* no token_type key: SentencePiece's <0xNN> pieces are still bytes */
         v->type[i] = (uint8_t)((t >= S2_TOKEN_UNDEFINED && t <= S2_TOKEN_BYTE) ? t : S2_TOKEN_UNDEFINED);
     }
     v->has_scores = scores != NULL;
@@ -525,13 +533,8 @@ s2_status s2_vocab_from_gguf(const s2_gguf *g, s2_vocab **out, s2_error *err) {
     *out = v;
     return S2_OK;
 }
-
 /* ---- llama2.c's tok*.bin and the character vocabulary ---- */
 
-static bool is_byte_piece(const char *s, size_t n) {
-    return n == 6 && memcmp(s, "<0x", 3) == 0 && s[5] == '>' && strchr("0123456789ABCDEFabcdef", s[3]) != NULL &&
-           strchr("0123456789ABCDEFabcdef", s[4]) != NULL && s[3] != '\0' && s[4] != '\0';
-}
 
 s2_status s2_vocab_from_llama2c(const char *path, int32_t n_vocab, s2_vocab **out, s2_error *err) {
     *out = NULL;

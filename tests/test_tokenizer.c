@@ -561,6 +561,30 @@ START_TEST(test_tokenizer_rejects_bad_vocabularies)
 }
 END_TEST
 
+/* Every pre-tokenizer name of the table compiles its regexes (most have no shared vectors) and runs. */
+START_TEST(test_tokenizer_every_pre_tokenizer_compiles)
+{
+    static const char *const names[] = {
+        "default", "llama3", "llama-v3", "llama-bpe", "falcon3", "dbrx", "smaug-bpe", "chatglm-bpe", "deepseek-llm",
+        "deepseek-coder", "deepseek-v3", "falcon", "gpt-2", "phi-2", "mpt", "olmo", "jais", "starcoder", "refact",
+        "command-r", "smollm", "qwen2", "deepseek-r1-qwen", "stablelm2", "grok-2", "poro-chat", "bloom", "viking",
+        "tekken", "gpt-4o", "llama4", "seed-coder", "bailingmoe",
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        s2_vocab *v = NULL;
+        s2_error err = {0};
+        ck_assert_msg(vocab_from_writer(tiny_writer("gpt2", names[i]), "pre", &v, &err) == S2_OK, "%s: %s",
+                      names[i], err.msg);
+        int32_t ids[32];
+        const char *text = "ab ba\n\t12 345 ab's, \xe4\xb8\x80\xe4\xb8\x80!";
+        int32_t n = s2_tokenize(v, text, strlen(text), false, false, ids, 32);
+        ck_assert_msg(n >= 4, "%s: %d tokens", names[i], n);
+        ck_assert_int_eq(ids[0], 2); /* "ab" */
+        s2_vocab_free(v);
+    }
+}
+END_TEST
+
 START_TEST(test_tokenizer_rejects_bad_llama2c_files)
 {
     s2_vocab *v = NULL;
@@ -652,6 +676,7 @@ Suite *tokenizer_suite(void) {
     tcase_add_test(tc, test_tokenizer_char_vocab_by_hand);
     tcase_add_test(tc, test_tokenizer_gguf_round_trip);
     tcase_add_test(tc, test_tokenizer_rejects_bad_vocabularies);
+    tcase_add_test(tc, test_tokenizer_every_pre_tokenizer_compiles);
     tcase_add_test(tc, test_tokenizer_rejects_bad_llama2c_files);
     tcase_add_test(tc, test_tokenizer_cli_prints_ids);
     suite_add_tcase(s, tc);
