@@ -2,4 +2,17 @@
  * and has the signature int fn(int argc, char **argv), argv[0] being the command's name. */
 #define S2_CLI_COMMANDS(X) \
     X("version", cmd_version, "print the version and the libraries linked") \
-    X("tokenize", cmd_tokenize, "print the token ids of a text (GGUF vocab or llama2.c tok.bin)")
+    X("train", cmd_train, "train a small Llama model on a task's generated examples (GGUF checkpoints)") \
+    X("info", cmd_info, "what a GGUF file holds: version, metadata, tensors, parameter count") \
+    X("quantize", cmd_quantize, "rewrite a GGUF with its 2-D weights in q8_0, q4_0, f16, bf16 or f32") \
+    X("generate", cmd_generate, "generate text from a prompt (greedy or sampled)") \
+    X("score", cmd_score, "log-probability of a continuation after a prefix") \
+    X("logits", cmd_logits, "logits at every input position (JSON)") \
+    X("perplexity", cmd_perplexity, "perplexity and bits per byte of a text file") \
+    X("bench", cmd_bench, "prefill and decode speed") \
+    X("tokenize", cmd_tokenize, "print the token ids of a text (GGUF vocab or llama2.c tok.bin)") \
+    X("generate", cmd_generate, "generate text from a prompt (greedy or sampled)") \
+    X("score", cmd_score, "log-probability of a continuation after a prefix") \
+    X("logits", cmd_logits, "logits at every input position (JSON)") \
+    X("perplexity", cmd_perplexity, "perplexity and bits per byte of a text file") \
+    X("bench", cmd_bench, "prefill and decode speed, single stream and forked branches")

@@ -20,7 +20,7 @@ struct s2_ctx {
     float *logits;            /* (n_logits, V) */
     size_t logits_cap;        /* floats */
     int32_t n_logits;
-    int32_t *want_idx;
+    int32_t depth;            /* > 0 inside an s2_lm call, which times itself */
     s2_scratch scratch;
 };
 

@@ -220,6 +220,95 @@ size_t s2_sample_scratch_bytes(int32_t n);
 /* log-sum-exp of n logits, and the log-softmax of one of them. */
 float s2_logsumexp(const float *logits, int32_t n);
 
+
+/* ---- system 1 for search: the language-model interface ----
+ *
+ * Search sees system 1 only through s2_lm: text-level sequences that fork and share their prefix, teacher-forced
+ * log-probs, label log-probs, and batched sampling until a stop string. Behind it: the local engine
+ * (s2_lm_local_init), the HTTP backend, or the scripted fake of the tests. Every implementation keeps the compute
+ * counters itself (s2_lm_counters): callers never count. One thread at a time per s2_lm; for parallel items give
+ * each thread its own s2_lm (local ones may share one s2_model). */
+
+typedef struct s2_lm s2_lm;
+typedef int32_t s2_lm_seq; /* a sequence of an s2_lm, valid until s2_lm_seq_free */
+
+typedef struct s2_lm_sample_params {
+    s2_sample_params sample;
+    int32_t max_tokens;          /* new tokens at most per sequence */
+    const char *const *stops;    /* borrowed; generation stops after the first stop string (kept in the text) */
+    int32_t n_stops;
+    uint64_t seed;               /* sequence i of a call draws from an RNG seeded by (seed, i) */
+} s2_lm_sample_params;
+s2_lm_sample_params s2_lm_sample_default_params(void);
+
+typedef struct s2_lm_gen {
+    char *text;                  /* malloc'd new text, ending with the stop string when one was hit */
+    int32_t *tokens;             /* malloc'd (n_tokens) */
+    float *logprobs;             /* malloc'd (n_tokens): each token's log-probability at temperature 1 */
+    int32_t n_tokens;
+    double logprob;              /* their sum */
+    const char *finish;          /* static: "stop", "eos" or "length" */
+} s2_lm_gen;
+void s2_lm_gen_free(s2_lm_gen *g); /* frees the members; g itself is the caller's */
+
+typedef struct s2_lm_top {
+    int32_t id;
+    float logprob;
+    char piece[48];              /* the token's text, NUL-terminated, cut if longer */
+} s2_lm_top;
+
+struct s2_lm_i {
+    const char *name;                                                                        /* required */
+    /* a new sequence holding text's tokens (with BOS); a cached prefix is reused, not recomputed */
+    s2_status (*seq_new)(s2_lm *lm, const char *text, s2_lm_seq *out, s2_error *err);        /* required */
+    /* a new sequence sharing every token of src (no compute, no copy of the cache) */
+    s2_status (*fork)(s2_lm *lm, s2_lm_seq src, s2_lm_seq *out, s2_error *err);              /* required */
+    s2_status (*append)(s2_lm *lm, s2_lm_seq seq, const char *text, s2_error *err);          /* required */
+    void (*seq_free)(s2_lm *lm, s2_lm_seq seq);                                              /* required */
+    /* log-probs of cont's tokens after seq (teacher forcing; seq unchanged): per token into per_token (cap
+     * entries, may be NULL), count into *n, sum into *sum */
+    s2_status (*score)(s2_lm *lm, s2_lm_seq seq, const char *cont, float *per_token, int32_t cap, int32_t *n,
+                       double *sum, s2_error *err);                                          /* required */
+    /* the summed log-prob of each of n candidate strings after seq (seq unchanged) */
+    s2_status (*score_labels)(s2_lm *lm, s2_lm_seq seq, const char *const *labels, int32_t n, double *out,
+                              s2_error *err);                                                /* required */
+    /* the k most likely next tokens after seq, best first; returns the count or -status */
+    int32_t (*top_k)(s2_lm *lm, s2_lm_seq seq, int32_t k, s2_lm_top *out, s2_error *err);  /* required */
+    /* samples a continuation for each of n sequences at once, extending each in place; out (n) are filled */
+    s2_status (*sample)(s2_lm *lm, const s2_lm_seq *seqs, int32_t n, const s2_lm_sample_params *p, s2_lm_gen *out,
+                        s2_error *err);                                                      /* required */
+    void (*counters)(const s2_lm *lm, s2_counters *out);                                     /* required */
+    void (*free)(s2_lm *lm);                                                                 /* may be NULL */
+};
+
+struct s2_lm {
+    const struct s2_lm_i *iface;
+    void *ctx;
+};
+
+/* The local engine as an s2_lm: a context on m (which must outlive the lm) with params cp (NULL = defaults). */
+s2_status s2_lm_local_init(const s2_model *m, const s2_ctx_params *cp, s2_lm **out, s2_error *err);
+/* The local engine's context (NULL for other backends): for KV statistics and tests. Borrowed. */
+s2_ctx *s2_lm_local_ctx(s2_lm *lm);
+void s2_lm_free(s2_lm *lm); /* NULL is a no-op */
+
+/* Wrappers (each checks its arguments, then calls the implementation). */
+s2_status s2_lm_seq_new(s2_lm *lm, const char *text, s2_lm_seq *out, s2_error *err);
+s2_status s2_lm_fork(s2_lm *lm, s2_lm_seq src, s2_lm_seq *out, s2_error *err);
+s2_status s2_lm_append(s2_lm *lm, s2_lm_seq seq, const char *text, s2_error *err);
+void s2_lm_seq_free(s2_lm *lm, s2_lm_seq seq);
+s2_status s2_lm_score(s2_lm *lm, s2_lm_seq seq, const char *cont, float *per_token, int32_t cap, int32_t *n,
+                      double *sum, s2_error *err);
+s2_status s2_lm_score_labels(s2_lm *lm, s2_lm_seq seq, const char *const *labels, int32_t n, double *out,
+                             s2_error *err);
+int32_t s2_lm_top_k(s2_lm *lm, s2_lm_seq seq, int32_t k, s2_lm_top *out, s2_error *err);
+s2_status s2_lm_sample(s2_lm *lm, const s2_lm_seq *seqs, int32_t n, const s2_lm_sample_params *p, s2_lm_gen *out,
+                       s2_error *err);
+/* n samples from one sequence: forks seq n times into out_seqs (owned by the caller) and samples each. */
+s2_status s2_lm_sample_n(s2_lm *lm, s2_lm_seq seq, int32_t n, const s2_lm_sample_params *p, s2_lm_seq *out_seqs,
+                         s2_lm_gen *out, s2_error *err);
+void s2_lm_counters(const s2_lm *lm, s2_counters *out);
+
 #ifdef __cplusplus
 }
 #endif

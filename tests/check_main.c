@@ -13,8 +13,6 @@
 #include "suites.h"
 #include "testutil.h"
 
-S2_TEST_SUITES(T_SUITE_DECL)
-
 const char *t_shared(const char *rel, const char *test) {
     static char path[4096];
     const char *root = getenv("SYS2_SHARED");

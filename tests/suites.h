@@ -2,6 +2,7 @@
  * CK_RUN_SUITE=<name> runs one of them. */
 #define S2_TEST_SUITES(X) \
     X(status) \
+    X(engine) \
     X(gguf) \
     X(quant) \
     X(sandbox) \

@@ -21,5 +21,7 @@ const char *t_sys2_bin(void);
 int t_run(const char *cmd, char **out);
 
 #define T_SUITE_DECL(name) Suite *name##_suite(void);
+#include "suites.h"
+S2_TEST_SUITES(T_SUITE_DECL) /* every suite's prototype, so each test file sees its own */
 
 #endif

@@ -1,0 +1,168 @@
+/* cmd_bench.c: sys2 bench: prefill tokens/s and single-stream decode tokens/s, medians over repeats, with the
+ * OpenBLAS kernel that ran and the weight bytes read per token (so the figure can be set against memory
+ * bandwidth). */
+#include <cblas.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+int cmd_bench(int argc, char **argv);
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* A deterministic token stream for prompts: BOS, then ids spread over the vocabulary. */
+static void fill_prompt(int32_t *ids, int32_t n, int32_t V, int32_t bos) {
+    for (int32_t i = 0; i < n; i++) ids[i] = (int32_t)(((int64_t)i * 7919 + 13) % V);
+    if (bos >= 0) ids[0] = bos;
+}
+
+/* Decodes gen tokens greedily, one row per forward, after a one-token prompt; returns seconds. */
+static double time_decode(s2_ctx *ctx, int32_t first, int32_t gen, int32_t V, s2_error *err, s2_status *st) {
+    s2_seq seq;
+    *st = s2_seq_new(ctx, &seq, err);
+    if (*st != S2_OK) return 0;
+    double t0 = now_s();
+    int32_t tok = first;
+    *st = s2_ctx_decode(ctx, &seq, &tok, NULL, 1, err);
+    for (int32_t i = 0; *st == S2_OK && i < gen - 1; i++) {
+        const float *lg = s2_ctx_logits(ctx, 0);
+        int32_t best = 0;
+        for (int32_t t = 1; t < V; t++)
+            if (lg[t] > lg[best]) best = t;
+        tok = best;
+        *st = s2_ctx_decode(ctx, &seq, &tok, NULL, 1, err);
+    }
+    double dt = now_s() - t0;
+    s2_seq_free(ctx, seq);
+    return dt;
+}
+
+static const char *bench_help =
+    "usage: sys2 bench -m MODEL [--prompt N] [--gen 64,256] [--repeat R] [--json]\n"
+    "Prefill tokens/s (one N-token prompt, default 128 or the context) and single-stream decode tokens/s (from BOS,\n"
+    "each of --gen's counts of positions, as llama2.c's -n counts them), medians over R repeats (default 5).\n"
+    CLI_MODEL_HELP;
+
+int cmd_bench(int argc, char **argv) {
+    cli_model_opts mo = {0};
+    const char *v = NULL, *gen_s = "64,256";
+    int64_t prompt_n = 128, repeat = 5;
+    bool json = false, bad = false;
+    for (int i = 1; i < argc; i++) {
+        int mf = cli_model_flag(&mo, argc, argv, &i);
+        if (mf < 0) return 2;
+        if (mf > 0) continue;
+        if (cli_is_help(argv[i])) {
+            fputs(bench_help, stdout);
+            return 0;
+        } else if (cli_flag(argc, argv, &i, "--prompt", NULL, &v, &bad)) {
+            if (!bad && (!cli_parse_i64(v, &prompt_n) || prompt_n < 1)) return cli_usage("bench", "--prompt wants a count");
+        } else if (cli_flag(argc, argv, &i, "--gen", NULL, &v, &bad)) {
+            gen_s = v;
+        } else if (cli_flag(argc, argv, &i, "--repeat", NULL, &v, &bad)) {
+            if (!bad && (!cli_parse_i64(v, &repeat) || repeat < 1 || repeat > 1000)) return cli_usage("bench", "--repeat wants 1..1000");
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else {
+            return cli_usage("bench", "unknown argument '%s'", argv[i]);
+        }
+        if (bad) return 2;
+    }
+    int64_t gens[16];
+    int n_gens = 0;
+    for (char *s = (char *)gen_s; *s && n_gens < 16;) {
+        char *end;
+        long g = strtol(s, &end, 10);
+        if (end == s || g < 2) return cli_usage("bench", "--gen wants counts >= 2 like 64,256");
+        gens[n_gens++] = g;
+        s = *end == ',' ? end + 1 : end;
+    }
+    if (mo.model == NULL) return cli_usage("bench", "no model: give -m MODEL");
+    s2_error err = {0};
+    s2_model *m = NULL;
+    s2_model_params mp = s2_model_default_params();
+    mp.tokenizer = mo.tokenizer;
+    if (s2_model_load(mo.model, &mp, &m, &err) != S2_OK) return cli_fail("bench", &err);
+    const s2_hparams *hp = s2_model_hparams(m);
+    int64_t need = prompt_n;
+    for (int i = 0; i < n_gens; i++) need = gens[i] > need ? gens[i] : need;
+    s2_ctx_params cp = s2_ctx_default_params();
+    cp.n_ctx = (int32_t)(mo.n_ctx > 0 ? mo.n_ctx : (need > hp->n_ctx_train ? need : hp->n_ctx_train));
+    cp.n_threads = (int32_t)mo.n_threads;
+    cp.prefix_cache = false; /* every repeat computes its prompt */
+    s2_ctx *ctx = NULL;
+    if (s2_ctx_init(m, &cp, &ctx, &err) != S2_OK) {
+        s2_model_free(m);
+        return cli_fail("bench", &err);
+    }
+    if (prompt_n > cp.n_ctx) prompt_n = cp.n_ctx;
+    int32_t V = hp->n_vocab, bos = s2_vocab_bos(s2_model_vocab(m));
+    int32_t *ids = malloc((size_t)prompt_n * sizeof(int32_t));
+    double *t = malloc((size_t)repeat * sizeof(double));
+    fill_prompt(ids, (int32_t)prompt_n, V, bos);
+    s2_status st = S2_OK;
+    for (int64_t r = 0; st == S2_OK && r < repeat; r++) {
+        s2_seq seq;
+        st = s2_seq_new(ctx, &seq, &err);
+        double t0 = now_s();
+        if (st == S2_OK) st = s2_seq_prefill(ctx, seq, ids, (int32_t)prompt_n, NULL, &err);
+        t[r] = now_s() - t0;
+        s2_seq_free(ctx, seq);
+    }
+    double prefill_tps = st == S2_OK ? (double)prompt_n / median(t, (int)repeat) : 0;
+    double decode_tps[16] = {0};
+    for (int g = 0; st == S2_OK && g < n_gens; g++) {
+        /* positions include the first token, as llama2.c's -n: gens[g] forwards */
+        for (int64_t r = 0; st == S2_OK && r < repeat; r++)
+            t[r] = time_decode(ctx, bos >= 0 ? bos : 0, (int32_t)gens[g], V, &err, &st);
+        if (st == S2_OK) decode_tps[g] = (double)gens[g] / median(t, (int)repeat);
+    }
+    int rc = 0;
+    if (st != S2_OK) {
+        rc = cli_fail("bench", &err);
+    } else if (json) {
+        json_t *dec = json_array();
+        for (int g = 0; g < n_gens; g++)
+            json_array_append_new(dec, json_pack("{s:I, s:f}", "positions", (json_int_t)gens[g], "tokens_per_s", decode_tps[g]));
+        json_t *j = json_pack("{s:s, s:I, s:I, s:i, s:s, s:I, s:f, s:o, s:I}", "model", mo.model, "params",
+                              (json_int_t)s2_model_n_params(m), "weight_bytes", (json_int_t)s2_model_weight_bytes(m),
+                              "threads", (int)(mo.n_threads > 0 ? mo.n_threads : openblas_get_num_threads()),
+                              "openblas_core", openblas_get_corename(), "prefill_tokens", (json_int_t)prompt_n,
+                              "prefill_tokens_per_s", prefill_tps, "decode", dec, "repeats", (json_int_t)repeat);
+        char *s = json_dumps(j, JSON_COMPACT);
+        puts(s);
+        free(s);
+        json_decref(j);
+    } else {
+        printf("model %s: %lld parameters, %.2f MB of weights; OpenBLAS %s kernel, %d thread(s); medians of %lld\n",
+               mo.model, (long long)s2_model_n_params(m), (double)s2_model_weight_bytes(m) / 1e6,
+               openblas_get_corename(), (int)(mo.n_threads > 0 ? mo.n_threads : openblas_get_num_threads()),
+               (long long)repeat);
+        printf("prefill  %5lld tokens   %10.1f tokens/s\n", (long long)prompt_n, prefill_tps);
+        for (int g = 0; g < n_gens; g++)
+            printf("decode   %5lld positions %9.1f tokens/s   (%.2f GB/s of weights)\n", (long long)gens[g],
+                   decode_tps[g], decode_tps[g] * (double)s2_model_weight_bytes(m) / 1e9);
+    }
+    free(ids);
+    free(t);
+    s2_ctx_free(ctx);
+    s2_model_free(m);
+    return rc;
+}

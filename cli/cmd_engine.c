@@ -1,0 +1,427 @@
+/* cmd_engine.c: the commands that run system 1 directly: generate, score, logits, perplexity.
+ * (bench is in cmd_bench.c.) Each parses its flags, loads the model, and prints text or JSON. */
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "generate.h"
+
+int cmd_generate(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+int cmd_logits(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
+
+/* ---- shared by the engine commands ---- */
+
+int cli_open_engine(const char *cmd, const cli_model_opts *o, int32_t n_seqs_hint, s2_model **m, s2_ctx **ctx) {
+    if (ctx != NULL) *ctx = NULL;
+    s2_error err = {0};
+    *m = NULL;
+    if (o->model == NULL) return cli_usage(cmd, "no model: give -m MODEL");
+    s2_model_params mp = s2_model_default_params();
+    mp.tokenizer = o->tokenizer;
+    s2_status st = s2_model_load(o->model, &mp, m, &err);
+    if (st != S2_OK) return cli_fail(cmd, &err);
+    if (ctx == NULL) return 0;
+    s2_ctx_params cp = s2_ctx_default_params();
+    cp.n_ctx = (int32_t)o->n_ctx;
+    cp.n_threads = (int32_t)o->n_threads;
+    int32_t n_ctx = cp.n_ctx > 0 ? cp.n_ctx : s2_model_hparams(*m)->n_ctx_train;
+    const s2_hparams *hp = s2_model_hparams(*m);
+    /* KV room for n_seqs_hint sequences of the full context */
+    cp.kv_max_bytes = (int64_t)n_seqs_hint * ((n_ctx + 15) / 16) * 16 * hp->n_layer * hp->n_head_kv * hp->head_dim * 2 * 4;
+    st = s2_ctx_init(*m, &cp, ctx, &err);
+    if (st != S2_OK) {
+        s2_model_free(*m);
+        *m = NULL;
+        return cli_fail(cmd, &err);
+    }
+    return 0;
+}
+
+int32_t *cli_tokenize(const s2_vocab *v, const char *text, bool add_bos, int32_t *n_out) {
+    size_t len = strlen(text);
+    int32_t cap = (int32_t)len + 8;
+    int32_t *ids = malloc((size_t)cap * sizeof(int32_t));
+    if (ids == NULL) return NULL;
+    int32_t n = s2_tokenize(v, text, len, add_bos, false, ids, cap);
+    if (n < 0) {
+        cap = -n;
+        int32_t *nids = realloc(ids, (size_t)cap * sizeof(int32_t));
+        if (nids == NULL) {
+            free(ids);
+            return NULL;
+        }
+        ids = nids;
+        n = s2_tokenize(v, text, len, add_bos, false, ids, cap);
+    }
+    *n_out = n;
+    return ids;
+}
+
+char *cli_piece(const s2_vocab *v, int32_t id) {
+    char buf[256];
+    int32_t n = s2_token_to_piece(v, id, true, buf, (int32_t)sizeof buf - 1);
+    if (n < 0) n = 0;
+    buf[n] = '\0';
+    return strdup(buf);
+}
+
+/* Reads "1 403 407" into ids. */
+static int32_t *parse_ids(const char *s, int32_t *n_out) {
+    int32_t cap = 16, n = 0;
+    int32_t *ids = malloc((size_t)cap * sizeof(int32_t));
+    char *end;
+    while (ids != NULL) {
+        while (*s == ' ' || *s == ',' || *s == '\t' || *s == '\n') s++;
+        if (*s == '\0') break;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 0 || v > INT32_MAX) {
+            free(ids);
+            return NULL;
+        }
+        if (n == cap) {
+            int32_t *ni = realloc(ids, (size_t)(cap *= 2) * sizeof(int32_t));
+            if (ni == NULL) {
+                free(ids);
+                return NULL;
+            }
+            ids = ni;
+        }
+        ids[n++] = (int32_t)v;
+        s = end;
+    }
+    *n_out = n;
+    return ids;
+}
+
+static void print_json(json_t *j) {
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+    if (s != NULL) puts(s);
+    free(s);
+    json_decref(j);
+}
+
+/* ---- generate ---- */
+
+static void print_text(const char *text, size_t len, void *user) {
+    (void)user;
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+}
+
+static const char *generate_help =
+    "usage: sys2 generate -m MODEL -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed S]\n"
+    "                     [--stop STRING]... [--json]\n"
+    "Prints the prompt's text followed by N new tokens (temperature 0 = greedy). Stops early at end of text\n"
+    "(EOS, or BOS: a new document) or after a stop string. With --json: {\"text\", \"tokens\": [{id, piece, logprob}]}.\n" CLI_MODEL_HELP;
+
+int cmd_generate(int argc, char **argv) {
+    cli_model_opts mo = {0};
+    const char *prompt = "", *v = NULL;
+    int64_t n_new = 64, seed = 42, top_k = 0;
+    double temp = 0.0, top_p = 1.0, min_p = 0.0;
+    bool json = false, bad = false;
+    const char *stops[16];
+    int n_stops = 0;
+    for (int i = 1; i < argc; i++) {
+        int mf = cli_model_flag(&mo, argc, argv, &i);
+        if (mf < 0) return 2;
+        if (mf > 0) continue;
+        if (cli_is_help(argv[i])) {
+            fputs(generate_help, stdout);
+            return 0;
+        } else if (cli_flag(argc, argv, &i, "-p", "--prompt", &v, &bad)) {
+            prompt = v;
+        } else if (cli_flag(argc, argv, &i, "-n", "--n-predict", &v, &bad)) {
+            if (!bad && (!cli_parse_i64(v, &n_new) || n_new < 0)) return cli_usage("generate", "-n wants a count, got '%s'", v);
+        } else if (cli_flag(argc, argv, &i, "--temp", NULL, &v, &bad)) {
+            if (!bad && (!cli_parse_f64(v, &temp) || temp < 0)) return cli_usage("generate", "--temp wants a number >= 0");
+        } else if (cli_flag(argc, argv, &i, "--top-k", NULL, &v, &bad)) {
+            if (!bad && (!cli_parse_i64(v, &top_k) || top_k < 0)) return cli_usage("generate", "--top-k wants a count >= 0");
+        } else if (cli_flag(argc, argv, &i, "--top-p", NULL, &v, &bad)) {
+            if (!bad && (!cli_parse_f64(v, &top_p) || top_p <= 0 || top_p > 1))
+                return cli_usage("generate", "--top-p wants a number in (0, 1]");
+        } else if (cli_flag(argc, argv, &i, "--min-p", NULL, &v, &bad)) {
+            if (!bad && (!cli_parse_f64(v, &min_p) || min_p < 0 || min_p > 1))
+                return cli_usage("generate", "--min-p wants a number in [0, 1]");
+        } else if (cli_flag(argc, argv, &i, "--seed", "-s", &v, &bad)) {
+            if (!bad && !cli_parse_i64(v, &seed)) return cli_usage("generate", "--seed wants an integer");
+        } else if (cli_flag(argc, argv, &i, "--stop", NULL, &v, &bad)) {
+            if (n_stops == 16) return cli_usage("generate", "at most 16 stop strings");
+            if (!bad) stops[n_stops++] = v;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else {
+            return cli_usage("generate", "unknown argument '%s'", argv[i]);
+        }
+        if (bad) return 2;
+    }
+    s2_model *m;
+    s2_ctx *ctx;
+    int rc = cli_open_engine("generate", &mo, 1, &m, &ctx);
+    if (rc != 0) return rc;
+    const s2_vocab *vocab = s2_model_vocab(m);
+    s2_gen_params gp = s2_gen_default_params();
+    gp.sample.temperature = (float)temp;
+    gp.sample.top_k = (int32_t)top_k;
+    gp.sample.top_p = (float)top_p;
+    gp.sample.min_p = (float)min_p;
+    gp.max_tokens = (int32_t)n_new;
+    gp.seed = (uint64_t)seed;
+    gp.stops = stops;
+    gp.n_stops = n_stops;
+    gp.on_text = json ? NULL : print_text;
+    s2_gen_result res = {0};
+    s2_error err = {0};
+    s2_status st = s2_generate(ctx, prompt, &gp, &res, &err);
+    if (st != S2_OK) {
+        rc = cli_fail("generate", &err);
+    } else if (json) {
+        json_t *toks = json_array();
+        for (int32_t i = 0; i < res.n_gen; i++) {
+            char *piece = cli_piece(vocab, res.tokens[res.n_prompt + i]);
+            json_array_append_new(toks, json_pack("{s:i, s:s, s:f}", "id", res.tokens[res.n_prompt + i], "piece",
+                                                  piece ? piece : "", "logprob", (double)res.logprobs[i]));
+            free(piece);
+        }
+        print_json(json_pack("{s:s, s:o, s:s}", "text", res.text, "tokens", toks, "stop_reason", res.stop_reason));
+    } else {
+        fputc('\n', stdout);
+    }
+    s2_gen_result_free(&res);
+    s2_ctx_free(ctx);
+    s2_model_free(m);
+    return rc;
+}
+
+/* ---- score ---- */
+
+static const char *score_help =
+    "usage: sys2 score -m MODEL -p PREFIX -c CONTINUATION [--json]\n"
+    "The log-probability of CONTINUATION after PREFIX (teacher forcing). The continuation's tokens are those that\n"
+    "follow PREFIX's tokens in the tokenization of PREFIX+CONTINUATION. --json: {logprob, tokens: [{id, piece, logprob}]}.\n" CLI_MODEL_HELP;
+
+int cmd_score(int argc, char **argv) {
+    cli_model_opts mo = {0};
+    const char *prefix = "", *cont = NULL, *v = NULL;
+    bool json = false, bad = false;
+    for (int i = 1; i < argc; i++) {
+        int mf = cli_model_flag(&mo, argc, argv, &i);
+        if (mf < 0) return 2;
+        if (mf > 0) continue;
+        if (cli_is_help(argv[i])) {
+            fputs(score_help, stdout);
+            return 0;
+        } else if (cli_flag(argc, argv, &i, "-p", "--prefix", &v, &bad)) {
+            prefix = v;
+        } else if (cli_flag(argc, argv, &i, "-c", "--continuation", &v, &bad)) {
+            cont = v;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else {
+            return cli_usage("score", "unknown argument '%s'", argv[i]);
+        }
+        if (bad) return 2;
+    }
+    if (cont == NULL) return cli_usage("score", "no continuation: give -c TEXT");
+    s2_model *m;
+    s2_ctx *ctx;
+    int rc = cli_open_engine("score", &mo, 1, &m, &ctx);
+    if (rc != 0) return rc;
+    s2_score_result res = {0};
+    s2_error err = {0};
+    s2_status st = s2_score_text(ctx, prefix, cont, &res, &err);
+    if (st != S2_OK) {
+        rc = cli_fail("score", &err);
+    } else if (json) {
+        json_t *toks = json_array();
+        for (int32_t i = 0; i < res.n; i++) {
+            char *piece = cli_piece(s2_model_vocab(m), res.ids[i]);
+            json_array_append_new(toks, json_pack("{s:i, s:s, s:f}", "id", res.ids[i], "piece", piece ? piece : "",
+                                                  "logprob", (double)res.logprobs[i]));
+            free(piece);
+        }
+        print_json(json_pack("{s:f, s:o}", "logprob", res.sum, "tokens", toks));
+    } else {
+        printf("%.6f\n", res.sum);
+    }
+    s2_score_result_free(&res);
+    s2_ctx_free(ctx);
+    s2_model_free(m);
+    return rc;
+}
+
+/* ---- logits ---- */
+
+static const char *logits_help =
+    "usage: sys2 logits -m MODEL (-p PROMPT | --ids \"1 403 407\") [--top K] [--json]\n"
+    "The logits at every input position. --json: {prompt_token_ids, positions: [{pos, input_token, argmax,\n"
+    "logsumexp, logits}]} with the full vector, or only the top K as {id, logit} with --top.\n" CLI_MODEL_HELP;
+
+static int cmp_logit_desc(const void *a, const void *b, void *keys) {
+    const float *l = keys;
+    int32_t i = *(const int32_t *)a, j = *(const int32_t *)b;
+    if (l[i] != l[j]) return l[i] > l[j] ? -1 : 1;
+    return (i > j) - (i < j);
+}
+
+int cmd_logits(int argc, char **argv) {
+    cli_model_opts mo = {0};
+    const char *prompt = NULL, *ids_s = NULL, *v = NULL;
+    int64_t top = 0;
+    bool json = false, bad = false;
+    for (int i = 1; i < argc; i++) {
+        int mf = cli_model_flag(&mo, argc, argv, &i);
+        if (mf < 0) return 2;
+        if (mf > 0) continue;
+        if (cli_is_help(argv[i])) {
+            fputs(logits_help, stdout);
+            return 0;
+        } else if (cli_flag(argc, argv, &i, "-p", "--prompt", &v, &bad)) {
+            prompt = v;
+        } else if (cli_flag(argc, argv, &i, "--ids", NULL, &v, &bad)) {
+            ids_s = v;
+        } else if (cli_flag(argc, argv, &i, "--top", NULL, &v, &bad)) {
+            if (!bad && (!cli_parse_i64(v, &top) || top < 1)) return cli_usage("logits", "--top wants a count >= 1");
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else {
+            return cli_usage("logits", "unknown argument '%s'", argv[i]);
+        }
+        if (bad) return 2;
+    }
+    if ((prompt == NULL) == (ids_s == NULL)) return cli_usage("logits", "give exactly one of -p PROMPT and --ids IDS");
+    int32_t n = 0, *ids = NULL;
+    if (ids_s != NULL && (ids = parse_ids(ids_s, &n)) == NULL) return cli_usage("logits", "--ids wants integers");
+    s2_model *m;
+    s2_ctx *ctx;
+    int rc = cli_open_engine("logits", &mo, 1, &m, &ctx);
+    if (rc != 0) {
+        free(ids);
+        return rc;
+    }
+    const s2_vocab *vocab = s2_model_vocab(m);
+    if (prompt != NULL) ids = cli_tokenize(vocab, prompt, true, &n);
+    int32_t V = s2_model_hparams(m)->n_vocab;
+    s2_error err = {0};
+    s2_seq seq;
+    bool *want = calloc((size_t)(n > 0 ? n : 1), sizeof(bool));
+    s2_seq *seqs = calloc((size_t)(n > 0 ? n : 1), sizeof(s2_seq));
+    s2_status st = ids && want && seqs ? s2_seq_new(ctx, &seq, &err) : s2_error_set(&err, S2_E_NOMEM, "out of memory");
+    if (st == S2_OK && n == 0) st = s2_error_set(&err, S2_E_ARG, "no input tokens");
+    for (int32_t i = 0; st == S2_OK && i < n; i++) want[i] = true, seqs[i] = seq;
+    if (st == S2_OK) st = s2_ctx_decode(ctx, seqs, ids, want, n, &err);
+    if (st != S2_OK) {
+        rc = cli_fail("logits", &err);
+    } else {
+        json_t *positions = json_array(), *pids = json_array();
+        int32_t *order = top > 0 ? malloc((size_t)V * sizeof(int32_t)) : NULL;
+        for (int32_t i = 0; i < n; i++) {
+            const float *lg = s2_ctx_logits(ctx, i);
+            int32_t am = 0;
+            for (int32_t t = 1; t < V; t++)
+                if (lg[t] > lg[am]) am = t;
+            float lse = s2_logsumexp(lg, V);
+            json_array_append_new(pids, json_integer(ids[i]));
+            if (!json) {
+                printf("%d\t%d\t%d\t%.6f\n", i, ids[i], am, lse);
+                continue;
+            }
+            json_t *arr = json_array();
+            if (order != NULL) {
+                for (int32_t t = 0; t < V; t++) order[t] = t;
+                qsort_r(order, (size_t)V, sizeof(int32_t), cmp_logit_desc, (void *)lg);
+                for (int32_t t = 0; t < top && t < V; t++)
+                    json_array_append_new(arr, json_pack("{s:i, s:f}", "id", order[t], "logit", (double)lg[order[t]]));
+            } else {
+                for (int32_t t = 0; t < V; t++) json_array_append_new(arr, json_real(lg[t]));
+            }
+            json_array_append_new(positions, json_pack("{s:i, s:i, s:i, s:f, s:o}", "pos", i, "input_token", ids[i],
+                                                       "argmax", am, "logsumexp", (double)lse, "logits", arr));
+        }
+        free(order);
+        if (json) print_json(json_pack("{s:o, s:o}", "prompt_token_ids", pids, "positions", positions));
+        else json_decref(positions), json_decref(pids);
+    }
+    free(want);
+    free(seqs);
+    free(ids);
+    s2_ctx_free(ctx);
+    s2_model_free(m);
+    return rc;
+}
+
+/* ---- perplexity ---- */
+
+static const char *perplexity_help =
+    "usage: sys2 perplexity -m MODEL -f FILE [--ctx N] [--json]\n"
+    "Perplexity of a text file and its bits per byte: the text is cut into windows of N-1 tokens, each read after\n"
+    "BOS, and every token is scored given the ones before it in its window.\n" CLI_MODEL_HELP;
+
+int cmd_perplexity(int argc, char **argv) {
+    cli_model_opts mo = {0};
+    const char *file = NULL, *v = NULL;
+    bool json = false, bad = false;
+    for (int i = 1; i < argc; i++) {
+        int mf = cli_model_flag(&mo, argc, argv, &i);
+        if (mf < 0) return 2;
+        if (mf > 0) continue;
+        if (cli_is_help(argv[i])) {
+            fputs(perplexity_help, stdout);
+            return 0;
+        } else if (cli_flag(argc, argv, &i, "-f", "--file", &v, &bad)) {
+            file = v;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else {
+            return cli_usage("perplexity", "unknown argument '%s'", argv[i]);
+        }
+        if (bad) return 2;
+    }
+    if (file == NULL) return cli_usage("perplexity", "no text: give -f FILE");
+    FILE *f = fopen(file, "rb");
+    if (f == NULL) {
+        s2_error e;
+        s2_error_set(&e, S2_E_IO, "%s: cannot open", file);
+        return cli_fail("perplexity", &e);
+    }
+    size_t cap = 1 << 16, len = 0, got;
+    char *text = malloc(cap + 1);
+    while (text != NULL && (got = fread(text + len, 1, cap - len, f)) > 0)
+        if ((len += got) == cap) {
+            char *nt = realloc(text, (cap *= 2) + 1);
+            if (nt == NULL) free(text);
+            text = nt;
+        }
+    fclose(f);
+    if (text == NULL) return 1;
+    text[len] = '\0';
+    s2_model *m;
+    s2_ctx *ctx;
+    int rc = cli_open_engine("perplexity", &mo, 1, &m, &ctx);
+    if (rc != 0) {
+        free(text);
+        return rc;
+    }
+    s2_ppl_result res = {0};
+    s2_error err = {0};
+    s2_status st = s2_perplexity(ctx, text, len, &res, &err);
+    if (st != S2_OK) {
+        rc = cli_fail("perplexity", &err);
+    } else if (json) {
+        print_json(json_pack("{s:f, s:f, s:f, s:I, s:I, s:I}", "perplexity", res.ppl, "bits_per_byte", res.bits_per_byte,
+                             "nll", res.nll, "tokens", (json_int_t)res.n_tokens, "bytes", (json_int_t)res.n_bytes,
+                             "windows", (json_int_t)res.n_windows));
+    } else {
+        printf("perplexity %.4f  bits/byte %.4f  (%lld tokens, %lld bytes, %lld windows)\n", res.ppl,
+               res.bits_per_byte, (long long)res.n_tokens, (long long)res.n_bytes, (long long)res.n_windows);
+    }
+    free(text);
+    s2_ctx_free(ctx);
+    s2_model_free(m);
+    return rc;
+}

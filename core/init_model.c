@@ -1,0 +1,151 @@
+/* init_model.c: writes random-weight Llama/Qwen2 GGUF files with the project's GGUF writer. Weights are
+ * uniform with a given standard deviation from a seeded RNG, so a (shape, seed) pair always makes the same
+ * file; norms are 1 plus a little noise, so that tests see non-trivial RMSNorm weights. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gguf.h"
+#include "init_model.h"
+#include "quant.h"
+#include "tokenizer.h"
+
+s2_init_params s2_init_default_params(void) {
+    s2_init_params p = {.arch = "llama", .n_embd = 64, .n_layer = 2, .n_head = 4, .n_head_kv = 2, .n_ff = 128,
+                        .n_ctx = 256, .n_vocab = 0, .type = S2_TYPE_F32, .tied = true, .seed = 1, .std = 0.05f,
+                        .rope_base = 10000.0f, .tokenizer_from = NULL};
+    return p;
+}
+
+typedef struct tensor_buf {
+    void *data;
+    struct tensor_buf *next;
+} tensor_buf;
+
+/* Adds one random tensor (n_in, n_out) in type; buffers are kept on *bufs until the file is written. */
+static s2_status add_random(s2_gguf_writer *w, tensor_buf **bufs, s2_rng *rng, const char *name, int32_t type,
+                            int64_t n_in, int64_t n_out, float std, float mean, s2_error *err) {
+    bool vec = n_out == 1;
+    if (vec) type = S2_TYPE_F32;
+    size_t row = s2_type_row_size(type, n_in);
+    if (row == 0)
+        return s2_error_set(err, S2_E_ARG, "init-model: %s has rows of %lld, not a multiple of %s's block of %lld",
+                            name, (long long)n_in, s2_type_name(type), (long long)s2_type_block(type));
+    tensor_buf *b = calloc(1, sizeof *b);
+    float *tmp = malloc((size_t)n_in * sizeof(float));
+    if (b == NULL || tmp == NULL || (b->data = malloc(row * (size_t)n_out)) == NULL) {
+        free(b);
+        free(tmp);
+        return s2_error_set(err, S2_E_NOMEM, "init-model: out of memory for %s", name);
+    }
+    b->next = *bufs;
+    *bufs = b;
+    float a = std * sqrtf(3.0f); /* uniform(-a, a) has standard deviation a / sqrt(3) */
+    for (int64_t o = 0; o < n_out; o++) {
+        for (int64_t i = 0; i < n_in; i++) tmp[i] = mean + a * (float)(2.0 * s2_rng_uniform(rng) - 1.0);
+        s2_quantize_row(type, tmp, (char *)b->data + (size_t)o * row, n_in);
+    }
+    free(tmp);
+    int64_t ne[2] = {n_in, n_out};
+    return s2_gguf_add_tensor(w, name, type, vec ? 1 : 2, ne, b->data, err);
+}
+
+static s2_status write_vocab(s2_gguf_writer *w, const s2_init_params *p, int32_t *n_vocab, s2_error *err) {
+    if (p->tokenizer_from == NULL) {
+        s2_vocab *v = NULL;
+        s2_status st = s2_vocab_char_init(&v, err);
+        if (st == S2_OK) st = s2_vocab_write_gguf(v, w, err);
+        if (st == S2_OK) *n_vocab = s2_vocab_n_tokens(v);
+        s2_vocab_free(v);
+        return st;
+    }
+    s2_gguf *src = NULL;
+    s2_status st = s2_gguf_open(p->tokenizer_from, &src, err);
+    if (st != S2_OK) return st;
+    const s2_gguf_kv *toks = NULL;
+    st = s2_gguf_get_arr(src, "tokenizer.ggml.tokens", S2_GGUF_STRING, &toks, err);
+    for (int64_t i = 0; st == S2_OK && i < s2_gguf_n_kv(src); i++) {
+        const s2_gguf_kv *kv = s2_gguf_kv_at(src, i);
+        if (strncmp(kv->key, "tokenizer.", 10) == 0) st = s2_gguf_set_kv(w, kv);
+    }
+    if (st == S2_OK) *n_vocab = (int32_t)toks->n;
+    s2_gguf_free(src);
+    return st;
+}
+
+s2_status s2_model_init_random(const s2_init_params *params, const char *path, s2_error *err) {
+    s2_init_params p = params ? *params : s2_init_default_params();
+    bool qwen2 = p.arch != NULL && strcmp(p.arch, "qwen2") == 0;
+    if (p.arch == NULL || (!qwen2 && strcmp(p.arch, "llama") != 0))
+        return s2_error_set(err, S2_E_ARG, "init-model: architecture '%s' (llama or qwen2)", p.arch ? p.arch : "");
+    if (p.n_embd < 2 || p.n_layer < 1 || p.n_head < 1 || p.n_head_kv < 1 || p.n_ff < 1 || p.n_ctx < 1 ||
+        p.n_embd % p.n_head != 0 || p.n_head % p.n_head_kv != 0 || (p.n_embd / p.n_head) % 2 != 0)
+        return s2_error_set(err, S2_E_ARG,
+                            "init-model: bad shape dim %d, layers %d, heads %d, kv-heads %d, ff %d, ctx %d (heads must "
+                            "divide dim into even head sizes, kv-heads must divide heads)",
+                            p.n_embd, p.n_layer, p.n_head, p.n_head_kv, p.n_ff, p.n_ctx);
+    if (!s2_type_supported(p.type)) return s2_error_set(err, S2_E_ARG, "init-model: unsupported weight type %d", p.type);
+    s2_gguf_writer *w = NULL;
+    s2_status st = s2_gguf_writer_init(&w, err);
+    if (st != S2_OK) return st;
+    int32_t V = 0, D = p.n_embd, HD = p.n_embd / p.n_head, KV = p.n_head_kv * HD;
+    st = write_vocab(w, &p, &V, err);
+    char key[128];
+#define SETU32(k, v) (snprintf(key, sizeof key, "%s." k, p.arch), s2_gguf_set_u32(w, key, (uint32_t)(v)))
+    if (st == S2_OK) st = s2_gguf_set_str(w, "general.architecture", p.arch);
+    if (st == S2_OK) st = s2_gguf_set_str(w, "general.name", "sys2 random model");
+    if (st == S2_OK) st = s2_gguf_set_u32(w, "general.file_type", p.type == S2_TYPE_F32 ? 0 : p.type == S2_TYPE_F16 ? 1 : p.type == S2_TYPE_Q4_0 ? 2 : p.type == S2_TYPE_Q8_0 ? 7 : 32);
+    if (st == S2_OK) st = SETU32("context_length", p.n_ctx);
+    if (st == S2_OK) st = SETU32("embedding_length", D);
+    if (st == S2_OK) st = SETU32("block_count", p.n_layer);
+    if (st == S2_OK) st = SETU32("feed_forward_length", p.n_ff);
+    if (st == S2_OK) st = SETU32("attention.head_count", p.n_head);
+    if (st == S2_OK) st = SETU32("attention.head_count_kv", p.n_head_kv);
+    if (st == S2_OK) st = SETU32("rope.dimension_count", HD);
+    if (st == S2_OK) st = SETU32("vocab_size", V);
+#undef SETU32
+    if (st == S2_OK) {
+        snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", p.arch);
+        st = s2_gguf_set_f32(w, key, qwen2 ? 1e-6f : 1e-5f);
+    }
+    if (st == S2_OK) {
+        snprintf(key, sizeof key, "%s.rope.freq_base", p.arch);
+        st = s2_gguf_set_f32(w, key, p.rope_base > 0 ? p.rope_base : 10000.0f);
+    }
+    tensor_buf *bufs = NULL;
+    s2_rng rng;
+    s2_rng_seed(&rng, p.seed);
+    char name[96];
+    if (st == S2_OK) st = add_random(w, &bufs, &rng, "token_embd.weight", p.type, D, V, p.std * 10, 0, err);
+    for (int32_t l = 0; st == S2_OK && l < p.n_layer; l++) {
+#define T(fmt, nin, nout, std, mean) \
+    if (st == S2_OK) snprintf(name, sizeof name, fmt, l), st = add_random(w, &bufs, &rng, name, p.type, nin, nout, std, mean, err)
+        T("blk.%d.attn_norm.weight", D, 1, 0.1f, 1.0f);
+        T("blk.%d.attn_q.weight", D, D, p.std, 0);
+        T("blk.%d.attn_k.weight", D, KV, p.std, 0);
+        T("blk.%d.attn_v.weight", D, KV, p.std, 0);
+        T("blk.%d.attn_output.weight", D, D, p.std, 0);
+        T("blk.%d.ffn_norm.weight", D, 1, 0.1f, 1.0f);
+        T("blk.%d.ffn_gate.weight", D, p.n_ff, p.std, 0);
+        T("blk.%d.ffn_up.weight", D, p.n_ff, p.std, 0);
+        T("blk.%d.ffn_down.weight", p.n_ff, D, p.std, 0);
+        if (qwen2) {
+            T("blk.%d.attn_q.bias", D, 1, 0.1f, 0);
+            T("blk.%d.attn_k.bias", KV, 1, 0.1f, 0);
+            T("blk.%d.attn_v.bias", KV, 1, 0.1f, 0);
+        }
+#undef T
+    }
+    if (st == S2_OK) st = add_random(w, &bufs, &rng, "output_norm.weight", p.type, D, 1, 0.1f, 1.0f, err);
+    if (st == S2_OK && !p.tied) st = add_random(w, &bufs, &rng, "output.weight", p.type, D, V, p.std, 0, err);
+    if (st == S2_OK) st = s2_gguf_write(w, path, err);
+    while (bufs != NULL) {
+        tensor_buf *next = bufs->next;
+        free(bufs->data);
+        free(bufs);
+        bufs = next;
+    }
+    s2_gguf_writer_free(w);
+    return st;
+}

@@ -1,0 +1,620 @@
+/* lm.c: the system-1 interface that search uses (s2_lm), its checked wrappers, and the local engine behind it.
+ *
+ * A local sequence is an engine sequence (paged KV, shared by forks) plus its text and the logits of its next
+ * token, so that forks, label scoring and sampling never recompute a shared prefix. The counters are the
+ * context's: prompt tokens computed and reused (prefix cache), tokens sampled, tokens scored, forward calls,
+ * rows and FLOPs, and wall time inside system 1, plus one request per call of the interface. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctx.h"
+#include "generate.h"
+
+/* ---- wrappers ---- */
+
+s2_lm_sample_params s2_lm_sample_default_params(void) {
+    s2_lm_sample_params p = {.sample = s2_sample_default_params(), .max_tokens = 64, .stops = NULL, .n_stops = 0,
+                             .seed = 0};
+    return p;
+}
+
+void s2_lm_gen_free(s2_lm_gen *g) {
+    if (g == NULL) return;
+    free(g->text);
+    free(g->tokens);
+    free(g->logprobs);
+    memset(g, 0, sizeof *g);
+}
+
+void s2_lm_free(s2_lm *lm) {
+    if (lm == NULL) return;
+    if (lm->iface->free) lm->iface->free(lm);
+    else free(lm->ctx);
+    free(lm);
+}
+
+s2_status s2_lm_seq_new(s2_lm *lm, const char *text, s2_lm_seq *out, s2_error *err) {
+    if (text == NULL) return s2_error_set(err, S2_E_ARG, "lm: seq_new without text");
+    return lm->iface->seq_new(lm, text, out, err);
+}
+s2_status s2_lm_fork(s2_lm *lm, s2_lm_seq src, s2_lm_seq *out, s2_error *err) { return lm->iface->fork(lm, src, out, err); }
+s2_status s2_lm_append(s2_lm *lm, s2_lm_seq seq, const char *text, s2_error *err) {
+    if (text == NULL) return s2_error_set(err, S2_E_ARG, "lm: append without text");
+    return text[0] == '\0' ? S2_OK : lm->iface->append(lm, seq, text, err);
+}
+void s2_lm_seq_free(s2_lm *lm, s2_lm_seq seq) { lm->iface->seq_free(lm, seq); }
+s2_status s2_lm_score(s2_lm *lm, s2_lm_seq seq, const char *cont, float *per_token, int32_t cap, int32_t *n,
+                      double *sum, s2_error *err) {
+    if (cont == NULL) return s2_error_set(err, S2_E_ARG, "lm: score without a continuation");
+    return lm->iface->score(lm, seq, cont, per_token, cap, n, sum, err);
+}
+s2_status s2_lm_score_labels(s2_lm *lm, s2_lm_seq seq, const char *const *labels, int32_t n, double *out,
+                             s2_error *err) {
+    if (n < 1 || labels == NULL) return s2_error_set(err, S2_E_ARG, "lm: score_labels with %d labels", n);
+    return lm->iface->score_labels(lm, seq, labels, n, out, err);
+}
+int32_t s2_lm_top_k(s2_lm *lm, s2_lm_seq seq, int32_t k, s2_lm_top *out, s2_error *err) {
+    if (k < 1) return s2_error_set(err, S2_E_ARG, "lm: top_k with k = %d", k);
+    return lm->iface->top_k(lm, seq, k, out, err);
+}
+s2_status s2_lm_sample(s2_lm *lm, const s2_lm_seq *seqs, int32_t n, const s2_lm_sample_params *p, s2_lm_gen *out,
+                       s2_error *err) {
+    s2_lm_sample_params dp = s2_lm_sample_default_params();
+    if (n < 0) return s2_error_set(err, S2_E_ARG, "lm: sample %d sequences", n);
+    memset(out, 0, (size_t)n * sizeof *out);
+    return n == 0 ? S2_OK : lm->iface->sample(lm, seqs, n, p ? p : &dp, out, err);
+}
+s2_status s2_lm_sample_n(s2_lm *lm, s2_lm_seq seq, int32_t n, const s2_lm_sample_params *p, s2_lm_seq *out_seqs,
+                         s2_lm_gen *out, s2_error *err) {
+    for (int32_t i = 0; i < n; i++) {
+        s2_status st = s2_lm_fork(lm, seq, &out_seqs[i], err);
+        if (st != S2_OK) {
+            while (i-- > 0) s2_lm_seq_free(lm, out_seqs[i]);
+            return st;
+        }
+    }
+    s2_status st = s2_lm_sample(lm, out_seqs, n, p, out, err);
+    if (st != S2_OK)
+        for (int32_t i = 0; i < n; i++) s2_lm_seq_free(lm, out_seqs[i]);
+    return st;
+}
+void s2_lm_counters(const s2_lm *lm, s2_counters *out) { lm->iface->counters(lm, out); }
+
+/* ---- the local engine ---- */
+
+typedef struct local_seq {
+    bool live;
+    s2_seq seq;            /* the engine's sequence */
+    float *logits;         /* (V) next-token logits */
+    char *text;            /* the text so far (prompt and everything appended or sampled) */
+    size_t text_len, text_cap;
+} local_seq;
+
+typedef struct local_lm {
+    s2_ctx *ctx;
+    const s2_vocab *v;
+    int32_t V;
+    local_seq *seqs;
+    int32_t n_seqs, cap_seqs;
+    void *sample_scratch;
+} local_lm;
+
+static local_lm *L(s2_lm *lm) { return lm->ctx; }
+
+static local_seq *get_seq(local_lm *l, s2_lm_seq s, s2_error *err) {
+    if (s < 0 || s >= l->n_seqs || !l->seqs[s].live) {
+        s2_error_set(err, S2_E_ARG, "lm: sequence %d is not live", s);
+        return NULL;
+    }
+    return &l->seqs[s];
+}
+
+static s2_status text_append(local_seq *q, const char *t, size_t n) {
+    if (q->text_len + n + 1 > q->text_cap) {
+        size_t cap = q->text_cap ? q->text_cap : 256;
+        while (cap < q->text_len + n + 1) cap *= 2;
+        char *nt = realloc(q->text, cap);
+        if (nt == NULL) return S2_E_NOMEM;
+        q->text = nt;
+        q->text_cap = cap;
+    }
+    memcpy(q->text + q->text_len, t, n);
+    q->text_len += n;
+    q->text[q->text_len] = '\0';
+    return S2_OK;
+}
+
+/* A free slot with its logits buffer. */
+static s2_status slot_new(local_lm *l, s2_lm_seq *out, s2_error *err) {
+    int32_t s = 0;
+    while (s < l->n_seqs && l->seqs[s].live) s++;
+    if (s == l->n_seqs) {
+        if (l->n_seqs == l->cap_seqs) {
+            int32_t cap = l->cap_seqs ? 2 * l->cap_seqs : 16;
+            local_seq *ns = realloc(l->seqs, (size_t)cap * sizeof *ns);
+            if (ns == NULL) return s2_error_set(err, S2_E_NOMEM, "lm: out of memory for sequences");
+            l->seqs = ns;
+            l->cap_seqs = cap;
+        }
+        memset(&l->seqs[l->n_seqs], 0, sizeof l->seqs[0]);
+        l->seqs[l->n_seqs].logits = malloc((size_t)l->V * sizeof(float));
+        if (l->seqs[l->n_seqs].logits == NULL) return s2_error_set(err, S2_E_NOMEM, "lm: out of memory for logits");
+        l->n_seqs++;
+    }
+    local_seq *q = &l->seqs[s];
+    q->live = true;
+    q->seq = -1;
+    q->text_len = 0;
+    if (q->text) q->text[0] = '\0';
+    *out = s;
+    return S2_OK;
+}
+
+static void local_seq_free(s2_lm *lm, s2_lm_seq s) {
+    local_lm *l = L(lm);
+    if (s < 0 || s >= l->n_seqs || !l->seqs[s].live) return;
+    if (l->seqs[s].seq >= 0) s2_seq_free(l->ctx, l->seqs[s].seq);
+    l->seqs[s].live = false;
+}
+
+static int32_t *tokenize(const s2_vocab *v, const char *text, bool bos, int32_t *n) {
+    size_t len = strlen(text);
+    int32_t cap = (int32_t)len + 8;
+    int32_t *ids = malloc((size_t)cap * sizeof(int32_t));
+    if (ids == NULL) return NULL;
+    int32_t got = s2_tokenize(v, text, len, bos, false, ids, cap);
+    if (got < 0) {
+        int32_t *more = realloc(ids, (size_t)(-got) * sizeof(int32_t));
+        if (more == NULL) {
+            free(ids);
+            return NULL;
+        }
+        ids = more;
+        got = s2_tokenize(v, text, len, bos, false, ids, -got);
+    }
+    *n = got;
+    return ids;
+}
+
+static s2_status local_seq_new(s2_lm *lm, const char *text, s2_lm_seq *out, s2_error *err) {
+    local_lm *l = L(lm);
+    l->ctx->c.requests++;
+    int32_t n = 0;
+    int32_t *ids = tokenize(l->v, text, true, &n);
+    if (ids == NULL) return s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    s2_lm_seq s;
+    s2_status st = n > 0 ? slot_new(l, &s, err) : s2_error_set(err, S2_E_ARG, "lm: an empty prompt and no BOS token");
+    if (st == S2_OK) {
+        local_seq *q = &l->seqs[s];
+        st = s2_seq_new(l->ctx, &q->seq, err);
+        if (st == S2_OK) st = s2_seq_prefill(l->ctx, q->seq, ids, n, NULL, err);
+        if (st == S2_OK) memcpy(q->logits, s2_ctx_logits(l->ctx, 0), (size_t)l->V * sizeof(float));
+        if (st == S2_OK && text_append(q, text, strlen(text)) != S2_OK)
+            st = s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+        if (st != S2_OK) local_seq_free(lm, s);
+        else *out = s;
+    }
+    free(ids);
+    return st;
+}
+
+static s2_status local_fork(s2_lm *lm, s2_lm_seq src, s2_lm_seq *out, s2_error *err) {
+    local_lm *l = L(lm);
+    l->ctx->c.requests++;
+    if (get_seq(l, src, err) == NULL) return S2_E_ARG;
+    s2_lm_seq s;
+    s2_status st = slot_new(l, &s, err); /* may move l->seqs: look src up again after */
+    if (st != S2_OK) return st;
+    local_seq *a = &l->seqs[src], *b = &l->seqs[s];
+    st = s2_seq_fork(l->ctx, a->seq, &b->seq, err);
+    if (st == S2_OK && text_append(b, a->text, a->text_len) != S2_OK) st = s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    if (st != S2_OK) {
+        local_seq_free(lm, s);
+        return st;
+    }
+    memcpy(b->logits, a->logits, (size_t)l->V * sizeof(float));
+    *out = s;
+    return S2_OK;
+}
+
+/* The tokens text adds after q: those that follow q's own tokens in the tokenization of q's text + text when q's
+ * tokens are a prefix of it (so SentencePiece's space prefix and merges across the seam come out as they would in
+ * one prompt); otherwise text's own tokens. */
+static int32_t *append_tokens(local_lm *l, local_seq *q, const char *text, int32_t *n) {
+    int32_t nq = s2_seq_len(l->ctx, q->seq), nw = 0;
+    const int32_t *qt = s2_seq_tokens(l->ctx, q->seq);
+    size_t tl = strlen(text);
+    char *whole = malloc(q->text_len + tl + 1);
+    if (whole == NULL) return NULL;
+    memcpy(whole, q->text, q->text_len);
+    memcpy(whole + q->text_len, text, tl + 1);
+    int32_t *w = tokenize(l->v, whole, true, &nw);
+    free(whole);
+    if (w != NULL && nw >= nq && memcmp(w, qt, (size_t)nq * sizeof(int32_t)) == 0) {
+        memmove(w, w + nq, (size_t)(nw - nq) * sizeof(int32_t));
+        *n = nw - nq;
+        return w;
+    }
+    free(w);
+    return tokenize(l->v, text, false, n);
+}
+
+static s2_status local_append(s2_lm *lm, s2_lm_seq s, const char *text, s2_error *err) {
+    local_lm *l = L(lm);
+    l->ctx->c.requests++;
+    local_seq *q = get_seq(l, s, err);
+    if (q == NULL) return S2_E_ARG;
+    int32_t n = 0;
+    int32_t *ids = append_tokens(l, q, text, &n);
+    if (ids == NULL) return s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    s2_seq *seqs = malloc((size_t)(n > 0 ? n : 1) * sizeof(s2_seq));
+    s2_status st = seqs ? S2_OK : s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    for (int32_t i = 0; st == S2_OK && i < n; i++) seqs[i] = q->seq;
+    if (st == S2_OK && n > 0) st = s2_ctx_decode(l->ctx, seqs, ids, NULL, n, err);
+    if (st == S2_OK && n > 0) {
+        memcpy(q->logits, s2_ctx_logits(l->ctx, 0), (size_t)l->V * sizeof(float));
+        l->ctx->c.prompt_tokens += n;
+    }
+    if (st == S2_OK && text_append(q, text, strlen(text)) != S2_OK) st = s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    free(seqs);
+    free(ids);
+    return st;
+}
+
+/* Teacher forcing of several continuations after one sequence in one forward: continuation c's tokens are fed on
+ * a temporary fork, and token i's log-prob is read from the logits before it. lp gets every token's log-prob,
+ * continuation after continuation. */
+static s2_status force(local_lm *l, local_seq *q, int32_t **toks, const int32_t *nt, int32_t nc, float *lp,
+                       s2_error *err) {
+    int32_t rows = 0, total = 0;
+    for (int32_t c = 0; c < nc; c++) {
+        rows += nt[c] > 1 ? nt[c] - 1 : 0;
+        total += nt[c];
+    }
+    s2_seq *forks = calloc((size_t)nc, sizeof *forks), *seqs = malloc((size_t)(rows + 1) * sizeof *seqs);
+    int32_t *ids = malloc((size_t)(rows + 1) * sizeof *ids);
+    s2_status st = forks && seqs && ids ? S2_OK : s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    int32_t made = 0, r = 0;
+    for (int32_t c = 0; st == S2_OK && c < nc; c++) {
+        if (nt[c] > 1) {
+            st = s2_seq_fork(l->ctx, q->seq, &forks[c], err);
+            if (st == S2_OK) made = c + 1;
+            for (int32_t i = 0; st == S2_OK && i < nt[c] - 1; i++, r++) seqs[r] = forks[c], ids[r] = toks[c][i];
+        } else {
+            forks[c] = -1;
+            made = c + 1;
+        }
+    }
+    if (st == S2_OK && rows > 0) {
+        bool *want = malloc((size_t)rows * sizeof(bool));
+        if (want == NULL) st = s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+        for (int32_t i = 0; st == S2_OK && i < rows; i++) want[i] = true;
+        if (st == S2_OK) st = s2_ctx_decode(l->ctx, seqs, ids, want, rows, err);
+        free(want);
+    }
+    float lse0 = s2_logsumexp(q->logits, l->V);
+    for (int32_t c = 0, row = 0, k = 0; st == S2_OK && c < nc; c++) {
+        for (int32_t i = 0; i < nt[c]; i++, k++) {
+            if (i == 0) {
+                lp[k] = q->logits[toks[c][0]] - lse0;
+            } else {
+                const float *lg = s2_ctx_logits(l->ctx, row++);
+                lp[k] = lg[toks[c][i]] - s2_logsumexp(lg, l->V);
+            }
+        }
+    }
+    if (st == S2_OK) l->ctx->c.scored_tokens += total;
+    for (int32_t c = 0; forks && c < made; c++)
+        if (forks[c] >= 0) s2_seq_free(l->ctx, forks[c]);
+    free(forks);
+    free(seqs);
+    free(ids);
+    return st;
+}
+
+static s2_status local_score(s2_lm *lm, s2_lm_seq s, const char *cont, float *per_token, int32_t cap, int32_t *n,
+                             double *sum, s2_error *err) {
+    local_lm *l = L(lm);
+    l->ctx->c.requests++;
+    local_seq *q = get_seq(l, s, err);
+    if (q == NULL) return S2_E_ARG;
+    int32_t nt = 0;
+    int32_t *ids = append_tokens(l, q, cont, &nt);
+    float *lp = malloc((size_t)(nt > 0 ? nt : 1) * sizeof(float));
+    s2_status st = ids && lp ? S2_OK : s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    if (st == S2_OK) st = force(l, q, &ids, &nt, 1, lp, err);
+    double acc = 0;
+    for (int32_t i = 0; st == S2_OK && i < nt; i++) {
+        acc += lp[i];
+        if (per_token != NULL && i < cap) per_token[i] = lp[i];
+    }
+    if (st == S2_OK) {
+        if (n) *n = nt;
+        if (sum) *sum = acc;
+    }
+    free(ids);
+    free(lp);
+    return st;
+}
+
+static s2_status local_score_labels(s2_lm *lm, s2_lm_seq s, const char *const *labels, int32_t n, double *out,
+                                    s2_error *err) {
+    local_lm *l = L(lm);
+    l->ctx->c.requests++;
+    local_seq *q = get_seq(l, s, err);
+    if (q == NULL) return S2_E_ARG;
+    int32_t **toks = calloc((size_t)n, sizeof *toks), *nt = calloc((size_t)n, sizeof *nt), total = 0;
+    s2_status st = toks && nt ? S2_OK : s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    for (int32_t c = 0; st == S2_OK && c < n; c++) {
+        toks[c] = append_tokens(l, q, labels[c], &nt[c]);
+        if (toks[c] == NULL) st = s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+        else if (nt[c] == 0) st = s2_error_set(err, S2_E_ARG, "lm: label %d ('%s') has no tokens", c, labels[c]);
+        total += toks[c] ? nt[c] : 0;
+    }
+    float *lp = st == S2_OK ? malloc((size_t)total * sizeof(float)) : NULL;
+    if (st == S2_OK && lp == NULL) st = s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    if (st == S2_OK) st = force(l, q, toks, nt, n, lp, err);
+    for (int32_t c = 0, k = 0; st == S2_OK && c < n; c++) {
+        out[c] = 0;
+        for (int32_t i = 0; i < nt[c]; i++) out[c] += lp[k++];
+    }
+    for (int32_t c = 0; toks && c < n; c++) free(toks[c]);
+    free(toks);
+    free(nt);
+    free(lp);
+    return st;
+}
+
+static int cmp_top(const void *a, const void *b) {
+    const s2_lm_top *x = a, *y = b;
+    if (x->logprob != y->logprob) return x->logprob > y->logprob ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+static int32_t local_top_k(s2_lm *lm, s2_lm_seq s, int32_t k, s2_lm_top *out, s2_error *err) {
+    local_lm *l = L(lm);
+    l->ctx->c.requests++;
+    local_seq *q = get_seq(l, s, err);
+    if (q == NULL) return S2_E_ARG;
+    if (k > l->V) k = l->V;
+    float lse = s2_logsumexp(q->logits, l->V);
+    int32_t m = 0;
+    for (int32_t t = 0; t < l->V; t++) { /* insertion into a sorted list of k: V log k, fine for small k */
+        s2_lm_top e = {.id = t, .logprob = q->logits[t] - lse};
+        if (m == k && cmp_top(&e, &out[k - 1]) >= 0) continue;
+        int32_t i = m < k ? m++ : k - 1;
+        while (i > 0 && cmp_top(&e, &out[i - 1]) < 0) {
+            out[i] = out[i - 1];
+            i--;
+        }
+        out[i] = e;
+    }
+    for (int32_t i = 0; i < m; i++) {
+        int32_t len = s2_token_to_piece(l->v, out[i].id, true, out[i].piece, (int32_t)sizeof out[i].piece - 1);
+        out[i].piece[len < 0 ? 0 : len] = '\0';
+    }
+    return m;
+}
+
+static uint64_t seed_mix(uint64_t seed, uint64_t i) {
+    uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (i + 1);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Appends a token's text to g (grows in chunks). */
+static s2_status gen_push(s2_lm_gen *g, int32_t *cap, int32_t tok, float lp, const char *piece, int32_t plen,
+                          size_t *tlen, size_t *tcap) {
+    if (g->n_tokens == *cap) {
+        int32_t nc = *cap ? 2 * *cap : 32;
+        int32_t *nt = realloc(g->tokens, (size_t)nc * sizeof(int32_t));
+        if (nt == NULL) return S2_E_NOMEM;
+        g->tokens = nt;
+        float *nl = realloc(g->logprobs, (size_t)nc * sizeof(float));
+        if (nl == NULL) return S2_E_NOMEM;
+        g->logprobs = nl;
+        *cap = nc;
+    }
+    g->tokens[g->n_tokens] = tok;
+    g->logprobs[g->n_tokens++] = lp;
+    g->logprob += lp;
+    if (*tlen + (size_t)plen + 1 > *tcap) {
+        size_t nc = *tcap ? *tcap : 64;
+        while (nc < *tlen + (size_t)plen + 1) nc *= 2;
+        char *nt = realloc(g->text, nc);
+        if (nt == NULL) return S2_E_NOMEM;
+        g->text = nt;
+        *tcap = nc;
+    }
+    memcpy(g->text + *tlen, piece, (size_t)plen);
+    *tlen += (size_t)plen;
+    g->text[*tlen] = '\0';
+    return S2_OK;
+}
+
+static s2_status local_sample(s2_lm *lm, const s2_lm_seq *seqs, int32_t n, const s2_lm_sample_params *p,
+                              s2_lm_gen *out, s2_error *err) {
+    local_lm *l = L(lm);
+    l->ctx->c.requests++;
+    for (int32_t i = 0; i < n; i++) {
+        if (get_seq(l, seqs[i], err) == NULL) return S2_E_ARG;
+        for (int32_t j = 0; j < i; j++)
+            if (seqs[j] == seqs[i]) return s2_error_set(err, S2_E_ARG, "lm: sequence %d given twice to sample", seqs[i]);
+    }
+    s2_rng *rng = malloc((size_t)n * sizeof *rng);
+    int32_t *caps = calloc((size_t)n, sizeof *caps), *toks = malloc((size_t)n * sizeof *toks);
+    int32_t *rowseq = malloc((size_t)n * sizeof *rowseq);
+    size_t *tlen = calloc((size_t)n, sizeof *tlen), *tcap = calloc((size_t)n, sizeof *tcap), *scan = calloc((size_t)n, sizeof *scan);
+    s2_seq *eseqs = malloc((size_t)n * sizeof *eseqs);
+    bool *active = malloc((size_t)n * sizeof *active);
+    s2_status st = rng && caps && toks && rowseq && tlen && tcap && scan && eseqs && active
+                       ? S2_OK
+                       : s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    size_t max_stop = 0;
+    for (int32_t k = 0; k < p->n_stops; k++)
+        if (p->stops[k] && strlen(p->stops[k]) > max_stop) max_stop = strlen(p->stops[k]);
+    int32_t n_active = 0;
+    for (int32_t i = 0; st == S2_OK && i < n; i++) {
+        s2_rng_seed(&rng[i], seed_mix(p->seed, (uint64_t)i));
+        active[i] = p->max_tokens > 0;
+        n_active += active[i];
+        out[i].finish = "length";
+        out[i].text = calloc(1, 1);
+        if (out[i].text == NULL) st = s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    }
+    char piece[256];
+    while (st == S2_OK && n_active > 0) {
+        int32_t rows = 0;
+        for (int32_t i = 0; st == S2_OK && i < n; i++) {
+            if (!active[i]) continue;
+            local_seq *q = &l->seqs[seqs[i]];
+            float lp = 0;
+            int32_t tok = s2_sample(q->logits, l->V, &p->sample, &rng[i], l->sample_scratch, &lp);
+            l->ctx->c.gen_tokens++;
+            int32_t plen = s2_token_to_piece(l->v, tok, false, piece, (int32_t)sizeof piece);
+            if (plen < 0) plen = 0;
+            if (gen_push(&out[i], &caps[i], tok, lp, piece, plen, &tlen[i], &tcap[i]) != S2_OK) {
+                st = s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+                break;
+            }
+            if (s2_vocab_is_eog(l->v, tok) || tok == s2_vocab_bos(l->v)) {
+                out[i].finish = "eos"; /* the end token is not fed: nothing follows it */
+                active[i] = false;
+                n_active--;
+                continue;
+            }
+            /* a stop string: the text ends right after it; the token that completed it is fed like any other */
+            size_t from = scan[i] > max_stop ? scan[i] - max_stop : 0;
+            const char *hit = NULL;
+            for (int32_t k = 0; k < p->n_stops; k++) {
+                if (p->stops[k] == NULL || p->stops[k][0] == '\0') continue;
+                const char *h = strstr(out[i].text + from, p->stops[k]);
+                if (h != NULL && (hit == NULL || h + strlen(p->stops[k]) < hit)) hit = h + strlen(p->stops[k]);
+            }
+            scan[i] = tlen[i];
+            bool done = false;
+            if (hit != NULL) {
+                tlen[i] = (size_t)(hit - out[i].text);
+                out[i].text[tlen[i]] = '\0';
+                out[i].finish = "stop";
+                done = true;
+            } else if (out[i].n_tokens >= p->max_tokens) {
+                done = true;
+            }
+            toks[rows] = tok;
+            eseqs[rows] = q->seq;
+            rowseq[rows++] = i;
+            if (done) {
+                active[i] = false;
+                n_active--;
+            }
+        }
+        if (st != S2_OK || rows == 0) break;
+        st = s2_ctx_decode(l->ctx, eseqs, toks, NULL, rows, err);
+        for (int32_t r = 0; st == S2_OK && r < rows; r++) {
+            local_seq *q = &l->seqs[seqs[rowseq[r]]];
+            memcpy(q->logits, s2_ctx_logits(l->ctx, r), (size_t)l->V * sizeof(float));
+        }
+    }
+    for (int32_t i = 0; st == S2_OK && i < n; i++) /* the sequences' texts: pieces as generated (to the stop) */
+        if (text_append(&l->seqs[seqs[i]], out[i].text, tlen[i]) != S2_OK) st = s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    if (st != S2_OK)
+        for (int32_t i = 0; i < n; i++) s2_lm_gen_free(&out[i]);
+    free(rng);
+    free(caps);
+    free(toks);
+    free(rowseq);
+    free(tlen);
+    free(tcap);
+    free(scan);
+    free(eseqs);
+    free(active);
+    return st;
+}
+
+static void local_counters(const s2_lm *lm, s2_counters *out) { s2_ctx_counters(((local_lm *)lm->ctx)->ctx, out); }
+
+static void local_free(s2_lm *lm) {
+    local_lm *l = L(lm);
+    for (int32_t s = 0; s < l->n_seqs; s++) {
+        free(l->seqs[s].logits);
+        free(l->seqs[s].text);
+    }
+    free(l->seqs);
+    free(l->sample_scratch);
+    s2_ctx_free(l->ctx);
+    free(l);
+}
+
+/* Time inside system 1: each call is timed whole (tokenizing, sampling and copying logits included), and the
+ * forward passes it makes do not add their own time again (ctx->depth). */
+static int64_t enter(s2_lm *lm) {
+    L(lm)->ctx->depth++;
+    return s2_now_ns();
+}
+static void leave(s2_lm *lm, int64_t t0) {
+    s2_ctx *ctx = L(lm)->ctx;
+    ctx->depth--;
+    ctx->c.ns += s2_now_ns() - t0;
+}
+#define TIMED(ret, name, params, args)          \
+    static ret timed_##name params {            \
+        int64_t t0 = enter(lm);                 \
+        ret r = local_##name args;              \
+        leave(lm, t0);                          \
+        return r;                               \
+    }
+TIMED(s2_status, seq_new, (s2_lm *lm, const char *text, s2_lm_seq *out, s2_error *err), (lm, text, out, err))
+TIMED(s2_status, fork, (s2_lm *lm, s2_lm_seq src, s2_lm_seq *out, s2_error *err), (lm, src, out, err))
+TIMED(s2_status, append, (s2_lm *lm, s2_lm_seq s, const char *text, s2_error *err), (lm, s, text, err))
+TIMED(s2_status, score, (s2_lm *lm, s2_lm_seq s, const char *c, float *pt, int32_t cap, int32_t *n, double *sum, s2_error *err),
+      (lm, s, c, pt, cap, n, sum, err))
+TIMED(s2_status, score_labels, (s2_lm *lm, s2_lm_seq s, const char *const *labels, int32_t n, double *out, s2_error *err),
+      (lm, s, labels, n, out, err))
+TIMED(int32_t, top_k, (s2_lm *lm, s2_lm_seq s, int32_t k, s2_lm_top *out, s2_error *err), (lm, s, k, out, err))
+TIMED(s2_status, sample, (s2_lm *lm, const s2_lm_seq *seqs, int32_t n, const s2_lm_sample_params *p, s2_lm_gen *out, s2_error *err),
+      (lm, seqs, n, p, out, err))
+#undef TIMED
+
+static const struct s2_lm_i local_iface = {
+    .name = "local",
+    .seq_new = timed_seq_new,
+    .fork = timed_fork,
+    .append = timed_append,
+    .seq_free = local_seq_free,
+    .score = timed_score,
+    .score_labels = timed_score_labels,
+    .top_k = timed_top_k,
+    .sample = timed_sample,
+    .counters = local_counters,
+    .free = local_free,
+};
+
+s2_status s2_lm_local_init(const s2_model *m, const s2_ctx_params *cp, s2_lm **out, s2_error *err) {
+    *out = NULL;
+    s2_lm *lm = calloc(1, sizeof *lm);
+    local_lm *l = calloc(1, sizeof *l);
+    if (lm == NULL || l == NULL) {
+        free(lm);
+        free(l);
+        return s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    }
+    lm->iface = &local_iface;
+    lm->ctx = l;
+    s2_status st = s2_ctx_init(m, cp, &l->ctx, err);
+    if (st == S2_OK) {
+        l->v = s2_model_vocab(m);
+        l->V = s2_model_hparams(m)->n_vocab;
+        l->sample_scratch = malloc(s2_sample_scratch_bytes(l->V));
+        if (l->sample_scratch == NULL) st = s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    }
+    if (st != S2_OK) {
+        s2_lm_free(lm);
+        return st;
+    }
+    *out = lm;
+    return S2_OK;
+}
+
+s2_ctx *s2_lm_local_ctx(s2_lm *lm) { return lm->iface == &local_iface ? L(lm)->ctx : NULL; }
