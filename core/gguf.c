@@ -938,3 +938,80 @@ s2_status s2_gguf_write(const s2_gguf_writer *w, const char *path, s2_error *err
     }
     return S2_OK;
 }
+
+/* ---- conversion ---- */
+
+/* llama.cpp's LLAMA_FTYPE_MOSTLY_* for the types we write; -1 for the others. */
+static int32_t ftype_of(int32_t type) {
+    switch (type) {
+    case S2_TYPE_F32: return 0;
+    case S2_TYPE_F16: return 1;
+    case S2_TYPE_Q4_0: return 2;
+    case S2_TYPE_Q8_0: return 7;
+    case S2_TYPE_BF16: return 32;
+    default: return -1;
+    }
+}
+
+/* Converts tensor t to type into a malloc'd buffer (*out). */
+static s2_status convert_tensor(const s2_gguf_tensor *t, int32_t type, void **out, s2_error *err) {
+    int64_t n = t->ne[0], rows = t->ne[1] * t->ne[2] * t->ne[3];
+    size_t in_row = s2_type_row_size(t->type, n), out_row = s2_type_row_size(type, n), bytes;
+    if (__builtin_mul_overflow(out_row, (size_t)rows, &bytes) || (uint64_t)n > SIZE_MAX / sizeof(float))
+        return s2_error_set(err, S2_E_NOMEM, "tensor '%s': too large to convert", t->name);
+    uint8_t *buf = malloc(bytes ? bytes : 1);
+    float *tmp = malloc(n ? (size_t)n * sizeof(float) : 1);
+    if (buf == NULL || tmp == NULL) {
+        free(buf);
+        free(tmp);
+        return s2_error_set(err, S2_E_NOMEM, "tensor '%s': out of memory (%zu bytes)", t->name, bytes);
+    }
+    s2_status st = S2_OK;
+    for (int64_t r = 0; r < rows && st == S2_OK; r++) {
+        st = s2_dequantize_row(t->type, (const uint8_t *)t->data + (size_t)r * in_row, tmp, n);
+        if (st == S2_OK) st = s2_quantize_row(type, tmp, buf + (size_t)r * out_row, n);
+    }
+    free(tmp);
+    if (st != S2_OK) {
+        free(buf);
+        return s2_error_set(err, st, "tensor '%s': cannot convert %s to %s", t->name, s2_type_name(t->type),
+                            s2_type_name(type));
+    }
+    *out = buf;
+    return S2_OK;
+}
+
+s2_status s2_gguf_quantize(const char *in, const char *out, int32_t type, s2_error *err) {
+    int32_t ftype = ftype_of(type);
+    if (ftype < 0)
+        return s2_error_set(err, S2_E_ARG, "quantize: type %d (%s) is not one of f32, f16, bf16, q8_0, q4_0", type,
+                            s2_type_name(type) ? s2_type_name(type) : "unknown");
+    s2_gguf *g = NULL;
+    s2_gguf_writer *w = NULL;
+    void **bufs = NULL; /* converted data, alive until the write */
+    s2_status st = s2_gguf_open(in, &g, err);
+    if (st == S2_OK) st = s2_gguf_writer_init(&w, err);
+    if (st == S2_OK && (bufs = calloc((size_t)s2_gguf_n_tensors(g) + 1, sizeof *bufs)) == NULL)
+        st = s2_error_set(err, S2_E_NOMEM, "quantize: out of memory");
+    for (int64_t i = 0; st == S2_OK && i < s2_gguf_n_kv(g); i++)
+        if ((st = s2_gguf_set_kv(w, s2_gguf_kv_at(g, i))) != S2_OK)
+            s2_error_set(err, st, "quantize: cannot copy key %s", s2_gguf_kv_at(g, i)->key);
+    if (st == S2_OK && (st = s2_gguf_set_u32(w, "general.file_type", (uint32_t)ftype)) != S2_OK)
+        s2_error_set(err, st, "quantize: cannot set general.file_type");
+    for (int64_t i = 0; st == S2_OK && i < s2_gguf_n_tensors(g); i++) {
+        const s2_gguf_tensor *t = s2_gguf_tensor_at(g, i);
+        bool convert = t->n_dims == 2 && t->type != type && s2_type_supported(t->type) &&
+                       t->ne[0] % s2_type_block(type) == 0;
+        if (convert) st = convert_tensor(t, type, &bufs[i], err);
+        if (st == S2_OK)
+            st = s2_gguf_add_tensor(w, t->name, convert ? type : t->type, t->n_dims, t->ne,
+                                    convert ? bufs[i] : t->data, err);
+    }
+    if (st == S2_OK) st = s2_gguf_write(w, out, err);
+    if (bufs != NULL)
+        for (int64_t i = 0; i < s2_gguf_n_tensors(g); i++) free(bufs[i]);
+    free(bufs);
+    s2_gguf_writer_free(w);
+    s2_gguf_free(g);
+    return st;
+}

@@ -95,4 +95,13 @@ s2_status s2_gguf_add_tensor(s2_gguf_writer *w, const char *name, int32_t type, 
 /* Writes a GGUF v3 file: to path.tmp, fsync, then rename, so a crash never leaves a half-written path. */
 s2_status s2_gguf_write(const s2_gguf_writer *w, const char *path, s2_error *err);
 
+/* ---- conversion ---- */
+
+/* Rewrites the GGUF file in as out with its 2-D tensors in type (S2_TYPE_F32, F16, BF16, Q8_0 or Q4_0): every
+ * metadata key is copied, general.file_type is set to llama.cpp's file type (0 F32, 1 F16, 2 Q4_0, 7 Q8_0,
+ * 32 BF16), and each 2-D tensor whose type we can dequantize and whose ne[0] is a multiple of type's block is
+ * converted row by row (s2_quantize_row of s2_dequantize_row); every other tensor (norms, odd widths, types we
+ * cannot read) is copied unchanged. out is written atomically (s2_gguf_write). S2_E_ARG for another type. */
+s2_status s2_gguf_quantize(const char *in, const char *out, int32_t type, s2_error *err);
+
 #endif

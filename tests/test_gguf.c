@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "gguf.h"
 #include "quant.h"
 #include "testutil.h"
@@ -721,6 +723,188 @@ START_TEST(test_gguf_survives_random_damage)
 }
 END_TEST
 
+/* ---- quantize: the library function and the CLI ---- */
+
+/* out's tensors must be in's, each eligible 2-D one converted row by row as quantize(dequantize(row)). */
+static void check_quantized(const char *in_path, const char *out_path, int32_t type, int32_t ftype) {
+    s2_gguf *a = NULL, *b = NULL;
+    s2_error err = {0};
+    ck_assert_int_eq(s2_gguf_open(in_path, &a, &err), S2_OK);
+    ck_assert_msg(s2_gguf_open(out_path, &b, &err) == S2_OK, "%s", err.msg);
+    for (int64_t i = 0; i < s2_gguf_n_kv(a); i++) {
+        const s2_gguf_kv *ka = s2_gguf_kv_at(a, i), *kb = s2_gguf_find(b, ka->key);
+        ck_assert_ptr_nonnull(kb);
+        if (strcmp(ka->key, "general.file_type") == 0) continue;
+        ck_assert_int_eq(kb->type, ka->type);
+        ck_assert_uint_eq(kb->n, ka->n);
+    }
+    int64_t ft = -1;
+    ck_assert_int_eq(s2_gguf_get_int(b, "general.file_type", &ft, &err), S2_OK);
+    ck_assert_int_eq(ft, ftype);
+    ck_assert_int_eq(s2_gguf_n_tensors(b), s2_gguf_n_tensors(a));
+    int converted = 0;
+    for (int64_t i = 0; i < s2_gguf_n_tensors(a); i++) {
+        const s2_gguf_tensor *ta = s2_gguf_tensor_at(a, i), *tb = s2_gguf_tensor_at(b, i);
+        ck_assert_str_eq(ta->name, tb->name);
+        ck_assert_int_eq(ta->n_dims, tb->n_dims);
+        for (int d = 0; d < 4; d++) ck_assert_int_eq(ta->ne[d], tb->ne[d]);
+        bool eligible = ta->n_dims == 2 && ta->ne[0] % s2_type_block(type) == 0 && ta->type != type;
+        if (!eligible) {
+            ck_assert_int_eq(tb->type, ta->type);
+            ck_assert_uint_eq(tb->nbytes, ta->nbytes);
+            ck_assert_int_eq(memcmp(ta->data, tb->data, ta->nbytes), 0);
+            continue;
+        }
+        converted++;
+        ck_assert_int_eq(tb->type, type);
+        int64_t n = ta->ne[0], rows = ta->ne[1];
+        size_t ra = s2_type_row_size(ta->type, n), rb = s2_type_row_size(type, n);
+        ck_assert_uint_eq(tb->nbytes, rb * (size_t)rows);
+        float *tmp = malloc((size_t)n * sizeof(float));
+        uint8_t *want = malloc(rb);
+        for (int64_t r = 0; r < rows; r++) {
+            s2_dequantize_row_naive(ta->type, (const uint8_t *)ta->data + r * ra, tmp, n);
+            ck_assert_int_eq(s2_quantize_row(type, tmp, want, n), S2_OK);
+            ck_assert_msg(memcmp(want, (const uint8_t *)tb->data + r * rb, rb) == 0, "%s row %lld", ta->name,
+                          (long long)r);
+        }
+        free(tmp);
+        free(want);
+    }
+    ck_assert_int_gt(converted, 0);
+    s2_gguf_free(a);
+    s2_gguf_free(b);
+}
+
+START_TEST(test_gguf_quantize_converts_row_by_row)
+{
+    const char *src = t_shared("models/stories260K.gguf", "test_gguf_quantize_converts_row_by_row");
+    if (src == NULL) return;
+    char in[600], out[600], out2[600];
+    snprintf(in, sizeof in, "%s", src);
+    const char *dir = t_tmpdir();
+    snprintf(out, sizeof out, "%s/q.gguf", dir);
+    snprintf(out2, sizeof out2, "%s/q2.gguf", dir);
+    static const struct { int32_t type, ftype; } cases[] = {
+        {S2_TYPE_Q8_0, 7}, {S2_TYPE_Q4_0, 2}, {S2_TYPE_F16, 1}, {S2_TYPE_BF16, 32}, {S2_TYPE_F32, 0}};
+    s2_error err = {0};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        ck_assert_msg(s2_gguf_quantize(in, out, cases[c].type, &err) == S2_OK, "%s", err.msg);
+        if (cases[c].type != S2_TYPE_F32) check_quantized(in, out, cases[c].type, cases[c].ftype);
+        /* from a converted file onwards: q8_0 -> q4_0, f16 -> q8_0, ... and back to f32 */
+        int32_t next = cases[(c + 1) % 5].type;
+        ck_assert_msg(s2_gguf_quantize(out, out2, next, &err) == S2_OK, "%s", err.msg);
+        if (cases[c].type != S2_TYPE_F32) check_quantized(out, out2, next, cases[(c + 1) % 5].ftype);
+    }
+    /* ffn_down (ne[0] = 172) is no multiple of 32: it stays F32 in q8_0, and becomes F16 in f16 */
+    ck_assert_int_eq(s2_gguf_quantize(in, out, S2_TYPE_Q8_0, &err), S2_OK);
+    s2_gguf *g = NULL;
+    ck_assert_int_eq(s2_gguf_open(out, &g, &err), S2_OK);
+    ck_assert_int_eq(s2_gguf_find_tensor(g, "blk.0.ffn_down.weight")->type, S2_TYPE_F32);
+    ck_assert_int_eq(s2_gguf_find_tensor(g, "blk.0.ffn_up.weight")->type, S2_TYPE_Q8_0);
+    ck_assert_int_eq(s2_gguf_find_tensor(g, "output_norm.weight")->type, S2_TYPE_F32);
+    s2_gguf_free(g);
+
+    ck_assert_int_eq(s2_gguf_quantize(in, out, S2_TYPE_Q4_K, &err), S2_E_ARG);
+    ck_assert_int_eq(s2_gguf_quantize("/nonexistent.gguf", out, S2_TYPE_Q8_0, &err), S2_E_IO);
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s/bad.gguf", dir);
+    ck_assert(t_write_file(bad, "GGUF\x01\0\0\0 and then some junk bytes", 32));
+    ck_assert_int_eq(s2_gguf_quantize(bad, out, S2_TYPE_Q8_0, &err), S2_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "version 1"));
+}
+END_TEST
+
+/* llama2.c's config gives the parameter count independently: dim 64, hidden 172, 5 layers, 8 heads of 8, 4 KV
+ * heads, vocab 512, and a separate output matrix in the GGUF. */
+#define STORIES_PARAMS (2 * 512 * 64 + 64 + 5 * (2 * 64 + 2 * 64 * 64 + 2 * 64 * 32 + 3 * 64 * 172))
+
+START_TEST(test_gguf_cli_info)
+{
+    const char *src = t_shared("models/stories260K.gguf", "test_gguf_cli_info");
+    if (src == NULL) return;
+    char cmd[1400], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s info -m %s", t_sys2_bin(), src);
+    ck_assert_int_eq(t_run(cmd, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "GGUF version 3, alignment 32, 19 keys, 48 tensors"));
+    ck_assert_ptr_nonnull(strstr(out, "general.architecture = \"llama\""));
+    ck_assert_ptr_nonnull(strstr(out, "llama.block_count = 5 (uint32)"));
+    ck_assert_ptr_nonnull(strstr(out, "tokenizer.ggml.tokens = [string x 512] \"<unk>\", \"<s>\", \"</s>\""));
+    ck_assert_ptr_nonnull(strstr(out, "token_embd.weight"));
+    char want[64];
+    snprintf(want, sizeof want, "parameters: %d\n", STORIES_PARAMS);
+    ck_assert_msg(strstr(out, want) != NULL, "no '%s' in:\n%s", want, out);
+    snprintf(want, sizeof want, "tensor bytes: %d\n", 4 * STORIES_PARAMS);
+    ck_assert_ptr_nonnull(strstr(out, want));
+    free(out);
+
+    snprintf(cmd, sizeof cmd, "%s info -m %s --json", t_sys2_bin(), src);
+    ck_assert_int_eq(t_run(cmd, &out), 0);
+    json_error_t jerr;
+    json_t *j = json_loads(out, 0, &jerr);
+    ck_assert_msg(j != NULL, "bad JSON: %s", jerr.text);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "n_params")), STORIES_PARAMS);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "version")), 3);
+    ck_assert_uint_eq(json_array_size(json_object_get(j, "tensors")), 48);
+    json_t *arch = json_object_get(json_object_get(j, "metadata"), "general.architecture");
+    ck_assert_str_eq(json_string_value(json_object_get(arch, "value")), "llama");
+    json_t *toks = json_object_get(json_object_get(j, "metadata"), "tokenizer.ggml.tokens");
+    ck_assert_int_eq(json_integer_value(json_object_get(toks, "n")), 512);
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(toks, "first"), 1)), "<s>");
+    json_t *t0 = json_array_get(json_object_get(j, "tensors"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(t0, "type")), "f32");
+    ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(t0, "shape"), 1)), 512);
+    json_decref(j);
+    free(out);
+
+    /* a corrupt file: exit 1 and the reason on stderr */
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s/bad.gguf", t_tmpdir());
+    ck_assert(t_write_file(bad, "GGUF\x04\0\0\0 and then some junk bytes", 32));
+    snprintf(cmd, sizeof cmd, "%s info -m %s 2>&1 >/dev/null", t_sys2_bin(), bad);
+    ck_assert_int_eq(t_run(cmd, &out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "bad version 4"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s info 2>/dev/null", t_sys2_bin());
+    ck_assert_int_eq(t_run(cmd, NULL), 2);
+    snprintf(cmd, sizeof cmd, "%s info --help", t_sys2_bin());
+    ck_assert_int_eq(t_run(cmd, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "usage: sys2 info"));
+    free(out);
+}
+END_TEST
+
+START_TEST(test_gguf_cli_quantize)
+{
+    const char *src = t_shared("models/stories260K.gguf", "test_gguf_cli_quantize");
+    if (src == NULL) return;
+    const char *dir = t_tmpdir();
+    char cmd[1400], *out = NULL, dst[600];
+    snprintf(dst, sizeof dst, "%s/q4.gguf", dir);
+    snprintf(cmd, sizeof cmd, "%s quantize %s %s q4_0", t_sys2_bin(), src, dst);
+    ck_assert_int_eq(t_run(cmd, &out), 0);
+    /* 5 layers x 6 matrices with ne[0] = 64, plus token_embd and output, are converted; ffn_down stays */
+    ck_assert_msg(strstr(out, "32 of 48 tensors converted") != NULL, "%s", out);
+    char want[96];
+    snprintf(want, sizeof want, "tensor bytes %d ->", 4 * STORIES_PARAMS);
+    ck_assert_ptr_nonnull(strstr(out, want));
+    free(out);
+    check_quantized(src, dst, S2_TYPE_Q4_0, 2);
+    snprintf(cmd, sizeof cmd, "%s quantize %s %s q5_k 2>/dev/null", t_sys2_bin(), src, dst);
+    ck_assert_int_eq(t_run(cmd, NULL), 2);
+    snprintf(cmd, sizeof cmd, "%s quantize %s 2>/dev/null", t_sys2_bin(), src);
+    ck_assert_int_eq(t_run(cmd, NULL), 2);
+    snprintf(cmd, sizeof cmd, "%s quantize /nonexistent.gguf %s q8_0 2>&1", t_sys2_bin(), dst);
+    ck_assert_int_eq(t_run(cmd, &out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "/nonexistent.gguf"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s quantize --help", t_sys2_bin());
+    ck_assert_int_eq(t_run(cmd, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "usage: sys2 quantize"));
+    free(out);
+}
+END_TEST
+
 T_SUITE_DECL(gguf)
 Suite *gguf_suite(void) {
     Suite *s = suite_create("gguf");
@@ -744,5 +928,11 @@ Suite *gguf_suite(void) {
     tcase_add_test(tcor, test_gguf_rejects_truncation_at_every_offset);
     tcase_add_test(tcor, test_gguf_survives_random_damage);
     suite_add_tcase(s, tcor);
+    TCase *tq = tcase_create("quantize");
+    tcase_set_timeout(tq, 30);
+    tcase_add_test(tq, test_gguf_quantize_converts_row_by_row);
+    tcase_add_test(tq, test_gguf_cli_info);
+    tcase_add_test(tq, test_gguf_cli_quantize);
+    suite_add_tcase(s, tq);
     return s;
 }
