@@ -15,4 +15,8 @@
     X("score", cmd_score, "log-probability of a continuation after a prefix") \
     X("logits", cmd_logits, "logits at every input position (JSON)") \
     X("perplexity", cmd_perplexity, "perplexity and bits per byte of a text file") \
-    X("bench", cmd_bench, "prefill and decode speed, single stream and forked branches")
+    X("bench", cmd_bench, "prefill and decode speed, single stream and forked branches") \
+    X("tasks", cmd_tasks, "list the tasks with a one-line summary each") \
+    X("task", cmd_task, "show a task's items: ids, prompts and reference answers") \
+    X("check-task", cmd_check_task, "verify every item's reference (accepted) and wrong answers (rejected)") \
+    X("verify", cmd_verify, "verify one answer text for one item: verdict, reward, reason")
