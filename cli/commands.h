@@ -9,13 +9,10 @@
     X("score", cmd_score, "log-probability of a continuation after a prefix") \
     X("logits", cmd_logits, "logits at every input position (JSON)") \
     X("perplexity", cmd_perplexity, "perplexity and bits per byte of a text file") \
-    X("bench", cmd_bench, "prefill and decode speed") \
-    X("tokenize", cmd_tokenize, "print the token ids of a text (GGUF vocab or llama2.c tok.bin)") \
-    X("generate", cmd_generate, "generate text from a prompt (greedy or sampled)") \
-    X("score", cmd_score, "log-probability of a continuation after a prefix") \
-    X("logits", cmd_logits, "logits at every input position (JSON)") \
-    X("perplexity", cmd_perplexity, "perplexity and bits per byte of a text file") \
+    X("convert", cmd_convert, "write a llama2.c checkpoint (or any model) as GGUF") \
+    X("init-model", cmd_init_model, "write a random-weight model of a given shape (for benchmarks)") \
     X("bench", cmd_bench, "prefill and decode speed, single stream and forked branches") \
+    X("tokenize", cmd_tokenize, "print the token ids of a text (GGUF vocab or llama2.c tok.bin)") \
     X("tasks", cmd_tasks, "list the tasks with a one-line summary each") \
     X("task", cmd_task, "show a task's items: ids, prompts and reference answers") \
     X("check-task", cmd_check_task, "verify every item's reference (accepted) and wrong answers (rejected)") \

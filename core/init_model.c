@@ -57,6 +57,28 @@ static s2_status write_vocab(s2_gguf_writer *w, const s2_init_params *p, int32_t
         s2_status st = s2_vocab_char_init(&v, err);
         if (st == S2_OK) st = s2_vocab_write_gguf(v, w, err);
         if (st == S2_OK) *n_vocab = s2_vocab_n_tokens(v);
+        if (st == S2_OK && p->n_vocab > *n_vocab) { /* pad with unused tokens: a realistic embedding size */
+            int32_t n0 = *n_vocab, n = p->n_vocab;
+            char **texts = calloc((size_t)n, sizeof *texts);
+            float *scores = calloc((size_t)n, sizeof *scores);
+            int32_t *types = calloc((size_t)n, sizeof *types);
+            if (texts == NULL || scores == NULL || types == NULL) st = s2_error_set(err, S2_E_NOMEM, "init-model: out of memory");
+            for (int32_t i = 0; st == S2_OK && i < n; i++) {
+                char buf[32];
+                snprintf(buf, sizeof buf, "<unused%d>", i - n0);
+                texts[i] = strdup(i < n0 ? s2_vocab_text(v, i) : buf);
+                types[i] = i < n0 ? (int32_t)s2_vocab_type(v, i) : S2_TOKEN_UNUSED;
+                if (texts[i] == NULL) st = s2_error_set(err, S2_E_NOMEM, "init-model: out of memory");
+            }
+            if (st == S2_OK) st = s2_gguf_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)texts, (uint64_t)n);
+            if (st == S2_OK) st = s2_gguf_set_arr(w, "tokenizer.ggml.scores", S2_GGUF_FLOAT32, scores, (uint64_t)n);
+            if (st == S2_OK) st = s2_gguf_set_arr(w, "tokenizer.ggml.token_type", S2_GGUF_INT32, types, (uint64_t)n);
+            for (int32_t i = 0; texts && i < n; i++) free(texts[i]);
+            free(texts);
+            free(scores);
+            free(types);
+            if (st == S2_OK) *n_vocab = n;
+        }
         s2_vocab_free(v);
         return st;
     }
@@ -139,6 +161,101 @@ s2_status s2_model_init_random(const s2_init_params *params, const char *path, s
     }
     if (st == S2_OK) st = add_random(w, &bufs, &rng, "output_norm.weight", p.type, D, 1, 0.1f, 1.0f, err);
     if (st == S2_OK && !p.tied) st = add_random(w, &bufs, &rng, "output.weight", p.type, D, V, p.std, 0, err);
+    if (st == S2_OK) st = s2_gguf_write(w, path, err);
+    while (bufs != NULL) {
+        tensor_buf *next = bufs->next;
+        free(bufs->data);
+        free(bufs);
+        bufs = next;
+    }
+    s2_gguf_writer_free(w);
+    return st;
+}
+
+/* ---- saving a loaded model ---- */
+
+#include "model.h"
+
+/* Converts weight w to type (rows dequantized, then quantized) into a new buffer on *bufs, and adds it. */
+static s2_status add_weight(s2_gguf_writer *w, tensor_buf **bufs, const char *name, const s2_weight *wt, int32_t type,
+                            s2_error *err) {
+    if (s2_type_row_size(type, wt->n_in) == 0) type = S2_TYPE_F32; /* rows the block does not divide stay F32 */
+    size_t row = s2_type_row_size(type, wt->n_in);
+    tensor_buf *b = calloc(1, sizeof *b);
+    float *tmp = malloc((size_t)wt->n_in * sizeof(float));
+    if (b == NULL || tmp == NULL || (b->data = malloc(row * (size_t)wt->n_out)) == NULL) {
+        free(b);
+        free(tmp);
+        return s2_error_set(err, S2_E_NOMEM, "save: out of memory for %s", name);
+    }
+    b->next = *bufs;
+    *bufs = b;
+    for (int64_t o = 0; o < wt->n_out; o++) {
+        s2_dequantize_row(wt->type, (const char *)wt->data + (size_t)o * wt->row_bytes, tmp, wt->n_in);
+        s2_quantize_row(type, tmp, (char *)b->data + (size_t)o * row, wt->n_in);
+    }
+    free(tmp);
+    int64_t ne[2] = {wt->n_in, wt->n_out};
+    return s2_gguf_add_tensor(w, name, type, 2, ne, b->data, err);
+}
+
+static s2_status add_vector(s2_gguf_writer *w, const char *name, const float *x, int64_t n, s2_error *err) {
+    int64_t ne[1] = {n};
+    return s2_gguf_add_tensor(w, name, S2_TYPE_F32, 1, ne, x, err);
+}
+
+s2_status s2_model_save_gguf(const s2_model *m, const char *path, int32_t type, s2_error *err) {
+    if (!s2_type_supported(type)) return s2_error_set(err, S2_E_ARG, "save: unsupported weight type %d", type);
+    if (m->layers == NULL) return s2_error_set(err, S2_E_ARG, "save: the model has no weights (vocab only)");
+    const s2_hparams *hp = &m->hp;
+    s2_gguf_writer *w = NULL;
+    s2_status st = s2_gguf_writer_init(&w, err);
+    if (st != S2_OK) return st;
+    const char *arch = hp->arch;
+    char key[128];
+#define SETU32(k, v) (snprintf(key, sizeof key, "%s." k, arch), s2_gguf_set_u32(w, key, (uint32_t)(v)))
+#define SETF32(k, v) (snprintf(key, sizeof key, "%s." k, arch), s2_gguf_set_f32(w, key, (float)(v)))
+    st = s2_vocab_write_gguf(m->vocab, w, err);
+    if (st == S2_OK) st = s2_gguf_set_str(w, "general.architecture", arch);
+    if (st == S2_OK) st = s2_gguf_set_str(w, "general.name", "converted by sys2");
+    if (st == S2_OK) st = s2_gguf_set_u32(w, "general.file_type", type == S2_TYPE_F32 ? 0 : type == S2_TYPE_F16 ? 1 : type == S2_TYPE_Q4_0 ? 2 : type == S2_TYPE_Q8_0 ? 7 : 32);
+    if (st == S2_OK) st = SETU32("context_length", hp->n_ctx_train);
+    if (st == S2_OK) st = SETU32("embedding_length", hp->n_embd);
+    if (st == S2_OK) st = SETU32("block_count", hp->n_layer);
+    if (st == S2_OK) st = SETU32("feed_forward_length", hp->n_ff);
+    if (st == S2_OK) st = SETU32("attention.head_count", hp->n_head);
+    if (st == S2_OK) st = SETU32("attention.head_count_kv", hp->n_head_kv);
+    if (st == S2_OK) st = SETU32("rope.dimension_count", hp->head_dim);
+    if (st == S2_OK) st = SETU32("vocab_size", hp->n_vocab);
+    if (st == S2_OK) st = SETF32("attention.layer_norm_rms_epsilon", hp->rms_eps);
+    if (st == S2_OK) st = SETF32("rope.freq_base", hp->rope_base);
+#undef SETU32
+#undef SETF32
+    tensor_buf *bufs = NULL;
+    char name[96];
+    if (st == S2_OK) st = add_weight(w, &bufs, "token_embd.weight", &m->tok_embd, type, err);
+    if (st == S2_OK && !hp->tied_output) st = add_weight(w, &bufs, "output.weight", &m->output, type, err);
+    if (st == S2_OK) st = add_vector(w, "output_norm.weight", m->output_norm, hp->n_embd, err);
+    int64_t Q = (int64_t)hp->n_head * hp->head_dim, KV = (int64_t)hp->n_head_kv * hp->head_dim;
+    for (int32_t l = 0; st == S2_OK && l < hp->n_layer; l++) {
+        const s2_layer *ly = &m->layers[l];
+#define W(fmt, field) if (st == S2_OK) snprintf(name, sizeof name, fmt, l), st = add_weight(w, &bufs, name, &ly->field, type, err)
+#define N(fmt, field, n) if (st == S2_OK && ly->field) snprintf(name, sizeof name, fmt, l), st = add_vector(w, name, ly->field, n, err)
+        N("blk.%d.attn_norm.weight", attn_norm, hp->n_embd);
+        N("blk.%d.ffn_norm.weight", ffn_norm, hp->n_embd);
+        W("blk.%d.attn_q.weight", wq);
+        W("blk.%d.attn_k.weight", wk);
+        W("blk.%d.attn_v.weight", wv);
+        W("blk.%d.attn_output.weight", wo);
+        W("blk.%d.ffn_gate.weight", w_gate);
+        W("blk.%d.ffn_up.weight", w_up);
+        W("blk.%d.ffn_down.weight", w_down);
+        N("blk.%d.attn_q.bias", bq, Q);
+        N("blk.%d.attn_k.bias", bk, KV);
+        N("blk.%d.attn_v.bias", bv, KV);
+#undef W
+#undef N
+    }
     if (st == S2_OK) st = s2_gguf_write(w, path, err);
     while (bufs != NULL) {
         tensor_buf *next = bufs->next;

@@ -22,4 +22,9 @@ s2_init_params s2_init_default_params(void);
  * quantized type whose block does not divide the rows. */
 s2_status s2_model_init_random(const s2_init_params *p, const char *path, s2_error *err);
 
+/* Writes a loaded model (from GGUF or a llama2.c checkpoint) as a GGUF file of architecture m's, with its
+ * vocabulary as tokenizer.ggml.* keys and its 2-D weights in type (S2_TYPE_F32 keeps them exact; norms stay F32),
+ * so that `sys2 convert` turns llama2.c checkpoints into files llama.cpp and this engine load alike. */
+s2_status s2_model_save_gguf(const s2_model *m, const char *path, int32_t type, s2_error *err);
+
 #endif
