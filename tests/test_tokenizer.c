@@ -9,6 +9,7 @@
 #include "gguf.h"
 #include "testutil.h"
 #include "tokenizer.h"
+#include "unicode.h"
 
 /* ---- helpers ---- */
 
@@ -102,6 +103,44 @@ static void check_vectors(const s2_vocab *v, const vectors *vs, const char *name
                       vs->text[i]);
     }
 }
+
+/* ---- UTF-8 and GPT-2's byte map ---- */
+
+START_TEST(test_tokenizer_unicode_helpers)
+{
+    uint32_t cp = 0;
+    ck_assert_int_eq(s2_utf8_decode("\xe2\x96\x81", 3, &cp), 3);
+    ck_assert_uint_eq(cp, 0x2581);
+    ck_assert_int_eq(s2_utf8_decode("\xf0\x9f\xa6\x99", 4, &cp), 4);
+    ck_assert_uint_eq(cp, 0x1f999);
+    ck_assert_int_eq(s2_utf8_decode("\xc0\xaf", 2, &cp), 0);         /* overlong '/' */
+    ck_assert_int_eq(s2_utf8_decode("\xed\xa0\x80", 3, &cp), 0);     /* surrogate */
+    ck_assert_int_eq(s2_utf8_decode("\xf4\x90\x80\x80", 4, &cp), 0); /* above U+10FFFF */
+    ck_assert_int_eq(s2_utf8_decode("\xe2\x96", 2, &cp), 0);         /* truncated */
+    ck_assert_int_eq(s2_utf8_decode("\x96", 1, &cp), 0);             /* stray continuation */
+    char buf[4];
+    for (uint32_t c = 0; c < 0x110000; c += (c < 0x1000 ? 1 : 97)) {
+        int n = s2_utf8_encode(c, buf);
+        if (c >= 0xd800 && c <= 0xdfff) {
+            ck_assert_int_eq(n, 0);
+            continue;
+        }
+        ck_assert_int_eq(s2_utf8_decode(buf, (size_t)n, &cp), n);
+        ck_assert_uint_eq(cp, c);
+    }
+    /* GPT-2's bytes_to_unicode(): printable Latin-1 maps to itself, the rest to U+0100.. in byte order */
+    ck_assert_uint_eq(s2_byte_to_cp(0x00), 0x100);
+    ck_assert_uint_eq(s2_byte_to_cp(' '), 0x120);  /* the familiar 'Ġ' */
+    ck_assert_uint_eq(s2_byte_to_cp('\n'), 0x10a); /* 'Ċ' */
+    ck_assert_uint_eq(s2_byte_to_cp(0x7f), 0x121);
+    ck_assert_uint_eq(s2_byte_to_cp(0xad), 0x143);
+    ck_assert_uint_eq(s2_byte_to_cp('A'), 'A');
+    ck_assert_uint_eq(s2_byte_to_cp(0xe9), 0xe9);
+    for (int b = 0; b < 256; b++) ck_assert_int_eq(s2_cp_to_byte(s2_byte_to_cp((uint8_t)b)), b);
+    ck_assert_int_eq(s2_cp_to_byte(0x144), -1);
+    ck_assert_int_eq(s2_cp_to_byte(' '), -1);
+}
+END_TEST
 
 /* ---- the shared test vectors ---- */
 
@@ -667,6 +706,7 @@ Suite *tokenizer_suite(void) {
     suite_add_tcase(s, tv);
     TCase *tc = tcase_create("behaviour");
     tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_tokenizer_unicode_helpers);
     tcase_add_test(tc, test_tokenizer_once_upon_a_time);
     tcase_add_test(tc, test_tokenizer_buffer_too_small_returns_needed);
     tcase_add_test(tc, test_tokenizer_empty_text);
