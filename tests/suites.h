@@ -3,9 +3,14 @@
 #define S2_TEST_SUITES(X) \
     X(status) \
     X(engine) \
+    X(lm) \
     X(gguf) \
     X(quant) \
     X(sandbox) \
+    X(gsm8k) \
+    X(math500) \
+    X(code) \
     X(game24) \
+    X(tasks) \
     X(train) \
     X(tokenizer)
