@@ -3,7 +3,6 @@
 #define S2_TEST_SUITES(X) \
     X(status) \
     X(engine) \
-    X(lm) \
     X(gguf) \
     X(quant) \
     X(sandbox) \
@@ -11,6 +10,5 @@
     X(math500) \
     X(code) \
     X(game24) \
-    X(tasks) \
     X(train) \
     X(tokenizer)
