@@ -478,6 +478,13 @@ AVX2 static float dot_bf16_avx2(const uint16_t *a, const float *x, int64_t n) {
     return s;
 }
 
+/* A block's F16 scale through F16C (vcvtph2ps gives the same bits as s2_fp16_to_fp32, nans included). */
+AVX2 static inline float blk_d_f16c(const void *blk) {
+    uint16_t h;
+    memcpy(&h, blk, 2);
+    return _cvtsh_ss(h);
+}
+
 /* Exact int8 x int8 sums of one block as 8 int32 lanes: sign-extend to int16 and multiply-add pairs (maddubs
  * would saturate on -128). */
 AVX2 static inline __m256i dot_i8x32_avx2(const int8_t *a, const int8_t *b) {
@@ -492,13 +499,13 @@ AVX2 static float dot_q8_0_avx2(const blk_q8_0 *a, const blk_q8_0 *x, int64_t n)
     __m256 s0 = _mm256_setzero_ps(), s1 = s0;
     int64_t nb = n / QK, b = 0;
     for (; b + 2 <= nb; b += 2) {
-        s0 = _mm256_fmadd_ps(_mm256_set1_ps(blk_d(&a[b]) * blk_d(&x[b])),
+        s0 = _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(&a[b]) * blk_d_f16c(&x[b])),
                              _mm256_cvtepi32_ps(dot_i8x32_avx2(a[b].qs, x[b].qs)), s0);
-        s1 = _mm256_fmadd_ps(_mm256_set1_ps(blk_d(&a[b + 1]) * blk_d(&x[b + 1])),
+        s1 = _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(&a[b + 1]) * blk_d_f16c(&x[b + 1])),
                              _mm256_cvtepi32_ps(dot_i8x32_avx2(a[b + 1].qs, x[b + 1].qs)), s1);
     }
     for (; b < nb; b++)
-        s0 = _mm256_fmadd_ps(_mm256_set1_ps(blk_d(&a[b]) * blk_d(&x[b])),
+        s0 = _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(&a[b]) * blk_d_f16c(&x[b])),
                              _mm256_cvtepi32_ps(dot_i8x32_avx2(a[b].qs, x[b].qs)), s0);
     return hsum256(_mm256_add_ps(s0, s1));
 }
@@ -515,7 +522,7 @@ AVX2 static float dot_q4_0_avx2(const blk_q4_0 *a, const blk_q8_0 *x, int64_t n)
         __m256i xv = _mm256_loadu_si256((const __m256i *)x[b].qs);
         __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q, xv), _mm256_maddubs_epi16(eights, xv));
         __m256i p32 = _mm256_madd_epi16(p16, ones);
-        s0 = _mm256_fmadd_ps(_mm256_set1_ps(blk_d(&a[b]) * blk_d(&x[b])), _mm256_cvtepi32_ps(p32), s0);
+        s0 = _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(&a[b]) * blk_d_f16c(&x[b])), _mm256_cvtepi32_ps(p32), s0);
     }
     return hsum256(s0);
 }
@@ -586,42 +593,66 @@ AVX512 static inline __m256i dot_i8x32_vnni(__m256i a, __m256i b) {
     return _mm256_sub_epi32(t, _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias, b));
 }
 
+/* Two blocks side by side in one 512-bit register: lanes 0-7 hold block b's partial sums, 8-15 block b+1's. */
+AVX512 static inline __m512i load_2x32(const int8_t *lo, const int8_t *hi) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)lo)),
+                              _mm256_loadu_si256((const __m256i *)hi), 1);
+}
+
+AVX512 static inline __m512 scale_2(float d0, float d1) {
+    return _mm512_mask_blend_ps((__mmask16)0xff00, _mm512_set1_ps(d0), _mm512_set1_ps(d1));
+}
+
 AVX512 static float dot_q8_0_avx512(const blk_q8_0 *a, const blk_q8_0 *x, int64_t n) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    const __m512i bias = _mm512_set1_epi8((char)0x80);
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0;
     int64_t nb = n / QK, b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        __m256i p0 = dot_i8x32_vnni(_mm256_loadu_si256((const __m256i *)a[b].qs),
-                                    _mm256_loadu_si256((const __m256i *)x[b].qs));
-        __m256i p1 = dot_i8x32_vnni(_mm256_loadu_si256((const __m256i *)a[b + 1].qs),
-                                    _mm256_loadu_si256((const __m256i *)x[b + 1].qs));
-        s0 = _mm256_fmadd_ps(_mm256_set1_ps(blk_d(&a[b]) * blk_d(&x[b])), _mm256_cvtepi32_ps(p0), s0);
-        s1 = _mm256_fmadd_ps(_mm256_set1_ps(blk_d(&a[b + 1]) * blk_d(&x[b + 1])), _mm256_cvtepi32_ps(p1), s1);
+    for (; b + 4 <= nb; b += 4) {
+        __m512i a0 = load_2x32(a[b].qs, a[b + 1].qs), x0 = load_2x32(x[b].qs, x[b + 1].qs);
+        __m512i a1 = load_2x32(a[b + 2].qs, a[b + 3].qs), x1 = load_2x32(x[b + 2].qs, x[b + 3].qs);
+        /* (a + 128) * x - 128 * x, exact in int32 */
+        __m512i p0 = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(a0, bias), x0),
+                                      _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, x0));
+        __m512i p1 = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(a1, bias), x1),
+                                      _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, x1));
+        __m512 d0 = scale_2(blk_d_f16c(&a[b]) * blk_d_f16c(&x[b]), blk_d_f16c(&a[b + 1]) * blk_d_f16c(&x[b + 1]));
+        __m512 d1 = scale_2(blk_d_f16c(&a[b + 2]) * blk_d_f16c(&x[b + 2]),
+                            blk_d_f16c(&a[b + 3]) * blk_d_f16c(&x[b + 3]));
+        s0 = _mm512_fmadd_ps(d0, _mm512_cvtepi32_ps(p0), s0);
+        s1 = _mm512_fmadd_ps(d1, _mm512_cvtepi32_ps(p1), s1);
     }
+    float s = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
     for (; b < nb; b++) {
         __m256i p0 = dot_i8x32_vnni(_mm256_loadu_si256((const __m256i *)a[b].qs),
                                     _mm256_loadu_si256((const __m256i *)x[b].qs));
-        s0 = _mm256_fmadd_ps(_mm256_set1_ps(blk_d(&a[b]) * blk_d(&x[b])), _mm256_cvtepi32_ps(p0), s0);
+        s += hsum256(_mm256_mul_ps(_mm256_set1_ps(blk_d_f16c(&a[b]) * blk_d_f16c(&x[b])), _mm256_cvtepi32_ps(p0)));
     }
-    return hsum256(_mm256_add_ps(s0, s1));
+    return s;
 }
 
 AVX512 static float dot_q4_0_avx512(const blk_q4_0 *a, const blk_q8_0 *x, int64_t n) {
-    const __m128i lo_mask = _mm_set1_epi8(0x0f);
-    const __m256i eights = _mm256_set1_epi8(8);
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
-    int64_t nb = n / QK;
-    for (int64_t b = 0; b < nb; b++) {
-        __m128i raw = _mm_loadu_si128((const __m128i *)a[b].qs);
-        __m256i q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), lo_mask), _mm_and_si128(raw, lo_mask));
-        __m256i xv = _mm256_loadu_si256((const __m256i *)x[b].qs);
-        /* q is already unsigned: sum(q * x) - 8 * sum(x) */
-        __m256i t = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q, xv);
-        __m256i p = _mm256_sub_epi32(t, _mm256_dpbusd_epi32(_mm256_setzero_si256(), eights, xv));
-        __m256 d = _mm256_set1_ps(blk_d(&a[b]) * blk_d(&x[b]));
-        if (b & 1) s1 = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), s1);
-        else s0 = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), s0);
+    const __m256i lo_mask = _mm256_set1_epi8(0x0f);
+    const __m512i eights = _mm512_set1_epi8(8);
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0;
+    int64_t nb = n / QK, b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        /* two blocks' 16 bytes each -> [lo(b), hi(b), lo(b+1), hi(b+1)] nibbles, matching x's 2 x 32 bytes */
+        __m256i raw = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)a[b + 1].qs),
+                                       _mm_loadu_si128((const __m128i *)a[b].qs));
+        __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(raw, lo_mask)),
+                                       _mm256_and_si256(_mm256_srli_epi16(raw, 4), lo_mask), 1);
+        q = _mm512_shuffle_i64x2(q, q, _MM_SHUFFLE(3, 1, 2, 0));
+        __m512i xv = load_2x32(x[b].qs, x[b + 1].qs);
+        /* q is unsigned: sum(q * x) - 8 * sum(x), exact in int32 */
+        __m512i p = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q, xv),
+                                     _mm512_dpbusd_epi32(_mm512_setzero_si512(), eights, xv));
+        __m512 d = scale_2(blk_d_f16c(&a[b]) * blk_d_f16c(&x[b]), blk_d_f16c(&a[b + 1]) * blk_d_f16c(&x[b + 1]));
+        if (b & 2) s1 = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), s1);
+        else s0 = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), s0);
     }
-    return hsum256(_mm256_add_ps(s0, s1));
+    float s = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+    if (b < nb) s += dot_q4_0_avx2(a + b, x + b, n - b * QK);
+    return s;
 }
 #endif
 
