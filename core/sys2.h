@@ -86,8 +86,8 @@ int32_t s2_token_to_piece(const s2_vocab *v, int32_t id, bool show_special, char
 
 /* Decodes n ids to text: pieces concatenated, control tokens dropped unless show_special, and the leading
  * space of the first piece removed where the tokenizer added one (SentencePiece's add_space_prefix).
- * Writes at most cap bytes, the NUL included (the text fits when its length < cap); returns the length, or
- * -(length needed, without the NUL): call again with cap >= needed + 1. */
+ * Writes at most cap bytes plus a NUL (buf holds cap + 1 bytes); returns the length, or -(length needed,
+ * without the NUL). */
 int32_t s2_detokenize(const s2_vocab *v, const int32_t *ids, int32_t n, bool show_special, char *buf,
                       int32_t cap);
 

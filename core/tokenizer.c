@@ -1190,11 +1190,11 @@ int32_t s2_token_to_piece(const s2_vocab *v, int32_t id, bool show_special, char
 
 int32_t s2_detokenize(const s2_vocab *v, const int32_t *ids, int32_t n, bool show_special, char *buf,
                       int32_t cap) {
-    /* cap counts the NUL: the text fits when its length is at most cap - 1 */
-    size_t room = (buf != NULL && cap > 0) ? (size_t)cap - 1 : 0;
+    /* cap bytes of text plus the NUL: buf holds cap + 1 bytes */
+    size_t room = (buf != NULL && cap > 0) ? (size_t)cap : 0;
     sout o = {.buf = buf, .cap = room, .strip_space = v->kind == S2_VOCAB_SPM && v->add_space_prefix};
     for (int32_t i = 0; i < n; i++) emit_piece(v, ids[i], show_special, &o);
-    if (buf != NULL && cap > 0) buf[o.n < room ? o.n : room] = '\0';
+    if (buf != NULL && cap >= 0) buf[o.n < room ? o.n : room] = '\0';
     if (o.n > INT32_MAX) o.n = INT32_MAX;
     return o.n <= room ? (int32_t)o.n : -(int32_t)o.n;
 }

@@ -97,7 +97,7 @@ static void check_vectors(const s2_vocab *v, const vectors *vs, const char *name
         for (int32_t k = 0; k < n; k++)
             ck_assert_msg(ids[k] == vs->ids[i][k], "%s vector %d ('%.30s'): id %d is %d, expected %d", name, i,
                           vs->text[i], k, ids[k], vs->ids[i][k]);
-        int32_t m = s2_detokenize(v, vs->ids[i], vs->n_ids[i], false, text, (int32_t)sizeof text);
+        int32_t m = s2_detokenize(v, vs->ids[i], vs->n_ids[i], false, text, (int32_t)sizeof text - 1);
         ck_assert_msg(m == (int32_t)vs->len[i] && memcmp(text, vs->text[i], vs->len[i]) == 0,
                       "%s vector %d: decodes to '%s' (%d bytes), not '%.*s'", name, i, text, m, (int)vs->len[i],
                       vs->text[i]);
@@ -225,9 +225,9 @@ START_TEST(test_tokenizer_once_upon_a_time)
     ck_assert_int_eq(s2_tokenize(v, text, strlen(text), true, false, ids, 16), 5);
     for (int i = 0; i < 5; i++) ck_assert_int_eq(ids[i], want[i]);
     char buf[64];
-    ck_assert_int_eq(s2_detokenize(v, ids, 5, false, buf, sizeof buf), (int32_t)strlen(text));
+    ck_assert_int_eq(s2_detokenize(v, ids, 5, false, buf, sizeof buf - 1), (int32_t)strlen(text));
     ck_assert_str_eq(buf, text);
-    ck_assert_int_eq(s2_detokenize(v, ids, 5, true, buf, sizeof buf), (int32_t)strlen(text) + 3);
+    ck_assert_int_eq(s2_detokenize(v, ids, 5, true, buf, sizeof buf - 1), (int32_t)strlen(text) + 3);
     ck_assert_str_eq(buf, "<s>Once upon a time");
     ck_assert_int_eq(s2_token_to_piece(v, 403, false, buf, sizeof buf), 5);
     ck_assert_int_eq(memcmp(buf, " Once", 5), 0);
@@ -253,17 +253,18 @@ START_TEST(test_tokenizer_buffer_too_small_returns_needed)
     ck_assert_int_eq(ids[0], 1); /* the prefix that fits */
     ck_assert_int_eq(ids[1], 403);
     ck_assert_int_eq(s2_tokenize(v, text, strlen(text), true, false, NULL, 0), -5);
-    char buf[8];
+    char buf[10];
     memset(buf, 'x', sizeof buf);
     ck_assert_int_eq(s2_token_to_piece(v, 403, false, buf, 3), -5);
     ck_assert_int_eq(buf[3], 'x'); /* nothing past cap */
     int32_t all[] = {1, 403, 407, 261, 378};
     memset(buf, 'x', sizeof buf);
     ck_assert_int_eq(s2_detokenize(v, all, 5, false, buf, 8), -16);
-    ck_assert_str_eq(buf, "Once up"); /* cap counts the NUL */
+    ck_assert_str_eq(buf, "Once upo"); /* cap bytes, then the NUL */
+    ck_assert_int_eq(buf[9], 'x');
     ck_assert_int_eq(s2_detokenize(v, all, 5, false, NULL, 0), -16);
     char fit[17];
-    ck_assert_int_eq(s2_detokenize(v, all, 5, false, fit, 17), 16);
+    ck_assert_int_eq(s2_detokenize(v, all, 5, false, fit, 16), 16);
     ck_assert_str_eq(fit, "Once upon a time");
     s2_vocab_free(v);
 }
@@ -279,9 +280,9 @@ START_TEST(test_tokenizer_empty_text)
     ck_assert_int_eq(s2_tokenize(v, "", 0, true, false, ids, 4), 1);
     ck_assert_int_eq(ids[0], 1);
     char buf[4] = "zzz";
-    ck_assert_int_eq(s2_detokenize(v, ids, 0, false, buf, sizeof buf), 0);
+    ck_assert_int_eq(s2_detokenize(v, ids, 0, false, buf, sizeof buf - 1), 0);
     ck_assert_str_eq(buf, "");
-    ck_assert_int_eq(s2_detokenize(v, ids, 1, false, buf, sizeof buf), 0); /* BOS alone: nothing shown */
+    ck_assert_int_eq(s2_detokenize(v, ids, 1, false, buf, sizeof buf - 1), 0); /* BOS alone: nothing shown */
     s2_vocab_free(v);
 }
 END_TEST
@@ -303,7 +304,7 @@ START_TEST(test_tokenizer_invalid_utf8_round_trips)
         int32_t n = s2_tokenize(vs[k], text, len, false, false, ids, 256);
         ck_assert_int_gt(n, 0);
         for (int32_t i = 0; i < n; i++) ck_assert(ids[i] >= 0 && ids[i] < s2_vocab_n_tokens(vs[k]));
-        int32_t m = s2_detokenize(vs[k], ids, n, false, out, sizeof out);
+        int32_t m = s2_detokenize(vs[k], ids, n, false, out, sizeof out - 1);
         ck_assert_msg(m == (int32_t)len && memcmp(out, text, len) == 0, "vocab %d: %d bytes back", k, m);
         s2_vocab_free(vs[k]);
     }
@@ -324,9 +325,9 @@ START_TEST(test_tokenizer_special_tokens)
     ck_assert_int_eq(ids[n - 1], 151645);
     ck_assert_str_eq(s2_vocab_text(v, 151644), "<|im_start|>");
     char buf[128];
-    ck_assert_int_eq(s2_detokenize(v, ids, n, true, buf, sizeof buf), (int32_t)strlen(text));
+    ck_assert_int_eq(s2_detokenize(v, ids, n, true, buf, sizeof buf - 1), (int32_t)strlen(text));
     ck_assert_str_eq(buf, text);
-    ck_assert_int_eq(s2_detokenize(v, ids, n, false, buf, sizeof buf), 7);
+    ck_assert_int_eq(s2_detokenize(v, ids, n, false, buf, sizeof buf - 1), 7);
     ck_assert_str_eq(buf, "user\nhi");
     int32_t m = s2_tokenize(v, text, strlen(text), false, false, ids, 64);
     ck_assert_int_gt(m, n);
@@ -461,7 +462,7 @@ START_TEST(test_tokenizer_char_vocab_by_hand)
     ck_assert_int_eq(ids[0], 259);
     ck_assert_int_eq(ids[2], 3 + 0xc3);
     char buf[64];
-    ck_assert_int_eq(s2_detokenize(v, ids, n, false, buf, sizeof buf), (int32_t)strlen(utf));
+    ck_assert_int_eq(s2_detokenize(v, ids, n, false, buf, sizeof buf - 1), (int32_t)strlen(utf));
     ck_assert_str_eq(buf, utf); /* the leading space survives: nothing was prefixed */
     s2_vocab_free(v);
     s2_vocab_free(NULL);
