@@ -334,7 +334,7 @@ int cmd_check_task(int argc, char **argv) {
         json_decref(r->bad);
     }
     if (o.json)
-        print_json(json_pack("{s:s, s:i, s:I, s:I, s:o}", "task", name, (int)n, "passed", (json_int_t)passed,
+        print_json(json_pack("{s:s, s:i, s:I, s:I, s:o}", "task", name, "items", (int)n, "passed", (json_int_t)passed,
                              "failed", (json_int_t)failed, "disagreements", bad));
     else printf("%lld passed, %lld failed\n", (long long)passed, (long long)failed);
     free(job.res);

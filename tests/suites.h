@@ -10,5 +10,6 @@
     X(math500) \
     X(code) \
     X(game24) \
+    X(tasks) \
     X(train) \
     X(tokenizer)
