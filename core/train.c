@@ -278,14 +278,14 @@ s2_status s2_tmodel_forward(s2_tmodel *m, const int32_t *tokens, const int32_t *
         s2_tr_rope_forward(k, a->rope, B, T, Hkv, hd);
         s2_tr_attention_forward(atty, a->att + (int64_t)l * H * N * T, q, k, v, B, T, H, Hkv, hd);
         s2_tr_matmul_forward(mid, atty, m->w.wo + (int64_t)l * D * D, N, D, D);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (nd >= S2_TR_PAR_MIN)
         for (int64_t i = 0; i < nd; i++) mid[i] += x[i];
         s2_tr_rmsnorm_forward(xn2, a->rstd2 + l * N, mid, m->w.ffn_norm + (int64_t)l * D, N, D, c->rms_eps);
         s2_tr_matmul_forward(gate, xn2, m->w.w_gate + (int64_t)l * F * D, N, D, F);
         s2_tr_matmul_forward(up, xn2, m->w.w_up + (int64_t)l * F * D, N, D, F);
         s2_tr_swiglu_forward(hmid, gate, up, nf);
         s2_tr_matmul_forward(xo, hmid, m->w.w_down + (int64_t)l * D * F, N, F, D);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (nd >= S2_TR_PAR_MIN)
         for (int64_t i = 0; i < nd; i++) xo[i] += mid[i];
     }
     s2_tr_rmsnorm_forward(a->xf, a->rstdf, a->resid + (int64_t)L * N * D, m->w.output_norm, N, D, c->rms_eps);
@@ -393,7 +393,7 @@ double s2_tmodel_grad_norm(const s2_tmodel *m) {
         for (int64_t i = 0; i < n; i++) total += (double)m->grads[i] * m->grads[i];
         return sqrt(total);
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= S2_TR_PAR_MIN)
     for (int64_t ci = 0; ci < nc; ci++) {
         double s = 0.0;
         int64_t end = (ci + 1) * CHUNK < n ? (ci + 1) * CHUNK : n;
@@ -418,7 +418,7 @@ void s2_tmodel_adamw_step(s2_tmodel *m, const s2_adamw_params *p, int64_t step, 
         int64_t cnt = (int64_t)(ne0) * (ne1) * ((per_layer) ? c->n_layer : 1);                 \
         int64_t base = m->w.field != NULL ? (int64_t)(m->w.field - m->params) : 0;             \
         const float wd = (nd) == 2 ? p->weight_decay : 0.0f;                                   \
-        _Pragma("omp parallel for schedule(static)") for (int64_t i = base; i < base + cnt; i++) { \
+        _Pragma("omp parallel for schedule(static) if (cnt >= S2_TR_PAR_MIN)") for (int64_t i = base; i < base + cnt; i++) { \
             float g = m->grads[i] * gscale;                                                    \
             float mi = m->adam_m[i] = b1 * m->adam_m[i] + (1.0f - b1) * g;                     \
             float vi = m->adam_v[i] = b2 * m->adam_v[i] + (1.0f - b2) * g * g;                 \
@@ -970,6 +970,11 @@ s2_status s2_trainer_heldout_loss(s2_trainer *t, double *loss, s2_error *err) {
 s2_status s2_trainer_save(s2_trainer *t, s2_error *err) {
     /* the state first: a crash between the two leaves a state whose weight hash no longer matches, which
      * --resume reports, instead of a silently inconsistent pair */
+    for (int64_t i = 0; i < t->m->n_params; i++)
+        if (!isfinite(t->m->params[i]))
+            return s2_error_set(err, S2_E_INTERRUPTED, "step %lld: parameter %lld is %g (diverged: lower --lr); "
+                                "%s was not overwritten", (long long)t->step, (long long)i,
+                                (double)t->m->params[i], t->out);
     s2_status st = opt_write(t->m, t->step, t->p.seed, t->opt_path, err);
     if (st == S2_OK) st = s2_tmodel_save_gguf(t->m, t->vocab, t->name, t->out, err);
     return st;

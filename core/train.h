@@ -191,7 +191,8 @@ typedef struct s2_train_step_stats {
 s2_status s2_trainer_step(s2_trainer *t, s2_train_step_stats *st, s2_error *err);
 /* Mean masked loss over params->n_heldout examples from a seed stream distinct from training's. */
 s2_status s2_trainer_heldout_loss(s2_trainer *t, double *loss, s2_error *err);
-/* Writes out (GGUF) and out.opt (step, moments, config, weight hash, checksum), each atomically. */
+/* Writes out (GGUF) and out.opt (step, moments, config, weight hash, checksum), each atomically. Weights
+ * that are not all finite are S2_E_INTERRUPTED and leave both files as they were. */
 s2_status s2_trainer_save(s2_trainer *t, s2_error *err);
 int64_t s2_trainer_steps_done(const s2_trainer *t);
 s2_tmodel *s2_trainer_model(s2_trainer *t);      /* borrowed, valid as long as t */
@@ -208,7 +209,12 @@ s2_status s2_tmodel_greedy(s2_tmodel *m, const s2_vocab *vocab, const char *cons
 int32_t s2_train_encode(const s2_vocab *v, const char *prompt, const char *completion, int32_t *ids, int32_t cap,
                         int32_t *n_prompt);
 
-/* ---- kernels (core/train_ops.c), exposed for the tests ----
+/* ---- kernels (core/train_ops.c), exposed for the tests ---- */
+
+/* Loops over fewer elements than this run on one thread: a parallel region costs more than the work. */
+#define S2_TR_PAR_MIN 32768
+
+/* ----
  * Forward kernels overwrite their outputs; backward kernels accumulate (+=) into d-prefixed outputs. */
 
 /* out (N, D) = E[tokens] */

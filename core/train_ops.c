@@ -19,7 +19,7 @@ void s2_tr_embed_forward(float *out, const int32_t *tokens, const float *E, int6
 
 void s2_tr_embed_backward(float *dE, const float *dout, const int32_t *tokens, int64_t N, int32_t D) {
     /* dE (V, D) += dout (N, D) scattered by tokens; parallel over columns so each sum runs over n in order */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * D >= S2_TR_PAR_MIN)
     for (int32_t d = 0; d < D; d++)
         for (int64_t n = 0; n < N; n++) dE[(int64_t)tokens[n] * D + d] += dout[n * D + d];
 }
@@ -29,7 +29,7 @@ void s2_tr_embed_backward(float *dE, const float *dout, const int32_t *tokens, i
 void s2_tr_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int64_t N, int32_t D,
                            float eps) {
     /* out (N, D) = x (N, D) * w (D) * rstd (N), rstd = 1 / sqrt(mean(x^2) + eps) */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * D >= S2_TR_PAR_MIN)
     for (int64_t n = 0; n < N; n++) {
         const float *xr = x + n * D;
         float ss = 0.0f;
@@ -43,7 +43,7 @@ void s2_tr_rmsnorm_forward(float *out, float *rstd, const float *x, const float 
 void s2_tr_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
                             const float *rstd, int64_t N, int32_t D) {
     /* y_i = w_i x_i r: dx_j = r (w_j g_j - x_j r^2 mean_i(w_i g_i x_i)), dw_i = sum_n g_i x_i r */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * D >= S2_TR_PAR_MIN)
     for (int64_t n = 0; n < N; n++) {
         const float *xr = x + n * D, *g = dout + n * D;
         float r = rstd[n], dot = 0.0f;
@@ -51,7 +51,7 @@ void s2_tr_rmsnorm_backward(float *dx, float *dw, const float *dout, const float
         float c = dot * r * r / (float)D;
         for (int32_t i = 0; i < D; i++) dx[n * D + i] += r * (w[i] * g[i] - xr[i] * c);
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * D >= S2_TR_PAR_MIN)
     for (int32_t i = 0; i < D; i++) {
         float s = 0.0f;
         for (int64_t n = 0; n < N; n++) s += dout[n * D + i] * x[n * D + i] * rstd[n];
@@ -118,7 +118,7 @@ void s2_tr_rope_table(float *cs, int32_t T, int32_t hd, float base) {
 static void rope_rotate(float *x, const float *cs, int32_t B, int32_t T, int32_t nh, int32_t hd, float sign) {
     /* x (B*T, nh*hd): pairs (2j, 2j+1) of each head rotate by sign * angle(pos, j) */
     int64_t N = (int64_t)B * T;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * nh * hd >= S2_TR_PAR_MIN)
     for (int64_t r = 0; r < N; r++) {
         const float *c = cs + (r % T) * hd;
         for (int32_t h = 0; h < nh; h++) {
@@ -169,7 +169,7 @@ void s2_tr_attention_forward(float *out, float *att, const float *q, const float
             float *P = att + ((int64_t)b * H + h) * T * T;                   /* (T, T) */
             /* S (T, T) = scale * Q . K^T: the full square; the upper triangle is discarded */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, qb, D, kb, KV, 0.0f, P, T);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)T * T >= S2_TR_PAR_MIN)
             for (int32_t t = 0; t < T; t++) causal_softmax_row(P + (int64_t)t * T, t, T);
             /* O (T, hd), ld D = P (T, T) . V (T, hd) */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, P, T, vb, KV, 0.0f,
@@ -226,7 +226,7 @@ void s2_tr_attention_backward(float *dq, float *dk, float *dv, float *scratch, c
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, P, T, dout + qo, D, 1.0f, dv + ko,
                         KV);
             /* dS = P * (dP - sum_s P dP) on s <= t (softmax backward), zero above the diagonal */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)T * T >= S2_TR_PAR_MIN)
             for (int32_t t = 0; t < T; t++) {
                 const float *pr = P + (int64_t)t * T;
                 float *dr = dS + (int64_t)t * T;
@@ -280,14 +280,14 @@ void s2_tr_attention_backward_naive(float *dq, float *dk, float *dv, const float
 
 void s2_tr_swiglu_forward(float *out, const float *gate, const float *up, int64_t n) {
     /* out (n) = silu(gate) * up, silu(g) = g / (1 + e^-g) */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= S2_TR_PAR_MIN)
     for (int64_t i = 0; i < n; i++) out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 
 void s2_tr_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
                            int64_t n) {
     /* silu'(g) = sig(g) (1 + g (1 - sig(g))) */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= S2_TR_PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
         float g = gate[i], sg = 1.0f / (1.0f + expf(-g));
         dgate[i] += dout[i] * up[i] * sg * (1.0f + g * (1.0f - sg));
@@ -302,7 +302,7 @@ int64_t s2_tr_xent_forward(float *losses, const float *logits, const int32_t *ta
     /* losses (N) = logsumexp(logits[n]) - logits[n][target] on masked rows */
     int64_t count = 0;
     for (int64_t n = 0; n < N; n++) count += mask[n] != 0.0f;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * V >= S2_TR_PAR_MIN)
     for (int64_t n = 0; n < N; n++) {
         if (mask[n] == 0.0f) {
             losses[n] = 0.0f;
@@ -320,7 +320,7 @@ int64_t s2_tr_xent_forward(float *losses, const float *logits, const int32_t *ta
 
 void s2_tr_xent_backward(float *dlogits, const float *logits, const int32_t *targets, const float *mask, float scale,
                          int64_t N, int32_t V) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * V >= S2_TR_PAR_MIN)
     for (int64_t n = 0; n < N; n++) {
         if (mask[n] == 0.0f) continue;
         const float *l = logits + n * V;

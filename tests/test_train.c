@@ -972,6 +972,39 @@ static void check_engine_logits(bool tied) {
         }
     }
     ck_assert_msg(worst <= 1e-5, "engine and trainer logits differ by %g", worst);
+    /* greedy: the trainer's own (recomputing) generation and the engine's (KV cache) pick the same tokens */
+    const char *prompts[2] = {"1+2=", "40+9="};
+    char *outs[2] = {0};
+    s2_tmodel *tg = NULL;
+    s2_vocab *tv = NULL;
+    ck_assert_int_eq(s2_tmodel_load_gguf(path, &tg, &tv, &err), S2_OK);
+    ck_assert_msg(s2_tmodel_greedy(tg, tv, prompts, 2, 6, outs, &err) == S2_OK, "%s", err.msg);
+    const s2_vocab *ev = s2_model_vocab(em);
+    for (int i = 0; i < 2; i++) {
+        int32_t ids[32], n = 0;
+        ids[n++] = s2_vocab_bos(ev);
+        n += s2_tokenize(ev, prompts[i], strlen(prompts[i]), false, false, ids + n, 32 - n);
+        s2_seq es;
+        ck_assert_int_eq(s2_seq_new(ctx, &es, &err), S2_OK);
+        ck_assert_int_eq(s2_seq_prefill(ctx, es, ids, n, NULL, &err), S2_OK);
+        char text[64] = "";
+        for (int g = 0; g < 6; g++) {
+            const float *lg = s2_ctx_logits(ctx, 0);
+            int32_t best = 0;
+            for (int32_t v = 1; v < tm->cfg.n_vocab; v++)
+                if (lg[v] > lg[best]) best = v;
+            if (s2_vocab_is_eog(ev, best)) break;
+            ids[n++] = best;
+            ck_assert_int_eq(s2_ctx_decode(ctx, &es, &best, NULL, 1, &err), S2_OK);
+        }
+        int32_t np = 1 + (int32_t)strlen(prompts[i]);
+        ck_assert_int_ge(s2_detokenize(ev, ids + np, n - np, false, text, sizeof text - 1), 0);
+        ck_assert_str_eq(outs[i], text);
+        s2_seq_free(ctx, es);
+        free(outs[i]);
+    }
+    s2_vocab_free(tv);
+    s2_tmodel_free(tg);
     s2_ctx_free(ctx);
     s2_model_free(em);
     s2_tmodel_free(tm);
@@ -986,6 +1019,61 @@ END_TEST
 START_TEST(test_train_engine_gives_trainer_logits_untied)
 {
     check_engine_logits(false);
+}
+END_TEST
+
+/* ---- sys2 train ---- */
+
+START_TEST(test_train_cli_usage_errors)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s train --task game24 --role policy --out /nonexistent/x.gguf 2>/dev/null", t_sys2_bin());
+    ck_assert_int_eq(t_run(cmd, NULL), 2); /* no --steps */
+    snprintf(cmd, sizeof cmd, "%s train --task game24 --role critic --steps 1 --out x.gguf 2>/dev/null", t_sys2_bin());
+    ck_assert_int_eq(t_run(cmd, NULL), 2);
+    snprintf(cmd, sizeof cmd, "%s train --task game24 --role policy --steps 1 --lr -1 --out x.gguf 2>/dev/null",
+             t_sys2_bin());
+    ck_assert_int_eq(t_run(cmd, NULL), 2);
+    snprintf(cmd, sizeof cmd, "%s train --help", t_sys2_bin());
+    char *out = NULL;
+    ck_assert_int_eq(t_run(cmd, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "--eval-every"));
+    free(out);
+}
+END_TEST
+
+START_TEST(test_train_cli_runs_logs_and_survives_divergence)
+{
+    const char *dir = t_tmpdir();
+    char cmd[2048], path[600], logp[600];
+    snprintf(path, sizeof path, "%s/m.gguf", dir);
+    snprintf(logp, sizeof logp, "%s/log.json", dir);
+    const char *shape = "--dim 16 --layers 1 --heads 2 --ff 32 --ctx 160 --batch 2 --heldout 2 --eval-items 2";
+    snprintf(cmd, sizeof cmd, "%s train --task game24 --role policy %s --steps 2 --seed 3 --out %s --log %s "
+             "--eval-every 1 2>/dev/null", t_sys2_bin(), shape, path, logp);
+    ck_assert_int_eq(t_run(cmd, NULL), 0);
+    char *log = t_read_file(logp, NULL);
+    ck_assert_ptr_nonnull(log);
+    ck_assert_ptr_nonnull(strstr(log, "\"heldout_loss\""));
+    ck_assert_ptr_nonnull(strstr(log, "\"tokens_per_s\""));
+    ck_assert_ptr_nonnull(strstr(log, "\"eval_n\": 2"));
+    ck_assert_ptr_nonnull(strstr(log, "\"wall_s\""));
+    free(log);
+    size_t n0 = 0;
+    char *before = t_read_file(path, &n0);
+    ck_assert_ptr_nonnull(before);
+    /* resume with an absurd learning rate: it diverges, says so, exits 1, and the checkpoint stays */
+    snprintf(cmd, sizeof cmd, "%s train --task game24 --role policy %s --steps 6 --seed 3 --out %s --resume "
+             "--lr 1e30 --clip 0 2>&1", t_sys2_bin(), shape, path);
+    char *out = NULL;
+    ck_assert_int_eq(t_run(cmd, &out), 1);
+    ck_assert_msg(strstr(out, "diverged") != NULL, "%s", out);
+    free(out);
+    size_t n1 = 0;
+    char *after = t_read_file(path, &n1);
+    ck_assert(after != NULL && n0 == n1 && memcmp(before, after, n0) == 0);
+    free(before);
+    free(after);
 }
 END_TEST
 
@@ -1024,6 +1112,8 @@ Suite *train_suite(void) {
     tcase_add_test(tt, test_train_nan_stops_and_keeps_weights);
     tcase_add_test(tt, test_train_engine_gives_trainer_logits_tied);
     tcase_add_test(tt, test_train_engine_gives_trainer_logits_untied);
+    tcase_add_test(tt, test_train_cli_usage_errors);
+    tcase_add_test(tt, test_train_cli_runs_logs_and_survives_divergence);
     suite_add_tcase(s, tt);
     return s;
 }
