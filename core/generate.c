@@ -139,8 +139,9 @@ s2_status s2_generate(s2_ctx *ctx, const char *prompt, const s2_gen_params *para
             out->stop_reason = "eos";
             break;
         }
+        char *next = detokenize_alloc(v, out->tokens, np + out->n_gen, &text_len);
         free(text);
-        text = detokenize_alloc(v, out->tokens, np + out->n_gen, &text_len);
+        text = next;
         if (text == NULL) {
             st = s2_error_set(err, S2_E_NOMEM, "generate: out of memory");
             break;
@@ -167,8 +168,9 @@ s2_status s2_generate(s2_ctx *ctx, const char *prompt, const s2_gen_params *para
         }
     }
     if (st == S2_OK) {
+        char *next = detokenize_alloc(v, out->tokens, np + out->n_gen, &text_len);
         free(text);
-        text = detokenize_alloc(v, out->tokens, np + out->n_gen, &text_len);
+        text = next;
         if (text == NULL) st = s2_error_set(err, S2_E_NOMEM, "generate: out of memory");
     }
     if (st == S2_OK) {

@@ -139,7 +139,7 @@ s2_status s2_model_init_random(const s2_init_params *params, const char *path, s
     s2_rng rng;
     s2_rng_seed(&rng, p.seed);
     char name[96];
-    if (st == S2_OK) st = add_random(w, &bufs, &rng, "token_embd.weight", p.type, D, V, p.std * 10, 0, err);
+    if (st == S2_OK) st = add_random(w, &bufs, &rng, "token_embd.weight", p.type, D, V, p.std, 0, err);
     for (int32_t l = 0; st == S2_OK && l < p.n_layer; l++) {
 #define T(fmt, nin, nout, std, mean) \
     if (st == S2_OK) snprintf(name, sizeof name, fmt, l), st = add_random(w, &bufs, &rng, name, p.type, nin, nout, std, mean, err)

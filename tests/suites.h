@@ -3,6 +3,7 @@
 #define S2_TEST_SUITES(X) \
     X(status) \
     X(engine) \
+    X(lm) \
     X(gguf) \
     X(quant) \
     X(sandbox) \
