@@ -82,6 +82,13 @@ int32_t *s2_tokenize_pair(const s2_vocab *v, const char *prefix, const char *con
 
 /* ---- generate ---- */
 
+/* Replaces *text with the detokenized prompt + generated tokens; false when out of memory (*text is then NULL). */
+static bool redetokenize(const s2_vocab *v, const s2_gen_result *out, char **text, size_t *len) {
+    free(*text);
+    *text = detokenize_alloc(v, out->tokens, out->n_prompt + out->n_gen, len);
+    return *text != NULL;
+}
+
 static const char *find_stop(const char *text, size_t from, const s2_gen_params *p, size_t *at) {
     const char *best = NULL;
     for (int32_t i = 0; i < p->n_stops; i++) {
@@ -139,10 +146,7 @@ s2_status s2_generate(s2_ctx *ctx, const char *prompt, const s2_gen_params *para
             out->stop_reason = "eos";
             break;
         }
-        char *next = detokenize_alloc(v, out->tokens, np + out->n_gen, &text_len);
-        free(text);
-        text = next;
-        if (text == NULL) {
+        if (!redetokenize(v, out, &text, &text_len)) {
             st = s2_error_set(err, S2_E_NOMEM, "generate: out of memory");
             break;
         }
@@ -168,10 +172,7 @@ s2_status s2_generate(s2_ctx *ctx, const char *prompt, const s2_gen_params *para
         }
     }
     if (st == S2_OK) {
-        char *next = detokenize_alloc(v, out->tokens, np + out->n_gen, &text_len);
-        free(text);
-        text = next;
-        if (text == NULL) st = s2_error_set(err, S2_E_NOMEM, "generate: out of memory");
+        if (!redetokenize(v, out, &text, &text_len)) st = s2_error_set(err, S2_E_NOMEM, "generate: out of memory");
     }
     if (st == S2_OK) {
         if (cut != (size_t)-1 && cut < text_len) text[text_len = cut] = '\0';
