@@ -54,15 +54,157 @@ static double time_decode(s2_ctx *ctx, int32_t first, int32_t gen, int32_t V, s2
     return dt;
 }
 
+/* ---- branches: B sequences decoded together after a shared N-token prefix ---- */
+
+typedef struct branch_run {
+    double wall_s, decode_s;
+    int64_t kv_bytes;
+} branch_run;
+
+/* One run: the prefix computed once and forked B times (shared), or computed for each of B sequences (not
+ * shared); then M greedy tokens on every branch, one forward of B rows per step. */
+static s2_status run_branches(s2_ctx *ctx, const int32_t *prefix, int32_t N, int32_t B, int32_t M, bool shared,
+                              int32_t V, branch_run *out, s2_error *err) {
+    s2_seq *seqs = malloc((size_t)B * sizeof *seqs);
+    int32_t *toks = malloc((size_t)B * sizeof *toks);
+    int32_t made = 0;
+    s2_status st = seqs && toks ? S2_OK : s2_error_set(err, S2_E_NOMEM, "bench: out of memory");
+    double t0 = now_s();
+    for (int32_t b = 0; st == S2_OK && b < B; b++) {
+        if (shared && b > 0) {
+            st = s2_seq_fork(ctx, seqs[0], &seqs[b], err);
+        } else {
+            st = s2_seq_new(ctx, &seqs[b], err);
+            if (st == S2_OK) st = s2_seq_prefill(ctx, seqs[b], prefix, N, NULL, err);
+        }
+        if (st == S2_OK) made = b + 1;
+        if (st == S2_OK) { /* each branch starts from the prefix's greedy next token */
+            const float *lg = s2_ctx_logits(ctx, 0);
+            int32_t best = 0;
+            for (int32_t t = 1; t < V; t++)
+                if (lg[t] > lg[best]) best = t;
+            toks[b] = shared && b > 0 ? toks[0] : best;
+        }
+    }
+    double t1 = now_s();
+    s2_kv_stats ks;
+    int64_t peak = 0;
+    for (int32_t step = 0; st == S2_OK && step < M; step++) {
+        st = s2_ctx_decode(ctx, seqs, toks, NULL, B, err);
+        for (int32_t b = 0; st == S2_OK && b < B; b++) {
+            const float *lg = s2_ctx_logits(ctx, b);
+            int32_t best = 0;
+            for (int32_t t = 1; t < V; t++)
+                if (lg[t] > lg[best]) best = t;
+            toks[b] = best;
+        }
+    }
+    s2_ctx_kv_stats(ctx, &ks);
+    peak = ks.blocks_used * ks.bytes_per_block;
+    double t2 = now_s();
+    for (int32_t b = 0; b < made; b++) s2_seq_free(ctx, seqs[b]);
+    out->wall_s = t2 - t0;
+    out->decode_s = t2 - t1;
+    out->kv_bytes = peak;
+    free(seqs);
+    free(toks);
+    return st;
+}
+
+static int bench_branches(const cli_model_opts *mo, const char *branches_s, int64_t N, int64_t M, int64_t repeat,
+                          bool json) {
+    int64_t bs[16];
+    int nb = 0;
+    for (const char *s = branches_s; *s && nb < 16;) {
+        char *end;
+        long b = strtol(s, &end, 10);
+        if (end == s || b < 1 || b > 4096) return cli_usage("bench", "--branches wants counts like 1,4,16,64");
+        bs[nb++] = b;
+        s = *end == ',' ? end + 1 : end;
+    }
+    int64_t maxb = 0;
+    for (int i = 0; i < nb; i++) maxb = bs[i] > maxb ? bs[i] : maxb;
+    s2_error err = {0};
+    s2_model *m = NULL;
+    s2_model_params mp = s2_model_default_params();
+    mp.tokenizer = mo->tokenizer;
+    if (s2_model_load(mo->model, &mp, &m, &err) != S2_OK) return cli_fail("bench", &err);
+    const s2_hparams *hp = s2_model_hparams(m);
+    s2_ctx_params cp = s2_ctx_default_params();
+    cp.n_ctx = (int32_t)(N + M + 1);
+    cp.n_threads = (int32_t)mo->n_threads;
+    cp.n_batch = (int32_t)(maxb > 512 ? maxb : 512);
+    cp.prefix_cache = false; /* sharing comes from forks alone; the unshared run computes every prefix */
+    int64_t block_bytes = (int64_t)hp->n_layer * 16 * hp->n_head_kv * hp->head_dim * 2 * 4;
+    cp.kv_max_bytes = maxb * ((N + M + 1) / 16 + 2) * block_bytes; /* room for every branch unshared */
+    s2_ctx *ctx = NULL;
+    if (s2_ctx_init(m, &cp, &ctx, &err) != S2_OK) {
+        s2_model_free(m);
+        return cli_fail("bench", &err);
+    }
+    int32_t *prefix = malloc((size_t)N * sizeof(int32_t));
+    fill_prompt(prefix, (int32_t)N, hp->n_vocab, s2_vocab_bos(s2_model_vocab(m)));
+    double *w = malloc((size_t)repeat * sizeof(double)), *d = malloc((size_t)repeat * sizeof(double));
+    json_t *arr = json_array();
+    int rc = 0;
+    if (!json)
+        printf("model %s: %lld parameters, OpenBLAS %s, %d thread(s); prefix %lld, %lld tokens per branch, medians of %lld\n"
+               "branches  shared  tokens/s  decode tokens/s  KV MB    x single\n",
+               mo->model, (long long)s2_model_n_params(m), openblas_get_corename(),
+               (int)(mo->n_threads > 0 ? mo->n_threads : openblas_get_num_threads()), (long long)N, (long long)M,
+               (long long)repeat);
+    double single = 0;
+    for (int i = 0; i < nb && rc == 0; i++)
+        for (int sh = 1; sh >= 0 && rc == 0; sh--) {
+            if (bs[i] == 1 && sh == 0) continue; /* one branch: nothing to share */
+            branch_run r = {0};
+            for (int64_t k = 0; k < repeat && rc == 0; k++) {
+                if (run_branches(ctx, prefix, (int32_t)N, (int32_t)bs[i], (int32_t)M, sh, hp->n_vocab, &r, &err) != S2_OK)
+                    rc = cli_fail("bench", &err);
+                w[k] = r.wall_s;
+                d[k] = r.decode_s;
+            }
+            if (rc != 0) break;
+            double tps = (double)(bs[i] * M) / median(w, (int)repeat), dtps = (double)(bs[i] * M) / median(d, (int)repeat);
+            if (bs[i] == 1) single = tps;
+            if (json)
+                json_array_append_new(arr, json_pack("{s:I, s:I, s:I, s:b, s:f, s:f, s:I, s:f}", "branches",
+                                                     (json_int_t)bs[i], "prefix", (json_int_t)N, "gen", (json_int_t)M,
+                                                     "shared", sh, "tokens_per_s", tps, "decode_tokens_per_s", dtps,
+                                                     "kv_bytes", (json_int_t)r.kv_bytes, "speedup_vs_single",
+                                                     single > 0 ? tps / single : 0.0));
+            else
+                printf("%8lld  %-6s  %8.1f  %15.1f  %6.1f  %8.2f\n", (long long)bs[i], sh ? "yes" : "no", tps, dtps,
+                       (double)r.kv_bytes / 1e6, single > 0 ? tps / single : 0.0);
+        }
+    if (json && rc == 0) {
+        char *s = json_dumps(arr, JSON_COMPACT);
+        puts(s);
+        free(s);
+    }
+    json_decref(arr);
+    free(prefix);
+    free(w);
+    free(d);
+    s2_ctx_free(ctx);
+    s2_model_free(m);
+    return rc;
+}
+
 static const char *bench_help =
     "usage: sys2 bench -m MODEL [--prompt N] [--gen 64,256] [--repeat R] [--json]\n"
     "Prefill tokens/s (one N-token prompt, default 128 or the context) and single-stream decode tokens/s (from BOS,\n"
     "each of --gen's counts of positions, as llama2.c's -n counts them), medians over R repeats (default 5).\n"
+    "       sys2 bench -m MODEL --branches 1,4,16,64 [--prefix N] [--gen M] [--repeat R] [--json]\n"
+    "M tokens on each of B branches forked from one N-token prefix (default 128, 64), decoded together (one forward\n"
+    "of B rows per step), against the same run with every prefix computed for itself (shared: no). tokens/s counts\n"
+    "B*M over the whole run (prefix included); --json prints one object per configuration.\n"
     CLI_MODEL_HELP;
 
 int cmd_bench(int argc, char **argv) {
     cli_model_opts mo = {0};
-    const char *v = NULL, *gen_s = "64,256";
+    const char *v = NULL, *gen_s = NULL, *branches_s = NULL;
+    int64_t prefix_n = 128;
     int64_t prompt_n = 128, repeat = 5;
     bool json = false, bad = false;
     for (int i = 1; i < argc; i++) {
@@ -76,6 +218,10 @@ int cmd_bench(int argc, char **argv) {
             if (!bad && (!cli_parse_i64(v, &prompt_n) || prompt_n < 1)) return cli_usage("bench", "--prompt wants a count");
         } else if (cli_flag(argc, argv, &i, "--gen", NULL, &v, &bad)) {
             gen_s = v;
+        } else if (cli_flag(argc, argv, &i, "--branches", NULL, &v, &bad)) {
+            branches_s = v;
+        } else if (cli_flag(argc, argv, &i, "--prefix", NULL, &v, &bad)) {
+            if (!bad && (!cli_parse_i64(v, &prefix_n) || prefix_n < 1)) return cli_usage("bench", "--prefix wants a count");
         } else if (cli_flag(argc, argv, &i, "--repeat", NULL, &v, &bad)) {
             if (!bad && (!cli_parse_i64(v, &repeat) || repeat < 1 || repeat > 1000)) return cli_usage("bench", "--repeat wants 1..1000");
         } else if (strcmp(argv[i], "--json") == 0) {
@@ -85,6 +231,13 @@ int cmd_bench(int argc, char **argv) {
         }
         if (bad) return 2;
     }
+    if (mo.model == NULL) return cli_usage("bench", "no model: give -m MODEL");
+    if (branches_s != NULL) {
+        int64_t M = 64;
+        if (gen_s != NULL && (!cli_parse_i64(gen_s, &M) || M < 1)) return cli_usage("bench", "--gen wants one count with --branches");
+        return bench_branches(&mo, branches_s, prefix_n, M, repeat, json);
+    }
+    if (gen_s == NULL) gen_s = "64,256";
     int64_t gens[16];
     int n_gens = 0;
     for (char *s = (char *)gen_s; *s && n_gens < 16;) {
