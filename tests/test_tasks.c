@@ -599,6 +599,64 @@ START_TEST(test_tasks_listprog_examples)
 }
 END_TEST
 
+/* ---- hostile text: every callback of every synthetic task on random junk, never a crash ---- */
+
+START_TEST(test_tasks_random_text_never_crashes)
+{
+    static const char alphabet[] = "0123456789 +-*/=()\n.:left:Answer:mapfiltersortxx%<>|[],";
+    const char *names[] = {"game24", "countdown", "arith", "listprog"};
+    uint64_t rng = 2024;
+    for (size_t k = 0; k < 4; k++) {
+        s2_task_params p = s2_task_default_params();
+        p.split = strcmp(names[k], "game24") == 0 ? "heldout" : NULL;
+        p.n_items = 5;
+        s2_task *t = NULL;
+        s2_error err = {0};
+        ck_assert_int_eq(s2_task_create(names[k], &p, &t, &err), S2_OK);
+        for (int n = 0; n < 3000; n++) {
+            char text[200];
+            int len = (int)s2_task_rng_below(&rng, sizeof text);
+            for (int j = 0; j < len; j++) text[j] = alphabet[s2_task_rng_below(&rng, sizeof alphabet - 1)];
+            text[len] = '\0';
+            if (n % 3 == 0) memcpy(text, "Answer: ", len >= 8 ? 8 : 0); /* often an answer line */
+            int32_t i = (int32_t)(n % s2_task_n_items(t));
+            s2_verdict v;
+            ck_assert_int_eq(s2_task_verify(t, i, text, &v, &err), S2_OK);
+            ck_assert(v.reward >= 0 && v.reward <= 1 && v.reason[0] != '\0');
+            s2_verdict_clear(&v);
+            (void)s2_task_is_terminal(t, i, text);
+            (void)s2_task_oracle(t, i, text);
+            free(t->iface->extract(t, i, text));
+            free(t->iface->value_prompt(t, i, text));
+        }
+        s2_task_free(t);
+    }
+}
+END_TEST
+
+START_TEST(test_tasks_generators_deterministic)
+{
+    const char *names[] = {"arith", "listprog", "countdown"};
+    for (size_t k = 0; k < 3; k++) {
+        s2_task *a = make(names[k], "train", 11, 0, 30), *b = make(names[k], "train", 11, 0, 30),
+                *c = make(names[k], "train", 12, 0, 30);
+        int same = 0;
+        for (int32_t i = 0; i < 30; i++) {
+            ck_assert_str_eq(s2_task_item_id(a, i), s2_task_item_id(b, i));
+            char *pa = s2_task_prompt(a, i), *pb = s2_task_prompt(b, i);
+            ck_assert_str_eq(pa, pb);
+            free(pa);
+            free(pb);
+            same += strcmp(s2_task_item_id(a, i), s2_task_item_id(c, i)) == 0;
+        }
+        ck_assert_int_lt(same, 10);
+        s2_task_free(a);
+        s2_task_free(b);
+        s2_task_free(c);
+    }
+}
+END_TEST
+
 /* ---- the binary ---- */
 
 static int run_cmd(char **out, const char *fmt, const char *a, const char *b) {
@@ -643,6 +701,9 @@ START_TEST(test_tasks_cli_commands)
     ck_assert_ptr_nonnull(strstr(out, "-- reference --"));
     free(out);
     ck_assert_int_eq(run_cmd(&out, "%s task nope%s%s 2>/dev/null", "", ""), 2);
+    free(out);
+    ck_assert_int_eq(run_cmd(&out, "%s check-task --help%s%s", "", ""), 0);
+    ck_assert_ptr_nonnull(strstr(out, "usage: sys2 check-task"));
     free(out);
     ck_assert_int_eq(run_cmd(&out, "%s check-task countdown --json --limit 20%s%s", "", ""), 0);
     j = json_loads(out, 0, &je);
@@ -694,6 +755,8 @@ Suite *tasks_suite(void) {
     tcase_add_test(tc, test_tasks_listprog_interpreter);
     tcase_add_test(tc, test_tasks_listprog_task);
     tcase_add_test(tc, test_tasks_listprog_examples);
+    tcase_add_test(tc, test_tasks_random_text_never_crashes);
+    tcase_add_test(tc, test_tasks_generators_deterministic);
     tcase_add_test(tc, test_tasks_cli_check_task_game24_all);
     tcase_add_test(tc, test_tasks_cli_commands);
     suite_add_tcase(s, tc);
