@@ -92,6 +92,7 @@ typedef struct local_seq {
 
 typedef struct local_lm {
     s2_ctx *ctx;
+    s2_model *owned_model;  /* set when s2_lm_open loaded it: freed with the lm */
     const s2_vocab *v;
     int32_t V;
     local_seq *seqs;
@@ -543,7 +544,9 @@ static void local_free(s2_lm *lm) {
     }
     free(l->seqs);
     free(l->sample_scratch);
+    const s2_model *m = l->ctx ? s2_ctx_model(l->ctx) : NULL;
     s2_ctx_free(l->ctx);
+    if (l->owned_model != NULL && l->owned_model == m) s2_model_free(l->owned_model);
     free(l);
 }
 
@@ -618,3 +621,36 @@ s2_status s2_lm_local_init(const s2_model *m, const s2_ctx_params *cp, s2_lm **o
 }
 
 s2_ctx *s2_lm_local_ctx(s2_lm *lm) { return lm->iface == &local_iface ? L(lm)->ctx : NULL; }
+
+const s2_model *s2_lm_local_model(s2_lm *lm) { return lm->iface == &local_iface ? s2_ctx_model(L(lm)->ctx) : NULL; }
+
+s2_lm_open_params s2_lm_open_default_params(void) {
+    s2_lm_open_params p = {.tokenizer = NULL, .model_name = NULL, .ctx = s2_ctx_default_params(),
+                           .max_in_flight = 16, .timeout_s = 120};
+    return p;
+}
+
+/* The HTTP backend (core/http.c) registers itself here; NULL until it exists. */
+s2_status (*s2_lm_http_open_hook)(const char *url, const s2_lm_open_params *p, s2_lm **out, s2_error *err);
+
+s2_status s2_lm_open(const char *spec, const s2_lm_open_params *params, s2_lm **out, s2_error *err) {
+    s2_lm_open_params p = params ? *params : s2_lm_open_default_params();
+    *out = NULL;
+    if (spec == NULL) return s2_error_set(err, S2_E_ARG, "lm: no model given");
+    if (strncmp(spec, "http://", 7) == 0 || strncmp(spec, "https://", 8) == 0) {
+        if (s2_lm_http_open_hook == NULL) return s2_error_set(err, S2_E_UNSUPPORTED, "%s: the HTTP backend is not built", spec);
+        return s2_lm_http_open_hook(spec, &p, out, err);
+    }
+    s2_model_params mp = s2_model_default_params();
+    mp.tokenizer = p.tokenizer;
+    s2_model *m = NULL;
+    s2_status st = s2_model_load(spec, &mp, &m, err);
+    if (st != S2_OK) return st;
+    st = s2_lm_local_init(m, &p.ctx, out, err);
+    if (st != S2_OK) {
+        s2_model_free(m);
+        return st;
+    }
+    L(*out)->owned_model = m;
+    return S2_OK;
+}

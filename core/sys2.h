@@ -289,6 +289,22 @@ struct s2_lm {
 
 /* The local engine as an s2_lm: a context on m (which must outlive the lm) with params cp (NULL = defaults). */
 s2_status s2_lm_local_init(const s2_model *m, const s2_ctx_params *cp, s2_lm **out, s2_error *err);
+/* Opens system 1 from a model spec, as every command's -m flag: a path (GGUF, or llama2.c .bin with
+ * o->tokenizer) loads the local engine; an http:// or https:// URL (".../v1") opens the HTTP backend
+ * (o->model_name names the served model; the API key comes from the environment variable SYS2_API_KEY).
+ * *out owns everything it opened (the model too): s2_lm_free releases it all. */
+typedef struct s2_lm_open_params {
+    const char *tokenizer;      /* llama2.c checkpoints */
+    const char *model_name;     /* HTTP: the "model" field of requests */
+    s2_ctx_params ctx;          /* local engine: context parameters */
+    int32_t max_in_flight;      /* HTTP: concurrent requests (0 = 16) */
+    double timeout_s;           /* HTTP: per request (0 = 120) */
+} s2_lm_open_params;
+s2_lm_open_params s2_lm_open_default_params(void);
+s2_status s2_lm_open(const char *spec, const s2_lm_open_params *p, s2_lm **out, s2_error *err);
+/* The model behind a local lm (NULL for remote backends). Borrowed. */
+const s2_model *s2_lm_local_model(s2_lm *lm);
+
 /* The local engine's context (NULL for other backends): for KV statistics and tests. Borrowed. */
 s2_ctx *s2_lm_local_ctx(s2_lm *lm);
 void s2_lm_free(s2_lm *lm); /* NULL is a no-op */

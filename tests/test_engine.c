@@ -277,7 +277,7 @@ START_TEST(test_engine_perplexity_matches_reference_logits)
     }
     /* the same tokens as text */
     char text[4096];
-    int32_t len = s2_detokenize(s2_model_vocab(m), r.ids, r.n, false, text, sizeof text);
+    int32_t len = s2_detokenize(s2_model_vocab(m), r.ids, r.n, false, text, (int32_t)sizeof text - 1);
     ck_assert(len > 0);
     int32_t back[512];
     int32_t nb = s2_tokenize(s2_model_vocab(m), text, (size_t)len, false, false, back, 512);
