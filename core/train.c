@@ -405,27 +405,37 @@ double s2_tmodel_grad_norm(const s2_tmodel *m) {
     return sqrt(total);
 }
 
+/* AdamW on params[base, base + cnt) with gradients scaled by gscale (clipping) and decay wd. */
+static void adamw_range(s2_tmodel *m, int64_t base, int64_t cnt, float gscale, float lr, float wd,
+                        const s2_adamw_params *p, float b1c, float b2c) {
+    const float b1 = p->beta1, b2 = p->beta2, eps = p->eps;
+    float *w = m->params + base, *mm = m->adam_m + base, *vv = m->adam_v + base;
+    const float *g = m->grads + base;
+#pragma omp parallel for schedule(static) if (cnt >= S2_TR_PAR_MIN)
+    for (int64_t i = 0; i < cnt; i++) {
+        float gi = g[i] * gscale;
+        mm[i] = b1 * mm[i] + (1.0f - b1) * gi;
+        vv[i] = b2 * vv[i] + (1.0f - b2) * gi * gi;
+        float mh = mm[i] / b1c, vh = vv[i] / b2c;
+        w[i] -= lr * (mh / (sqrtf(vh) + eps) + wd * w[i]);
+    }
+}
+
 void s2_tmodel_adamw_step(s2_tmodel *m, const s2_adamw_params *p, int64_t step, double *grad_norm) {
     const s2_train_config *c = &m->cfg;
     TENSOR_DIMS(c);
     double norm = s2_tmodel_grad_norm(m);
     if (grad_norm != NULL) *grad_norm = norm;
     const float gscale = (p->clip > 0.0f && norm > p->clip) ? (float)(p->clip / norm) : 1.0f;
-    const float lr = s2_lr_at(p, step), b1 = p->beta1, b2 = p->beta2;
-    const float b1c = (float)(1.0 - pow(b1, (double)(step + 1))), b2c = (float)(1.0 - pow(b2, (double)(step + 1)));
-#define X(field, gname, per_layer, nd, ne0, ne1)                                               \
-    {                                                                                          \
-        int64_t cnt = (int64_t)(ne0) * (ne1) * ((per_layer) ? c->n_layer : 1);                 \
-        int64_t base = m->w.field != NULL ? (int64_t)(m->w.field - m->params) : 0;             \
-        const float wd = (nd) == 2 ? p->weight_decay : 0.0f;                                   \
-        _Pragma("omp parallel for schedule(static) if (cnt >= S2_TR_PAR_MIN)") for (int64_t i = base; i < base + cnt; i++) { \
-            float g = m->grads[i] * gscale;                                                    \
-            float mi = m->adam_m[i] = b1 * m->adam_m[i] + (1.0f - b1) * g;                     \
-            float vi = m->adam_v[i] = b2 * m->adam_v[i] + (1.0f - b2) * g * g;                 \
-            float mh = mi / b1c, vh = vi / b2c;                                                \
-            m->params[i] -= lr * (mh / (sqrtf(vh) + p->eps) + wd * m->params[i]);              \
-        }                                                                                      \
-    }
+    const float lr = s2_lr_at(p, step);
+    const float b1c = (float)(1.0 - pow(p->beta1, (double)(step + 1)));
+    const float b2c = (float)(1.0 - pow(p->beta2, (double)(step + 1)));
+    /* decoupled weight decay on matrices only: norms (1-D) keep their scale */
+#define X(field, gname, per_layer, nd, ne0, ne1)                                                       \
+    if (m->w.field != NULL)                                                                            \
+        adamw_range(m, (int64_t)(m->w.field - m->params),                                              \
+                    (int64_t)(ne0) * (ne1) * ((per_layer) ? c->n_layer : 1), gscale, lr,               \
+                    (nd) == 2 ? p->weight_decay : 0.0f, p, b1c, b2c);
     S2_TRAIN_TENSORS(X)
 #undef X
 }

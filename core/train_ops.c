@@ -79,10 +79,12 @@ void s2_tr_matmul_backward(float *dx, float *dW, const float *dout, const float 
                            int32_t n_in, int32_t n_out) {
     /* dx (N, n_in) += dout (N, n_out) . W (n_out, n_in) */
     if (dx != NULL)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, n_in, n_out, 1.0f, dout, n_out, W, n_in, 1.0f, dx, n_in);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, n_in, n_out, 1.0f, dout, n_out, W, n_in, 1.0f,
+                    dx, n_in);
     /* dW (n_out, n_in) += dout^T (n_out, N) . x (N, n_in) */
     if (dW != NULL)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, (int)N, 1.0f, dout, n_out, x, n_in, 1.0f, dW, n_in);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, (int)N, 1.0f, dout, n_out, x, n_in, 1.0f,
+                    dW, n_in);
 }
 
 void s2_tr_matmul_backward_naive(float *dx, float *dW, const float *dout, const float *x, const float *W, int64_t N,

@@ -225,7 +225,8 @@ START_TEST(test_train_attention_blas_matches_naive)
     const int32_t B = 2, T = 5, H = 4, Hkv = 2, hd = 4, D = H * hd, KV = Hkv * hd;
     const int64_t N = (int64_t)B * T;
     float *q = rand_vec(N * D, 1), *k = rand_vec(N * KV, 1), *v = rand_vec(N * KV, 1);
-    float *o1 = zeros(N * D), *o2 = zeros(N * D), *a1 = zeros((int64_t)B * H * T * T), *a2 = zeros((int64_t)B * H * T * T);
+    float *o1 = zeros(N * D), *o2 = zeros(N * D);
+    float *a1 = zeros((int64_t)B * H * T * T), *a2 = zeros((int64_t)B * H * T * T);
     s2_tr_attention_forward(o1, a1, q, k, v, B, T, H, Hkv, hd);
     s2_tr_attention_forward_naive(o2, a2, q, k, v, B, T, H, Hkv, hd);
     assert_close("attention out", o1, o2, N * D, 1e-5);
@@ -475,7 +476,8 @@ static void check_model_gradient(bool tied, int Hkv) {
     s2_error err = {0};
     ck_assert_int_eq(s2_tmodel_forward(m, tok, tgt, mask, B, T, &err), S2_OK);
     s2_tmodel_backward(m);
-    double *P = malloc((size_t)m->n_params * sizeof(double)), *lg = malloc((size_t)B * T * m->cfg.n_vocab * sizeof(double));
+    double *P = malloc((size_t)m->n_params * sizeof(double));
+    double *lg = malloc((size_t)B * T * m->cfg.n_vocab * sizeof(double));
     for (int64_t i = 0; i < m->n_params; i++) P[i] = m->params[i];
     /* forward: float model against the double reference */
     double ref_loss = ref_forward(m, P, tok, tgt, mask, B, T, lg);
@@ -495,7 +497,8 @@ static void check_model_gradient(bool tied, int Hkv) {
         P[i] = save;
         double fd = (lp - lm) / (2 * eps), gg = m->grads[i];
         if (fabs(fd - gg) > 1e-2 * fmax(fabs(fd), fabs(gg)) + 1e-5) {
-            fprintf(stderr, "model gradient (tied=%d) param %lld: fd %.8g, backward %.8g\n", tied, (long long)i, fd, gg);
+            fprintf(stderr, "model gradient (tied=%d) param %lld: fd %.8g, backward %.8g\n", tied, (long long)i, fd,
+                    gg);
             bad++;
         }
     }
@@ -1027,7 +1030,8 @@ END_TEST
 START_TEST(test_train_cli_usage_errors)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s train --task game24 --role policy --out /nonexistent/x.gguf 2>/dev/null", t_sys2_bin());
+    snprintf(cmd, sizeof cmd, "%s train --task game24 --role policy --out /nonexistent/x.gguf 2>/dev/null",
+             t_sys2_bin());
     ck_assert_int_eq(t_run(cmd, NULL), 2); /* no --steps */
     snprintf(cmd, sizeof cmd, "%s train --task game24 --role critic --steps 1 --out x.gguf 2>/dev/null", t_sys2_bin());
     ck_assert_int_eq(t_run(cmd, NULL), 2);
