@@ -2,6 +2,7 @@
  * `sys2 quantize` (rewrite a GGUF with its 2-D weights in another type, through s2_gguf_quantize). */
 #include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,20 +55,70 @@ static void print_scalar(s2_gguf_type t, const s2_gguf_kv *kv, uint64_t i) {
     }
 }
 
-/* A string quoted, with control characters escaped and at most max bytes shown. */
-static void print_quoted(const char *s, size_t max) {
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 when s does not start one. */
+static int utf8_len(const unsigned char *s) {
+    int n = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (n == 2 && s[0] < 0xc2) return 0; /* overlong */
+    for (int i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80) return 0;
+    return n;
+}
+
+/* A string quoted, with control characters and bytes that are not UTF-8 escaped, at most max bytes shown. */
+static void print_quoted(const char *str, size_t max) {
+    const unsigned char *s = (const unsigned char *)str;
     putchar('"');
-    size_t n = 0;
-    for (; *s && n < max; s++, n++) {
-        unsigned char c = (unsigned char)*s;
+    size_t shown = 0;
+    while (*s && shown < max) {
+        unsigned char c = *s;
+        int n = utf8_len(s);
         if (c == '"' || c == '\\') printf("\\%c", c);
         else if (c == '\n') fputs("\\n", stdout);
         else if (c == '\t') fputs("\\t", stdout);
-        else if (c < 0x20 || c == 0x7f) printf("\\x%02x", c);
-        else putchar(c);
+        else if (c < 0x20 || c == 0x7f || n == 0) printf("\\x%02x", c);
+        else {
+            fwrite(s, 1, (size_t)n, stdout);
+            s += n;
+            shown += (size_t)n;
+            continue;
+        }
+        s++;
+        shown++;
     }
     putchar('"');
     if (*s) fputs("...", stdout);
+}
+
+/* Jansson refuses invalid UTF-8 and non-finite numbers (it returns NULL); a GGUF may hold both, so they come out
+ * as a copy with each non-ASCII byte of an invalid string replaced by '?', and as the strings "nan", "inf". */
+static char *ascii_copy(const char *s) {
+    size_t n = strlen(s);
+    char *c = malloc(n + 1);
+    if (c == NULL) return NULL;
+    for (size_t i = 0; i <= n; i++) c[i] = (unsigned char)s[i] >= 0x80 ? '?' : s[i];
+    return c;
+}
+
+static json_t *jstr(const char *s) {
+    json_t *j = json_string(s);
+    if (j != NULL) return j;
+    char *c = ascii_copy(s);
+    j = c ? json_string(c) : json_null();
+    free(c);
+    return j;
+}
+
+static json_t *jreal(double f) {
+    if (isfinite(f)) return json_real(f);
+    return json_string(isnan(f) ? "nan" : f > 0 ? "inf" : "-inf");
+}
+
+static void jset(json_t *obj, const char *key, json_t *v) {
+    if (json_object_set_new(obj, key, v) == 0) return;
+    char *c = ascii_copy(key);
+    if (c != NULL) json_object_set_new(obj, c, v);
+    else json_decref(v);
+    free(c);
 }
 
 static json_t *json_scalar(s2_gguf_type t, const s2_gguf_kv *kv, uint64_t i) {
@@ -87,10 +138,10 @@ static json_t *json_scalar(s2_gguf_type t, const s2_gguf_kv *kv, uint64_t i) {
         snprintf(buf, sizeof buf, "%" PRIu64, u);
         return json_string(buf);
     }
-    case S2_GGUF_FLOAT32: return json_real(a ? ((const float *)a)[i] : kv->v.f);
-    case S2_GGUF_FLOAT64: return json_real(a ? ((const double *)a)[i] : kv->v.f);
+    case S2_GGUF_FLOAT32: return jreal(a ? ((const float *)a)[i] : kv->v.f);
+    case S2_GGUF_FLOAT64: return jreal(a ? ((const double *)a)[i] : kv->v.f);
     case S2_GGUF_BOOL: return json_boolean(a ? ((const bool *)a)[i] : kv->v.b);
-    case S2_GGUF_STRING: return json_string(a == NULL && kv->type != S2_GGUF_ARRAY ? kv->str : kv->strs[i]);
+    case S2_GGUF_STRING: return jstr(kv->type == S2_GGUF_ARRAY ? kv->strs[i] : kv->str);
     default: return json_null();
     }
 }
@@ -144,7 +195,7 @@ static void info_text(const char *path, const s2_gguf *g) {
 
 static int info_json(const char *path, const s2_gguf *g) {
     json_t *root = json_object(), *meta = json_object(), *tensors = json_array();
-    json_object_set_new(root, "file", json_string(path));
+    json_object_set_new(root, "file", jstr(path));
     json_object_set_new(root, "version", json_integer(s2_gguf_version(g)));
     json_object_set_new(root, "alignment", json_integer((json_int_t)s2_gguf_alignment(g)));
     for (int64_t i = 0; i < s2_gguf_n_kv(g); i++) {
@@ -160,7 +211,7 @@ static int info_json(const char *path, const s2_gguf *g) {
             v = json_pack("{s:s, s:o}", "type", s2_gguf_type_name(kv->type), "value",
                           json_scalar(kv->type, kv, 0));
         }
-        json_object_set_new(meta, kv->key, v);
+        jset(meta, kv->key, v);
     }
     json_object_set_new(root, "metadata", meta);
     int64_t n_params = 0, n_bytes = 0;
@@ -168,7 +219,7 @@ static int info_json(const char *path, const s2_gguf *g) {
         const s2_gguf_tensor *t = s2_gguf_tensor_at(g, i);
         json_t *shape = json_array();
         for (int d = 0; d < t->n_dims; d++) json_array_append_new(shape, json_integer(t->ne[d]));
-        json_array_append_new(tensors, json_pack("{s:s, s:s, s:o, s:I, s:I}", "name", t->name, "type",
+        json_array_append_new(tensors, json_pack("{s:o, s:s, s:o, s:I, s:I}", "name", jstr(t->name), "type",
                                                  tensor_type_name(t->type), "shape", shape, "bytes",
                                                  (json_int_t)t->nbytes, "offset", (json_int_t)t->offset));
         n_params += tensor_elements(t);

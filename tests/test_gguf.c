@@ -874,6 +874,46 @@ START_TEST(test_gguf_cli_info)
 }
 END_TEST
 
+/* Values JSON cannot hold as they are (invalid UTF-8, nan, inf) still come out as valid JSON. */
+START_TEST(test_gguf_cli_info_odd_values)
+{
+    s2_gguf_writer *w = NULL;
+    s2_error err = {0};
+    ck_assert_int_eq(s2_gguf_writer_init(&w, &err), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_str(w, "odd.str", "a\xff\xfe" "b"), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_f32(w, "odd.nan", NAN), S2_OK);
+    const double inf[2] = {INFINITY, -INFINITY};
+    ck_assert_int_eq(s2_gguf_set_arr(w, "odd.inf", S2_GGUF_FLOAT64, inf, 2), S2_OK);
+    const char *const strs[2] = {"ok", "\xc3"};
+    ck_assert_int_eq(s2_gguf_set_arr_str(w, "odd.strs", strs, 2), S2_OK);
+    char path[600], cmd[1400], *out = NULL;
+    snprintf(path, sizeof path, "%s/odd.gguf", t_tmpdir());
+    ck_assert_int_eq(s2_gguf_write(w, path, &err), S2_OK);
+    s2_gguf_writer_free(w);
+    snprintf(cmd, sizeof cmd, "%s info -m %s --json", t_sys2_bin(), path);
+    ck_assert_int_eq(t_run(cmd, &out), 0);
+    json_error_t jerr;
+    json_t *j = json_loads(out, 0, &jerr);
+    ck_assert_msg(j != NULL, "bad JSON: %s\n%s", jerr.text, out);
+    json_t *meta = json_object_get(j, "metadata");
+    ck_assert_uint_eq(json_object_size(meta), 4);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(meta, "odd.str"), "value")), "a??b");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(meta, "odd.nan"), "value")), "nan");
+    json_t *first = json_object_get(json_object_get(meta, "odd.inf"), "first");
+    ck_assert_str_eq(json_string_value(json_array_get(first, 0)), "inf");
+    ck_assert_str_eq(json_string_value(json_array_get(first, 1)), "-inf");
+    first = json_object_get(json_object_get(meta, "odd.strs"), "first");
+    ck_assert_str_eq(json_string_value(json_array_get(first, 1)), "?");
+    json_decref(j);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s info -m %s", t_sys2_bin(), path);
+    ck_assert_int_eq(t_run(cmd, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "odd.str = \"a\\xff\\xfeb\""));
+    ck_assert_ptr_nonnull(strstr(out, "odd.nan = nan (float32)"));
+    free(out);
+}
+END_TEST
+
 START_TEST(test_gguf_cli_quantize)
 {
     const char *src = t_shared("models/stories260K.gguf", "test_gguf_cli_quantize");
@@ -932,6 +972,7 @@ Suite *gguf_suite(void) {
     tcase_set_timeout(tq, 30);
     tcase_add_test(tq, test_gguf_quantize_converts_row_by_row);
     tcase_add_test(tq, test_gguf_cli_info);
+    tcase_add_test(tq, test_gguf_cli_info_odd_values);
     tcase_add_test(tq, test_gguf_cli_quantize);
     suite_add_tcase(s, tq);
     return s;
