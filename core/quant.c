@@ -192,6 +192,13 @@ static void dequant_q4_0_scalar(const blk_q4_0 *src, float *dst, int64_t n) {
 #define S2_X86 1
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 
+/* A block's F16 scale through F16C (vcvtph2ps gives the same bits as s2_fp16_to_fp32, nans included). */
+AVX2 static inline float blk_d_f16c(const void *blk) {
+    uint16_t h;
+    memcpy(&h, blk, 2);
+    return _cvtsh_ss(h);
+}
+
 AVX2 static void dequant_f16_avx2(const uint16_t *src, float *dst, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
@@ -210,7 +217,7 @@ AVX2 static void dequant_bf16_avx2(const uint16_t *src, float *dst, int64_t n) {
 
 AVX2 static void dequant_q8_0_avx2(const blk_q8_0 *src, float *dst, int64_t n) {
     for (int64_t b = 0; b < n / QK; b++) {
-        __m256 d = _mm256_set1_ps(blk_d(&src[b]));
+        __m256 d = _mm256_set1_ps(blk_d_f16c(&src[b]));
         for (int j = 0; j < QK; j += 8) {
             __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(src[b].qs + j)));
             _mm256_storeu_ps(dst + b * QK + j, _mm256_mul_ps(d, _mm256_cvtepi32_ps(q)));
@@ -221,7 +228,7 @@ AVX2 static void dequant_q8_0_avx2(const blk_q8_0 *src, float *dst, int64_t n) {
 AVX2 static void dequant_q4_0_avx2(const blk_q4_0 *src, float *dst, int64_t n) {
     const __m128i lo_mask = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
     for (int64_t b = 0; b < n / QK; b++) {
-        __m256 d = _mm256_set1_ps(blk_d(&src[b]));
+        __m256 d = _mm256_set1_ps(blk_d_f16c(&src[b]));
         __m128i raw = _mm_loadu_si128((const __m128i *)src[b].qs);
         __m128i lo = _mm_sub_epi8(_mm_and_si128(raw, lo_mask), eight);                      /* elements 0..15 */
         __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(raw, 4), lo_mask), eight);  /* 16..31 */
@@ -476,13 +483,6 @@ AVX2 static float dot_bf16_avx2(const uint16_t *a, const float *x, int64_t n) {
     float s = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
     for (; i < n; i++) s += s2_bf16_to_fp32(a[i]) * x[i];
     return s;
-}
-
-/* A block's F16 scale through F16C (vcvtph2ps gives the same bits as s2_fp16_to_fp32, nans included). */
-AVX2 static inline float blk_d_f16c(const void *blk) {
-    uint16_t h;
-    memcpy(&h, blk, 2);
-    return _cvtsh_ss(h);
 }
 
 /* Exact int8 x int8 sums of one block as 8 int32 lanes: sign-extend to int16 and multiply-add pairs (maddubs

@@ -567,6 +567,11 @@ START_TEST(test_gguf_sample_is_valid)
     s2_error err = {0};
     ck_assert_msg(s2_gguf_open_buffer(b.p, b.n, "sample", &g, &err) == S2_OK, "%s", err.msg);
     ck_assert_int_eq(s2_gguf_n_tensors(g), 2);
+    ck_assert_uint_eq(s2_gguf_version(g), 3);
+    s2_gguf_free(g);
+    put32(b.p + o.version, 2); /* v2 has the same layout */
+    ck_assert_msg(s2_gguf_open_buffer(b.p, b.n, "sample", &g, &err) == S2_OK, "%s", err.msg);
+    ck_assert_uint_eq(s2_gguf_version(g), 2);
     s2_gguf_free(g);
     free(b.p);
 }
