@@ -630,25 +630,32 @@ AVX512 static float dot_q8_0_avx512(const blk_q8_0 *a, const blk_q8_0 *x, int64_
     return s;
 }
 
-AVX512 static float dot_q4_0_avx512(const blk_q4_0 *a, const blk_q8_0 *x, int64_t n) {
+/* Two Q4_0 blocks' nibbles as [lo(b), hi(b), lo(b+1), hi(b+1)]: unsigned 0..15 in x's element order. */
+AVX512 static inline __m512i load_q4_2x32(const blk_q4_0 *a) {
     const __m256i lo_mask = _mm256_set1_epi8(0x0f);
+    __m256i raw = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)a[1].qs), _mm_loadu_si128((const __m128i *)a[0].qs));
+    __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(raw, lo_mask)),
+                                   _mm256_and_si256(_mm256_srli_epi16(raw, 4), lo_mask), 1);
+    return _mm512_shuffle_i64x2(q, q, _MM_SHUFFLE(3, 1, 2, 0));
+}
+
+AVX512 static float dot_q4_0_avx512(const blk_q4_0 *a, const blk_q8_0 *x, int64_t n) {
     const __m512i eights = _mm512_set1_epi8(8);
     __m512 s0 = _mm512_setzero_ps(), s1 = s0;
     int64_t nb = n / QK, b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        /* two blocks' 16 bytes each -> [lo(b), hi(b), lo(b+1), hi(b+1)] nibbles, matching x's 2 x 32 bytes */
-        __m256i raw = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)a[b + 1].qs),
-                                       _mm_loadu_si128((const __m128i *)a[b].qs));
-        __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(raw, lo_mask)),
-                                       _mm256_and_si256(_mm256_srli_epi16(raw, 4), lo_mask), 1);
-        q = _mm512_shuffle_i64x2(q, q, _MM_SHUFFLE(3, 1, 2, 0));
-        __m512i xv = load_2x32(x[b].qs, x[b + 1].qs);
+    for (; b + 4 <= nb; b += 4) {
+        __m512i q0 = load_q4_2x32(a + b), q1 = load_q4_2x32(a + b + 2);
+        __m512i x0 = load_2x32(x[b].qs, x[b + 1].qs), x1 = load_2x32(x[b + 2].qs, x[b + 3].qs);
         /* q is unsigned: sum(q * x) - 8 * sum(x), exact in int32 */
-        __m512i p = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q, xv),
-                                     _mm512_dpbusd_epi32(_mm512_setzero_si512(), eights, xv));
-        __m512 d = scale_2(blk_d_f16c(&a[b]) * blk_d_f16c(&x[b]), blk_d_f16c(&a[b + 1]) * blk_d_f16c(&x[b + 1]));
-        if (b & 2) s1 = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), s1);
-        else s0 = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), s0);
+        __m512i p0 = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q0, x0),
+                                      _mm512_dpbusd_epi32(_mm512_setzero_si512(), eights, x0));
+        __m512i p1 = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q1, x1),
+                                      _mm512_dpbusd_epi32(_mm512_setzero_si512(), eights, x1));
+        __m512 d0 = scale_2(blk_d_f16c(&a[b]) * blk_d_f16c(&x[b]), blk_d_f16c(&a[b + 1]) * blk_d_f16c(&x[b + 1]));
+        __m512 d1 = scale_2(blk_d_f16c(&a[b + 2]) * blk_d_f16c(&x[b + 2]),
+                            blk_d_f16c(&a[b + 3]) * blk_d_f16c(&x[b + 3]));
+        s0 = _mm512_fmadd_ps(d0, _mm512_cvtepi32_ps(p0), s0);
+        s1 = _mm512_fmadd_ps(d1, _mm512_cvtepi32_ps(p1), s1);
     }
     float s = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
     if (b < nb) s += dot_q4_0_avx2(a + b, x + b, n - b * QK);
