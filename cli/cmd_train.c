@@ -449,7 +449,7 @@ int cmd_train(int argc, char **argv) {
                 (long long)o.steps, (long long)o.batch, o.lr, openblas_get_corename());
 
     double t_start = now_s(), train_s = 0, flops = 0, heldout = NAN, last_loss = NAN, acc = NAN;
-    int64_t tokens = 0, loss_tokens = 0, skipped = 0;
+    int64_t tokens = 0, real_tokens = 0, loss_tokens = 0, skipped = 0;
     int exit_code = 0;
     for (int64_t step = start_step; step < o.steps; step++) {
         s2_train_step_stats ss;
@@ -458,6 +458,7 @@ int cmd_train(int argc, char **argv) {
         train_s += now_s() - t0;
         if (st != S2_OK) break;
         tokens += ss.tokens;
+        real_tokens += ss.real_tokens;
         loss_tokens += ss.loss_tokens;
         flops += ss.flops;
         skipped += ss.skipped;
@@ -512,6 +513,7 @@ int cmd_train(int argc, char **argv) {
     json_object_set_new(fin, "tokens_per_s", jnum(tps));
     json_object_set_new(fin, "gflops", jnum(gfs));
     json_object_set_new(fin, "tokens", json_integer(tokens));
+    json_object_set_new(fin, "real_tokens", json_integer(real_tokens)); /* tokens minus padding */
     json_object_set_new(fin, "loss_tokens", json_integer(loss_tokens));
     json_object_set_new(fin, "redrawn_examples", json_integer(skipped));
     json_object_set_new(fin, "train_s", jnum(train_s));
@@ -523,8 +525,10 @@ int cmd_train(int argc, char **argv) {
     }
     if (st == S2_OK)
         fprintf(stderr, "done: %lld steps in %.1f s (%.1f s training), loss %.4f, held-out loss %.4f, accuracy %s%.3f, "
-                "%.0f tokens/s, %.1f GFLOP/s; wrote %s (+ .opt)\n", (long long)s2_trainer_steps_done(tr), wall, train_s,
-                last_loss, heldout, isnan(acc) ? "n/a " : "", isnan(acc) ? 0.0 : acc, tps, gfs, o.out);
+                "%.0f tokens/s (%.0f%% of them padding), %.1f GFLOP/s; wrote %s (+ .opt)\n",
+                (long long)s2_trainer_steps_done(tr), wall, train_s, last_loss, heldout, isnan(acc) ? "n/a " : "",
+                isnan(acc) ? 0.0 : acc, tps, tokens > 0 ? 100.0 * (double)(tokens - real_tokens) / (double)tokens : 0.0,
+                gfs, o.out);
     json_decref(log);
     s2_trainer_free(tr);
     s2_task_free(task);

@@ -954,6 +954,8 @@ s2_status s2_trainer_step(s2_trainer *t, s2_train_step_stats *out, s2_error *err
         out->lr = s2_lr_at(&t->p.opt, t->step - 1);
         out->T = T;
         out->tokens = (int64_t)B * T;
+        out->real_tokens = 0;
+        for (int32_t b = 0; b < B; b++) out->real_tokens += t->lens[b] - 1;
         out->loss_tokens = m->n_loss_tokens;
         out->flops = 6.0 * (double)s2_tmodel_matmul_params(m) * (double)out->tokens +
                      12.0 * c->n_layer * (double)c->n_embd * T * (double)out->tokens;

@@ -181,6 +181,7 @@ typedef struct s2_train_step_stats {
     float lr;
     int32_t T;               /* positions per sequence this batch (the longest example, padded to) */
     int64_t tokens;          /* B * T positions computed */
+    int64_t real_tokens;     /* positions holding an example's token (tokens minus padding) */
     int64_t loss_tokens;     /* completion + EOS positions */
     double flops;            /* 6 * P * tokens + 12 * L * D * T * tokens (P: s2_tmodel_matmul_params) */
     int32_t skipped;         /* examples longer than n_ctx + 1 tokens that were redrawn */
