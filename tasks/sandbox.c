@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -77,6 +78,7 @@ s2_sandbox_limits s2_sandbox_default_limits(void) {
     l.nofile = 64;
     l.out_cap = 64 << 10;
     l.out_kill = (int64_t)16 << 20;
+    l.disk_bytes = (int64_t)64 << 20;
     return l;
 }
 
@@ -124,8 +126,9 @@ static void build_seccomp(void) {
     if (rc == 0) rc = add_rule(c, SCMP_ACT_ERRNO(EPERM), "clone", 1, &no_thread);
     /* clone3 passes its flags in memory, out of seccomp's reach: ENOSYS makes glibc fall back to clone */
     if (rc == 0) rc = add_rule(c, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL);
-    struct scmp_arg_cmp not_unix = SCMP_A0(SCMP_CMP_NE, AF_UNIX);
-    if (rc == 0) rc = add_rule(c, SCMP_ACT_ERRNO(EACCES), "socket", 1, &not_unix);
+    /* no sockets at all (socketpair stays: it reaches nothing outside): an AF_UNIX socket could connect to
+     * a daemon's socket file, which landlock does not cover */
+    if (rc == 0) rc = add_rule(c, SCMP_ACT_ERRNO(EACCES), "socket", 0, NULL);
     /* kill(0, sig) reaches the program's own process group only; any other target is refused */
     struct scmp_arg_cmp not_own_group = SCMP_A0(SCMP_CMP_NE, 0);
     if (rc == 0) rc = add_rule(c, SCMP_ACT_ERRNO(EPERM), "kill", 1, &not_own_group);
@@ -175,6 +178,8 @@ typedef struct child_args {
     const char *const *argv, *const *envp;
     struct rlimit cpu, as, fsize, nproc, nofile;
     bool drop_uid;
+    bool mount_tmpfs;                     /* in a new mount namespace: a tmpfs of tmpfs_opts on dir */
+    const char *tmpfs_opts;
     int ll_abi;
     const struct sock_fprog *seccomp;
 } child_args;
@@ -220,6 +225,13 @@ static void child_run(const child_args *a) {
         child_fail(a, "dup2", errno);
     b.fail_w = 3;
     if (syscall(SYS_close_range, 5U, ~0U, 0U) != 0) child_fail(a, "close_range", errno);
+    if (a->mount_tmpfs) {
+        /* private first, so that the tmpfs never propagates to the parent's mounts; it goes away with the
+         * namespace, when the last process of the run exits */
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) child_fail(a, "mount private", errno);
+        if (mount("s2-sandbox", a->dir, "tmpfs", MS_NOSUID | MS_NODEV, a->tmpfs_opts) != 0)
+            child_fail(a, "mount tmpfs", errno);
+    }
     if (chdir(a->dir) != 0) child_fail(a, "chdir", errno);
     if (setrlimit(RLIMIT_CPU, &a->cpu) || setrlimit(RLIMIT_AS, &a->as) || setrlimit(RLIMIT_FSIZE, &a->fsize) ||
         setrlimit(RLIMIT_NOFILE, &a->nofile) || setrlimit(RLIMIT_NPROC, &a->nproc))
@@ -388,7 +400,7 @@ static pthread_mutex_t iso_mu = PTHREAD_MUTEX_INITIALIZER;
 static char last_isolation[160] = "unknown: no program has run yet";
 
 static void describe(s2_sandbox_result *r, bool ns, int ll_abi, bool drop_uid) {
-    snprintf(r->isolation, sizeof r->isolation, "%s%s, seccomp%s, rlimits", ns ? "pidns+netns+ipcns, " : "",
+    snprintf(r->isolation, sizeof r->isolation, "%s%s, seccomp%s, rlimits", ns ? "pidns+netns+ipcns+mntns, tmpfs cwd, " : "",
              ll_abi >= 6 ? "landlock(fs,net,signal)" : ll_abi >= 4 ? "landlock(fs,net)" : ll_abi > 0 ? "landlock(fs)" : "no landlock",
              drop_uid ? ", uid 65534" : "");
     pthread_mutex_lock(&iso_mu);
@@ -448,15 +460,25 @@ s2_status s2_sandbox_run_python(const char *program, const s2_sandbox_limits *li
         .fsize = {(rlim_t)l.fsize_bytes, (rlim_t)l.fsize_bytes}, .nproc = {(rlim_t)l.nproc, (rlim_t)l.nproc},
         .nofile = {(rlim_t)l.nofile, (rlim_t)l.nofile}, .drop_uid = root, .ll_abi = landlock_abi, .seccomp = &fprog};
 
+    char tmpfs_opts[128];
+    snprintf(tmpfs_opts, sizeof tmpfs_opts, "size=%lld,nr_inodes=4096,mode=0700,uid=%d,gid=%d",
+             (long long)(l.disk_bytes > 0 ? l.disk_bytes : (int64_t)64 << 20), root ? NOBODY : (int)geteuid(),
+             root ? NOBODY : (int)getegid());
+    a.tmpfs_opts = tmpfs_opts;
+
     double t0 = now_s();
     bool ns = false;
     if (!atomic_load(&ns_refused)) {
-        pid = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | SIGCHLD), 0, 0, 0, 0);
+        a.mount_tmpfs = true;
+        pid = (pid_t)syscall(SYS_clone,
+                             (unsigned long)(CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWNS | SIGCHLD), 0,
+                             0, 0, 0);
         if (pid == 0) child_run(&a); /* never returns */
         if (pid > 0) ns = true;
         else if (errno == EPERM || errno == EINVAL || errno == ENOSPC || errno == EUSERS) atomic_store(&ns_refused, 1);
     }
     if (pid < 0) {
+        a.mount_tmpfs = false;
         pid = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, 0, 0, 0, 0);
         if (pid == 0) child_run(&a);
     }

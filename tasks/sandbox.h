@@ -6,13 +6,15 @@
  * limit after which its whole process group, and its PID namespace where there is one, is killed. The layers,
  * each used where the kernel and our privileges allow it (s2_sandbox_result.isolation says which held):
  *   - rlimits: CPU seconds, address space, file size, open files, processes, no core files;   (always)
- *   - seccomp (libseccomp): no fork/vfork/clone of processes (threads are allowed), no sockets but AF_UNIX,
+ *   - seccomp (libseccomp): no fork/vfork/clone of processes (threads are allowed), no socket() at all,
  *     no setsid/setpgid (the process group stays killable), no kill() but of its own group, no ptrace,
  *     mount, unshare, setns, bpf, io_uring, perf_event_open;                                      (always)
  *   - landlock: writes, creations, removals only inside the run's directory (and /dev/null); no TCP bind or
  *     connect; no signals to processes outside the sandbox;                                       (kernel >= 5.13)
  *   - namespaces: a fresh PID namespace (the program is its init: when it dies, all its processes die), a fresh
- *     network namespace (no interfaces up, not even loopback), a fresh IPC namespace;          (root, or allowed)
+ *     network namespace (no interfaces up, not even loopback), a fresh IPC namespace, and a mount namespace
+ *     whose cwd is a private tmpfs of disk_bytes (so a program cannot fill the disk; it vanishes with the run);
+ *                                                                                               (root, or allowed)
  *   - uid/gid 65534 (nobody) when started as root, so RLIMIT_NPROC and file permissions apply.  (root)
  * Thread-safe: several threads may run sandboxes at once (fds are O_CLOEXEC, the child closes every other fd). */
 #ifndef S2_SANDBOX_H
@@ -31,6 +33,7 @@ typedef struct s2_sandbox_limits {
     int32_t nofile;       /* RLIMIT_NOFILE (default 64) */
     size_t out_cap;       /* bytes of stdout and of stderr kept (default 64 KiB each) */
     int64_t out_kill;     /* total bytes of output after which the program is killed (default 16 MiB) */
+    int64_t disk_bytes;   /* with a mount namespace: the size of the tmpfs that is its cwd (default 64 MiB) */
 } s2_sandbox_limits;
 s2_sandbox_limits s2_sandbox_default_limits(void);
 
@@ -44,7 +47,7 @@ typedef struct s2_sandbox_result {
     size_t out_len, err_len;
     int64_t out_total, err_total; /* bytes written in all, kept or not */
     char out_tail[256];    /* the last bytes of stdout (NUL-terminated), for an end marker past out_cap */
-    char isolation[160];   /* the layers in effect, e.g. "pidns+netns+ipcns, landlock(fs,net,signal), seccomp, uid 65534, rlimits" */
+    char isolation[160];   /* the layers in effect, e.g. "pidns+netns+ipcns+mntns, tmpfs cwd, landlock(fs,net,signal), ..." */
 } s2_sandbox_result;
 void s2_sandbox_result_clear(s2_sandbox_result *r); /* frees out and err, zeroes the rest */
 

@@ -173,6 +173,19 @@ START_TEST(test_sandbox_cannot_write_outside)
 }
 END_TEST
 
+START_TEST(test_sandbox_cannot_fill_the_disk)
+{
+    s2_sandbox_result r;
+    run_hostile("i = 0\nwhile True:\n    open('f%d' % i, 'wb').write(b'x' * (1 << 20))\n    i += 1\n", &r);
+    ck_assert(failed(&r));
+    if (strstr(r.isolation, "tmpfs") != NULL) { /* the tmpfs fills up at 64 MiB, long before the time limit */
+        ck_assert(!r.timed_out);
+        ck_assert_msg(strstr(r.err, "No space left on device") != NULL, "%s", r.err);
+    }
+    s2_sandbox_result_clear(&r);
+}
+END_TEST
+
 START_TEST(test_sandbox_no_network)
 {
     /* a listener on 127.0.0.1 that the program tries to reach */
@@ -289,6 +302,7 @@ Suite *sandbox_suite(void) {
     tcase_add_test(tc, test_sandbox_fork_bomb_fails);
     tcase_add_test(tc, test_sandbox_memory_bomb_fails);
     tcase_add_test(tc, test_sandbox_cannot_write_outside);
+    tcase_add_test(tc, test_sandbox_cannot_fill_the_disk);
     tcase_add_test(tc, test_sandbox_no_network);
     tcase_add_test(tc, test_sandbox_huge_output_is_capped);
     tcase_add_test(tc, test_sandbox_cannot_kill_parent);
