@@ -45,7 +45,9 @@ static const char *train_help =
     "  --clip C          global gradient-norm clip, 0 = off (default 1.0)\n"
     "  --seed S          weights and example stream (default 1)\n"
     "run:\n"
-    "  --resume          continue from --out and --out.opt (same model flags and seed)\n"
+    "  --resume          continue from --out and --out.opt (same model flags and seed; the same --steps, --lr and\n"
+    "                    --warmup keep the schedule, so a resumed run equals an uninterrupted one bit for bit)\n"
+    "  --stop-at K       stop after step K (checkpoint written) as if interrupted; --resume goes on from there\n"
     "  --eval-every K    held-out loss, accuracy and a checkpoint every K steps (default: at the end only)\n"
     "  --heldout N       held-out examples for the loss (default 64)\n"
     "  --eval-items N    held-out items for greedy accuracy (default 32; 0 = skip)\n"
@@ -296,7 +298,7 @@ static json_t *jnum(double x) { return isfinite(x) ? json_real(x) : json_null();
 typedef struct train_opts {
     const char *task, *role, *out, *log, *name, *split;
     int64_t dim, layers, heads, kv_heads, ff, ctx, steps, batch, warmup, seed, eval_every, heldout, eval_items,
-        threads;
+        threads, stop_at;
     double lr, wd, clip, min_lr_frac;
     bool resume, untied;
 } train_opts;
@@ -317,7 +319,7 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
             {"--kv-heads", &o->kv_heads, 1}, {"--ff", &o->ff, 1},         {"--ctx", &o->ctx, 2},
             {"--steps", &o->steps, 1},     {"--batch", &o->batch, 1},     {"--warmup", &o->warmup, 0},
             {"--seed", &o->seed, 0},       {"--eval-every", &o->eval_every, 0}, {"--heldout", &o->heldout, 0},
-            {"--eval-items", &o->eval_items, 0}, {"--threads", &o->threads, 1},
+            {"--eval-items", &o->eval_items, 0}, {"--threads", &o->threads, 1}, {"--stop-at", &o->stop_at, 1},
         };
         struct { const char *name; double *dst; double lo; } dbls[] = {
             {"--lr", &o->lr, 0}, {"--wd", &o->wd, 0}, {"--clip", &o->clip, 0}, {"--min-lr-frac", &o->min_lr_frac, 0},
@@ -451,7 +453,16 @@ int cmd_train(int argc, char **argv) {
     double t_start = now_s(), train_s = 0, flops = 0, heldout = NAN, last_loss = NAN, acc = NAN;
     int64_t tokens = 0, real_tokens = 0, loss_tokens = 0, skipped = 0;
     int exit_code = 0;
-    for (int64_t step = start_step; step < o.steps; step++) {
+    int64_t end_step = o.stop_at > 0 && o.stop_at < o.steps ? o.stop_at : o.steps;
+    if (start_step >= end_step) {
+        fprintf(stderr, "sys2 train: nothing to do: %s is at step %lld of %lld\n", o.out, (long long)start_step,
+                (long long)end_step);
+        json_decref(log);
+        s2_trainer_free(tr);
+        s2_task_free(task);
+        return 0;
+    }
+    for (int64_t step = start_step; step < end_step; step++) {
         s2_train_step_stats ss;
         double t0 = now_s();
         st = s2_trainer_step(tr, &ss, &err);
@@ -463,10 +474,11 @@ int cmd_train(int argc, char **argv) {
         flops += ss.flops;
         skipped += ss.skipped;
         last_loss = ss.loss;
-        bool last = step + 1 == o.steps, do_eval = last || (o.eval_every > 0 && (step + 1) % o.eval_every == 0);
+        bool last = step + 1 == o.steps || step + 1 == o.stop_at;
+        bool do_eval = last || (o.eval_every > 0 && (step + 1) % o.eval_every == 0);
         double tps = tokens / (train_s > 0 ? train_s : 1e-9), gfs = flops / (train_s > 0 ? train_s : 1e-9) * 1e-9;
         char eta[32];
-        fmt_eta(eta, sizeof eta, train_s / (double)(step + 1 - start_step) * (double)(o.steps - step - 1));
+        fmt_eta(eta, sizeof eta, train_s / (double)(step + 1 - start_step) * (double)(end_step - step - 1));
         if (tty)
             fprintf(stderr, "\rstep %lld/%lld  loss %.4f  held-out %.4f  %.0f tok/s  %.1f GFLOP/s  ETA %s   ",
                     (long long)(step + 1), (long long)o.steps, ss.loss, heldout, tps, gfs, eta);

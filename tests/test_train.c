@@ -1081,6 +1081,28 @@ START_TEST(test_train_cli_runs_logs_and_survives_divergence)
 }
 END_TEST
 
+START_TEST(test_train_cli_stop_at_and_resume_equal_straight_run)
+{
+    const char *dir = t_tmpdir();
+    const char *a = "--task countdown --role policy --dim 16 --layers 1 --heads 2 --ff 32 --ctx 256 --batch 2 "
+                    "--heldout 2 --eval-items 0 --threads 1 --steps 6";
+    char cmd[2048], p1[600], p2[600], o1[610], o2[610];
+    snprintf(p1, sizeof p1, "%s/straight.gguf", dir);
+    snprintf(p2, sizeof p2, "%s/resumed.gguf", dir);
+    snprintf(o1, sizeof o1, "%s.opt", p1);
+    snprintf(o2, sizeof o2, "%s.opt", p2);
+    snprintf(cmd, sizeof cmd, "%s train %s --out %s 2>/dev/null", t_sys2_bin(), a, p1);
+    ck_assert_int_eq(t_run(cmd, NULL), 0);
+    snprintf(cmd, sizeof cmd, "%s train %s --stop-at 3 --out %s 2>/dev/null", t_sys2_bin(), a, p2);
+    ck_assert_int_eq(t_run(cmd, NULL), 0);
+    ck_assert(!same_file(p1, p2));
+    snprintf(cmd, sizeof cmd, "%s train %s --resume --out %s 2>/dev/null", t_sys2_bin(), a, p2);
+    ck_assert_int_eq(t_run(cmd, NULL), 0);
+    ck_assert(same_file(p1, p2));
+    ck_assert(same_file(o1, o2));
+}
+END_TEST
+
 Suite *train_suite(void);
 Suite *train_suite(void) {
     Suite *s = suite_create("train");
@@ -1118,6 +1140,7 @@ Suite *train_suite(void) {
     tcase_add_test(tt, test_train_engine_gives_trainer_logits_untied);
     tcase_add_test(tt, test_train_cli_usage_errors);
     tcase_add_test(tt, test_train_cli_runs_logs_and_survives_divergence);
+    tcase_add_test(tt, test_train_cli_stop_at_and_resume_equal_straight_run);
     suite_add_tcase(s, tt);
     return s;
 }
