@@ -356,18 +356,80 @@ static void quant_q4_0(const float *src, blk_q4_0 *dst, int64_t n) {
     }
 }
 
+#ifdef S2_X86
+/* The same bytes as quant_q8_0 (the tests compare them): the scale from the same float max and division, each
+ * x * id rounded half away from zero as roundf does (truncate, then step out where the fraction is >= 0.5), and
+ * the same clamp and nan rule. */
+AVX2 static void quant_q8_0_avx2(const float *src, blk_q8_0 *dst, int64_t n) {
+    const __m256 sign = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+    const __m256 lim = _mm256_set1_ps(127.0f), nlim = _mm256_set1_ps(-127.0f);
+    for (int64_t b = 0; b < n / QK; b++) {
+        const float *x = src + b * QK;
+        __m256 v[4], m = _mm256_setzero_ps();
+        for (int k = 0; k < 4; k++) {
+            v[k] = _mm256_loadu_ps(x + 8 * k);
+            m = _mm256_max_ps(_mm256_andnot_ps(sign, v[k]), m); /* a nan |x| yields m, as fmaxf ignores it */
+        }
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        float amax = _mm_cvtss_f32(m4);
+        float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        uint16_t h = s2_fp32_to_fp16(d);
+        memcpy(&dst[b].d, &h, 2);
+        __m256i q[4];
+        for (int k = 0; k < 4; k++) {
+            __m256 y = _mm256_mul_ps(v[k], _mm256_set1_ps(id));
+            __m256 t = _mm256_round_ps(y, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            __m256 up = _mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(y, t)), half, _CMP_GE_OQ);
+            __m256 r = _mm256_add_ps(t, _mm256_and_ps(up, _mm256_or_ps(one, _mm256_and_ps(sign, y))));
+            r = _mm256_and_ps(r, _mm256_cmp_ps(r, r, _CMP_ORD_Q)); /* nan -> 0 */
+            r = _mm256_min_ps(_mm256_max_ps(r, nlim), lim);
+            q[k] = _mm256_cvttps_epi32(r);
+        }
+        /* 32 int32 -> 32 int8 in order: packs work within 128-bit lanes, so undo their interleave */
+        __m256i w01 = _mm256_packs_epi32(q[0], q[1]), w23 = _mm256_packs_epi32(q[2], q[3]);
+        __m256i bytes = _mm256_packs_epi16(w01, w23);
+        bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)dst[b].qs, bytes);
+    }
+}
+
+AVX2 static void quant_f16_avx2(const float *src, uint16_t *dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    for (; i < n; i++) dst[i] = s2_fp32_to_fp16(src[i]);
+}
+#endif
+
 s2_status s2_quantize_row(int32_t type, const float *src, void *dst, int64_t n) {
     if (!s2_type_supported(type)) return S2_E_UNSUPPORTED;
     if (n < 0 || n % s2_type_block(type) != 0) return S2_E_ARG;
     switch (type) {
     case S2_TYPE_F32: memcpy(dst, src, (size_t)n * sizeof(float)); break;
     case S2_TYPE_F16:
+#ifdef S2_X86
+        if (simd_level >= 1) {
+            quant_f16_avx2(src, dst, n);
+            break;
+        }
+#endif
         for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = s2_fp32_to_fp16(src[i]);
         break;
     case S2_TYPE_BF16:
         for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = s2_fp32_to_bf16(src[i]);
         break;
-    case S2_TYPE_Q8_0: quant_q8_0(src, dst, n); break;
+    case S2_TYPE_Q8_0:
+#ifdef S2_X86
+        if (simd_level >= 1) {
+            quant_q8_0_avx2(src, dst, n);
+            break;
+        }
+#endif
+        quant_q8_0(src, dst, n);
+        break;
     case S2_TYPE_Q4_0: quant_q4_0(src, dst, n); break;
     }
     return S2_OK;
