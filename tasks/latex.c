@@ -188,9 +188,10 @@ static void drop_bare_unit(char *s) {
 /* Pass 2, after the spaces are gone: \frac12 -> \frac{1}{2}, \sqrt2 -> \sqrt{2}, ^{2} -> ^2, _{5} -> _5. */
 static void expand_shorthand(const char *s, s2_buf *o) {
     for (const char *p = s; *p;) {
-        bool frac = cmd_is(p, "\\frac"), sqrt = cmd_is(p, "\\sqrt");
+        /* by prefix: with the spaces gone, "\frac ab" and "\sqrt x" read "\fracab" and "\sqrtx" */
+        bool frac = starts(p, "\\frac"), sqrt = starts(p, "\\sqrt");
         if (frac || sqrt) {
-            size_t n = cmd_len(p);
+            size_t n = 5;
             s2_buf_append(o, p, n);
             p += n;
             for (int arg = 0; arg < (frac ? 2 : 1); arg++) {
@@ -582,7 +583,7 @@ static bool parse_primary(parser *ps, poly *out) {
         poly a;
         return parse_group(ps, &a) && poly_sqrt(&a, out);
     }
-    if (cmd_is(p, "\\pi")) {
+    if (starts(p, "\\pi") && !starts(p, "\\pitchfork")) { /* "\pi r^2" reads "\pir^2" without its space */
         ps->p += 3;
         poly_const(out, s2_rat_int(1));
         out->t[0].e[SYM_PI] = 1;

@@ -94,6 +94,9 @@ START_TEST(test_math500_roots_pi_complex)
     eq("-\\frac{\\pi}{6}", "-\\frac16\\pi");
     eq("\\frac{20000}{\\pi}", "20000/\\pi");
     ne("\\pi", "3.14");
+    eq("\\pi r^2", "r^2\\pi");
+    eq("\\frac ab", "\\frac{a}{b}");
+    eq("2\\sqrt x", "2\\sqrt{x}");
     eq("1 - 12i", "-12i + 1");
     eq("-2 + 7i", "7i-2");
     ne("1+2i", "1-2i");
