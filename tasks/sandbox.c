@@ -234,8 +234,11 @@ static void child_run(const child_args *a) {
     }
     if (chdir(a->dir) != 0) child_fail(a, "chdir", errno);
     if (setrlimit(RLIMIT_CPU, &a->cpu) || setrlimit(RLIMIT_AS, &a->as) || setrlimit(RLIMIT_FSIZE, &a->fsize) ||
-        setrlimit(RLIMIT_NOFILE, &a->nofile) || setrlimit(RLIMIT_NPROC, &a->nproc))
+        setrlimit(RLIMIT_NOFILE, &a->nofile))
         child_fail(a, "setrlimit", errno);
+    /* RLIMIT_NPROC counts every process of the user: only for uid 65534, which runs nothing but sandboxes (an
+     * ordinary user's own processes would make execve fail); seccomp refuses new processes anyway */
+    if (a->drop_uid && setrlimit(RLIMIT_NPROC, &a->nproc) != 0) child_fail(a, "setrlimit nproc", errno);
     struct rlimit zero = {0, 0};
     if (setrlimit(RLIMIT_CORE, &zero) != 0) child_fail(a, "setrlimit core", errno);
     if (a->drop_uid) {

@@ -29,7 +29,7 @@ typedef struct s2_sandbox_limits {
     double cpu_s;         /* RLIMIT_CPU, whole seconds rounded up (default: wall_s + 1) */
     int64_t mem_bytes;    /* RLIMIT_AS (default 1 GiB) */
     int64_t fsize_bytes;  /* RLIMIT_FSIZE (default 16 MiB) */
-    int32_t nproc;        /* RLIMIT_NPROC, where it is enforced (not for root) (default 64) */
+    int32_t nproc;        /* RLIMIT_NPROC of uid 65534, when started as root (default 64) */
     int32_t nofile;       /* RLIMIT_NOFILE (default 64) */
     size_t out_cap;       /* bytes of stdout and of stderr kept (default 64 KiB each) */
     int64_t out_kill;     /* total bytes of output after which the program is killed (default 16 MiB) */
