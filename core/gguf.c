@@ -32,8 +32,8 @@ struct s2_gguf {
     int64_t n_kv, n_tensors;
     s2_gguf_kv *kv;            /* (n_kv) */
     s2_gguf_tensor *tensors;   /* (n_tensors) */
-    size_t *kv_hash, *tensor_hash;   /* open addressing, index + 1 (0 = empty), capacities below */
-    size_t kv_hash_cap, tensor_hash_cap;
+    int64_t *kv_sorted;        /* (n_kv) indices ordered by key, for lookups and the duplicate check */
+    int64_t *tensor_sorted;    /* (n_tensors) indices ordered by name */
     const uint8_t *base;       /* the whole file */
     size_t size;
     size_t data_offset;        /* start of the data section */
@@ -91,47 +91,49 @@ static void scalar_decode(s2_gguf_kv *kv, s2_gguf_type t, const uint8_t *p) {
     }
 }
 
-/* ---- name lookup: FNV-1a over open addressing ---- */
+/* ---- name lookup: indices sorted by name ----
+ * Sorting (O(n log n) comparisons whatever the names) rather than hashing, so that a hostile file full
+ * of colliding names cannot make the duplicate check quadratic. */
 
-static uint64_t str_hash(const char *s) {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return h;
-}
-
-/* Inserts index i under name; returns the index already there under the same name, or -1. */
-static int64_t hash_insert(size_t *tab, size_t cap, const char *name, int64_t i, const char *(*name_of)(const void *, int64_t),
-                           const void *arr) {
-    size_t mask = cap - 1, h = (size_t)str_hash(name) & mask;
-    while (tab[h] != 0) {
-        int64_t j = (int64_t)tab[h] - 1;
-        if (strcmp(name_of(arr, j), name) == 0) return j;
-        h = (h + 1) & mask;
-    }
-    tab[h] = (size_t)i + 1;
-    return -1;
-}
-
-static int64_t hash_find(const size_t *tab, size_t cap, const char *name, const char *(*name_of)(const void *, int64_t),
-                         const void *arr) {
-    if (cap == 0) return -1;
-    size_t mask = cap - 1, h = (size_t)str_hash(name) & mask;
-    while (tab[h] != 0) {
-        int64_t j = (int64_t)tab[h] - 1;
-        if (strcmp(name_of(arr, j), name) == 0) return j;
-        h = (h + 1) & mask;
-    }
-    return -1;
-}
+typedef struct name_table {
+    const void *arr;
+    const char *(*name_of)(const void *arr, int64_t i);
+} name_table;
 
 static const char *kv_name(const void *arr, int64_t i) { return ((const s2_gguf_kv *)arr)[i].key; }
 static const char *tensor_name(const void *arr, int64_t i) { return ((const s2_gguf_tensor *)arr)[i].name; }
 
-/* A power-of-two capacity at least twice n (n is bounded by the file size, so this cannot overflow). */
-static size_t hash_cap(int64_t n) {
-    size_t cap = 16;
-    while (cap < 2 * (size_t)n) cap *= 2;
-    return cap;
+static int cmp_index(const void *x, const void *y, void *ctx) {
+    const name_table *t = ctx;
+    int64_t i = *(const int64_t *)x, j = *(const int64_t *)y;
+    int c = strcmp(t->name_of(t->arr, i), t->name_of(t->arr, j));
+    return c != 0 ? c : (i > j) - (i < j); /* equal names: file order */
+}
+
+/* Sorts the n indices of t into *out; returns the index of the first name seen twice (its second occurrence in
+ * *dup_first's pair), or -1. NULL *out on allocation failure. */
+static int64_t sort_names(const name_table *t, int64_t n, int64_t **out, int64_t *dup_first) {
+    int64_t *idx = malloc((size_t)(n > 0 ? n : 1) * sizeof *idx);
+    *out = idx;
+    if (idx == NULL) return -1;
+    for (int64_t i = 0; i < n; i++) idx[i] = i;
+    qsort_r(idx, (size_t)n, sizeof *idx, cmp_index, (void *)t);
+    for (int64_t k = 1; k < n; k++)
+        if (strcmp(t->name_of(t->arr, idx[k - 1]), t->name_of(t->arr, idx[k])) == 0) {
+            *dup_first = idx[k - 1];
+            return idx[k];
+        }
+    return -1;
+}
+
+static int64_t find_name(const name_table *t, const int64_t *sorted, int64_t n, const char *name) {
+    int64_t lo = 0, hi = n; /* first position whose name is >= name */
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (strcmp(t->name_of(t->arr, sorted[mid]), name) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return (lo < n && strcmp(t->name_of(t->arr, sorted[lo]), name) == 0) ? sorted[lo] : -1;
 }
 
 /* ---- reader ---- */
@@ -364,25 +366,18 @@ static s2_status read_tensors(s2_gguf *g, reader *r, uint64_t n_tensors) {
 }
 
 /* Name tables; a second entry under one name is a corrupt file. */
-static s2_status build_hashes(s2_gguf *g, reader *r) {
-    g->kv_hash_cap = hash_cap(g->n_kv);
-    g->tensor_hash_cap = hash_cap(g->n_tensors);
-    g->kv_hash = calloc(g->kv_hash_cap, sizeof *g->kv_hash);
-    g->tensor_hash = calloc(g->tensor_hash_cap, sizeof *g->tensor_hash);
-    if (g->kv_hash == NULL || g->tensor_hash == NULL)
-        return s2_error_set(r->err, S2_E_NOMEM, "%s: out of memory (name tables)", r->name);
-    for (int64_t i = 0; i < g->n_kv; i++) {
-        int64_t dup = hash_insert(g->kv_hash, g->kv_hash_cap, g->kv[i].key, i, kv_name, g->kv);
-        if (dup >= 0)
-            return s2_error_set(r->err, S2_E_FORMAT, "%s: duplicate key '%s' (kv %lld and %lld)", r->name,
-                                g->kv[i].key, (long long)dup, (long long)i);
-    }
-    for (int64_t i = 0; i < g->n_tensors; i++) {
-        int64_t dup = hash_insert(g->tensor_hash, g->tensor_hash_cap, g->tensors[i].name, i, tensor_name, g->tensors);
-        if (dup >= 0)
-            return s2_error_set(r->err, S2_E_FORMAT, "%s: duplicate tensor name '%s' (tensors %lld and %lld)",
-                                r->name, g->tensors[i].name, (long long)dup, (long long)i);
-    }
+static s2_status build_name_tables(s2_gguf *g, reader *r) {
+    name_table kt = {g->kv, kv_name}, tt = {g->tensors, tensor_name};
+    int64_t first = -1, dup = sort_names(&kt, g->n_kv, &g->kv_sorted, &first);
+    if (g->kv_sorted == NULL) return s2_error_set(r->err, S2_E_NOMEM, "%s: out of memory (key table)", r->name);
+    if (dup >= 0)
+        return s2_error_set(r->err, S2_E_FORMAT, "%s: duplicate key '%s' (kv %lld and %lld)", r->name,
+                            g->kv[dup].key, (long long)first, (long long)dup);
+    dup = sort_names(&tt, g->n_tensors, &g->tensor_sorted, &first);
+    if (g->tensor_sorted == NULL) return s2_error_set(r->err, S2_E_NOMEM, "%s: out of memory (tensor table)", r->name);
+    if (dup >= 0)
+        return s2_error_set(r->err, S2_E_FORMAT, "%s: duplicate tensor name '%s' (tensors %lld and %lld)", r->name,
+                            g->tensors[dup].name, (long long)first, (long long)dup);
     return S2_OK;
 }
 
@@ -439,7 +434,7 @@ static s2_status parse(s2_gguf *g, reader *r) {
                             (unsigned long long)n_tensors, left);
     if ((st = read_kvs(g, r, n_kv)) != S2_OK) return st;
     if ((st = read_tensors(g, r, n_tensors)) != S2_OK) return st;
-    if ((st = build_hashes(g, r)) != S2_OK) return st;
+    if ((st = build_name_tables(g, r)) != S2_OK) return st;
     if ((st = read_alignment(g, r)) != S2_OK) return st;
     return place_data(g, r);
 }
@@ -501,8 +496,8 @@ void s2_gguf_free(s2_gguf *g) {
     for (int64_t i = 0; i < g->n_tensors; i++) free(g->tensors[i].name);
     free(g->kv);
     free(g->tensors);
-    free(g->kv_hash);
-    free(g->tensor_hash);
+    free(g->kv_sorted);
+    free(g->tensor_sorted);
     if (g->map != NULL) munmap(g->map, g->map_size);
     free(g);
 }
@@ -524,13 +519,15 @@ const s2_gguf_tensor *s2_gguf_tensor_at(const s2_gguf *g, int64_t i) {
 
 const s2_gguf_kv *s2_gguf_find(const s2_gguf *g, const char *key) {
     if (key == NULL) return NULL;
-    int64_t i = hash_find(g->kv_hash, g->kv_hash_cap, key, kv_name, g->kv);
+    name_table t = {g->kv, kv_name};
+    int64_t i = g->kv_sorted ? find_name(&t, g->kv_sorted, g->n_kv, key) : -1;
     return i >= 0 ? &g->kv[i] : NULL;
 }
 
 const s2_gguf_tensor *s2_gguf_find_tensor(const s2_gguf *g, const char *name) {
     if (name == NULL) return NULL;
-    int64_t i = hash_find(g->tensor_hash, g->tensor_hash_cap, name, tensor_name, g->tensors);
+    name_table t = {g->tensors, tensor_name};
+    int64_t i = g->tensor_sorted ? find_name(&t, g->tensor_sorted, g->n_tensors, name) : -1;
     return i >= 0 ? &g->tensors[i] : NULL;
 }
 
