@@ -540,20 +540,28 @@ s2_status s2_sandbox_run_python(const char *program, const s2_sandbox_limits *li
             /* WNOWAIT: the child stays a zombie, so its pid (our kill(-pid) target) cannot be reused yet */
             siginfo_t si;
             memset(&si, 0, sizeof si);
-            if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid) exited = true;
+            int wr = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT);
+            if (wr == 0 && si.si_pid == pid) exited = true;
+            else if (wr < 0 && errno == ECHILD) { /* reaped elsewhere: SIGCHLD ignored by the host program */
+                exited = true;
+                wst = -1;
+            }
         }
     }
     /* whatever is left of the group (or the namespace, through its init) goes now */
     kill(-pid, SIGKILL);
     if (!exited) kill(pid, SIGKILL);
-    while (waitpid(pid, &wst, 0) < 0 && errno == EINTR) {}
+    if (wst != -1)
+        while (waitpid(pid, &wst, 0) < 0 && errno == EINTR) {}
     pid = -1;
     if (!out->output_killed) {
         if (out_open) drain(pout[0], out, true, l.out_cap);
         if (err_open) drain(perr[0], out, false, l.out_cap);
     }
     out->wall_s = now_s() - t0;
-    if (WIFEXITED(wst)) {
+    if (wst == -1) { /* the status was lost: a failure */
+        out->exit_code = -1;
+    } else if (WIFEXITED(wst)) {
         out->exit_code = WEXITSTATUS(wst);
     } else {
         out->exit_code = -1;

@@ -16,7 +16,8 @@
  *     whose cwd is a private tmpfs of disk_bytes (so a program cannot fill the disk; it vanishes with the run);
  *                                                                                               (root, or allowed)
  *   - uid/gid 65534 (nobody) when started as root, so RLIMIT_NPROC and file permissions apply.  (root)
- * Thread-safe: several threads may run sandboxes at once (fds are O_CLOEXEC, the child closes every other fd). */
+ * Thread-safe: several threads may run sandboxes at once (fds are O_CLOEXEC, the child closes every other fd).
+ * The program using it must not ignore SIGCHLD (the exit status would be lost: the run then counts as failed). */
 #ifndef S2_SANDBOX_H
 #define S2_SANDBOX_H
 
