@@ -16,4 +16,5 @@
     X("tasks", cmd_tasks, "list the tasks with a one-line summary each") \
     X("task", cmd_task, "show a task's items: ids, prompts and reference answers") \
     X("check-task", cmd_check_task, "verify every item's reference (accepted) and wrong answers (rejected)") \
-    X("verify", cmd_verify, "verify one answer text for one item: verdict, reward, reason")
+    X("verify", cmd_verify, "verify one answer text for one item: verdict, reward, reason") \
+    X("serve", cmd_serve, "serve a model over an OpenAI-compatible HTTP API (completions, chat, log-probs, echo)")
