@@ -695,6 +695,52 @@ START_TEST(test_gguf_rejects_truncation_at_every_offset)
 }
 END_TEST
 
+/* 20000 tensors: lookups by name work, and a duplicate of the first name at the very end is found. */
+START_TEST(test_gguf_many_tensors)
+{
+    const int n = 20000;
+    bb b = {0};
+    bb_put(&b, "GGUF", 4);
+    bb_u32(&b, 3);
+    bb_u64(&b, (uint64_t)n);
+    bb_u64(&b, 0);
+    size_t last_name = 0;
+    for (int i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "t%05d", (i * 7919) % n); /* names out of order */
+        if (i == n - 1) last_name = b.n;
+        bb_str(&b, name);
+        bb_u32(&b, 1);
+        bb_u64(&b, 1);
+        bb_u32(&b, S2_TYPE_F32);
+        bb_u64(&b, (uint64_t)i * 32);
+    }
+    bb_pad(&b);
+    for (int i = 0; i < n; i++) {
+        float v = (float)((i * 7919) % n);
+        bb_put(&b, &v, 4);
+        bb_pad(&b);
+    }
+    s2_gguf *g = NULL;
+    s2_error err = {0};
+    ck_assert_msg(s2_gguf_open_buffer(b.p, b.n, "many", &g, &err) == S2_OK, "%s", err.msg);
+    for (int k = 0; k < n; k += 997) {
+        char name[32];
+        snprintf(name, sizeof name, "t%05d", k);
+        const s2_gguf_tensor *t = s2_gguf_find_tensor(g, name);
+        ck_assert_ptr_nonnull(t);
+        ck_assert_float_eq(*(const float *)t->data, (float)k);
+    }
+    ck_assert_ptr_null(s2_gguf_find_tensor(g, "t20000"));
+    ck_assert_ptr_null(s2_gguf_find_tensor(g, ""));
+    ck_assert_ptr_null(s2_gguf_find(g, "general.alignment"));
+    s2_gguf_free(g);
+    memcpy(b.p + last_name + 8, "t00000", 6); /* the last tensor renamed after the first */
+    expect_corrupt(b.p, b.n, "duplicate tensor name 't00000' (tensors 0 and 19999)", "late duplicate");
+    free(b.p);
+}
+END_TEST
+
 /* Random byte damage anywhere in the header must never crash or leak: any status is fine, S2_OK included. */
 START_TEST(test_gguf_survives_random_damage)
 {
@@ -972,6 +1018,7 @@ Suite *gguf_suite(void) {
     tcase_add_test(tcor, test_gguf_rejects_bad_tensor_info);
     tcase_add_test(tcor, test_gguf_rejects_truncation_at_every_offset);
     tcase_add_test(tcor, test_gguf_survives_random_damage);
+    tcase_add_test(tcor, test_gguf_many_tensors);
     suite_add_tcase(s, tcor);
     TCase *tq = tcase_create("quantize");
     tcase_set_timeout(tq, 30);
