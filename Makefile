@@ -34,6 +34,8 @@ $(BUILD)/sys2: $(CLI_OBJ) $(BUILD)/libsys2.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/check_all: $(TEST_OBJ) $(BUILD)/libsys2.a
 	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs check) $(LDLIBS)
+$(BUILD)/example_fork: tests/examples/fork.c $(BUILD)/libsys2.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libsys2.a $(LDLIBS)
 $(BUILD)/tests/%.o: CPPFLAGS += $(shell pkg-config --cflags check 2>/dev/null) -Icli
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -55,8 +57,8 @@ header-check:
 # The README's test command. OPENBLAS_NUM_THREADS=1 keeps summation order, and with it greedy paths, stable.
 test: deps
 	@$(MAKE) --no-print-directory check
-check: header-check $(BUILD)/check_all $(BUILD)/sys2
-	OPENBLAS_NUM_THREADS=1 SYS2_BIN=$(BUILD)/sys2 ./$(BUILD)/check_all
+check: header-check $(BUILD)/check_all $(BUILD)/sys2 $(BUILD)/example_fork
+	OPENBLAS_NUM_THREADS=1 SYS2_BIN=$(BUILD)/sys2 SYS2_EXAMPLE=$(BUILD)/example_fork ./$(BUILD)/check_all
 
 asan: deps   # a separate build dir, so that sanitized and plain objects never mix
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \

@@ -4,6 +4,7 @@
     X(status) \
     X(engine) \
     X(lm) \
+    X(lm_examples) \
     X(gguf) \
     X(quant) \
     X(sandbox) \

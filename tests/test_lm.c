@@ -373,3 +373,42 @@ Suite *lm_suite(void) {
     suite_add_tcase(s, tc);
     return s;
 }
+
+/* ---- the README's example ---- */
+
+START_TEST(test_lm_readme_example_runs_and_is_the_readme_s)
+{
+    const char *model = t_shared("models/stories260K.gguf", "lm");
+    if (model == NULL) return;
+    const char *bin = getenv("SYS2_EXAMPLE");
+    if (bin == NULL) bin = "build/example_fork";
+    char cmd[8192], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s %s", bin, model);
+    ck_assert_int_eq(t_run(cmd, &out), 0);
+    int branches = 0;
+    for (const char *p = out; (p = strstr(p, "branch ")) != NULL; p++) branches++;
+    ck_assert_int_eq(branches, 4);
+    ck_assert_ptr_nonnull(strstr(out, "prompt tokens 5, generated"));
+    /* the README shows this very program and this very output */
+    char *readme = t_read_file("README.md", NULL), *src = t_read_file("tests/examples/fork.c", NULL);
+    ck_assert_ptr_nonnull(readme);
+    ck_assert_ptr_nonnull(src);
+    src[strlen(src) - 1] = '\0'; /* the file's last newline */
+    ck_assert_msg(strstr(readme, src) != NULL, "README.md does not show tests/examples/fork.c as it is");
+    out[strlen(out) - 1] = '\0';
+    ck_assert_msg(strstr(readme, out) != NULL, "README.md does not show the example's output:\n%s", out);
+    free(readme);
+    free(src);
+    free(out);
+}
+END_TEST
+
+Suite *lm_examples_suite(void);
+Suite *lm_examples_suite(void) {
+    Suite *s = suite_create("lm_examples");
+    TCase *tc = tcase_create("examples");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_lm_readme_example_runs_and_is_the_readme_s);
+    suite_add_tcase(s, tc);
+    return s;
+}
