@@ -89,6 +89,7 @@ static int64_t layout_tensors(const s2_train_config *c, float *block, s2_train_t
     X(gate, L * N * F)        /* (L, N, F) W_gate h */                           \
     X(up, L * N * F)          /* (L, N, F) W_up h */                             \
     X(hmid, L * N * F)        /* (L, N, F) silu(gate) * up */                    \
+    X(sig, L * N * F)         /* (L, N, F) sigmoid(gate) */                      \
     X(xf, N * D)              /* (N, D) final RMSNorm output */                  \
     X(rstdf, N)               /* (N) */                                          \
     X(logits, N * V)          /* (N, V) */                                       \
@@ -283,7 +284,7 @@ s2_status s2_tmodel_forward(s2_tmodel *m, const int32_t *tokens, const int32_t *
         s2_tr_rmsnorm_forward(xn2, a->rstd2 + l * N, mid, m->w.ffn_norm + (int64_t)l * D, N, D, c->rms_eps);
         s2_tr_matmul_forward(gate, xn2, m->w.w_gate + (int64_t)l * F * D, N, D, F);
         s2_tr_matmul_forward(up, xn2, m->w.w_up + (int64_t)l * F * D, N, D, F);
-        s2_tr_swiglu_forward(hmid, gate, up, nf);
+        s2_tr_swiglu_forward(hmid, a->sig + l * nf, gate, up, nf);
         s2_tr_matmul_forward(xo, hmid, m->w.w_down + (int64_t)l * D * F, N, F, D);
 #pragma omp parallel for schedule(static) if (nd >= S2_TR_PAR_MIN)
         for (int64_t i = 0; i < nd; i++) xo[i] += mid[i];
@@ -338,7 +339,7 @@ void s2_tmodel_backward(s2_tmodel *m) {
                               N, F, D);
         memset(a->dgate, 0, (size_t)nf * sizeof(float));
         memset(a->dup, 0, (size_t)nf * sizeof(float));
-        s2_tr_swiglu_backward(a->dgate, a->dup, a->dh, gate, up, nf);
+        s2_tr_swiglu_backward(a->dgate, a->dup, a->dh, gate, up, a->sig + l * nf, nf);
         memset(a->dxn, 0, (size_t)nd * sizeof(float));
         s2_tr_matmul_backward(a->dxn, m->g.w_gate + (int64_t)l * F * D, a->dgate, xn2,
                               m->w.w_gate + (int64_t)l * F * D, N, D, F);

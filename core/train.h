@@ -254,10 +254,11 @@ void s2_tr_attention_backward(float *dq, float *dk, float *dv, float *scratch, c
 void s2_tr_attention_backward_naive(float *dq, float *dk, float *dv, const float *dout, const float *att,
                                     const float *q, const float *k, const float *v, int32_t B, int32_t T, int32_t H,
                                     int32_t Hkv, int32_t hd);
-/* out (n) = silu(gate) * up */
-void s2_tr_swiglu_forward(float *out, const float *gate, const float *up, int64_t n);
-/* dgate, dup (n) += from dout (n) */
-void s2_tr_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, int64_t n);
+/* out (n) = silu(gate) * up; sig (n, may be NULL) gets sigmoid(gate) for the backward */
+void s2_tr_swiglu_forward(float *out, float *sig, const float *gate, const float *up, int64_t n);
+/* dgate, dup (n) += from dout (n); sig (n) from the forward */
+void s2_tr_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
+                           const float *sig, int64_t n);
 /* losses (N) = -log softmax(logits)[target] where mask != 0, else 0. Returns the masked count. */
 int64_t s2_tr_xent_forward(float *losses, const float *logits, const int32_t *targets, const float *mask, int64_t N,
                            int32_t V);

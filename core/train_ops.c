@@ -17,11 +17,22 @@ void s2_tr_embed_forward(float *out, const int32_t *tokens, const float *E, int6
     for (int64_t n = 0; n < N; n++) memcpy(out + n * D, E + (int64_t)tokens[n] * D, (size_t)D * sizeof(float));
 }
 
+/* Column blocks: threads own disjoint columns and walk the rows in order, so every column's sum keeps the
+ * same order for any thread count, and reads stay contiguous. */
+enum { COL_BLOCK = 64 };
+
 void s2_tr_embed_backward(float *dE, const float *dout, const int32_t *tokens, int64_t N, int32_t D) {
-    /* dE (V, D) += dout (N, D) scattered by tokens; parallel over columns so each sum runs over n in order */
+    /* dE (V, D) += dout (N, D) scattered by tokens */
+    const int32_t nb = (D + COL_BLOCK - 1) / COL_BLOCK;
 #pragma omp parallel for schedule(static) if (N * D >= S2_TR_PAR_MIN)
-    for (int32_t d = 0; d < D; d++)
-        for (int64_t n = 0; n < N; n++) dE[(int64_t)tokens[n] * D + d] += dout[n * D + d];
+    for (int32_t blk = 0; blk < nb; blk++) {
+        const int32_t i0 = blk * COL_BLOCK, i1 = i0 + COL_BLOCK < D ? i0 + COL_BLOCK : D;
+        for (int64_t n = 0; n < N; n++) {
+            float *row = dE + (int64_t)tokens[n] * D;
+            const float *g = dout + n * D;
+            for (int32_t i = i0; i < i1; i++) row[i] += g[i];
+        }
+    }
 }
 
 /* ---- RMSNorm ---- */
@@ -51,11 +62,17 @@ void s2_tr_rmsnorm_backward(float *dx, float *dw, const float *dout, const float
         float c = dot * r * r / (float)D;
         for (int32_t i = 0; i < D; i++) dx[n * D + i] += r * (w[i] * g[i] - xr[i] * c);
     }
+    const int32_t nb = (D + COL_BLOCK - 1) / COL_BLOCK;
 #pragma omp parallel for schedule(static) if (N * D >= S2_TR_PAR_MIN)
-    for (int32_t i = 0; i < D; i++) {
-        float s = 0.0f;
-        for (int64_t n = 0; n < N; n++) s += dout[n * D + i] * x[n * D + i] * rstd[n];
-        dw[i] += s;
+    for (int32_t blk = 0; blk < nb; blk++) {
+        const int32_t i0 = blk * COL_BLOCK, i1 = i0 + COL_BLOCK < D ? i0 + COL_BLOCK : D;
+        float acc[COL_BLOCK] = {0};
+        for (int64_t n = 0; n < N; n++) {
+            const float *g = dout + n * D, *xr = x + n * D;
+            const float r = rstd[n];
+            for (int32_t i = i0; i < i1; i++) acc[i - i0] += g[i] * xr[i] * r;
+        }
+        for (int32_t i = i0; i < i1; i++) dw[i] += acc[i - i0];
     }
 }
 
@@ -280,18 +297,22 @@ void s2_tr_attention_backward_naive(float *dq, float *dk, float *dv, const float
 
 /* ---- SwiGLU ---- */
 
-void s2_tr_swiglu_forward(float *out, const float *gate, const float *up, int64_t n) {
-    /* out (n) = silu(gate) * up, silu(g) = g / (1 + e^-g) */
+void s2_tr_swiglu_forward(float *out, float *sig, const float *gate, const float *up, int64_t n) {
+    /* out (n) = silu(gate) * up, silu(g) = g * sig(g); sig (n, may be NULL) keeps sig(g) for the backward */
 #pragma omp parallel for schedule(static) if (n >= S2_TR_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+    for (int64_t i = 0; i < n; i++) {
+        float sg = 1.0f / (1.0f + expf(-gate[i]));
+        if (sig != NULL) sig[i] = sg;
+        out[i] = gate[i] * sg * up[i];
+    }
 }
 
 void s2_tr_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
-                           int64_t n) {
-    /* silu'(g) = sig(g) (1 + g (1 - sig(g))) */
+                           const float *sig, int64_t n) {
+    /* silu'(g) = sig(g) (1 + g (1 - sig(g))); sig from the forward */
 #pragma omp parallel for schedule(static) if (n >= S2_TR_PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
-        float g = gate[i], sg = 1.0f / (1.0f + expf(-g));
+        float g = gate[i], sg = sig[i];
         dgate[i] += dout[i] * up[i] * sg * (1.0f + g * (1.0f - sg));
         dup[i] += dout[i] * g * sg;
     }

@@ -272,14 +272,16 @@ END_TEST
 typedef struct sw_ctx { float *g, *u, *r, *y; int64_t n; } sw_ctx;
 static double sw_loss(void *p) {
     sw_ctx *c = p;
-    s2_tr_swiglu_forward(c->y, c->g, c->u, c->n);
+    s2_tr_swiglu_forward(c->y, NULL, c->g, c->u, c->n);
     return dot_d(c->y, c->r, c->n);
 }
 
 START_TEST(test_train_swiglu_backward_finite_differences)
 {
     float g1 = 1.0f, u1 = 2.0f, y1;
-    s2_tr_swiglu_forward(&y1, &g1, &u1, 1);
+    float sg1 = 0;
+    s2_tr_swiglu_forward(&y1, &sg1, &g1, &u1, 1);
+    ck_assert_double_eq_tol(sg1, 1.0 / (1.0 + exp(-1.0)), 1e-7);
     ck_assert_double_eq_tol(y1, 2.0 / (1.0 + exp(-1.0)), 1e-6); /* silu(1) * 2 by hand */
     rng_state = 8;
     sw_ctx c = {.n = 40};
@@ -287,11 +289,12 @@ START_TEST(test_train_swiglu_backward_finite_differences)
     c.u = rand_vec(c.n, 1);
     c.r = rand_vec(c.n, 1);
     c.y = zeros(c.n);
-    float *dg = zeros(c.n), *du = zeros(c.n);
-    s2_tr_swiglu_backward(dg, du, c.r, c.g, c.u, c.n);
+    float *dg = zeros(c.n), *du = zeros(c.n), *sig = zeros(c.n);
+    s2_tr_swiglu_forward(c.y, sig, c.g, c.u, c.n);
+    s2_tr_swiglu_backward(dg, du, c.r, c.g, c.u, sig, c.n);
     fd_check("swiglu gate", c.g, dg, c.n, sw_loss, &c, 100);
     fd_check("swiglu up", c.u, du, c.n, sw_loss, &c, 100);
-    free(c.g); free(c.u); free(c.r); free(c.y); free(dg); free(du);
+    free(c.g); free(c.u); free(c.r); free(c.y); free(dg); free(du); free(sig);
 }
 END_TEST
 
