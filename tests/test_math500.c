@@ -1,5 +1,6 @@
 /* MATH-500: \boxed{} extraction, the LaTeX answer normaliser and its equivalence on the published formats,
  * hostile inputs, and the task on the shared file (each reference solution's boxed answer matches `answer`). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +206,45 @@ START_TEST(test_math500_hostile_inputs)
 }
 END_TEST
 
+/* Random texts from LaTeX-ish pieces through every extractor and normaliser: no crash (ASan checks memory), and a
+ * key is a function of its answer. */
+START_TEST(test_math500_random_texts_do_not_crash)
+{
+    static const char *const pieces[] = {"\\frac", "\\dfrac", "\\sqrt", "{", "}", "(", ")", "[", "]", "\\{", "\\}",
+                                         "1", "23", ".5", "-", "+", "^", "_", ",", "\\pi", "x", "i", "\\text{",
+                                         " cm", "\\boxed{", "\\fbox", "$", "\\!", "\\,", "\\left", "\\right",
+                                         "\\pm", "\\cup", "\\infty", "^\\circ", "=", "\\begin{pmatrix}", "&",
+                                         "\\\\", "\\end{pmatrix}", "#### ", "The answer is ", "%", "\\", " ", "\n",
+                                         "```python\n", "```", "def f(", "    return 1\n", "99999999999999999999"};
+    uint64_t state = 12345;
+    char text[512];
+    for (int it = 0; it < 3000; it++) {
+        size_t n = 0;
+        int k = 1 + (int)((state = state * 6364136223846793005ull + 1442695040888963407ull) >> 60);
+        for (int j = 0; j < k * 3; j++) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            const char *p = pieces[(state >> 33) % (sizeof pieces / sizeof pieces[0])];
+            size_t l = strlen(p);
+            if (n + l >= sizeof text) break;
+            memcpy(text + n, p, l);
+            n += l;
+        }
+        text[n] = '\0';
+        char *k1 = s2_latex_key(text), *k2 = s2_latex_key(text);
+        ck_assert_ptr_nonnull(k1);
+        ck_assert_str_eq(k1, k2);
+        free(k1);
+        free(k2);
+        free(s2_latex_last_boxed(text));
+        free(s2_math_extract(text));
+        free(s2_gsm8k_extract(text));
+        free(s2_code_extract(text));
+        free(s2_code_cut_body(text));
+        ck_assert(s2_latex_equiv(text, text));
+    }
+}
+END_TEST
+
 START_TEST(test_math500_extract_forms)
 {
     char *a = s2_math_extract("so the area is $\\boxed{12\\pi}$ square units");
@@ -283,6 +323,7 @@ Suite *math500_suite(void) {
     tcase_add_test(tc, test_math500_tuples_intervals_sets);
     tcase_add_test(tc, test_math500_polynomials);
     tcase_add_test(tc, test_math500_hostile_inputs);
+    tcase_add_test(tc, test_math500_random_texts_do_not_crash);
     tcase_add_test(tc, test_math500_extract_forms);
     tcase_add_test(tc, test_math500_task_on_the_dataset);
     suite_add_tcase(s, tc);
