@@ -65,6 +65,14 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* CPU seconds of the whole process (all threads): on a shared machine, work per CPU-second is what the code
+ * achieves, where work per wall-second also measures the neighbours. */
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* ---- data from a task ---- */
 
 typedef struct task_data {
@@ -450,7 +458,7 @@ int cmd_train(int argc, char **argv) {
                 (long long)o.kv_heads, (long long)o.ff, (long long)o.ctx, m->cfg.n_vocab, (long long)start_step,
                 (long long)o.steps, (long long)o.batch, o.lr, openblas_get_corename());
 
-    double t_start = now_s(), train_s = 0, flops = 0, heldout = NAN, last_loss = NAN, acc = NAN;
+    double t_start = now_s(), train_s = 0, train_cpu_s = 0, flops = 0, heldout = NAN, last_loss = NAN, acc = NAN;
     int64_t tokens = 0, real_tokens = 0, loss_tokens = 0, skipped = 0;
     int exit_code = 0;
     int64_t end_step = o.stop_at > 0 && o.stop_at < o.steps ? o.stop_at : o.steps;
@@ -464,9 +472,10 @@ int cmd_train(int argc, char **argv) {
     }
     for (int64_t step = start_step; step < end_step; step++) {
         s2_train_step_stats ss;
-        double t0 = now_s();
+        double t0 = now_s(), c0 = cpu_s();
         st = s2_trainer_step(tr, &ss, &err);
         train_s += now_s() - t0;
+        train_cpu_s += cpu_s() - c0;
         if (st != S2_OK) break;
         tokens += ss.tokens;
         real_tokens += ss.real_tokens;
@@ -529,6 +538,8 @@ int cmd_train(int argc, char **argv) {
     json_object_set_new(fin, "loss_tokens", json_integer(loss_tokens));
     json_object_set_new(fin, "redrawn_examples", json_integer(skipped));
     json_object_set_new(fin, "train_s", jnum(train_s));
+    json_object_set_new(fin, "train_cpu_s", jnum(train_cpu_s));
+    json_object_set_new(fin, "gflops_per_cpu_s", jnum(flops / (train_cpu_s > 0 ? train_cpu_s : 1e-9) * 1e-9));
     json_object_set_new(fin, "wall_s", jnum(wall));
     json_object_set_new(log, "final", fin);
     if (o.log != NULL && json_dump_file(log, o.log, JSON_INDENT(1)) != 0) {
