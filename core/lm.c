@@ -631,7 +631,7 @@ s2_lm_open_params s2_lm_open_default_params(void) {
 }
 
 /* The HTTP backend (core/http.c) registers itself here; NULL until it exists. */
-s2_status (*s2_lm_http_open_hook)(const char *url, const s2_lm_open_params *p, s2_lm **out, s2_error *err);
+extern s2_status (*s2_lm_http_open_hook)(const char *url, const s2_lm_open_params *p, s2_lm **out, s2_error *err);
 
 s2_status s2_lm_open(const char *spec, const s2_lm_open_params *params, s2_lm **out, s2_error *err) {
     s2_lm_open_params p = params ? *params : s2_lm_open_default_params();

@@ -1,0 +1,820 @@
+/* http.c: the HTTP backend of s2_lm (see http.h): libcurl's multi interface for parallel requests with a limit on
+ * requests in flight, Jansson for every JSON body.
+ *
+ * What is exact and what is not: text and log-probs are what the server returns. Token ids are unknown remotely
+ * (-1) unless the server adds them (sys2 serve's "sys2_token_ids"). The server tokenizes the whole text of a
+ * sequence on every call, whereas the local engine keeps the tokens it sampled; the two agree whenever the sampled
+ * tokens are the text's own tokenization (the usual case, and the case the tests check).
+ *
+ * Seeds: the local engine seeds sequence i of a sample call with splitmix(seed + G (i + 1)), G the golden-ratio
+ * constant; a server that seeds choice j of a request the same way (sys2 serve does) reproduces it when sequence i
+ * is sent with seed + G i. This file must not print: failures are s2_status + err->msg. */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http.h"
+
+#define GOLDEN 0x9e3779b97f4a7c15ULL
+#define MAX_TOP 20
+#define MAX_RESPONSE (256u << 20)
+
+typedef struct http_seq {
+    bool live;
+    char *text;
+    size_t len, cap;
+} http_seq;
+
+typedef struct http_lm {
+    char *url;                 /* POST target: .../completions or .../chat/completions */
+    char *model;               /* NULL: no "model" field */
+    char *auth;                /* "Authorization: Bearer ..." or NULL */
+    bool chat;
+    bool no_zero_tokens;       /* the server refused max_tokens 0: score with 1 */
+    int32_t max_in_flight, tries, backoff_ms;
+    long timeout_ms;
+    CURLM *multi;              /* keeps the connections alive between calls */
+    http_seq *seqs;
+    int32_t n_seqs, cap_seqs;
+    s2_counters c;
+} http_lm;
+
+static http_lm *H(s2_lm *lm) { return lm->ctx; }
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- parallel requests ---- */
+
+typedef struct xfer {
+    char *body;                /* request JSON (owned) */
+    CURL *h;
+    struct curl_slist *hdrs;
+    char *resp;                /* response body (owned, NUL-terminated) */
+    size_t len, cap;
+    bool too_big;
+    long code;
+    CURLcode cres;
+    int32_t tries;
+    int64_t due_ns;            /* not before (backoff) */
+    bool active, done;
+    json_t *json;              /* parsed response (owned) when done and ok */
+} xfer;
+
+static size_t on_write(char *data, size_t size, size_t nmemb, void *user) {
+    xfer *x = user;
+    size_t n = size * nmemb;
+    if (x->len + n + 1 > MAX_RESPONSE) {
+        x->too_big = true;
+        return 0;
+    }
+    if (x->len + n + 1 > x->cap) {
+        size_t nc = x->cap ? x->cap : 16384;
+        while (nc < x->len + n + 1) nc *= 2;
+        char *nr = realloc(x->resp, nc);
+        if (nr == NULL) return 0;
+        x->resp = nr;
+        x->cap = nc;
+    }
+    memcpy(x->resp + x->len, data, n);
+    x->len += n;
+    x->resp[x->len] = '\0';
+    return n;
+}
+
+static s2_status xfer_start(http_lm *h, xfer *x, s2_error *err) {
+    x->h = curl_easy_init();
+    if (x->h == NULL) return s2_error_set(err, S2_E_NOMEM, "http: curl_easy_init failed");
+    x->len = 0;
+    x->too_big = false;
+    x->code = 0;
+    x->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    x->hdrs = curl_slist_append(x->hdrs, "Expect:");
+    if (h->auth) x->hdrs = curl_slist_append(x->hdrs, h->auth);
+    curl_easy_setopt(x->h, CURLOPT_URL, h->url);
+    curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, x->hdrs);
+    curl_easy_setopt(x->h, CURLOPT_POSTFIELDS, x->body);
+    curl_easy_setopt(x->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(x->body));
+    curl_easy_setopt(x->h, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(x->h, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(x->h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(x->h, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+    curl_easy_setopt(x->h, CURLOPT_CONNECTTIMEOUT_MS, h->timeout_ms < 10000 ? h->timeout_ms : 10000L);
+    curl_easy_setopt(x->h, CURLOPT_PRIVATE, x);
+    if (curl_multi_add_handle(h->multi, x->h) != CURLM_OK) return s2_error_set(err, S2_E_NET, "http: curl_multi_add_handle failed");
+    x->active = true;
+    x->tries++;
+    h->c.requests++;
+    return S2_OK;
+}
+
+static void xfer_end(http_lm *h, xfer *x) {
+    if (x->h) {
+        curl_multi_remove_handle(h->multi, x->h);
+        curl_easy_cleanup(x->h);
+    }
+    curl_slist_free_all(x->hdrs);
+    x->h = NULL;
+    x->hdrs = NULL;
+    x->active = false;
+}
+
+static void xfers_free(xfer *x, int32_t n) {
+    for (int32_t i = 0; x && i < n; i++) {
+        free(x[i].body);
+        free(x[i].resp);
+        json_decref(x[i].json);
+    }
+    free(x);
+}
+
+static bool retryable(const xfer *x) {
+    if (x->cres != CURLE_OK)
+        return x->cres == CURLE_COULDNT_CONNECT || x->cres == CURLE_RECV_ERROR || x->cres == CURLE_SEND_ERROR ||
+               x->cres == CURLE_GOT_NOTHING || x->cres == CURLE_PARTIAL_FILE || x->cres == CURLE_OPERATION_TIMEDOUT;
+    return x->code == 429 || x->code >= 500;
+}
+
+/* The "error.message" of an OpenAI-style error body, or the start of the body. */
+static void server_says(const xfer *x, char *out, size_t cap) {
+    json_t *j = x->resp ? json_loads(x->resp, 0, NULL) : NULL;
+    const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    if (m == NULL) m = json_string_value(json_object_get(j, "error"));
+    if (m == NULL) m = json_string_value(json_object_get(j, "message"));
+    snprintf(out, cap, "%.160s", m ? m : x->resp ? x->resp : "(no body)");
+    for (char *p = out; *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+    json_decref(j);
+}
+
+/* A finished transfer to its parsed JSON, or a clear error. */
+static s2_status xfer_result(http_lm *h, xfer *x, s2_error *err) {
+    char said[192];
+    if (x->cres != CURLE_OK) {
+        if (x->too_big) return s2_error_set(err, S2_E_NET, "%s: the response is larger than %u bytes", h->url, MAX_RESPONSE);
+        return s2_error_set(err, S2_E_NET, "%s: %s (after %d tries)", h->url, curl_easy_strerror(x->cres), x->tries);
+    }
+    if (x->code < 200 || x->code > 299) {
+        server_says(x, said, sizeof said);
+        s2_status st = x->code == 400 || x->code == 413 || x->code == 422 ? S2_E_ARG
+                       : x->code == 404                                    ? S2_E_UNSUPPORTED
+                                                                           : S2_E_NET;
+        if (x->code == 429 || x->code >= 500)
+            return s2_error_set(err, st, "%s: HTTP %ld after %d tries: %s", h->url, x->code, x->tries, said);
+        return s2_error_set(err, st, "%s: HTTP %ld: %s", h->url, x->code, said);
+    }
+    const char *ct = NULL;
+    curl_easy_getinfo(x->h, CURLINFO_CONTENT_TYPE, &ct);
+    if (ct == NULL || strstr(ct, "json") == NULL)
+        return s2_error_set(err, S2_E_NET, "%s: the response's content type is '%s', not application/json", h->url,
+                            ct ? ct : "(none)");
+    json_error_t je;
+    x->json = json_loadb(x->resp ? x->resp : "", x->len, 0, &je);
+    if (x->json == NULL)
+        return s2_error_set(err, S2_E_NET, "%s: malformed JSON in the response (%s, line %d column %d, %zu bytes)",
+                            h->url, je.text, je.line, je.column, x->len);
+    if (!json_is_object(x->json) || !json_is_array(json_object_get(x->json, "choices")))
+        return s2_error_set(err, S2_E_NET, "%s: the response has no \"choices\" array", h->url);
+    return S2_OK;
+}
+
+/* Runs n requests (bodies in x[i].body) with at most max_in_flight at once, retrying as http.h says. On S2_OK every
+ * x[i].json holds its response; otherwise err names the first failure. */
+static s2_status run_all(http_lm *h, xfer *x, int32_t n, s2_error *err) {
+    int32_t active = 0, done = 0;
+    s2_status st = S2_OK;
+    while (st == S2_OK && done < n) {
+        int64_t now = now_ns(), next_due = INT64_MAX;
+        for (int32_t i = 0; st == S2_OK && i < n && active < h->max_in_flight; i++) {
+            if (x[i].done || x[i].active) continue;
+            if (x[i].due_ns > now) {
+                if (x[i].due_ns < next_due) next_due = x[i].due_ns;
+                continue;
+            }
+            st = xfer_start(h, &x[i], err);
+            if (st == S2_OK) active++;
+        }
+        if (st != S2_OK) break;
+        int running = 0;
+        curl_multi_perform(h->multi, &running);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(h->multi, &left)) != NULL) {
+            if (msg->msg != CURLMSG_DONE) continue;
+            xfer *t = NULL;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+            t->cres = msg->data.result;
+            curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &t->code);
+            active--;
+            if (retryable(t) && t->tries < h->tries) {
+                xfer_end(h, t);
+                t->due_ns = now_ns() + (int64_t)h->backoff_ms * 1000000 * ((int64_t)1 << (t->tries - 1));
+                continue;
+            }
+            t->done = true;
+            done++;
+            s2_status r = xfer_result(h, t, err);
+            xfer_end(h, t);
+            if (r != S2_OK) {
+                st = r;
+                break;
+            }
+        }
+        if (st != S2_OK || done == n) break;
+        int wait_ms = 100;
+        if (active == 0 && next_due != INT64_MAX) {
+            int64_t d = (next_due - now_ns()) / 1000000;
+            wait_ms = d < 0 ? 0 : d > 1000 ? 1000 : (int)d + 1;
+        }
+        if (active > 0) curl_multi_poll(h->multi, NULL, 0, wait_ms, NULL);
+        else if (wait_ms > 0) {
+            struct timespec ts = {.tv_sec = wait_ms / 1000, .tv_nsec = (long)(wait_ms % 1000) * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    for (int32_t i = 0; i < n; i++)
+        if (x[i].active) xfer_end(h, &x[i]);
+    return st;
+}
+
+/* ---- requests ---- */
+
+static json_t *jtext(const char *t, size_t n, s2_error *err) {
+    json_t *s = json_stringn(t, n);
+    if (s == NULL) s2_error_set(err, S2_E_ARG, "http: the text is not valid UTF-8 (JSON cannot carry it)");
+    return s;
+}
+
+/* A request body with the fields every request shares; the prompt or messages from text. */
+static json_t *base_body(http_lm *h, const char *text, size_t len, s2_error *err) {
+    json_t *p = jtext(text, len, err);
+    if (p == NULL) return NULL;
+    json_t *b = json_object();
+    if (h->model) json_object_set_new(b, "model", json_string(h->model));
+    if (h->chat) json_object_set_new(b, "messages", json_pack("[{s:s,s:o}]", "role", "user", "content", p));
+    else json_object_set_new(b, "prompt", p);
+    return b;
+}
+
+static s2_status add_body(xfer *x, json_t *b, s2_error *err) {
+    x->body = b ? json_dumps(b, JSON_COMPACT) : NULL;
+    json_decref(b);
+    return x->body ? S2_OK : s2_error_set(err, S2_E_NOMEM, "http: out of memory");
+}
+
+static void count_usage(http_lm *h, json_t *resp) {
+    json_t *u = json_object_get(resp, "usage");
+    json_int_t pt = json_integer_value(json_object_get(u, "prompt_tokens"));
+    json_int_t ct = json_integer_value(json_object_get(u, "completion_tokens"));
+    json_int_t cached = json_integer_value(json_object_get(json_object_get(u, "prompt_tokens_details"), "cached_tokens"));
+    if (cached > pt) cached = pt;
+    h->c.prompt_tokens += pt - cached;
+    h->c.cached_tokens += cached;
+    h->c.gen_tokens += ct;
+}
+
+static json_t *choice0(json_t *resp) { return json_array_get(json_object_get(resp, "choices"), 0); }
+
+/* ---- sequences ---- */
+
+static http_seq *get_seq(http_lm *h, s2_lm_seq s, s2_error *err) {
+    if (s < 0 || s >= h->n_seqs || !h->seqs[s].live) {
+        s2_error_set(err, S2_E_ARG, "lm: sequence %d is not live", s);
+        return NULL;
+    }
+    return &h->seqs[s];
+}
+
+static s2_status text_append(http_seq *q, const char *t, size_t n) {
+    if (q->len + n + 1 > q->cap) {
+        size_t cap = q->cap ? q->cap : 256;
+        while (cap < q->len + n + 1) cap *= 2;
+        char *nt = realloc(q->text, cap);
+        if (nt == NULL) return S2_E_NOMEM;
+        q->text = nt;
+        q->cap = cap;
+    }
+    memcpy(q->text + q->len, t, n);
+    q->len += n;
+    q->text[q->len] = '\0';
+    return S2_OK;
+}
+
+static s2_status slot_new(http_lm *h, const char *t, size_t n, s2_lm_seq *out, s2_error *err) {
+    int32_t s = 0;
+    while (s < h->n_seqs && h->seqs[s].live) s++;
+    if (s == h->n_seqs) {
+        if (h->n_seqs == h->cap_seqs) {
+            int32_t cap = h->cap_seqs ? 2 * h->cap_seqs : 16;
+            http_seq *ns = realloc(h->seqs, (size_t)cap * sizeof *ns);
+            if (ns == NULL) return s2_error_set(err, S2_E_NOMEM, "lm: out of memory for sequences");
+            h->seqs = ns;
+            h->cap_seqs = cap;
+        }
+        memset(&h->seqs[h->n_seqs++], 0, sizeof h->seqs[0]);
+    }
+    http_seq *q = &h->seqs[s];
+    q->len = 0;
+    if (text_append(q, t, n) != S2_OK) return s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    q->live = true;
+    *out = s;
+    return S2_OK;
+}
+
+static s2_status http_seq_new(s2_lm *lm, const char *text, s2_lm_seq *out, s2_error *err) {
+    return slot_new(H(lm), text, strlen(text), out, err);
+}
+
+static s2_status http_fork(s2_lm *lm, s2_lm_seq src, s2_lm_seq *out, s2_error *err) {
+    http_lm *h = H(lm);
+    if (get_seq(h, src, err) == NULL) return S2_E_ARG;
+    s2_lm_seq s;
+    s2_status st = slot_new(h, "", 0, &s, err); /* may move h->seqs */
+    if (st != S2_OK) return st;
+    if (text_append(&h->seqs[s], h->seqs[src].text, h->seqs[src].len) != S2_OK) {
+        h->seqs[s].live = false;
+        return s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    }
+    *out = s;
+    return S2_OK;
+}
+
+static s2_status http_append(s2_lm *lm, s2_lm_seq s, const char *text, s2_error *err) {
+    http_seq *q = get_seq(H(lm), s, err);
+    if (q == NULL) return S2_E_ARG;
+    return text_append(q, text, strlen(text)) == S2_OK ? S2_OK : s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+}
+
+static void http_seq_free(s2_lm *lm, s2_lm_seq s) {
+    http_lm *h = H(lm);
+    if (s >= 0 && s < h->n_seqs) h->seqs[s].live = false;
+}
+
+/* ---- scoring: echo + logprobs ---- */
+
+static s2_status score_bodies(http_lm *h, const http_seq *q, const char *const *conts, int32_t n, xfer *x,
+                              s2_error *err) {
+    for (int32_t i = 0; i < n; i++) {
+        size_t cl = strlen(conts[i]);
+        char *whole = malloc(q->len + cl + 1);
+        if (whole == NULL) return s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+        memcpy(whole, q->text, q->len);
+        memcpy(whole + q->len, conts[i], cl + 1);
+        json_t *b = base_body(h, whole, q->len + cl, err);
+        free(whole);
+        if (b == NULL) return err ? err->code : S2_E_ARG;
+        json_object_set_new(b, "max_tokens", json_integer(h->no_zero_tokens ? 1 : 0));
+        json_object_set_new(b, "echo", json_true());
+        json_object_set_new(b, "logprobs", json_integer(1));
+        json_object_set_new(b, "temperature", json_real(0));
+        json_object_set_new(b, "sys2_logprobs_from", json_integer((json_int_t)q->len));
+        s2_status st = add_body(&x[i], b, err);
+        if (st != S2_OK) return st;
+    }
+    return S2_OK;
+}
+
+/* The continuation's log-probs in an echo response: the prompt tokens (after the first) whose text ends after the
+ * prefix (prefix_len bytes) or starts at or after it. lp (cap, may be NULL) gets them; returns the count or -status. */
+static int32_t cont_logprobs(http_lm *h, json_t *resp, size_t prefix_len, size_t total_len, float *lp, int32_t cap,
+                             double *sum, s2_error *err) {
+    json_t *l = json_object_get(choice0(resp), "logprobs");
+    json_t *tlp = json_object_get(l, "token_logprobs"), *off = json_object_get(l, "text_offset");
+    if (!json_is_array(tlp) || !json_is_array(off) || json_array_size(off) != json_array_size(tlp))
+        return s2_error_set(err, S2_E_UNSUPPORTED,
+                            "%s: the server returned no prompt log-probs (echo + logprobs): it cannot score text "
+                            "(vLLM and sys2 serve can; llama-server cannot)", h->url);
+    int32_t nt = (int32_t)json_array_size(tlp);
+    json_t *u = json_object_get(json_object_get(resp, "usage"), "prompt_tokens");
+    int32_t np = json_is_integer(u) && json_integer_value(u) <= nt ? (int32_t)json_integer_value(u)
+                                                                    : nt - (h->no_zero_tokens ? 1 : 0);
+    int32_t n = 0;
+    double acc = 0;
+    for (int32_t i = 1; i < np; i++) {
+        json_int_t start = json_integer_value(json_array_get(off, (size_t)i));
+        json_int_t end = i + 1 < np ? json_integer_value(json_array_get(off, (size_t)i + 1)) : (json_int_t)total_len;
+        if (!(end > (json_int_t)prefix_len || start >= (json_int_t)prefix_len)) continue;
+        json_t *v = json_array_get(tlp, (size_t)i);
+        if (!json_is_number(v))
+            return s2_error_set(err, S2_E_UNSUPPORTED,
+                                "%s: prompt token %d has no log-prob in the echo: the server cannot score text", h->url, i);
+        double x = json_number_value(v);
+        if (lp != NULL && n < cap) lp[n] = (float)x;
+        acc += x;
+        n++;
+    }
+    h->c.scored_tokens += n;
+    *sum = acc;
+    return n;
+}
+
+/* Sends the score requests; once more with max_tokens 1 when the server refuses 0 (HTTP 400). */
+static s2_status run_scores(http_lm *h, const http_seq *q, const char *const *conts, int32_t n, xfer **out,
+                            s2_error *err) {
+    if (h->chat)
+        return s2_error_set(err, S2_E_UNSUPPORTED, "%s: a chat endpoint cannot score text (no echo); use the /v1 base",
+                            h->url);
+    for (int pass = 0; pass < 2; pass++) {
+        xfer *x = calloc((size_t)n, sizeof *x);
+        if (x == NULL) return s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+        s2_status st = score_bodies(h, q, conts, n, x, err);
+        if (st == S2_OK) st = run_all(h, x, n, err);
+        bool refused = st == S2_E_ARG && !h->no_zero_tokens;
+        for (int32_t i = 0; refused && i < n; i++)
+            refused = x[i].code == 400 || x[i].code == 422 || !x[i].done;
+        if (st == S2_OK) {
+            *out = x;
+            return S2_OK;
+        }
+        xfers_free(x, n);
+        if (!refused || pass == 1) return st;
+        h->no_zero_tokens = true; /* e.g. "max_tokens must be at least 1" */
+    }
+    return S2_OK;
+}
+
+static s2_status http_score(s2_lm *lm, s2_lm_seq s, const char *cont, float *per_token, int32_t cap, int32_t *n,
+                            double *sum, s2_error *err) {
+    http_lm *h = H(lm);
+    http_seq *q = get_seq(h, s, err);
+    if (q == NULL) return S2_E_ARG;
+    xfer *x = NULL;
+    s2_status st = run_scores(h, q, &cont, 1, &x, err);
+    if (st != S2_OK) return st;
+    double acc = 0;
+    int32_t got = cont_logprobs(h, x[0].json, q->len, q->len + strlen(cont), per_token, cap, &acc, err);
+    if (got >= 0) count_usage(h, x[0].json);
+    xfers_free(x, 1);
+    if (got < 0) return (s2_status)got;
+    if (n) *n = got;
+    if (sum) *sum = acc;
+    return S2_OK;
+}
+
+static s2_status http_score_labels(s2_lm *lm, s2_lm_seq s, const char *const *labels, int32_t n, double *out,
+                                   s2_error *err) {
+    http_lm *h = H(lm);
+    http_seq *q = get_seq(h, s, err);
+    if (q == NULL) return S2_E_ARG;
+    xfer *x = NULL;
+    s2_status st = run_scores(h, q, labels, n, &x, err);
+    for (int32_t c = 0; st == S2_OK && c < n; c++) {
+        int32_t got = cont_logprobs(h, x[c].json, q->len, q->len + strlen(labels[c]), NULL, 0, &out[c], err);
+        if (got < 0) st = (s2_status)got;
+        else if (got == 0) st = s2_error_set(err, S2_E_ARG, "lm: label %d ('%s') has no tokens", c, labels[c]);
+        else count_usage(h, x[c].json);
+    }
+    xfers_free(x, n);
+    return st;
+}
+
+/* ---- top-k: logprobs k on one generated token ---- */
+
+static bool unhex(const char *hx, char *out, size_t cap) {
+    size_t n = strlen(hx) / 2;
+    if (n >= cap) n = cap - 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v = 0;
+        if (sscanf(hx + 2 * i, "%2x", &v) != 1) return false;
+        out[i] = (char)v;
+    }
+    out[n] = '\0';
+    return true;
+}
+
+static int cmp_top(const void *a, const void *b) {
+    const s2_lm_top *x = a, *y = b;
+    if (x->logprob != y->logprob) return x->logprob > y->logprob ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+static void set_piece(s2_lm_top *t, const char *s) { snprintf(t->piece, sizeof t->piece, "%s", s ? s : ""); }
+
+static int32_t http_top_k(s2_lm *lm, s2_lm_seq s, int32_t k, s2_lm_top *out, s2_error *err) {
+    http_lm *h = H(lm);
+    http_seq *q = get_seq(h, s, err);
+    if (q == NULL) return S2_E_ARG;
+    if (k > MAX_TOP) k = MAX_TOP;
+    xfer *x = calloc(1, sizeof *x);
+    if (x == NULL) return s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    json_t *b = base_body(h, q->text, q->len, err);
+    s2_status st = b ? S2_OK : err ? err->code : S2_E_ARG;
+    if (st == S2_OK) {
+        json_object_set_new(b, "max_tokens", json_integer(1));
+        json_object_set_new(b, "temperature", json_real(0));
+        json_object_set_new(b, "seed", json_integer(0));
+        if (h->chat) {
+            json_object_set_new(b, "logprobs", json_true());
+            json_object_set_new(b, "top_logprobs", json_integer(k));
+        } else {
+            json_object_set_new(b, "logprobs", json_integer(k));
+        }
+        st = add_body(x, b, err);
+    }
+    if (st == S2_OK) st = run_all(h, x, 1, err);
+    int32_t m = 0;
+    if (st == S2_OK) {
+        json_t *l = json_object_get(choice0(x->json), "logprobs");
+        json_t *ours = json_array_get(json_object_get(l, "sys2_top"), 0);
+        json_t *list = h->chat ? json_object_get(json_array_get(json_object_get(l, "content"), 0), "top_logprobs") : ours;
+        json_t *dict = h->chat ? NULL : json_array_get(json_object_get(l, "top_logprobs"), 0);
+        size_t i;
+        json_t *e;
+        const char *key;
+        if (json_is_array(list)) {
+            json_array_foreach(list, i, e) {
+                if (m == k) break;
+                json_t *lpv = json_object_get(e, "logprob");
+                if (!json_is_number(lpv)) continue;
+                json_t *id = json_object_get(e, "id");
+                out[m].id = json_is_integer(id) ? (int32_t)json_integer_value(id) : -1;
+                out[m].logprob = (float)json_number_value(lpv);
+                const char *hx = json_string_value(json_object_get(e, "hex"));
+                if (hx == NULL || !unhex(hx, out[m].piece, sizeof out[m].piece))
+                    set_piece(&out[m], json_string_value(json_object_get(e, "token")));
+                m++;
+            }
+        } else if (json_is_object(dict)) {
+            json_object_foreach(dict, key, e) {
+                if (m == k) break;
+                if (!json_is_number(e)) continue;
+                out[m].id = -1;
+                out[m].logprob = (float)json_number_value(e);
+                set_piece(&out[m], key);
+                m++;
+            }
+        } else {
+            st = s2_error_set(err, S2_E_UNSUPPORTED, "%s: the server returned no top log-probs (logprobs = %d)", h->url, k);
+        }
+        if (st == S2_OK) {
+            qsort(out, (size_t)m, sizeof *out, cmp_top);
+            count_usage(h, x->json);
+        }
+    }
+    xfers_free(x, 1);
+    return st == S2_OK ? m : (int32_t)st;
+}
+
+/* ---- sampling ---- */
+
+static s2_status parse_gen(http_lm *h, json_t *ch, const s2_lm_sample_params *p, s2_lm_gen *g, s2_error *err) {
+    const char *text = NULL;
+    size_t tl = 0;
+    char *raw = NULL;
+    const char *hx = json_string_value(json_object_get(ch, "sys2_text_hex"));
+    json_t *jt = h->chat ? json_object_get(json_object_get(ch, "message"), "content") : json_object_get(ch, "text");
+    if (hx != NULL) {
+        tl = strlen(hx) / 2;
+        raw = malloc(tl + 1);
+        if (raw == NULL || !unhex(hx, raw, tl + 1)) {
+            free(raw);
+            return s2_error_set(err, S2_E_NET, "%s: bad sys2_text_hex in the response", h->url);
+        }
+        text = raw;
+    } else if (json_is_string(jt)) {
+        text = json_string_value(jt);
+        tl = json_string_length(jt);
+    } else {
+        return s2_error_set(err, S2_E_NET, "%s: a choice without %s", h->url, h->chat ? "message.content" : "text");
+    }
+    const char *fin = json_string_value(json_object_get(ch, "finish_reason"));
+    const char *ours = json_string_value(json_object_get(ch, "sys2_finish"));
+    json_t *sr = json_object_get(ch, "stop_reason");
+    const char *stop_str = json_string_value(sr);
+    g->finish = "length";
+    if (ours != NULL) g->finish = strcmp(ours, "stop") == 0 ? "stop" : strcmp(ours, "eos") == 0 ? "eos" : "length";
+    else if (fin != NULL && strcmp(fin, "stop") == 0) g->finish = stop_str != NULL || sr == NULL ? "stop" : "eos";
+    /* a server that leaves the stop string out of the text (OpenAI's rule) gets it put back, as the local engine keeps it */
+    size_t extra = 0;
+    if (strcmp(g->finish, "stop") == 0 && stop_str != NULL) {
+        size_t sl = strlen(stop_str);
+        if (!(tl >= sl && memcmp(text + tl - sl, stop_str, sl) == 0)) extra = sl;
+    }
+    g->text = malloc(tl + extra + 1);
+    if (g->text == NULL) {
+        free(raw);
+        return s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    }
+    memcpy(g->text, text, tl);
+    if (extra) memcpy(g->text + tl, stop_str, extra);
+    g->text[tl + extra] = '\0';
+    free(raw);
+    (void)p;
+    json_t *l = json_object_get(ch, "logprobs");
+    json_t *tlp = h->chat ? json_object_get(l, "content") : json_object_get(l, "token_logprobs");
+    json_t *ids = json_object_get(l, "sys2_token_ids");
+    int32_t n = json_is_array(tlp) ? (int32_t)json_array_size(tlp) : 0;
+    if (n > 0) {
+        g->tokens = malloc((size_t)n * sizeof *g->tokens);
+        g->logprobs = malloc((size_t)n * sizeof *g->logprobs);
+        if (g->tokens == NULL || g->logprobs == NULL) return s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    }
+    g->n_tokens = n;
+    g->logprob = 0;
+    for (int32_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(tlp, (size_t)i);
+        if (h->chat) e = json_object_get(e, "logprob");
+        json_t *id = h->chat ? json_object_get(json_array_get(tlp, (size_t)i), "sys2_id") : json_array_get(ids, (size_t)i);
+        g->logprobs[i] = json_is_number(e) ? (float)json_number_value(e) : 0.0f;
+        g->tokens[i] = json_is_integer(id) ? (int32_t)json_integer_value(id) : -1;
+        g->logprob += g->logprobs[i];
+    }
+    return S2_OK;
+}
+
+static s2_status http_sample(s2_lm *lm, const s2_lm_seq *seqs, int32_t n, const s2_lm_sample_params *p,
+                             s2_lm_gen *out, s2_error *err) {
+    http_lm *h = H(lm);
+    if (n <= 0) return S2_OK;
+    for (int32_t i = 0; i < n; i++) {
+        if (get_seq(h, seqs[i], err) == NULL) return S2_E_ARG;
+        for (int32_t j = 0; j < i; j++)
+            if (seqs[j] == seqs[i]) return s2_error_set(err, S2_E_ARG, "lm: sequence %d given twice to sample", seqs[i]);
+    }
+    if (p->max_tokens <= 0) {
+        for (int32_t i = 0; i < n; i++) {
+            out[i].finish = "length";
+            out[i].text = calloc(1, 1);
+            if (out[i].text == NULL) return s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+        }
+        return S2_OK;
+    }
+    /* runs of sequences with the same text go as one request with n choices (choice j = sequence first + j) */
+    int32_t *first = malloc((size_t)n * sizeof *first), n_req = 0;
+    xfer *x = calloc((size_t)n, sizeof *x);
+    s2_status st = first && x ? S2_OK : s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    for (int32_t i = 0; st == S2_OK && i < n;) {
+        const http_seq *q = &h->seqs[seqs[i]];
+        int32_t m = 1;
+        while (i + m < n && m < 64 && h->seqs[seqs[i + m]].len == q->len &&
+               memcmp(h->seqs[seqs[i + m]].text, q->text, q->len) == 0)
+            m++;
+        json_t *b = base_body(h, q->text, q->len, err);
+        if (b == NULL) {
+            st = err ? err->code : S2_E_ARG;
+            break;
+        }
+        json_object_set_new(b, "n", json_integer(m));
+        json_object_set_new(b, "max_tokens", json_integer(p->max_tokens));
+        json_object_set_new(b, "temperature", json_real(p->sample.temperature));
+        if (p->sample.top_p < 1) json_object_set_new(b, "top_p", json_real(p->sample.top_p));
+        if (p->sample.top_k > 0) json_object_set_new(b, "top_k", json_integer(p->sample.top_k));
+        if (p->sample.min_p > 0) json_object_set_new(b, "min_p", json_real(p->sample.min_p));
+        json_object_set_new(b, "seed", json_integer((json_int_t)(p->seed + GOLDEN * (uint64_t)i)));
+        json_object_set_new(b, "logprobs", h->chat ? json_true() : json_integer(0));
+        json_object_set_new(b, "include_stop_str_in_output", json_true());
+        if (p->n_stops > 0) {
+            json_t *stops = json_array();
+            for (int32_t k = 0; k < p->n_stops; k++)
+                if (p->stops[k] && p->stops[k][0]) json_array_append_new(stops, json_string(p->stops[k]));
+            if (json_array_size(stops) > 0) json_object_set_new(b, "stop", stops);
+            else json_decref(stops);
+        }
+        first[n_req] = i;
+        st = add_body(&x[n_req++], b, err);
+        i += m;
+    }
+    if (st == S2_OK) st = run_all(h, x, n_req, err);
+    for (int32_t r = 0; st == S2_OK && r < n_req; r++) {
+        int32_t end = r + 1 < n_req ? first[r + 1] : n;
+        json_t *choices = json_object_get(x[r].json, "choices");
+        if ((int32_t)json_array_size(choices) != end - first[r]) {
+            st = s2_error_set(err, S2_E_NET, "%s: asked for %d choices, got %zu", h->url, end - first[r],
+                              json_array_size(choices));
+            break;
+        }
+        for (int32_t i = first[r]; st == S2_OK && i < end; i++) {
+            json_t *ch = json_array_get(choices, (size_t)(i - first[r]));
+            json_t *idx = json_object_get(ch, "index"); /* choices may come in any order */
+            if (json_is_integer(idx) && json_integer_value(idx) >= 0 && json_integer_value(idx) < end - first[r]) {
+                size_t k;
+                json_t *e;
+                json_array_foreach(choices, k, e)
+                    if (json_integer_value(json_object_get(e, "index")) == i - first[r]) ch = e;
+            }
+            st = parse_gen(h, ch, p, &out[i], err);
+        }
+        if (st == S2_OK) count_usage(h, x[r].json);
+    }
+    for (int32_t i = 0; st == S2_OK && i < n; i++)
+        if (text_append(&h->seqs[seqs[i]], out[i].text, strlen(out[i].text)) != S2_OK)
+            st = s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    if (st != S2_OK)
+        for (int32_t i = 0; i < n; i++) s2_lm_gen_free(&out[i]);
+    xfers_free(x, n);
+    free(first);
+    return st;
+}
+
+/* ---- the vtable ---- */
+
+static void http_counters(const s2_lm *lm, s2_counters *out) { *out = ((const http_lm *)lm->ctx)->c; }
+
+static void http_free(s2_lm *lm) {
+    http_lm *h = H(lm);
+    if (h == NULL) return;
+    for (int32_t s = 0; s < h->n_seqs; s++) free(h->seqs[s].text);
+    free(h->seqs);
+    if (h->multi) curl_multi_cleanup(h->multi);
+    free(h->url);
+    free(h->model);
+    free(h->auth);
+    free(h);
+}
+
+#define TIMED(ret, name, params, args)    \
+    static ret timed_##name params {      \
+        int64_t t0 = now_ns();            \
+        ret r = http_##name args;         \
+        H(lm)->c.ns += now_ns() - t0;     \
+        return r;                         \
+    }
+TIMED(s2_status, score, (s2_lm *lm, s2_lm_seq s, const char *c, float *pt, int32_t cap, int32_t *n, double *sum, s2_error *err),
+      (lm, s, c, pt, cap, n, sum, err))
+TIMED(s2_status, score_labels, (s2_lm *lm, s2_lm_seq s, const char *const *labels, int32_t n, double *out, s2_error *err),
+      (lm, s, labels, n, out, err))
+TIMED(int32_t, top_k, (s2_lm *lm, s2_lm_seq s, int32_t k, s2_lm_top *out, s2_error *err), (lm, s, k, out, err))
+TIMED(s2_status, sample, (s2_lm *lm, const s2_lm_seq *seqs, int32_t n, const s2_lm_sample_params *p, s2_lm_gen *out, s2_error *err),
+      (lm, seqs, n, p, out, err))
+#undef TIMED
+
+static const struct s2_lm_i http_iface = {
+    .name = "http",
+    .seq_new = http_seq_new,
+    .fork = http_fork,
+    .append = http_append,
+    .seq_free = http_seq_free,
+    .score = timed_score,
+    .score_labels = timed_score_labels,
+    .top_k = timed_top_k,
+    .sample = timed_sample,
+    .counters = http_counters,
+    .free = http_free,
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+static bool ends_with(const char *s, size_t n, const char *suf) {
+    size_t k = strlen(suf);
+    return n >= k && memcmp(s + n - k, suf, k) == 0;
+}
+
+s2_status s2_lm_http_open(const char *url, const s2_lm_open_params *params, s2_lm **out, s2_error *err) {
+    s2_lm_open_params p = params ? *params : s2_lm_open_default_params();
+    *out = NULL;
+    if (url == NULL || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
+        return s2_error_set(err, S2_E_ARG, "http: '%s' is not an http:// or https:// URL", url ? url : "(null)");
+    pthread_once(&curl_once, curl_init_once);
+    s2_lm *lm = calloc(1, sizeof *lm);
+    http_lm *h = calloc(1, sizeof *h);
+    if (lm == NULL || h == NULL) {
+        free(lm);
+        free(h);
+        return s2_error_set(err, S2_E_NOMEM, "http: out of memory");
+    }
+    lm->iface = &http_iface;
+    lm->ctx = h;
+    size_t n = strlen(url);
+    while (n > 0 && url[n - 1] == '/') n--;
+    h->url = malloc(n + 32);
+    if (h->url != NULL) {
+        memcpy(h->url, url, n);
+        h->url[n] = '\0';
+        if (ends_with(url, n, "/chat/completions")) h->chat = true;
+        else if (!ends_with(url, n, "/completions")) strcat(h->url, "/completions");
+    }
+    h->model = p.model_name ? strdup(p.model_name) : NULL;
+    const char *key = getenv("SYS2_API_KEY");
+    if (key != NULL && key[0] != '\0') {
+        h->auth = malloc(strlen(key) + 32);
+        if (h->auth) snprintf(h->auth, strlen(key) + 32, "Authorization: Bearer %s", key);
+    }
+    h->max_in_flight = p.max_in_flight > 0 ? p.max_in_flight : 16;
+    h->timeout_ms = (long)((p.timeout_s > 0 ? p.timeout_s : 120) * 1000);
+    h->tries = 4;
+    h->backoff_ms = 100;
+    h->multi = curl_multi_init();
+    if (h->url == NULL || h->multi == NULL || (p.model_name && h->model == NULL) || (key && key[0] && h->auth == NULL)) {
+        s2_lm_free(lm);
+        return s2_error_set(err, S2_E_NOMEM, "http: out of memory");
+    }
+    curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)h->max_in_flight);
+    *out = lm;
+    return S2_OK;
+}
+
+void s2_lm_http_set_retries(s2_lm *lm, int32_t tries, int32_t first_backoff_ms) {
+    if (lm == NULL || lm->iface != &http_iface) return;
+    H(lm)->tries = tries < 1 ? 1 : tries;
+    H(lm)->backoff_ms = first_backoff_ms < 0 ? 0 : first_backoff_ms;
+}
+
+s2_status (*s2_lm_http_open_hook)(const char *url, const s2_lm_open_params *p, s2_lm **out, s2_error *err) =
+    s2_lm_http_open;
