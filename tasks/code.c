@@ -214,6 +214,22 @@ static void last_line(const char *s, char *buf, size_t cap) {
     buf[n] = '\0';
 }
 
+/* " at line N: SOURCE" for the innermost frame of the program in a Python traceback, or "". */
+static void failing_line(const char *err, char *buf, size_t cap) {
+    buf[0] = '\0';
+    const char *key = "File \"/dev/fd/4\", line ", *last = NULL;
+    for (const char *p = err; (p = strstr(p, key)) != NULL; p++) last = p;
+    if (last == NULL) return;
+    long n = strtol(last + strlen(key), NULL, 10);
+    const char *src = strchr(last, '\n');
+    if (src == NULL) return;
+    src++;
+    while (*src == ' ') src++;
+    size_t len = strcspn(src, "\n");
+    if (len > 80) len = 80;
+    snprintf(buf, cap, " at line %ld: %.*s", n, (int)len, src);
+}
+
 static void acquire(code_ctx *c) {
     pthread_mutex_lock(&c->mu);
     while (c->running >= c->max_running) pthread_cond_wait(&c->cv, &c->mu);
@@ -272,7 +288,9 @@ static s2_status code_verify(const s2_task *t, int32_t i, const char *text, s2_v
                        r.term_signal == 24 ? " (CPU time limit)" : "");
     } else if (r.exit_code != 0) {
         last_line(r.err, line, sizeof line);
-        s2_verdict_set(out, 0, "tests failed (exit %d): %s", r.exit_code, line[0] ? line : "no message");
+        char where[120];
+        failing_line(r.err, where, sizeof where);
+        s2_verdict_set(out, 0, "tests failed (exit %d): %s%s", r.exit_code, line[0] ? line : "no message", where);
     } else if (strstr(r.out_tail, marker) == NULL) {
         s2_verdict_set(out, 0, "exited before the tests finished");
     } else {

@@ -104,6 +104,8 @@ START_TEST(test_code_humaneval_answers)
     ck_assert_msg(strstr(reason, "SyntaxError") != NULL, "%s", reason);
     for (int32_t k = 0; k < nw; k++) free(w[k]);
     ck_assert(!verify(t, 0, "    return False\n", reason, sizeof reason));
+    ck_assert_msg(strstr(reason, "AssertionError at line ") != NULL && strstr(reason, ": assert candidate(") != NULL,
+                  "%s", reason);
     ck_assert(!verify(t, 0, "    import sys\n    sys.exit(0)\nimport sys\nsys.exit(0)\n", reason, sizeof reason));
     ck_assert(!verify(t, 0, "    import os\n    os._exit(0)\n", reason, sizeof reason));
     ck_assert_str_eq(reason, "exited before the tests finished");
