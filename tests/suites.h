@@ -14,4 +14,5 @@
     X(game24) \
     X(tasks) \
     X(train) \
-    X(tokenizer)
+    X(tokenizer) \
+    X(search)

@@ -1,0 +1,25 @@
+/* sample_chains.c: independent chains from the root, in waves decoded together (sc.c, bon.c). */
+#include <stdlib.h>
+
+#include "sample_chains.h"
+
+s2_status s2_sample_chains(s2_env *env, int32_t n, int32_t batch, double temperature, s2_node ***leaves,
+                           int32_t *done) {
+    *done = 0;
+    *leaves = s2_env_alloc(env, (size_t)(n > 0 ? n : 1) * sizeof **leaves);
+    if (*leaves == NULL) return S2_E_NOMEM;
+    s2_node *root = s2_env_root(env);
+    s2_status st = S2_OK;
+    for (int32_t start = 0; start < n && st == S2_OK; start += batch) {
+        if (!s2_env_budget_left(env)) return S2_E_BUDGET;
+        int32_t m = n - start < batch ? n - start : batch;
+        s2_node **wave = *leaves + *done;
+        for (int32_t i = 0; i < m; i++) wave[i] = root;
+        st = s2_env_rollout(env, wave, m, temperature);
+        int32_t kept = 0; /* keep the finished chains, in order */
+        for (int32_t i = 0; i < m; i++)
+            if (wave[i] != root && wave[i]->terminal) wave[kept++] = wave[i];
+        *done += kept;
+    }
+    return st;
+}

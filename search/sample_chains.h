@@ -1,0 +1,13 @@
+/* sample_chains.h: what sc.c and bon.c share (internal to search/): n independent chains sampled from the
+ * root in waves of at most `batch` chains decoded together, stopping cleanly when the budget runs out. */
+#ifndef S2_SAMPLE_CHAINS_H
+#define S2_SAMPLE_CHAINS_H
+
+#include "search.h"
+
+/* Samples up to n chains into leaves (arena-owned array of n), *done gets how many finished (terminal). Chains
+ * cut by the budget are not returned. Returns S2_OK or S2_E_BUDGET (the chains so far stand), or an error. */
+s2_status s2_sample_chains(s2_env *env, int32_t n, int32_t batch, double temperature, s2_node ***leaves,
+                           int32_t *done);
+
+#endif

@@ -1,0 +1,238 @@
+/* search.h: system 2. The node tree, the environment a strategy runs in, the budget, the strategy interface and
+ * its registry.
+ *
+ * A node is one step of text on top of its parent's sequence. It holds its system-1 sequence (s2_lm_seq) so that
+ * its children fork from it: the prompt and every step above are computed once and shared by the whole subtree.
+ * Nodes live in the environment's arena and go away with it after the item; strategies never free nodes, they
+ * release a node's sequence when they prune it (s2_env_release).
+ *
+ * The environment binds system 1 (and the value model, if any), one task item, a scorer, a budget and a seeded
+ * RNG. A strategy sees only the environment, so tests can run every strategy on a scripted system 1.
+ *
+ * Budgets are read from the lm counters differenced since the environment was made, policy and value model
+ * together:
+ *   tokens = prompt_tokens + gen_tokens + scored_tokens  (every token system 1 computed: prompt and appended text
+ *            run through the forward pass, sampled tokens, teacher-forced tokens; prefix-cache hits are free)
+ *   flops  = flops (the engine's formula: 2 * matmul params per row + attention)
+ *   calls  = requests (calls into system 1: seq_new, fork, append, score, score_labels, top_k, sample)
+ * Every strategy checks the budget before each step (one expansion with the scoring of its children, or one MCTS
+ * iteration), so a run stops at most one step past the limit, and then returns its best answer so far. */
+#ifndef S2_SEARCH_H
+#define S2_SEARCH_H
+
+#include "scorer.h"
+#include "sys2.h"
+#include "task.h"
+
+/* ---- budget ---- */
+
+typedef enum s2_budget_kind { S2_BUDGET_NONE = 0, S2_BUDGET_TOKENS, S2_BUDGET_FLOPS, S2_BUDGET_CALLS } s2_budget_kind;
+typedef struct s2_budget {
+    s2_budget_kind kind;
+    double limit;
+} s2_budget;
+/* "tokens=N", "flops=F" (1e12 or 2.5e9 accepted), "calls=K", or "none". S2_E_ARG otherwise. */
+s2_status s2_budget_parse(const char *s, s2_budget *out, s2_error *err);
+/* The budget's measure of counters c (tokens, flops or calls as above; 0 for NONE). */
+double s2_budget_measure(s2_budget_kind kind, const s2_counters *c);
+/* "tokens=1000" into buf. */
+void s2_budget_format(const s2_budget *b, char *buf, size_t cap);
+
+/* ---- nodes ---- */
+
+typedef struct s2_node {
+    struct s2_node *parent;       /* NULL for the root (the prompt) */
+    struct s2_node **children;    /* arena-owned (n_children) */
+    int32_t n_children, cap_children;
+    const char *step;             /* this step's text, arena-owned ("" at the root) */
+    const char *text;             /* everything after the prompt down to here, arena-owned */
+    int32_t id, depth;            /* id = creation order (0 = root), the tie-breaker everywhere */
+    s2_lm_seq seq;                /* system 1's sequence for prompt + text; -1 once released */
+    double step_logprob;          /* the step's summed token log-probs */
+    int32_t step_tokens;
+    double path_logprob;          /* summed over the path from the root */
+    int32_t path_tokens;
+    double own_score;             /* the scorer's judgement of this state */
+    double score;                 /* own_score aggregated over the path's steps (s2_env_params.agg) */
+    bool scored;
+    double prior;                 /* MCTS: prior from system 1's log-probs */
+    double value_sum;             /* MCTS: backed-up values */
+    int32_t visits;               /* MCTS */
+    bool terminal;                /* the task says the text is final, or it can hold nothing more */
+    bool pruned;                  /* released by the strategy */
+    const char *finish;           /* how the step's generation ended: "stop", "eos", "length"; "" at the root */
+} s2_node;
+
+/* ---- environment ---- */
+
+typedef struct s2_env s2_env;
+
+typedef struct s2_env_params {
+    s2_lm *lm;                    /* system 1; required */
+    s2_lm *value_lm;              /* the value model (may be NULL) */
+    const s2_task *task;          /* required */
+    int32_t item;
+    s2_scorer *scorer;            /* may be NULL: s2_env_score is then the node's mean token log-prob */
+    s2_budget budget;
+    uint64_t seed;                /* the item's seed: every sample call draws its seed from this RNG */
+    double temperature;           /* sampling temperature of expansions (0.7, ToT) */
+    double top_p;                 /* 1 = off */
+    int32_t max_step_tokens;      /* tokens per step at most (default 96) */
+    int32_t max_depth;            /* steps per path at most: deeper states are terminal (default 12) */
+    int32_t agg;                  /* s2_agg: how step scores combine along a path (default last) */
+    int32_t max_nodes;            /* nodes at most (default 100000): S2_E_BUDGET past it */
+} s2_env_params;
+s2_env_params s2_env_default_params(void);
+
+/* The key=value parameters every run shares (temperature, top_p, max_step_tokens, max_depth, agg), on
+ * s2_env_params; used by the runner and `sys2 strategies`. */
+const s2_param_def *s2_env_param_defs(int32_t *n);
+
+/* Makes the environment and its root: the prompt becomes a sequence (seq_new) on lm. The counters are read
+ * here, so everything the item costs, the prompt included, counts. *out owns the arena: s2_env_free. */
+s2_status s2_env_init(const s2_env_params *p, s2_env **out, s2_error *err);
+void s2_env_free(s2_env *env); /* releases every live sequence and the arena; NULL is a no-op */
+
+s2_node *s2_env_root(s2_env *env);
+const s2_env_params *s2_env_params_of(const s2_env *env);
+const char *s2_env_prompt(const s2_env *env);
+/* The env's RNG (seeded from the params): strategies draw their random choices here. */
+s2_rng *s2_env_rng(s2_env *env);
+/* Counters since s2_env_init: the policy's (*policy) and the value model's (*value); either may be NULL. */
+void s2_env_counters(const s2_env *env, s2_counters *policy, s2_counters *value);
+/* The budget spent so far in its own measure, and whether any is left (always true without a budget). */
+double s2_env_budget_used(const s2_env *env);
+bool s2_env_budget_left(const s2_env *env);
+
+/* Options of one expansion. */
+typedef struct s2_expand_opts {
+    double temperature;           /* < 0: the env's temperature; 0: greedy */
+    bool full;                    /* generate to the end (EOS or max_tokens) instead of one step */
+    int32_t max_tokens;           /* 0: the env's max_step_tokens (full: max_step_tokens * max_depth) */
+} s2_expand_opts;
+
+/* Expands n parents at once: parent i gets k[i] new children, all of them decoded together in one batch (forks
+ * of the parents' sequences, sampled until the task's step delimiter). Children are appended to each parent's
+ * children and written to out (sum k entries, parent by parent). opts may be NULL (one step, env temperature).
+ * Identical sibling steps are kept (they are legitimately sampled twice); strategies dedupe if they want to.
+ * Terminal parents get no children. A parent whose sequence would pass the context is marked terminal.
+ * Returns the number of children made, or -status (S2_E_BUDGET when max_nodes is reached). */
+int32_t s2_env_expand_many(s2_env *env, s2_node *const *parents, const int32_t *k, int32_t n,
+                           const s2_expand_opts *opts, s2_node **out);
+/* A child of parent whose step is text, given rather than sampled (token-level beam): the parent's sequence is
+ * forked and text appended (system 1 computes its tokens). logprob and n_tokens are the step's as the caller
+ * read them. The child is terminal when the task says so or it has max_tokens path tokens (0: no such limit);
+ * max_depth does not apply. NULL on failure (*st says why). */
+s2_node *s2_env_add_child(s2_env *env, s2_node *parent, const char *text, double logprob, int32_t n_tokens,
+                          int32_t max_tokens, s2_status *st);
+/* One parent, k children: s2_env_expand_many with n = 1. */
+int32_t s2_env_expand(s2_env *env, s2_node *parent, int32_t k, s2_node **children);
+/* Scores node with the scorer (once: a scored node keeps its score) and aggregates along the path. */
+s2_status s2_env_score(s2_env *env, s2_node *node);
+/* The scorer's verdict on two nodes (S2_E_UNSUPPORTED when it cannot compare). */
+s2_status s2_env_compare(s2_env *env, s2_node *a, s2_node *b, double *p_a);
+/* Fills in as the scorers see node. */
+void s2_env_score_in(s2_env *env, const s2_node *node, s2_score_in *in);
+/* Releases node's sequence (pruned: no more children from it). Idempotent; the root is never released. */
+void s2_env_release(s2_env *env, s2_node *node);
+/* The answer the task extracts from node's text (arena-owned), or NULL. */
+const char *s2_env_answer(s2_env *env, s2_node *node);
+/* Arena scratch of bytes (zeroed), freed with the env; NULL when out of memory. */
+void *s2_env_alloc(s2_env *env, size_t bytes);
+/* The last error of the env (a failed expand gives -status; the message is here). */
+const s2_error *s2_env_error(const s2_env *env);
+
+/* Nodes in creation order (id = index). */
+int32_t s2_env_n_nodes(const s2_env *env);
+s2_node *s2_env_node(s2_env *env, int32_t id);
+
+typedef struct s2_tree_stats {
+    int32_t nodes;                /* nodes made, the root included */
+    int32_t expansions;           /* parents expanded (one per parent per expand call) */
+    int32_t sample_calls;         /* batched sample calls */
+    int32_t scored;               /* nodes scored */
+    int32_t terminal;             /* terminal nodes */
+    int32_t pruned;               /* nodes released by the strategy */
+    int32_t max_depth;
+} s2_tree_stats;
+void s2_env_tree_stats(const s2_env *env, s2_tree_stats *out);
+
+/* ---- strategies ---- */
+
+typedef struct s2_result {
+    s2_node *best;                /* the node whose text is the answer (NULL: nothing to answer) */
+    double votes;                 /* voting strategies: the winner's total weight */
+    bool budget_hit;              /* stopped because the budget ran out */
+} s2_result;
+
+typedef struct s2_strategy s2_strategy;
+struct s2_strategy_i {
+    const char *name;                                                          /* required */
+    /* required: searches env and fills out. Must not write s->ctx: one strategy serves many threads. */
+    s2_status (*run)(const s2_strategy *s, s2_env *env, s2_result *out);
+    void (*free)(s2_strategy *s);                                              /* NULL: free(ctx) */
+};
+struct s2_strategy {
+    const struct s2_strategy_i *iface;
+    void *ctx;                    /* the strategy's params struct */
+};
+
+s2_status s2_strategy_new(const struct s2_strategy_i *iface, void *ctx, s2_strategy **out, s2_error *err);
+void s2_strategy_free(s2_strategy *s); /* NULL is a no-op */
+/* Runs s on env: out is cleared first; on S2_E_BUDGET from a strategy the result so far stands and S2_OK comes
+ * back with out->budget_hit. */
+s2_status s2_strategy_run(const s2_strategy *s, s2_env *env, s2_result *out, s2_error *err);
+
+/* ---- the registry (search/registry.c) ---- */
+
+/* Creates strategy name from key=value pairs; same conventions as s2_scorer_create (used may be NULL). */
+s2_status s2_strategy_create(const char *name, const char *const *keys, const char *const *vals, int32_t n,
+                             bool *used, s2_strategy **out, s2_error *err);
+int32_t s2_strategy_count(void);
+const char *s2_strategy_name_at(int32_t i);       /* NULL out of range */
+const char *s2_strategy_summary_at(int32_t i);
+const char *s2_strategy_source_at(int32_t i);     /* the paper the defaults come from */
+const s2_param_def *s2_strategy_params_at(int32_t i, int32_t *n);
+/* The strategy's params as created (borrowed) and its table. */
+const void *s2_strategy_params(const s2_strategy *s, const s2_param_def **defs, int32_t *n);
+
+/* ---- the strategies' params (defaults in search/registry.c, with their sources) ---- */
+
+typedef struct s2_io_params { int32_t dummy; } s2_io_params;
+typedef struct s2_cot_params { double temperature; } s2_cot_params;
+typedef enum s2_vote_kind { S2_VOTE_MAJORITY = 0, S2_VOTE_WEIGHTED = 1 } s2_vote_kind;
+typedef struct s2_sc_params { int32_t n, vote, tie; double temperature; } s2_sc_params;
+typedef struct s2_bon_params { int32_t n; double temperature; } s2_bon_params;
+typedef enum s2_beam_mode { S2_BEAM_STEP = 0, S2_BEAM_TOKEN = 1 } s2_beam_mode;
+typedef struct s2_beam_params { int32_t width, expand, mode, max_tokens; double alpha; } s2_beam_params;
+typedef struct s2_tot_bfs_params { int32_t b, k, steps; } s2_tot_bfs_params;
+typedef struct s2_tot_dfs_params { int32_t k, max_visits; double threshold; } s2_tot_dfs_params;
+typedef enum s2_mcts_eval { S2_MCTS_EVAL_SCORER = 0, S2_MCTS_EVAL_ROLLOUT = 1 } s2_mcts_eval;
+typedef enum s2_mcts_answer { S2_MCTS_ANSWER_VISITS = 0, S2_MCTS_ANSWER_VALUE = 1, S2_MCTS_ANSWER_VOTE = 2 } s2_mcts_answer;
+typedef struct s2_mcts_params {
+    int32_t iters, expand, eval, answer;
+    double c_puct, pw_c, pw_alpha, prior_temp;
+} s2_mcts_params;
+typedef struct s2_best_first_params { int32_t k, max_expansions; } s2_best_first_params;
+
+/* The constructors (params NULL = defaults). */
+s2_status s2_strategy_io_init(const s2_io_params *p, s2_strategy **out, s2_error *err);
+s2_status s2_strategy_cot_init(const s2_cot_params *p, s2_strategy **out, s2_error *err);
+s2_status s2_strategy_sc_init(const s2_sc_params *p, s2_strategy **out, s2_error *err);
+s2_status s2_strategy_bon_init(const s2_bon_params *p, s2_strategy **out, s2_error *err);
+s2_status s2_strategy_beam_init(const s2_beam_params *p, s2_strategy **out, s2_error *err);
+s2_status s2_strategy_tot_bfs_init(const s2_tot_bfs_params *p, s2_strategy **out, s2_error *err);
+s2_status s2_strategy_tot_dfs_init(const s2_tot_dfs_params *p, s2_strategy **out, s2_error *err);
+s2_status s2_strategy_mcts_init(const s2_mcts_params *p, s2_strategy **out, s2_error *err);
+s2_status s2_strategy_best_first_init(const s2_best_first_params *p, s2_strategy **out, s2_error *err);
+
+/* ---- helpers the strategies share (search/env.c) ---- */
+
+/* Extends each of n chains by one step at a time (all chains decoded together) until each is terminal, the
+ * budget runs out, or an error. leaves[i] starts as chain i's start node and ends as its last node. temperature
+ * as s2_expand_opts. Returns S2_OK, S2_E_BUDGET when the budget stopped it, or an error. */
+s2_status s2_env_rollout(s2_env *env, s2_node **leaves, int32_t n, double temperature);
+/* The best of n nodes by score (scored ones first, ties to the lowest id); NULL for n = 0. */
+s2_node *s2_env_best(s2_node *const *nodes, int32_t n);
+
+#endif

@@ -1,0 +1,88 @@
+/* tot_bfs.c: Tree of Thoughts, breadth first (Yao et al. 2023, Game of 24 setting): from each of the b states
+ * kept, k thoughts are sampled (all states' thoughts decoded together), identical sibling thoughts are merged
+ * (ToT dedupes its proposals), every new state is evaluated by the scorer, and the best b among the new states
+ * and the finished ones are kept, for `steps` levels (0: until every kept state is finished or max_depth). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "search.h"
+
+static int cmp_nodes(const void *a, const void *b) {
+    const s2_node *x = *(s2_node *const *)a, *y = *(s2_node *const *)b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+static s2_node *answer_of(s2_node **keep, int32_t n) {
+    for (int32_t i = 0; i < n; i++) /* keep is sorted best first */
+        if (keep[i]->terminal) return keep[i];
+    return n > 0 ? keep[0] : NULL;
+}
+
+static s2_status tot_bfs_run(const s2_strategy *s, s2_env *env, s2_result *out) {
+    const s2_tot_bfs_params *p = s->ctx;
+    int32_t B = p->b, K = p->k;
+    s2_node **keep = s2_env_alloc(env, (size_t)B * sizeof *keep), **par = s2_env_alloc(env, (size_t)B * sizeof *par);
+    int32_t *ks = s2_env_alloc(env, (size_t)B * sizeof *ks);
+    s2_node **kids = s2_env_alloc(env, (size_t)B * K * sizeof *kids);
+    s2_node **cand = s2_env_alloc(env, (size_t)(B * K + B) * sizeof *cand);
+    if (!keep || !par || !ks || !kids || !cand) return S2_E_NOMEM;
+    int32_t nk = 1;
+    keep[0] = s2_env_root(env);
+    for (int32_t step = 0; p->steps == 0 || step < p->steps; step++) {
+        int32_t np = 0, nc = 0;
+        for (int32_t i = 0; i < nk; i++) {
+            if (keep[i]->terminal) cand[nc++] = keep[i];
+            else {
+                par[np] = keep[i];
+                ks[np++] = K;
+            }
+        }
+        if (np == 0) break;
+        if (!s2_env_budget_left(env)) return S2_E_BUDGET;
+        int32_t got = s2_env_expand_many(env, par, ks, np, NULL, kids);
+        if (got < 0) return (s2_status)(-got);
+        for (int32_t i = 0; i < np; i++) {
+            for (int32_t a = 0; a < K; a++) {
+                s2_node *x = kids[i * K + a];
+                if (x == NULL) continue;
+                bool dup = false;
+                for (int32_t b2 = 0; b2 < a && !dup; b2++)
+                    dup = kids[i * K + b2] != NULL && strcmp(kids[i * K + b2]->step, x->step) == 0;
+                if (dup) {
+                    x->pruned = true;
+                    s2_env_release(env, x);
+                    kids[i * K + a] = NULL;
+                    continue;
+                }
+                s2_status st = s2_env_score(env, x);
+                if (st != S2_OK) return st;
+                cand[nc++] = x;
+            }
+            s2_env_release(env, par[i]);
+        }
+        if (nc == 0) break;
+        qsort(cand, (size_t)nc, sizeof *cand, cmp_nodes);
+        nk = nc < B ? nc : B;
+        for (int32_t i = 0; i < nk; i++) keep[i] = cand[i];
+        for (int32_t i = nk; i < nc; i++) {
+            cand[i]->pruned = true;
+            s2_env_release(env, cand[i]);
+        }
+        out->best = answer_of(keep, nk);
+    }
+    out->best = answer_of(keep, nk);
+    return S2_OK;
+}
+
+static const struct s2_strategy_i tot_bfs_iface = {.name = "tot-bfs", .run = tot_bfs_run};
+
+s2_status s2_strategy_tot_bfs_init(const s2_tot_bfs_params *params, s2_strategy **out, s2_error *err) {
+    *out = NULL;
+    s2_tot_bfs_params p = params ? *params : (s2_tot_bfs_params){.b = 5, .k = 8, .steps = 0};
+    if (p.b < 1 || p.k < 1 || p.steps < 0) return s2_error_set(err, S2_E_ARG, "tot-bfs: b=%d, k=%d must be >= 1", p.b, p.k);
+    s2_tot_bfs_params *ctx = malloc(sizeof *ctx);
+    if (ctx == NULL) return s2_error_set(err, S2_E_NOMEM, "tot-bfs: out of memory");
+    *ctx = p;
+    return s2_strategy_new(&tot_bfs_iface, ctx, out, err);
+}
