@@ -64,7 +64,11 @@ s2_status s2_jsonl_read(const char *path, s2_jsonl *out, s2_error *err) {
         if (gzgets(f, chunk, (int)sizeof chunk) == NULL) {
             int zerr = 0;
             const char *zmsg = gzerror(f, &zerr);
-            if (zerr != Z_OK && zerr != Z_BUF_ERROR) {
+            if (zerr == Z_BUF_ERROR) { /* zlib's word for a stream cut short */
+                st = s2_error_set(err, S2_E_FORMAT, "%s:%d: truncated gzip stream", path, (int)lineno);
+                break;
+            }
+            if (zerr != Z_OK) {
                 st = s2_error_set(err, zerr == Z_ERRNO ? S2_E_IO : S2_E_FORMAT, "%s:%d: %s", path, (int)lineno,
                                   zerr == Z_ERRNO ? strerror(errno) : zmsg);
                 break;

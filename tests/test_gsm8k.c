@@ -255,6 +255,19 @@ START_TEST(test_gsm8k_jsonl_reads_gzip)
     ck_assert_int_eq((int)strlen(s), 50000);
     ck_assert_int_eq(j.line[1], 2);
     s2_jsonl_free(&j);
+    /* a gzip stream cut short at a line boundary (no partial JSON to notice it by) */
+    f = gzopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < 2000; i++) gzprintf(f, "{\"i\": %d, \"pad\": \"%d%d%d\"}\n", i, i * 7, i * 13, i * 31);
+    ck_assert_int_eq(gzclose(f), Z_OK);
+    size_t len = 0;
+    char *gz = t_read_file(path, &len);
+    ck_assert_ptr_nonnull(gz);
+    ck_assert(t_write_file(path, gz, len - 8)); /* the CRC and length trailer gone */
+    free(gz);
+    ck_assert_int_eq(s2_jsonl_read(path, &j, &err), S2_E_FORMAT);
+    ck_assert_msg(strstr(err.msg, "gzip") != NULL, "%s", err.msg);
+    s2_jsonl_free(&j);
     /* a corrupt gzip stream */
     unsigned char junk[64] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff, 0x13, 0x37};
     ck_assert(t_write_file(path, junk, sizeof junk));
