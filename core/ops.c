@@ -3,6 +3,7 @@
  *
  * Letters: R = rows in the batch, n_in / n_out = a weight's input and output widths. */
 #include <cblas.h>
+#include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,7 +77,70 @@ static s2_status matmul_tiles(float *y, const float *x, const s2_weight *w, int6
     return S2_OK;
 }
 
+/* ---- small batches of F32 rows: each weight row read once for all of them ----
+ * OpenBLAS packs the whole weight matrix on every sgemm call, which for a few rows costs as much as the product
+ * (MACHINE.md: sgemm M=16 runs at 71-91 GFLOP/s on one core). Here 4 weight rows x up to 4 activation rows are
+ * held in 16 AVX-512 accumulators; the 4 weight rows stay in L1 while every block of activation rows passes. */
+#define SMALL_MAX_ROWS 32
+
+#define AVX512F __attribute__((target("avx512f,fma"), optimize("O3", "unroll-loops")))
+AVX512F static inline float hsum512(__m512 v) { return _mm512_reduce_add_ps(v); }
+
+/* y[r][o] for o in [o0, o1), r in [r0, r0 + RB): RB = 1..4 by a switch below */
+#define SMALL_KERNEL(RB)                                                                                     \
+    AVX512F static void small_f32_##RB(float *y, const float *x, const float *W, int64_t K, int64_t N,       \
+                                       int64_t o, int64_t r0) {                                              \
+        __m512 acc[4][RB];                                                                                   \
+        for (int i = 0; i < 4; i++)                                                                          \
+            for (int j = 0; j < RB; j++) acc[i][j] = _mm512_setzero_ps();                                    \
+        int64_t k = 0;                                                                                       \
+        for (; k + 16 <= K; k += 16) {                                                                       \
+            __m512 xv[RB];                                                                                   \
+            for (int j = 0; j < RB; j++) xv[j] = _mm512_loadu_ps(x + (r0 + j) * K + k);                      \
+            for (int i = 0; i < 4; i++) {                                                                    \
+                __m512 wv = _mm512_loadu_ps(W + (o + i) * K + k);                                            \
+                for (int j = 0; j < RB; j++) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);              \
+            }                                                                                                \
+        }                                                                                                    \
+        for (int i = 0; i < 4; i++)                                                                          \
+            for (int j = 0; j < RB; j++) {                                                                   \
+                float t = hsum512(acc[i][j]);                                                                \
+                for (int64_t kk = k; kk < K; kk++) t += W[(o + i) * K + kk] * x[(r0 + j) * K + kk];          \
+                y[(r0 + j) * N + o + i] = t;                                                                 \
+            }                                                                                                \
+    }
+SMALL_KERNEL(1)
+SMALL_KERNEL(2)
+SMALL_KERNEL(3)
+SMALL_KERNEL(4)
+#undef SMALL_KERNEL
+
+static bool have_avx512(void) {
+    static int cached = -1; /* benign race: every thread computes the same value */
+    if (cached < 0) cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+    return cached;
+}
+
+/* y (R, N) = x (R, K) · Wᵀ, W (N, K) row-major F32, 2 <= R <= SMALL_MAX_ROWS, N a multiple of 4 */
+static void small_f32(float *y, const float *x, const float *W, int64_t R, int64_t K, int64_t N) {
+#pragma omp parallel for schedule(static) if (N * K >= (1 << 18))
+    for (int64_t o = 0; o < N; o += 4)
+        for (int64_t r0 = 0; r0 < R; r0 += 4) {
+            switch (R - r0 >= 4 ? 4 : R - r0) {
+            case 1: small_f32_1(y, x, W, K, N, o, r0); break;
+            case 2: small_f32_2(y, x, W, K, N, o, r0); break;
+            case 3: small_f32_3(y, x, W, K, N, o, r0); break;
+            default: small_f32_4(y, x, W, K, N, o, r0); break;
+            }
+        }
+}
+
 s2_status s2_matmul(float *y, const float *x, const s2_weight *w, int64_t R, s2_scratch *scratch) {
+    if (w->type == S2_TYPE_F32 && R >= 2 && R <= SMALL_MAX_ROWS && w->n_out % 4 == 0 && w->n_in >= 64 &&
+        have_avx512()) {
+        small_f32(y, x, w->data, R, w->n_in, w->n_out);
+        return S2_OK;
+    }
     if (w->type == S2_TYPE_F32) {
         const float *W = w->data;
         if (R == 1) /* never sgemm with M = 1: MACHINE.md measured it 6-9x slower than sgemv */
