@@ -15,4 +15,5 @@
     X(tasks) \
     X(train) \
     X(tokenizer) \
-    X(search)
+    X(search) \
+    X(http)

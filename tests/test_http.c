@@ -1,0 +1,805 @@
+/* test_http.c: the HTTP backend (core/http.c) against `sys2 serve` (core/serve.c), and both against the local
+ * engine. The reference for every number is the local engine (core/lm.c), an independent path through the same
+ * model: the same operations must give the same text and log-probs (1e-4) through HTTP. Fault tests use a raw-socket
+ * fake server in a thread (malformed JSON, a truncated body, a wrong content type, HTTP 500, a server without
+ * echo) and a `sys2 serve` child killed mid-run. Everything listens on 127.0.0.1 with ephemeral ports. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "init_model.h"
+#include "serve.h"
+#include "sys2.h"
+#include "testutil.h"
+
+/* ---- fixture: a model, a server on it, a local and a remote lm ---- */
+
+typedef struct fix {
+    s2_model *m;
+    s2_server *srv;
+    s2_lm *local, *remote;
+    char url[96];
+} fix;
+
+static s2_model *load_model(const char *test) {
+    s2_error err = {0};
+    s2_model *m = NULL;
+    const char *path = t_shared("models/stories260K.gguf", test);
+    char tmp[600];
+    if (path == NULL) { /* a random model with the character vocabulary: same checks, no shared file */
+        snprintf(tmp, sizeof tmp, "%s/rand.gguf", t_tmpdir());
+        s2_init_params ip = s2_init_default_params();
+        ck_assert_msg(s2_model_init_random(&ip, tmp, &err) == S2_OK, "%s", err.msg);
+        path = tmp;
+    }
+    ck_assert_msg(s2_model_load(path, NULL, &m, &err) == S2_OK, "%s", err.msg);
+    return m;
+}
+
+static void fix_open(fix *f, const char *test, const s2_server_params *sp) {
+    memset(f, 0, sizeof *f);
+    s2_error err = {0};
+    f->m = load_model(test);
+    s2_server_params p = sp ? *sp : s2_server_default_params();
+    p.port = 0;
+    ck_assert_msg(s2_server_start(f->m, &p, &f->srv, &err) == S2_OK, "%s", err.msg);
+    snprintf(f->url, sizeof f->url, "http://127.0.0.1:%d/v1", s2_server_port(f->srv));
+    s2_ctx_params cp = s2_ctx_default_params();
+    cp.kv_max_bytes = 64ll << 20;
+    ck_assert_msg(s2_lm_local_init(f->m, &cp, &f->local, &err) == S2_OK, "%s", err.msg);
+    ck_assert_msg(s2_lm_open(f->url, NULL, &f->remote, &err) == S2_OK, "%s", err.msg);
+    ck_assert_str_eq(f->remote->iface->name, "http");
+}
+
+static void fix_close(fix *f) {
+    s2_lm_free(f->remote);
+    s2_lm_free(f->local);
+    s2_server_free(f->srv);
+    s2_model_free(f->m);
+}
+
+#define OK(call)                                          \
+    do {                                                  \
+        s2_error e_ = {0};                                \
+        s2_error *err_ = &e_;                             \
+        (void)err_;                                       \
+        s2_status st_ = (call);                           \
+        ck_assert_msg(st_ == S2_OK, "%s: %s", #call, e_.msg); \
+    } while (0)
+
+/* ---- the same operations, locally and over HTTP ---- */
+
+static void compare_samples(fix *f, const char *prompt, const s2_lm_sample_params *p, int32_t n) {
+    s2_lm *lms[2] = {f->local, f->remote};
+    s2_lm_gen g[2][8];
+    s2_lm_seq seqs[2][8];
+    for (int k = 0; k < 2; k++) {
+        s2_lm_seq root;
+        OK(s2_lm_seq_new(lms[k], prompt, &root, err_));
+        OK(s2_lm_sample_n(lms[k], root, n, p, seqs[k], g[k], err_));
+    }
+    for (int32_t i = 0; i < n; i++) {
+        ck_assert_msg(strcmp(g[0][i].text, g[1][i].text) == 0, "choice %d: local '%s' vs http '%s'", i, g[0][i].text,
+                      g[1][i].text);
+        ck_assert_str_eq(g[0][i].finish, g[1][i].finish);
+        ck_assert_int_eq(g[0][i].n_tokens, g[1][i].n_tokens);
+        for (int32_t t = 0; t < g[0][i].n_tokens; t++) {
+            ck_assert_int_eq(g[0][i].tokens[t], g[1][i].tokens[t]);
+            ck_assert_float_eq_tol(g[0][i].logprobs[t], g[1][i].logprobs[t], 1e-4);
+        }
+        ck_assert_double_eq_tol(g[0][i].logprob, g[1][i].logprob, 1e-3);
+        s2_lm_gen_free(&g[0][i]);
+        s2_lm_gen_free(&g[1][i]);
+    }
+}
+
+START_TEST(test_http_sample_matches_local)
+{
+    fix f;
+    fix_open(&f, "test_http_sample_matches_local", NULL);
+    s2_lm_sample_params p = s2_lm_sample_default_params();
+    p.max_tokens = 24;
+    p.seed = 7;
+    compare_samples(&f, "Once upon a time", &p, 4); /* temperature 1, no stop */
+    const char *stops[] = {".", " and"};
+    p.stops = stops;
+    p.n_stops = 2;
+    p.seed = 12345678901234567ull;
+    p.sample.top_k = 20;
+    p.sample.top_p = 0.9f;
+    p.sample.min_p = 0.02f;
+    compare_samples(&f, "Lily saw a big", &p, 5);
+    p.sample.temperature = 0; /* greedy */
+    compare_samples(&f, "The cat", &p, 2);
+    /* the texts grew by what was sampled, on both sides */
+    fix_close(&f);
+}
+END_TEST
+
+START_TEST(test_http_sample_distinct_sequences)
+{
+    /* sequences with different texts in one call: one request each, seeds by position, like the local engine */
+    fix f;
+    fix_open(&f, "test_http_sample_distinct_sequences", NULL);
+    s2_lm *lms[2] = {f.local, f.remote};
+    s2_lm_gen g[2][3];
+    char *after[2][3];
+    s2_lm_sample_params p = s2_lm_sample_default_params();
+    p.max_tokens = 12;
+    p.seed = 99;
+    for (int k = 0; k < 2; k++) {
+        s2_lm_seq a, b, c;
+        OK(s2_lm_seq_new(lms[k], "Once upon a time", &a, err_));
+        OK(s2_lm_fork(lms[k], a, &b, err_));
+        OK(s2_lm_append(lms[k], b, " there was", err_));
+        OK(s2_lm_seq_new(lms[k], "Tom had a red ball.", &c, err_));
+        s2_lm_seq seqs[3] = {a, b, c};
+        OK(s2_lm_sample(lms[k], seqs, 3, &p, g[k], err_));
+        /* a second round continues each sequence from its grown text */
+        s2_lm_gen g2[3];
+        OK(s2_lm_sample(lms[k], seqs, 3, &p, g2, err_));
+        for (int i = 0; i < 3; i++) {
+            size_t l1 = strlen(g[k][i].text), l2 = strlen(g2[i].text);
+            after[k][i] = malloc(l1 + l2 + 1);
+            memcpy(after[k][i], g[k][i].text, l1);
+            memcpy(after[k][i] + l1, g2[i].text, l2 + 1);
+            s2_lm_gen_free(&g2[i]);
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        ck_assert_str_eq(g[0][i].text, g[1][i].text);
+        for (int32_t t = 0; t < g[0][i].n_tokens; t++)
+            ck_assert_float_eq_tol(g[0][i].logprobs[t], g[1][i].logprobs[t], 1e-4);
+        ck_assert_str_eq(after[0][i], after[1][i]);
+        s2_lm_gen_free(&g[0][i]);
+        s2_lm_gen_free(&g[1][i]);
+        free(after[0][i]);
+        free(after[1][i]);
+    }
+    fix_close(&f);
+}
+END_TEST
+
+START_TEST(test_http_score_matches_local)
+{
+    fix f;
+    fix_open(&f, "test_http_score_matches_local", NULL);
+    s2_lm *lms[2] = {f.local, f.remote};
+    float lp[2][64];
+    int32_t n[2];
+    double sum[2];
+    const char *conts[] = {" there was a little girl named Lily.", " the dog", "!", " Tom and Sue went to the park"};
+    for (size_t c = 0; c < sizeof conts / sizeof *conts; c++) {
+        for (int k = 0; k < 2; k++) {
+            s2_lm_seq s;
+            OK(s2_lm_seq_new(lms[k], "Once upon a time", &s, err_));
+            if (c % 2 == 1) OK(s2_lm_append(lms[k], s, ", in a small town,", err_));
+            OK(s2_lm_score(lms[k], s, conts[c], lp[k], 64, &n[k], &sum[k], err_));
+            s2_lm_seq_free(lms[k], s);
+        }
+        ck_assert_int_eq(n[0], n[1]);
+        ck_assert_int_gt(n[0], 0);
+        for (int32_t i = 0; i < n[0]; i++) ck_assert_float_eq_tol(lp[0][i], lp[1][i], 1e-4);
+        ck_assert_double_eq_tol(sum[0], sum[1], 1e-3);
+        ck_assert(sum[0] < 0);
+    }
+    /* the counters: the tokens scored match; the server's usage is recorded (prompt + cached = the prompt) */
+    s2_counters lc, rc;
+    s2_lm_counters(f.local, &lc);
+    s2_lm_counters(f.remote, &rc);
+    ck_assert_int_eq(lc.scored_tokens, rc.scored_tokens);
+    ck_assert_int_eq(rc.requests, 4);
+    ck_assert_int_gt(rc.prompt_tokens + rc.cached_tokens, rc.scored_tokens);
+    ck_assert_int_gt(rc.ns, 0);
+    /* the same prefix again: the server's prefix cache serves it, and the client records that */
+    s2_lm_seq s;
+    OK(s2_lm_seq_new(f.remote, "Once upon a time, in a small town, there lived a very old man", &s, err_));
+    OK(s2_lm_score(f.remote, s, " who", NULL, 0, &n[1], &sum[1], err_));
+    OK(s2_lm_score(f.remote, s, " who", NULL, 0, &n[1], &sum[1], err_));
+    s2_counters rc2;
+    s2_lm_counters(f.remote, &rc2);
+    ck_assert_int_gt(rc2.cached_tokens, rc.cached_tokens);
+    fix_close(&f);
+}
+END_TEST
+
+START_TEST(test_http_labels_and_top_k_match_local)
+{
+    fix f;
+    fix_open(&f, "test_http_labels_and_top_k_match_local", NULL);
+    s2_lm *lms[2] = {f.local, f.remote};
+    const char *labels[] = {" cat", " dog", " girl named Lily", " big red ball"};
+    double out[2][4];
+    s2_lm_top top[2][8];
+    int32_t nt[2];
+    for (int k = 0; k < 2; k++) {
+        s2_lm_seq s;
+        OK(s2_lm_seq_new(lms[k], "Once upon a time there was a", &s, err_));
+        OK(s2_lm_score_labels(lms[k], s, labels, 4, out[k], err_));
+        s2_error err = {0};
+        nt[k] = s2_lm_top_k(lms[k], s, 8, top[k], &err);
+        ck_assert_msg(nt[k] == 8, "%d: %s", nt[k], err.msg);
+    }
+    for (int c = 0; c < 4; c++) ck_assert_double_eq_tol(out[0][c], out[1][c], 1e-4);
+    for (int i = 0; i < 8; i++) {
+        ck_assert_int_eq(top[0][i].id, top[1][i].id);
+        ck_assert_float_eq_tol(top[0][i].logprob, top[1][i].logprob, 1e-4);
+        ck_assert_str_eq(top[0][i].piece, top[1][i].piece);
+        if (i > 0) ck_assert(top[1][i].logprob <= top[1][i - 1].logprob);
+    }
+    fix_close(&f);
+}
+END_TEST
+
+/* ---- raw requests with libcurl ---- */
+
+#include <curl/curl.h>
+
+typedef struct buf {
+    char *d;
+    size_t n;
+} buf;
+static size_t buf_write(char *p, size_t s, size_t m, void *u) {
+    buf *b = u;
+    char *nd = realloc(b->d, b->n + s * m + 1);
+    if (nd == NULL) return 0;
+    b->d = nd;
+    memcpy(b->d + b->n, p, s * m);
+    b->n += s * m;
+    b->d[b->n] = '\0';
+    return s * m;
+}
+
+/* POSTs body (GET when NULL) to url; returns the status; *out (malloc'd) gets the body. */
+static long raw(const char *url, const char *body, size_t len, char **out) {
+    CURL *c = curl_easy_init();
+    buf b = {0};
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+    long code = 0;
+    CURLcode r = curl_easy_perform(c);
+    if (r == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    if (out) *out = b.d;
+    else free(b.d);
+    return r == CURLE_OK ? code : -(long)r;
+}
+
+START_TEST(test_http_server_api)
+{
+    s2_server_params sp = s2_server_default_params();
+    sp.max_body = 4096;
+    fix f;
+    fix_open(&f, "test_http_server_api", &sp);
+    char url[160], *out = NULL;
+    int port = s2_server_port(f.srv);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/health", port);
+    ck_assert_int_eq(raw(url, NULL, 0, &out), 200);
+    ck_assert_ptr_nonnull(strstr(out, "\"ok\""));
+    free(out);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/models", port);
+    ck_assert_int_eq(raw(url, NULL, 0, &out), 200);
+    ck_assert_ptr_nonnull(strstr(out, "\"object\":\"list\""));
+    free(out);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/nothing", port);
+    ck_assert_int_eq(raw(url, "{}", 2, &out), 404);
+    free(out);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/completions", port);
+    /* malformed JSON and bad fields: 400 in OpenAI's error format */
+    ck_assert_int_eq(raw(url, "{\"prompt\": \"Once", 16, &out), 400);
+    ck_assert_ptr_nonnull(strstr(out, "\"error\":{"));
+    ck_assert_ptr_nonnull(strstr(out, "invalid_request_error"));
+    free(out);
+    const char *bads[] = {"[1,2]", "{\"prompt\":3}", "{\"prompt\":\"a\",\"n\":0}", "{\"prompt\":\"a\",\"temperature\":-1}",
+                          "{\"prompt\":\"a\",\"stop\":7}", "{\"prompt\":[1,99999999]}", "{\"prompt\":\"a\",\"logprobs\":99}",
+                          "{\"prompt\":\"a\",\"seed\":\"x\"}"};
+    for (size_t i = 0; i < sizeof bads / sizeof *bads; i++) {
+        ck_assert_msg(raw(url, bads[i], strlen(bads[i]), &out) == 400, "%s -> %s", bads[i], out);
+        ck_assert_ptr_nonnull(strstr(out, "\"message\""));
+        free(out);
+    }
+    /* 413 past max_body */
+    char *big = malloc(8192);
+    memset(big, ' ', 8192);
+    memcpy(big, "{\"prompt\":\"a\"}", 14);
+    ck_assert_int_eq(raw(url, big, 8192, &out), 413);
+    ck_assert_ptr_nonnull(strstr(out, "request_too_large"));
+    free(out);
+    free(big);
+    /* the same request with the same seed gives the same output; stop strings and usage */
+    const char *req = "{\"prompt\":\"Once upon a time\",\"max_tokens\":20,\"seed\":5,\"n\":3,\"stop\":[\".\"],\"logprobs\":2}";
+    char *a = NULL, *b = NULL;
+    ck_assert_int_eq(raw(url, req, strlen(req), &a), 200);
+    ck_assert_int_eq(raw(url, req, strlen(req), &b), 200);
+    ck_assert_ptr_nonnull(strstr(a, "\"usage\""));
+    ck_assert_ptr_nonnull(strstr(a, "\"cached_tokens\""));
+    char *ia = strstr(a, "\"choices\""), *ib = strstr(b, "\"choices\""); /* ids and times differ */
+    ck_assert_ptr_nonnull(ia);
+    ck_assert_str_eq(ia, ib);
+    free(a);
+    free(b);
+    /* token-array prompts and echo */
+    const char *tok = "{\"prompt\":[1,403,407],\"max_tokens\":0,\"echo\":true,\"logprobs\":0}";
+    ck_assert_int_eq(raw(url, tok, strlen(tok), &out), 200);
+    ck_assert_ptr_nonnull(strstr(out, "\"token_logprobs\":[null,"));
+    free(out);
+    /* chat */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/chat/completions", port);
+    const char *chat = "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":4,\"seed\":1,\"logprobs\":true,\"top_logprobs\":2}";
+    ck_assert_int_eq(raw(url, chat, strlen(chat), &out), 200);
+    ck_assert_ptr_nonnull(strstr(out, "\"chat.completion\""));
+    ck_assert_ptr_nonnull(strstr(out, "\"role\":\"assistant\""));
+    free(out);
+    fix_close(&f);
+}
+END_TEST
+
+START_TEST(test_http_chat_backend)
+{
+    fix f;
+    fix_open(&f, "test_http_chat_backend", NULL);
+    char url[160];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/chat/completions", s2_server_port(f.srv));
+    s2_lm *chat = NULL;
+    OK(s2_lm_open(url, NULL, &chat, err_));
+    s2_lm_seq s;
+    OK(s2_lm_seq_new(chat, "Tell me a story.", &s, err_));
+    s2_lm_sample_params p = s2_lm_sample_default_params();
+    p.max_tokens = 8;
+    p.seed = 3;
+    s2_lm_gen g;
+    OK(s2_lm_sample(chat, &s, 1, &p, &g, err_));
+    ck_assert_int_eq(g.n_tokens, 8);
+    ck_assert(g.logprob < 0);
+    s2_lm_gen_free(&g);
+    s2_lm_top top[3];
+    s2_error err = {0};
+    ck_assert_int_eq(s2_lm_top_k(chat, s, 3, top, &err), 3);
+    ck_assert_int_eq(s2_lm_score(chat, s, " Once", NULL, 0, NULL, NULL, &err), S2_E_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(err.msg, "cannot score"));
+    s2_lm_free(chat);
+    fix_close(&f);
+}
+END_TEST
+
+/* ---- a fake server on a raw socket ---- */
+
+typedef struct fake {
+    int fd, port, mode, seen;
+    pthread_t th;
+    volatile int stop;
+    char auth[128];
+} fake;
+
+enum { FAKE_MALFORMED, FAKE_TRUNCATED, FAKE_HTML, FAKE_500, FAKE_NO_ECHO, FAKE_ZERO_REFUSED };
+
+static void send_all(int c, const char *s, size_t n) {
+    while (n > 0) {
+        ssize_t w = send(c, s, n, MSG_NOSIGNAL);
+        if (w <= 0) return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+static void reply(int c, int code, const char *ctype, const char *body, long claimed) {
+    char head[256];
+    int hn = snprintf(head, sizeof head, "HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %ld\r\nConnection: close\r\n\r\n",
+                      code, ctype, claimed >= 0 ? claimed : (long)strlen(body));
+    send_all(c, head, (size_t)hn);
+    send_all(c, body, strlen(body));
+}
+
+static void *fake_main(void *arg) {
+    fake *f = arg;
+    while (!f->stop) {
+        int c = accept(f->fd, NULL, NULL);
+        if (c < 0) continue;
+        char req[65536];
+        size_t n = 0;
+        ssize_t r;
+        char *end = NULL;
+        long clen = 0;
+        while (n < sizeof req - 1 && (r = recv(c, req + n, sizeof req - 1 - n, 0)) > 0) {
+            n += (size_t)r;
+            req[n] = '\0';
+            if (end == NULL && (end = strstr(req, "\r\n\r\n")) != NULL) {
+                char *cl = strcasestr(req, "Content-Length:");
+                clen = cl ? strtol(cl + 15, NULL, 10) : 0;
+                char *au = strcasestr(req, "Authorization: ");
+                if (au) sscanf(au + 15, "%127[^\r]", f->auth);
+            }
+            if (end != NULL && n >= (size_t)(end + 4 - req) + (size_t)clen) break;
+        }
+        f->seen++;
+        bool zero = strstr(req, "\"max_tokens\":0") != NULL;
+        const char *good =
+            "{\"choices\":[{\"index\":0,\"text\":\"ab\",\"finish_reason\":\"length\",\"logprobs\":{\"tokens\":[\"<s>\",\"a\",\"b\"],"
+            "\"token_logprobs\":[null,-1.5,-0.25],\"text_offset\":[0,0,1]}}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":0}}";
+        switch (f->mode) {
+        case FAKE_MALFORMED: reply(c, 200, "application/json", "{\"choices\": [{\"text\": \"a\",", -1); break;
+        case FAKE_TRUNCATED: reply(c, 200, "application/json", "{\"choices\": [{\"text\": \"a\"}]", 500); break;
+        case FAKE_HTML: reply(c, 200, "text/html", "<html>hello</html>", -1); break;
+        case FAKE_500: reply(c, 500, "application/json", "{\"error\":{\"message\":\"boom\",\"type\":\"server_error\"}}", -1); break;
+        case FAKE_NO_ECHO:
+            reply(c, 200, "application/json",
+                  "{\"choices\":[{\"index\":0,\"text\":\"x\",\"finish_reason\":\"length\",\"logprobs\":null}]}", -1);
+            break;
+        case FAKE_ZERO_REFUSED:
+            if (zero) reply(c, 400, "application/json", "{\"error\":{\"message\":\"max_tokens must be at least 1\"}}", -1);
+            else reply(c, 200, "application/json", good, -1);
+            break;
+        }
+        close(c);
+    }
+    return NULL;
+}
+
+static void fake_start(fake *f, int mode) {
+    memset(f, 0, sizeof *f);
+    f->mode = mode;
+    f->fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(f->fd, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(f->fd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(f->fd, 16), 0);
+    socklen_t al = sizeof a;
+    getsockname(f->fd, (struct sockaddr *)&a, &al);
+    f->port = ntohs(a.sin_port);
+    struct timeval tv = {.tv_sec = 0, .tv_usec = 100000};
+    setsockopt(f->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv); /* accept wakes up to see stop */
+    pthread_create(&f->th, NULL, fake_main, f);
+}
+
+static void fake_stop(fake *f) {
+    f->stop = 1;
+    pthread_join(f->th, NULL);
+    close(f->fd);
+}
+
+/* One score and one sample against a fake server in mode; returns the score's status with its message. */
+static s2_status fake_call(int mode, s2_error *err, int *seen, double *sum) {
+    fake f;
+    fake_start(&f, mode);
+    char url[96];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", f.port);
+    s2_lm *lm = NULL;
+    ck_assert_int_eq(s2_lm_open(url, NULL, &lm, err), S2_OK);
+    s2_lm_http_set_retries(lm, 4, 10);
+    s2_lm_seq s;
+    ck_assert_int_eq(s2_lm_seq_new(lm, "a", &s, err), S2_OK);
+    int32_t n = 0;
+    s2_status st = s2_lm_score(lm, s, "b", NULL, 0, &n, sum, err);
+    s2_lm_gen g;
+    s2_error e2 = {0};
+    s2_lm_sample_params p = s2_lm_sample_default_params();
+    s2_status st2 = s2_lm_sample(lm, &s, 1, &p, &g, &e2); /* must fail cleanly or succeed, never crash */
+    if (st2 == S2_OK) s2_lm_gen_free(&g);
+    s2_lm_free(lm);
+    fake_stop(&f);
+    *seen = f.seen;
+    return st;
+}
+
+START_TEST(test_http_fake_server_faults)
+{
+    s2_error err = {0};
+    int seen = 0;
+    double sum = 0;
+    ck_assert_int_eq(fake_call(FAKE_MALFORMED, &err, &seen, &sum), S2_E_NET);
+    ck_assert_msg(strstr(err.msg, "malformed JSON") != NULL, "%s", err.msg);
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(fake_call(FAKE_TRUNCATED, &err, &seen, &sum), S2_E_NET);
+    ck_assert_msg(strstr(err.msg, "after 4 tries") != NULL, "%s", err.msg); /* a short body is a dropped connection */
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(fake_call(FAKE_HTML, &err, &seen, &sum), S2_E_NET);
+    ck_assert_msg(strstr(err.msg, "content type is 'text/html'") != NULL, "%s", err.msg);
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(fake_call(FAKE_500, &err, &seen, &sum), S2_E_NET);
+    ck_assert_msg(strstr(err.msg, "HTTP 500 after 4 tries: boom") != NULL, "%s", err.msg);
+    ck_assert_int_eq(seen, 8); /* 4 tries for the score, 4 for the sample */
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(fake_call(FAKE_NO_ECHO, &err, &seen, &sum), S2_E_UNSUPPORTED);
+    ck_assert_msg(strstr(err.msg, "echo + logprobs") != NULL, "%s", err.msg);
+    memset(&err, 0, sizeof err);
+    ck_assert_msg(fake_call(FAKE_ZERO_REFUSED, &err, &seen, &sum) == S2_OK, "%s", err.msg);
+    ck_assert_double_eq_tol(sum, -0.25, 1e-9); /* "b" after "a": the one token past the prefix */
+}
+END_TEST
+
+START_TEST(test_http_api_key_and_refused)
+{
+    setenv("SYS2_API_KEY", "sk-test-123", 1);
+    fake f;
+    fake_start(&f, FAKE_NO_ECHO);
+    char url[96];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", f.port);
+    s2_lm *lm = NULL;
+    s2_error err = {0};
+    ck_assert_int_eq(s2_lm_open(url, NULL, &lm, &err), S2_OK);
+    s2_lm_seq s;
+    ck_assert_int_eq(s2_lm_seq_new(lm, "a", &s, &err), S2_OK);
+    s2_lm_gen g;
+    ck_assert_int_eq(s2_lm_sample(lm, &s, 1, NULL, &g, &err), S2_OK);
+    ck_assert_str_eq(g.text, "x");
+    s2_lm_gen_free(&g);
+    s2_lm_free(lm);
+    fake_stop(&f);
+    ck_assert_str_eq(f.auth, "Bearer sk-test-123");
+    unsetenv("SYS2_API_KEY");
+    /* nothing listens: connection refused, retried, then a clear error */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", f.port);
+    ck_assert_int_eq(s2_lm_open(url, NULL, &lm, &err), S2_OK);
+    s2_lm_http_set_retries(lm, 3, 5);
+    ck_assert_int_eq(s2_lm_seq_new(lm, "a", &s, &err), S2_OK);
+    ck_assert_int_eq(s2_lm_score(lm, s, "b", NULL, 0, NULL, NULL, &err), S2_E_NET);
+    ck_assert_msg(strstr(err.msg, "after 3 tries") != NULL, "%s", err.msg);
+    s2_counters c;
+    s2_lm_counters(lm, &c);
+    ck_assert_int_eq(c.requests, 3);
+    s2_lm_free(lm);
+}
+END_TEST
+
+/* ---- a sys2 serve child killed in the middle of a run ---- */
+
+START_TEST(test_http_server_killed)
+{
+    const char *model = t_shared("models/stories260K.gguf", "test_http_server_killed");
+    char tmp[600];
+    if (model == NULL) {
+        snprintf(tmp, sizeof tmp, "%s/rand.gguf", t_tmpdir());
+        s2_init_params ip = s2_init_default_params();
+        s2_error e = {0};
+        ck_assert_int_eq(s2_model_init_random(&ip, tmp, &e), S2_OK);
+        model = tmp;
+    }
+    int pfd[2];
+    ck_assert_int_eq(pipe(pfd), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(pfd[1], 1);
+        close(pfd[0]);
+        execl(t_sys2_bin(), "sys2", "serve", "-m", model, "--port", "0", (char *)NULL);
+        _exit(127);
+    }
+    close(pfd[1]);
+    FILE *fr = fdopen(pfd[0], "r");
+    char line[512] = {0};
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, fr)); /* "sys2 serve: listening on http://127.0.0.1:PORT/v1 ..." */
+    char *u = strstr(line, "http://");
+    ck_assert_ptr_nonnull(u);
+    char url[128];
+    ck_assert_int_eq(sscanf(u, "%127s", url), 1);
+    s2_lm *lm = NULL;
+    s2_error err = {0};
+    ck_assert_int_eq(s2_lm_open(url, NULL, &lm, &err), S2_OK);
+    s2_lm_http_set_retries(lm, 4, 20);
+    s2_lm_seq s;
+    ck_assert_int_eq(s2_lm_seq_new(lm, "Once upon a time", &s, &err), S2_OK);
+    s2_lm_sample_params p = s2_lm_sample_default_params();
+    p.max_tokens = 8;
+    int ok = 0;
+    s2_status st = S2_OK;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 400 && st == S2_OK; i++) {
+        s2_lm_seq ks[4];
+        s2_lm_gen g[4];
+        p.seed = (uint64_t)i;
+        st = s2_lm_sample_n(lm, s, 4, &p, ks, g, &err);
+        if (st == S2_OK) {
+            ok++;
+            for (int k = 0; k < 4; k++) {
+                s2_lm_gen_free(&g[k]);
+                s2_lm_seq_free(lm, ks[k]);
+            }
+        }
+        if (i == 20) kill(pid, SIGKILL); /* while the client keeps going */
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    fclose(fr);
+    ck_assert_int_ge(ok, 20);
+    ck_assert_int_eq(st, S2_E_NET);
+    ck_assert_msg(strstr(err.msg, "after 4 tries") != NULL, "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, "127.0.0.1") != NULL, "%s", err.msg);
+    ck_assert_msg((t1.tv_sec - t0.tv_sec) < 10, "the client gave up in bounded time");
+    s2_lm_free(lm);
+}
+END_TEST
+
+/* ---- 64 concurrent clients ---- */
+
+typedef struct client_arg {
+    const char *url;
+    int id;
+    double until;
+    int answered, busy, lost;
+    char last_err[256];
+} client_arg;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void *client_main(void *arg) {
+    client_arg *a = arg;
+    s2_lm *lm = NULL;
+    s2_error err = {0};
+    if (s2_lm_open(a->url, NULL, &lm, &err) != S2_OK) {
+        a->lost++;
+        return NULL;
+    }
+    s2_lm_http_set_retries(lm, 1, 0); /* a 503 comes back at once: count it */
+    s2_lm_seq s;
+    s2_lm_seq_new(lm, a->id % 2 ? "Once upon a time" : "Lily and Tom", &s, &err);
+    for (int i = 0; now_s() < a->until; i++) {
+        s2_status st;
+        memset(&err, 0, sizeof err);
+        if (i % 3 == 0) {
+            s2_lm_sample_params p = s2_lm_sample_default_params();
+            p.max_tokens = 6;
+            p.seed = (uint64_t)i;
+            s2_lm_seq f;
+            s2_lm_fork(lm, s, &f, &err);
+            s2_lm_gen g;
+            st = s2_lm_sample(lm, &f, 1, &p, &g, &err);
+            if (st == S2_OK) s2_lm_gen_free(&g);
+            s2_lm_seq_free(lm, f);
+        } else if (i % 3 == 1) {
+            st = s2_lm_score(lm, s, " there was a dog", NULL, 0, NULL, NULL, &err);
+        } else {
+            s2_lm_top t[4];
+            int32_t n = s2_lm_top_k(lm, s, 4, t, &err);
+            st = n == 4 ? S2_OK : n < 0 ? (s2_status)n : S2_E_NET;
+        }
+        if (st == S2_OK) a->answered++;
+        else if (strstr(err.msg, "HTTP 503") != NULL) {
+            a->busy++;
+            struct timespec ts = {.tv_sec = 0, .tv_nsec = 2000000}; /* as a polite client would */
+            nanosleep(&ts, NULL);
+        } else {
+            a->lost++;
+            snprintf(a->last_err, sizeof a->last_err, "%s", err.msg);
+        }
+    }
+    s2_lm_free(lm);
+    return NULL;
+}
+
+static long rss_kb(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0) kb = strtol(line + 6, NULL, 10);
+    if (f) fclose(f);
+    return kb;
+}
+
+static void run_clients(const char *url, int n, double secs, int *answered, int *busy) {
+    pthread_t th[64];
+    client_arg a[64];
+    double until = now_s() + secs;
+    for (int i = 0; i < n; i++) {
+        a[i] = (client_arg){.url = url, .id = i, .until = until};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, client_main, &a[i]), 0);
+    }
+    for (int i = 0; i < n; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < n; i++) {
+        ck_assert_msg(a[i].lost == 0, "client %d lost %d requests: %s", i, a[i].lost, a[i].last_err);
+        *answered += a[i].answered;
+        *busy += a[i].busy;
+    }
+}
+
+START_TEST(test_http_64_concurrent_clients)
+{
+    s2_server_params sp = s2_server_default_params();
+    sp.max_queue = 8; /* 64 clients against a queue of 8: some must be refused */
+    sp.parallel = 16;
+    fix f;
+    fix_open(&f, "test_http_64_concurrent_clients", &sp);
+    int answered = 0, busy = 0;
+    run_clients(f.url, 64, 1.0, &answered, &busy); /* warm-up: threads, arenas, KV blocks */
+    long before = rss_kb();
+    answered = busy = 0;
+    run_clients(f.url, 64, 2.0, &answered, &busy);
+    long after = rss_kb();
+    s2_server_stats st;
+    s2_server_stats_get(f.srv, &st);
+    fprintf(stderr, "http 64 clients, 2 s: %d answered, %d refused with 503; RSS %ld -> %ld kB; mean batch %.2f rows\n",
+            answered, busy, before, after, st.batches ? (double)st.batch_rows / (double)st.batches : 0.0);
+    ck_assert_int_gt(answered, 64);
+    ck_assert_int_gt(busy, 0);
+    ck_assert_int_eq(st.rejected_busy >= busy, 1);
+    ck_assert_msg(after - before < 32 * 1024, "RSS grew by %ld kB", after - before);
+    ck_assert(st.batch_rows > st.batches); /* requests were decoded together */
+    fix_close(&f);
+}
+END_TEST
+
+/* ---- overhead of the HTTP path (SYS2_HTTP_BENCH=1 prints numbers; otherwise a quick sanity run) ---- */
+
+START_TEST(test_http_overhead)
+{
+    fix f;
+    fix_open(&f, "test_http_overhead", NULL);
+    int iters = getenv("SYS2_HTTP_BENCH") ? 300 : 20;
+    s2_lm *lms[2] = {f.local, f.remote};
+    double per[2][2];
+    s2_lm_sample_params p = s2_lm_sample_default_params();
+    for (int k = 0; k < 2; k++) {
+        s2_lm_seq root;
+        OK(s2_lm_seq_new(lms[k], "Once upon a time", &root, err_));
+        for (int mt = 0; mt < 2; mt++) {
+            p.max_tokens = mt == 0 ? 1 : 32;
+            double t0 = now_s();
+            for (int i = 0; i < iters; i++) {
+                s2_lm_seq s;
+                s2_lm_gen g;
+                p.seed = (uint64_t)i;
+                OK(s2_lm_fork(lms[k], root, &s, err_));
+                OK(s2_lm_sample(lms[k], &s, 1, &p, &g, err_));
+                s2_lm_gen_free(&g);
+                s2_lm_seq_free(lms[k], s);
+            }
+            per[k][mt] = (now_s() - t0) / iters;
+        }
+    }
+    if (getenv("SYS2_HTTP_BENCH"))
+        fprintf(stderr,
+                "overhead, one sample call (1 sequence): max_tokens 1: local %.3f ms, http %.3f ms (+%.3f ms, %.0f req/s); "
+                "max_tokens 32: local %.3f ms, http %.3f ms (+%.3f ms)\n",
+                1e3 * per[0][0], 1e3 * per[1][0], 1e3 * (per[1][0] - per[0][0]), 1.0 / per[1][0], 1e3 * per[0][1],
+                1e3 * per[1][1], 1e3 * (per[1][1] - per[0][1]));
+    ck_assert(per[1][0] > 0);
+    fix_close(&f);
+}
+END_TEST
+
+Suite *http_suite(void) {
+    Suite *s = suite_create("http");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_http_sample_matches_local);
+    tcase_add_test(tc, test_http_sample_distinct_sequences);
+    tcase_add_test(tc, test_http_score_matches_local);
+    tcase_add_test(tc, test_http_labels_and_top_k_match_local);
+    tcase_add_test(tc, test_http_server_api);
+    tcase_add_test(tc, test_http_chat_backend);
+    tcase_add_test(tc, test_http_fake_server_faults);
+    tcase_add_test(tc, test_http_api_key_and_refused);
+    tcase_add_test(tc, test_http_server_killed);
+    tcase_add_test(tc, test_http_64_concurrent_clients);
+    tcase_add_test(tc, test_http_overhead);
+    suite_add_tcase(s, tc);
+    return s;
+}
