@@ -1,7 +1,8 @@
 /* math500.c: MATH-500 (the 500-problem test split of Lightman et al.'s PRM800K, drawn from Hendrycks et al.'s
  * MATH), from a JSONL file ({"problem", "solution", "answer", "subject", "level", "unique_id"}). The prompt asks
  * for the final answer in \boxed{}; steps are lines; the answer is the last \boxed{} (or "final answer is ...")
- * and is judged against the dataset's `answer` by latex.h's equivalence. With n_shot = k the first k problems,
+ * and is judged against the dataset's `answer` by latex.h's equivalence; extract() gives its canonical key, so
+ * that votes count equivalent answers together. With n_shot = k the first k problems,
  * with their solutions, are worked examples in every prompt and are left out of the evaluation. */
 #include <ctype.h>
 #include <stdio.h>
@@ -67,10 +68,16 @@ static bool math_is_terminal(const s2_task *t, int32_t i, const char *text) {
     return done;
 }
 
+/* The canonical key of the answer (latex.h), not the answer as written: self-consistency votes on extract(),
+ * and "\frac12", "0.5" and "\dfrac{1}{2}" must count as one answer. The verdict's answer keeps the text. */
 static char *math_extract(const s2_task *t, int32_t i, const char *text) {
     (void)t;
     (void)i;
-    return s2_math_extract(text);
+    char *a = s2_math_extract(text);
+    if (a == NULL) return NULL;
+    char *k = s2_latex_key(a);
+    free(a);
+    return k;
 }
 
 static s2_status math_verify(const s2_task *t, int32_t i, const char *text, s2_verdict *out, s2_error *err) {

@@ -304,6 +304,12 @@ START_TEST(test_math500_task_on_the_dataset)
     ck_assert_int_eq(s2_task_verify(t, 0, "so $\\boxed{\\left(3,\\dfrac\\pi2\\right)}$", &v, &err), S2_OK);
     ck_assert_msg(v.correct, "%s", v.reason);
     s2_verdict_clear(&v);
+    /* extract gives keys: equivalent answers extract alike, for voting */
+    char *k1 = t->iface->extract(t, 0, "so \\boxed{\\frac12}"), *k2 = t->iface->extract(t, 0, "it is $\\boxed{0.5}$.");
+    ck_assert_str_eq(k1, k2);
+    free(k1);
+    free(k2);
+    ck_assert_ptr_null(t->iface->extract(t, 0, "no answer yet"));
     ck_assert_int_eq(s2_task_verify(t, 0, "so $\\boxed{(3,\\pi)}$", &v, &err), S2_OK);
     ck_assert(!v.correct);
     ck_assert_str_eq(v.reason, "answer (3,\\pi), expected \\left( 3, \\frac{\\pi}{2} \\right)");
