@@ -75,7 +75,7 @@ static inline float bits_f32(uint32_t u) {
     return f;
 }
 
-float s2_fp16_to_fp32(uint16_t h) {
+static inline float fp16_to_fp32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
     if (exp == 0x1f) /* inf; nan comes back quiet with its payload, as F16C's vcvtph2ps does */
         return bits_f32(sign | 0x7f800000u | (mant << 13) | (mant ? 0x400000u : 0));
@@ -89,6 +89,8 @@ float s2_fp16_to_fp32(uint16_t h) {
     } while ((mant & 0x400) == 0);
     return bits_f32(sign | ((uint32_t)(112 - e) << 23) | ((mant & 0x3ff) << 13));
 }
+
+float s2_fp16_to_fp32(uint16_t h) { return fp16_to_fp32(h); }
 
 uint16_t s2_fp32_to_fp16(float f) {
     uint32_t u = f32_bits(f), sign = (u >> 16) & 0x8000, a = u & 0x7fffffffu;
@@ -157,13 +159,13 @@ _Static_assert(sizeof(blk_q4_0) == 18, "Q4_0 block is 18 bytes");
 static inline float blk_d(const void *blk) {
     uint16_t h;
     memcpy(&h, blk, 2);
-    return s2_fp16_to_fp32(h);
+    return fp16_to_fp32(h);
 }
 
 /* ---- dequantization ---- */
 
 static void dequant_f16_scalar(const uint16_t *src, float *dst, int64_t n) {
-    for (int64_t i = 0; i < n; i++) dst[i] = s2_fp16_to_fp32(src[i]);
+    for (int64_t i = 0; i < n; i++) dst[i] = fp16_to_fp32(src[i]);
 }
 
 static void dequant_bf16_scalar(const uint16_t *src, float *dst, int64_t n) {
@@ -203,7 +205,7 @@ AVX2 static void dequant_f16_avx2(const uint16_t *src, float *dst, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
-    for (; i < n; i++) dst[i] = s2_fp16_to_fp32(src[i]);
+    for (; i < n; i++) dst[i] = fp16_to_fp32(src[i]);
 }
 
 AVX2 static void dequant_bf16_avx2(const uint16_t *src, float *dst, int64_t n) {
@@ -450,8 +452,8 @@ static float dot_f16_scalar(const uint16_t *a, const float *x, int64_t n) {
     float s[4] = {0};
     int64_t i = 0;
     for (; i + 4 <= n; i += 4)
-        for (int k = 0; k < 4; k++) s[k] += s2_fp16_to_fp32(a[i + k]) * x[i + k];
-    for (; i < n; i++) s[0] += s2_fp16_to_fp32(a[i]) * x[i];
+        for (int k = 0; k < 4; k++) s[k] += fp16_to_fp32(a[i + k]) * x[i + k];
+    for (; i < n; i++) s[0] += fp16_to_fp32(a[i]) * x[i];
     return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
