@@ -320,6 +320,11 @@ int32_t fake_lm_live(const s2_lm *lm) {
     return n;
 }
 
+const char *fake_lm_first_prompt(const s2_lm *lm) {
+    const fake *f = F(lm);
+    return f->n_prompts > 0 ? f->prompts[0] : NULL;
+}
+
 /* ---- the toy task ---- */
 
 typedef struct ftask {

@@ -26,6 +26,8 @@ fake_lm_params fake_lm_default_params(void);
 s2_status fake_lm_init(const fake_lm_params *p, s2_lm **out, s2_error *err);
 /* Live sequences right now (to check that search frees what it forks). */
 int32_t fake_lm_live(const s2_lm *lm);
+/* The text of the first seq_new on lm (NULL before any): which item an lm served. */
+const char *fake_lm_first_prompt(const s2_lm *lm);
 
 /* The toy task: n_items items, prompt "Q<i>:\n", steps end with "\n". A text is final when it has depth lines,
  * or a line "A: X" (the answer X). Without such a line the answer is the steps' letters joined ("abb"). Item i is

@@ -16,4 +16,5 @@
     X(train) \
     X(tokenizer) \
     X(search) \
-    X(http)
+    X(http) \
+    X(run)

@@ -1,0 +1,79 @@
+/* run.h: the experiment runner as a library: one strategy x one task x one budget over the task's items, in
+ * parallel threads, one JSON line per item written and flushed as soon as the item is done, resumable.
+ *
+ * The result file's first line is the configuration ({"sys2_run": {...}}): the task, data and split, strategy and
+ * scorer with every parameter (defaults filled in), the shared env parameters, the budget, seed, limit and shard,
+ * the model files with size, mtime and FNV-1a-64 of their bytes, and the sys2 version. Then one line per item:
+ * id, index, answer, correct, reward, reason, status, the final text, the policy's counters and the value
+ * model's (differenced over the item), their total, tokens and FLOPs in the budget's measures, cache-hit ratio
+ * (cached / (cached + prompt computed)), wall time, time inside system 1 and outside it, tree statistics, and
+ * with trace the whole tree.
+ *
+ * Each item gets fresh system-1 contexts on the shared, once-loaded model (so no item's prefix cache serves
+ * another: the counters of an item do not depend on which thread ran what before) and a seed derived from
+ * (seed, item id): the result lines do not depend on the thread count or order. A rerun with the same file skips
+ * the items already in it (a torn last line is cut off first), so a killed run loses nothing it wrote. */
+#ifndef S2_RUN_H
+#define S2_RUN_H
+
+#include "search.h"
+
+typedef struct s2_run_progress {
+    int32_t done, total;          /* items finished in this shard (those found in the file included), all of it */
+    int32_t correct;              /* among done */
+    int32_t skipped;              /* found in the file at the start */
+    double tokens;                /* tokens spent by this run (budget measure, policy + value) */
+    double elapsed_s;             /* since this run started */
+    int32_t done_now;             /* items finished by this run */
+} s2_run_progress;
+
+/* Makes one s2_lm for an item: value = false for the policy, true for the value model. */
+typedef s2_status (*s2_run_lm_fn)(void *user, bool value, s2_lm **out, s2_error *err);
+
+typedef struct s2_run_config {
+    const char *task;             /* registry name (recorded; used to create the task unless task_obj) */
+    const char *data, *split;     /* task params (NULL = defaults) */
+    int32_t n_items;              /* generated tasks: how many (0 = default) */
+    const char *search;           /* strategy name */
+    const char *scorer;           /* scorer name, NULL = "logprob" */
+    const char *const *keys;      /* --param key=value, shared by strategy, scorer and env (each takes its own) */
+    const char *const *vals;
+    int32_t n_params;
+    const char *model;            /* policy: GGUF path (or .bin with tokenizer) */
+    const char *tokenizer;
+    const char *value;            /* value model GGUF, NULL = none */
+    int32_t n_ctx;                /* 0 = the model's */
+    int64_t kv_mb;                /* KV memory per item context in MiB (0 = room for 64 full sequences) */
+    const char *budget;           /* "tokens=N", "flops=F", "calls=K", NULL/"none" */
+    int32_t limit;                /* first N items (0 = all) */
+    uint64_t seed;
+    int32_t threads;              /* item threads (0 = 1) */
+    int32_t shard_i, shard_n;     /* items with index % shard_n == shard_i (shard_n 0 = no sharding) */
+    const char *out;              /* the JSONL file */
+    bool trace;                   /* the whole tree in each line */
+    const char *version;          /* recorded in the configuration */
+    /* test hooks (NULL = the defaults) */
+    s2_task *task_obj;            /* a task made by the caller (borrowed) */
+    s2_run_lm_fn make_lm;         /* instead of loading model/value */
+    void (*free_lm)(void *user, s2_lm *lm); /* instead of s2_lm_free, for lms from make_lm */
+    void *lm_user;
+    void (*progress)(void *user, const s2_run_progress *p); /* after each item, under the file lock */
+    void *progress_user;
+    volatile int *stop;           /* when nonzero, threads take no new item */
+} s2_run_config;
+
+typedef struct s2_run_summary {
+    int32_t total, skipped, done, correct; /* correct: among every item now in the file for this shard */
+    double reward_sum;
+    double wall_s;
+} s2_run_summary;
+
+/* Runs cfg. S2_E_ARG for a bad configuration or a result file that holds a different run; S2_E_IO when the
+ * file cannot be read or written. Errors inside one item (out of KV memory, say) are written to its line
+ * ("status": "error") and the run goes on. */
+s2_status s2_run(const s2_run_config *cfg, s2_run_summary *out, s2_error *err);
+
+/* A per-item seed from the run seed and the item id (splitmix64 of seed ^ FNV-1a(id)). */
+uint64_t s2_run_item_seed(uint64_t seed, const char *id);
+
+#endif

@@ -1,0 +1,419 @@
+/* The runner on the scripted system 1: result lines carry exactly the counters of the lms that served each
+ * item, the same seed gives the same lines whatever the thread count, a SIGKILLed run resumes with every item
+ * exactly once, and a file of another run is refused. Plus the real engine on a small random model: in
+ * tot-bfs, beam and mcts the prompt is computed once and shared prefixes are never recomputed. */
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fake_lm.h"
+#include "init_model.h"
+#include "run.h"
+#include "testutil.h"
+
+/* ---- the lm factory: fake lms, and the counters each had when the runner let it go ---- */
+
+typedef struct factory {
+    fake_lm_params p;
+    int32_t n_seen;
+    char prompt[64][32];
+    s2_counters final[64];
+    bool value[64];
+} factory;
+
+static s2_status make(void *user, bool value, s2_lm **out, s2_error *err) {
+    factory *f = user;
+    fake_lm_params p = f->p;
+    if (value) p.seed += 1000; /* a different "model" */
+    return fake_lm_init(&p, out, err);
+}
+
+static void release(void *user, s2_lm *lm) {
+    factory *f = user;
+    const char *pr = fake_lm_first_prompt(lm);
+    if (f->n_seen < 64) { /* by the lm's first prompt: "Q<i>:\n" for a policy, "V<i>:..." for a value model */
+        snprintf(f->prompt[f->n_seen], sizeof f->prompt[0], "%s", pr ? pr : "");
+        s2_lm_counters(lm, &f->final[f->n_seen]);
+        f->n_seen++;
+    }
+    ck_assert_int_eq(fake_lm_live(lm), 0);
+    s2_lm_free(lm);
+}
+
+static s2_run_config base_config(s2_task *task, factory *f, const char *out) {
+    s2_run_config c = {0};
+    c.task = "fake";
+    c.task_obj = task;
+    c.search = "tot-bfs";
+    c.scorer = "value";
+    c.make_lm = make;
+    c.free_lm = release;
+    c.lm_user = f;
+    c.seed = 5;
+    c.threads = 1;
+    c.out = out;
+    c.version = "test";
+    return c;
+}
+
+/* The lines of a result file after the first, as parsed objects in an array. */
+static json_t *read_lines(const char *path, json_t **config) {
+    FILE *fp = fopen(path, "r");
+    ck_assert_ptr_nonnull(fp);
+    json_t *a = json_array();
+    char *line = NULL;
+    size_t cap = 0;
+    int n = 0;
+    while (getline(&line, &cap, fp) > 0) {
+        json_error_t je;
+        json_t *o = json_loads(line, 0, &je);
+        ck_assert_msg(o != NULL, "line %d: %s", n + 1, je.text);
+        if (n++ == 0) {
+            if (config) *config = o;
+            else json_decref(o);
+        } else {
+            json_array_append_new(a, o);
+        }
+    }
+    free(line);
+    fclose(fp);
+    return a;
+}
+
+static int64_t ci(json_t *o, const char *group, const char *key) {
+    return json_integer_value(json_object_get(json_object_get(o, group), key));
+}
+
+START_TEST(test_run_counters_equal_the_lms)
+{
+    s2_error err = {0};
+    s2_task *task = NULL;
+    fake_task_params tp = {.n_items = 6, .depth = 3};
+    ck_assert_int_eq(fake_task_init(&tp, &task, &err), S2_OK);
+    factory f = {.p = fake_lm_default_params()};
+    char out[512];
+    snprintf(out, sizeof out, "%s/run.jsonl", t_tmpdir());
+    s2_run_config c = base_config(task, &f, out);
+    const char *keys[] = {"b", "k"}, *vals[] = {"2", "3"};
+    c.keys = keys;
+    c.vals = vals;
+    c.n_params = 2;
+    s2_run_summary sum;
+    ck_assert_msg(s2_run(&c, &sum, &err) == S2_OK, "%s", err.msg);
+    ck_assert_int_eq(sum.done, 6);
+    json_t *cfg = NULL, *lines = read_lines(out, &cfg);
+    ck_assert_int_eq((int)json_array_size(lines), 6);
+    json_t *rc = json_object_get(cfg, "sys2_run");
+    ck_assert_str_eq(json_string_value(json_object_get(rc, "search")), "tot-bfs");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(rc, "params"), "b")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(rc, "params"), "steps")), 0); /* default */
+    ck_assert_double_eq(json_real_value(json_object_get(json_object_get(rc, "env"), "temperature")), 0.7);
+    ck_assert_int_eq(f.n_seen, 12); /* a policy and a value lm per item */
+    size_t i;
+    json_t *o;
+    json_array_foreach(lines, i, o) {
+        int idx = (int)json_integer_value(json_object_get(o, "index"));
+        char want[32];
+        snprintf(want, sizeof want, "Q%d:\n", idx);
+        int found = 0;
+        for (int32_t k = 0; k < f.n_seen; k++) {
+            if (strcmp(f.prompt[k], want) != 0) continue;
+            found++;
+            const s2_counters *fc = &f.final[k];
+            ck_assert_int_eq(ci(o, "counters", "prompt_tokens"), fc->prompt_tokens);
+            ck_assert_int_eq(ci(o, "counters", "cached_tokens"), fc->cached_tokens);
+            ck_assert_int_eq(ci(o, "counters", "gen_tokens"), fc->gen_tokens);
+            ck_assert_int_eq(ci(o, "counters", "scored_tokens"), fc->scored_tokens);
+            ck_assert_int_eq(ci(o, "counters", "forward_rows"), fc->forward_rows);
+            ck_assert_int_eq(ci(o, "counters", "requests"), fc->requests);
+            ck_assert_int_eq(ci(o, "counters", "ns"), fc->ns);
+            /* the value model: the lm whose first prompt is this item's first value prompt "V<i>:..." */
+            char vwant[8];
+            snprintf(vwant, sizeof vwant, "V%d:", idx);
+            for (int32_t v = 0; v < f.n_seen; v++) {
+                if (strncmp(f.prompt[v], vwant, strlen(vwant)) != 0) continue;
+                ck_assert_int_eq(ci(o, "value_counters", "prompt_tokens"), f.final[v].prompt_tokens);
+                ck_assert_int_eq(ci(o, "value_counters", "scored_tokens"), f.final[v].scored_tokens);
+                ck_assert_int_eq(ci(o, "total_counters", "scored_tokens"), fc->scored_tokens + f.final[v].scored_tokens);
+                double tokens = (double)(fc->prompt_tokens + fc->gen_tokens + fc->scored_tokens + f.final[v].prompt_tokens +
+                                         f.final[v].gen_tokens + f.final[v].scored_tokens);
+                ck_assert_double_eq(json_real_value(json_object_get(o, "tokens")), tokens);
+                double hit = (double)(fc->cached_tokens + f.final[v].cached_tokens) /
+                             (double)(fc->cached_tokens + f.final[v].cached_tokens + fc->prompt_tokens + f.final[v].prompt_tokens);
+                ck_assert_double_eq_tol(json_real_value(json_object_get(o, "cache_hit")), hit, 1e-12);
+                ck_assert(f.final[v].cached_tokens > 0); /* value prompts of one item share "V<i>:" */
+                found++;
+            }
+        }
+        ck_assert_int_eq(found, 2);
+        ck_assert_int_eq(ci(o, "counters", "prompt_tokens"), 1 + (int)strlen(want)); /* the prompt, once */
+        ck_assert(json_object_get(o, "tree") != NULL);
+        ck_assert(json_is_string(json_object_get(o, "id")));
+    }
+    json_decref(cfg);
+    json_decref(lines);
+    s2_task_free(task);
+}
+END_TEST
+
+/* The lines by id, without the fields that measure real time. */
+static json_t *by_id(const char *path) {
+    json_t *lines = read_lines(path, NULL), *m = json_object();
+    size_t i;
+    json_t *o;
+    json_array_foreach(lines, i, o) {
+        json_object_del(o, "wall_s");
+        json_object_del(o, "outside_s");
+        json_object_del(o, "outside_frac");
+        json_object_set(m, json_string_value(json_object_get(o, "id")), o);
+    }
+    json_decref(lines);
+    return m;
+}
+
+START_TEST(test_run_same_seed_same_lines_any_thread_count)
+{
+    s2_error err = {0};
+    s2_task *task = NULL;
+    fake_task_params tp = {.n_items = 8, .depth = 4};
+    ck_assert_int_eq(fake_task_init(&tp, &task, &err), S2_OK);
+    char out1[512], out2[512];
+    snprintf(out1, sizeof out1, "%s/a.jsonl", t_tmpdir());
+    snprintf(out2, sizeof out2, "%s/b.jsonl", t_tmpdir());
+    factory f1 = {.p = fake_lm_default_params()}, f2 = f1;
+    s2_run_config c = base_config(task, &f1, out1);
+    c.search = "mcts";
+    c.scorer = "selfeval";
+    c.budget = "tokens=300";
+    c.trace = true;
+    s2_run_summary s;
+    ck_assert_msg(s2_run(&c, &s, &err) == S2_OK, "%s", err.msg);
+    c.out = out2;
+    c.lm_user = &f2;
+    c.threads = 3;
+    ck_assert_msg(s2_run(&c, &s, &err) == S2_OK, "%s", err.msg);
+    json_t *a = by_id(out1), *b = by_id(out2);
+    ck_assert_int_eq((int)json_object_size(a), 8);
+    ck_assert(json_equal(a, b));
+    json_t *first = json_object_get(a, "item-0");
+    ck_assert(json_array_size(json_object_get(first, "trace")) > 1);
+    json_decref(a);
+    json_decref(b);
+    s2_task_free(task);
+}
+END_TEST
+
+START_TEST(test_run_resume_after_sigkill_gives_each_item_once)
+{
+    s2_error err = {0};
+    s2_task *task = NULL;
+    fake_task_params tp = {.n_items = 12, .depth = 3};
+    ck_assert_int_eq(fake_task_init(&tp, &task, &err), S2_OK);
+    char out[512];
+    snprintf(out, sizeof out, "%s/kill.jsonl", t_tmpdir());
+    factory f = {.p = fake_lm_default_params()};
+    f.p.sleep_us = 20000; /* 20 ms per sample call: about 60 ms per item */
+    s2_run_config c = base_config(task, &f, out);
+    c.search = "cot";
+    c.scorer = "logprob";
+    c.threads = 2;
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        s2_run_summary s;
+        _exit(s2_run(&c, &s, &err) == S2_OK ? 0 : 1);
+    }
+    for (int tries = 0; tries < 400; tries++) { /* wait until a few items are in the file */
+        usleep(10000);
+        size_t len = 0;
+        char *txt = t_read_file(out, &len);
+        int nl = 0;
+        for (size_t k = 0; txt && k < len; k++) nl += txt[k] == '\n';
+        free(txt);
+        if (nl >= 4) break;
+    }
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ck_assert(WIFSIGNALED(status));
+    json_t *part = read_lines(out, NULL);
+    size_t before = json_array_size(part);
+    json_decref(part);
+    ck_assert(before >= 3 && before < 12);
+    FILE *fp = fopen(out, "a"); /* as if the kill had torn a line in half */
+    fputs("{\"id\": \"item-", fp);
+    fclose(fp);
+    f.p.sleep_us = 0;
+    s2_run_summary s;
+    ck_assert_msg(s2_run(&c, &s, &err) == S2_OK, "%s", err.msg);
+    ck_assert_int_eq(s.skipped, (int)before);
+    ck_assert_int_eq(s.done, 12 - (int)before);
+    json_t *lines = read_lines(out, NULL);
+    ck_assert_int_eq((int)json_array_size(lines), 12);
+    int seen[12] = {0};
+    size_t i;
+    json_t *o;
+    json_array_foreach(lines, i, o) seen[json_integer_value(json_object_get(o, "index"))]++;
+    for (int k = 0; k < 12; k++) ck_assert_int_eq(seen[k], 1);
+    json_decref(lines);
+    ck_assert_msg(s2_run(&c, &s, &err) == S2_OK, "%s", err.msg); /* a third run has nothing left to do */
+    ck_assert_int_eq(s.done, 0);
+    ck_assert_int_eq(s.skipped, 12);
+    s2_task_free(task);
+}
+END_TEST
+
+START_TEST(test_run_refuses_another_runs_file_and_bad_params)
+{
+    s2_error err = {0};
+    s2_task *task = NULL;
+    fake_task_params tp = {.n_items = 2, .depth = 2};
+    ck_assert_int_eq(fake_task_init(&tp, &task, &err), S2_OK);
+    char out[512];
+    snprintf(out, sizeof out, "%s/x.jsonl", t_tmpdir());
+    factory f = {.p = fake_lm_default_params()};
+    s2_run_config c = base_config(task, &f, out);
+    s2_run_summary s;
+    ck_assert_int_eq(s2_run(&c, &s, &err), S2_OK);
+    c.seed = 6;
+    ck_assert_int_eq(s2_run(&c, &s, &err), S2_E_ARG);
+    ck_assert_msg(strstr(err.msg, "'seed' differs") != NULL, "%s", err.msg);
+    c.seed = 5;
+    const char *keys[] = {"bogus"}, *vals[] = {"1"};
+    c.keys = keys;
+    c.vals = vals;
+    c.n_params = 1;
+    ck_assert_int_eq(s2_run(&c, &s, &err), S2_E_ARG);
+    ck_assert_msg(strstr(err.msg, "--param bogus") != NULL, "%s", err.msg);
+    c.n_params = 0;
+    c.shard_i = 2;
+    c.shard_n = 2;
+    ck_assert_int_eq(s2_run(&c, &s, &err), S2_E_ARG);
+    s2_task_free(task);
+}
+END_TEST
+
+START_TEST(test_run_shards_split_the_items)
+{
+    s2_error err = {0};
+    s2_task *task = NULL;
+    fake_task_params tp = {.n_items = 7, .depth = 2};
+    ck_assert_int_eq(fake_task_init(&tp, &task, &err), S2_OK);
+    factory f = {.p = fake_lm_default_params()};
+    int total = 0;
+    for (int sh = 0; sh < 3; sh++) {
+        char out[512];
+        snprintf(out, sizeof out, "%s/s%d.jsonl", t_tmpdir(), sh);
+        s2_run_config c = base_config(task, &f, out);
+        c.search = "io";
+        c.shard_i = sh;
+        c.shard_n = 3;
+        s2_run_summary s;
+        ck_assert_int_eq(s2_run(&c, &s, &err), S2_OK);
+        json_t *lines = read_lines(out, NULL);
+        size_t i;
+        json_t *o;
+        json_array_foreach(lines, i, o) ck_assert_int_eq(json_integer_value(json_object_get(o, "index")) % 3, sh);
+        total += (int)json_array_size(lines);
+        json_decref(lines);
+    }
+    ck_assert_int_eq(total, 7);
+    s2_task_free(task);
+}
+END_TEST
+
+/* ---- the real engine: prefix sharing ---- */
+
+START_TEST(test_run_engine_prefix_sharing)
+{
+    s2_error err = {0};
+    char path[512];
+    snprintf(path, sizeof path, "%s/tiny.gguf", t_tmpdir());
+    s2_init_params ip = s2_init_default_params();
+    ip.n_embd = 32;
+    ip.n_layer = 2;
+    ip.n_head = 4;
+    ip.n_head_kv = 2;
+    ip.n_ff = 64;
+    ip.n_ctx = 1024;
+    ip.seed = 3;
+    ck_assert_msg(s2_model_init_random(&ip, path, &err) == S2_OK, "%s", err.msg);
+    s2_model *m = NULL;
+    ck_assert_int_eq(s2_model_load(path, NULL, &m, &err), S2_OK);
+    s2_task *task = NULL;
+    ck_assert_int_eq(s2_task_create("game24", NULL, &task, &err), S2_OK);
+    const char *strategies[] = {"tot-bfs", "beam", "mcts"};
+    const char *params[3][2] = {{"b=3", "k=4"}, {"width=3", "expand=3"}, {"iters=12", "expand=3"}};
+    for (int si = 0; si < 3; si++) {
+        s2_lm *lm = NULL;
+        s2_ctx_params cp = s2_ctx_default_params();
+        cp.kv_max_bytes = 64 << 20;
+        ck_assert_int_eq(s2_lm_local_init(m, &cp, &lm, &err), S2_OK);
+        const char *keys[2], *vals[2];
+        char kv[2][32];
+        for (int k = 0; k < 2; k++) {
+            snprintf(kv[k], sizeof kv[k], "%s", params[si][k]);
+            char *eq = strchr(kv[k], '=');
+            *eq = '\0';
+            keys[k] = kv[k];
+            vals[k] = eq + 1;
+        }
+        s2_strategy *st = NULL;
+        ck_assert_int_eq(s2_strategy_create(strategies[si], keys, vals, 2, NULL, &st, &err), S2_OK);
+        s2_scorer *sc = NULL;
+        ck_assert_int_eq(s2_scorer_create("logprob", NULL, NULL, 0, NULL, &sc, &err), S2_OK);
+        s2_env_params ep = s2_env_default_params();
+        ep.lm = lm;
+        ep.task = task;
+        ep.item = 0;
+        ep.scorer = sc;
+        ep.seed = 1;
+        ep.max_step_tokens = 12;
+        ep.max_depth = 4;
+        s2_env *env = NULL;
+        ck_assert_msg(s2_env_init(&ep, &env, &err) == S2_OK, "%s", err.msg);
+        s2_result res;
+        ck_assert_msg(s2_strategy_run(st, env, &res, &err) == S2_OK, "%s", err.msg);
+        s2_counters c;
+        s2_env_counters(env, &c, NULL);
+        char *prompt = s2_task_prompt(task, 0);
+        int32_t np = s2_tokenize(s2_model_vocab(m), prompt, strlen(prompt), true, false, NULL, 0);
+        free(prompt);
+        np = np < 0 ? -np : np;
+        s2_tree_stats ts;
+        s2_env_tree_stats(env, &ts);
+        ck_assert(ts.nodes > 6);
+        /* the prompt is computed once: every child forks from its parent, nothing shared is recomputed */
+        ck_assert_int_eq(c.prompt_tokens, np);
+        ck_assert_int_eq(c.cached_tokens, 0);
+        ck_assert(c.gen_tokens > 0);
+        s2_env_free(env);
+        s2_kv_stats ks;
+        s2_ctx_kv_stats(s2_lm_local_ctx(lm), &ks);
+        ck_assert_int_eq(ks.n_seqs, 0); /* every sequence released */
+        s2_strategy_free(st);
+        s2_scorer_free(sc);
+        s2_lm_free(lm);
+    }
+    s2_task_free(task);
+    s2_model_free(m);
+}
+END_TEST
+
+Suite *run_suite(void) {
+    Suite *s = suite_create("run");
+    TCase *tc = tcase_create("runner");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_run_counters_equal_the_lms);
+    tcase_add_test(tc, test_run_same_seed_same_lines_any_thread_count);
+    tcase_add_test(tc, test_run_resume_after_sigkill_gives_each_item_once);
+    tcase_add_test(tc, test_run_refuses_another_runs_file_and_bad_params);
+    tcase_add_test(tc, test_run_shards_split_the_items);
+    tcase_add_test(tc, test_run_engine_prefix_sharing);
+    suite_add_tcase(s, tc);
+    return s;
+}
