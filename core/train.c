@@ -532,7 +532,7 @@ s2_status s2_tmodel_load_gguf(const char *path, s2_tmodel **out, s2_vocab **voca
     c.tied_output = s2_gguf_find_tensor(g, "output.weight") == NULL;
     s2_tmodel *m = NULL;
     if (st == S2_OK) st = s2_tmodel_init(&c, &m, err);
-    if (st == S2_OK && st == S2_OK) {
+    if (st == S2_OK) {
         TENSOR_DIMS(&c);
         char tname[96];
 #define X(field, gname, per_layer, nd, ne0, ne1)                                                                \
@@ -598,6 +598,7 @@ static void cfg_to_header(const s2_train_config *c, opt_header *h) {
     h->tied = c->tied_output;
 }
 
+/* Writes the state to path itself (the caller renames it into place). */
 static s2_status opt_write(const s2_tmodel *m, int64_t step, uint64_t seed, const char *path, s2_error *err) {
     opt_header h;
     memset(&h, 0, sizeof h);
@@ -606,7 +607,7 @@ static s2_status opt_write(const s2_tmodel *m, int64_t step, uint64_t seed, cons
     cfg_to_header(&m->cfg, &h);
     h.step = step;
     h.seed = seed;
-    h.cursor = (uint64_t)step; /* the example stream is a pure function of (seed, step): see batch_seed */
+    h.cursor = (uint64_t)step; /* the example stream is a pure function of (seed, step): see example_seed */
     h.n_params = m->n_params;
     h.params_hash = s2_tmodel_params_hash(m);
     size_t nb = (size_t)m->n_params * sizeof(float);
@@ -614,29 +615,17 @@ static s2_status opt_write(const s2_tmodel *m, int64_t step, uint64_t seed, cons
     sum = fnv_update(sum, &h, sizeof h);
     sum = fnv_update(sum, m->adam_m, nb);
     sum = fnv_update(sum, m->adam_v, nb);
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 5);
-    if (tmp == NULL) return s2_error_set(err, S2_E_NOMEM, "%s: out of memory", path);
-    memcpy(tmp, path, pl);
-    memcpy(tmp + pl, ".tmp", 5);
-    FILE *f = fopen(tmp, "wb");
-    if (f == NULL) {
-        s2_status st = s2_error_set(err, S2_E_IO, "%s: %s", tmp, strerror(errno));
-        free(tmp);
-        return st;
-    }
+    FILE *f = fopen(path, "wb");
+    if (f == NULL) return s2_error_set(err, S2_E_IO, "%s: %s", path, strerror(errno));
     bool ok = fwrite(&h, sizeof h, 1, f) == 1 && fwrite(m->adam_m, 1, nb, f) == nb &&
               fwrite(m->adam_v, 1, nb, f) == nb && fwrite(&sum, sizeof sum, 1, f) == 1 && fflush(f) == 0 &&
               fsync(fileno(f)) == 0;
     int e = errno;
     ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        if (ok) e = errno;
-        unlink(tmp);
-        free(tmp);
+    if (!ok) {
+        unlink(path);
         return s2_error_set(err, S2_E_IO, "%s: write failed: %s", path, strerror(e));
     }
-    free(tmp);
     return S2_OK;
 }
 
@@ -980,16 +969,39 @@ s2_status s2_trainer_heldout_loss(s2_trainer *t, double *loss, s2_error *err) {
     return S2_OK;
 }
 
+static char *path_with(const char *path, const char *suffix) {
+    size_t a = strlen(path), b = strlen(suffix);
+    char *p = malloc(a + b + 1);
+    if (p != NULL) {
+        memcpy(p, path, a);
+        memcpy(p + a, suffix, b + 1);
+    }
+    return p;
+}
+
 s2_status s2_trainer_save(s2_trainer *t, s2_error *err) {
-    /* the state first: a crash between the two leaves a state whose weight hash no longer matches, which
-     * --resume reports, instead of a silently inconsistent pair */
     for (int64_t i = 0; i < t->m->n_params; i++)
         if (!isfinite(t->m->params[i]))
             return s2_error_set(err, S2_E_INTERRUPTED, "step %lld: parameter %lld is %g (diverged: lower --lr); "
                                 "%s was not overwritten", (long long)t->step, (long long)i,
                                 (double)t->m->params[i], t->out);
-    s2_status st = opt_write(t->m, t->step, t->p.seed, t->opt_path, err);
-    if (st == S2_OK) st = s2_tmodel_save_gguf(t->m, t->vocab, t->name, t->out, err);
+    /* Both files are written in full beside the old ones, then renamed into place one after the other: a
+     * failed write leaves the last pair as it was, and a crash between the two renames leaves a state whose
+     * weight hash does not match the GGUF, which --resume reports. */
+    char *opt_tmp = path_with(t->opt_path, ".tmp"), *gguf_new = path_with(t->out, ".new");
+    s2_status st = (opt_tmp && gguf_new) ? S2_OK : s2_error_set(err, S2_E_NOMEM, "save: out of memory");
+    if (st == S2_OK) st = opt_write(t->m, t->step, t->p.seed, opt_tmp, err);
+    if (st == S2_OK) st = s2_tmodel_save_gguf(t->m, t->vocab, t->name, gguf_new, err);
+    if (st == S2_OK && rename(gguf_new, t->out) != 0)
+        st = s2_error_set(err, S2_E_IO, "%s: rename from %s: %s", t->out, gguf_new, strerror(errno));
+    if (st == S2_OK && rename(opt_tmp, t->opt_path) != 0)
+        st = s2_error_set(err, S2_E_IO, "%s: rename from %s: %s", t->opt_path, opt_tmp, strerror(errno));
+    if (st != S2_OK) {
+        if (opt_tmp) unlink(opt_tmp);
+        if (gguf_new) unlink(gguf_new);
+    }
+    free(opt_tmp);
+    free(gguf_new);
     return st;
 }
 

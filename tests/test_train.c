@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "gguf.h"
 #include "sys2.h"
@@ -1106,6 +1107,30 @@ START_TEST(test_train_cli_stop_at_and_resume_equal_straight_run)
 }
 END_TEST
 
+START_TEST(test_train_failed_save_keeps_the_last_pair)
+{
+    char path[600], blocker[640];
+    snprintf(path, sizeof path, "%s/f.gguf", t_tmpdir());
+    s2_train_params p = small_params(path);
+    run_steps(&p, 3, true);
+    const char *suffixes[2] = {".opt.tmp", ".new"}; /* where the state, then the GGUF, are written first */
+    for (int k = 0; k < 2; k++) {
+        p.resume = true;
+        s2_train_data data = {.example = sum_example};
+        s2_trainer *t = NULL;
+        s2_error err = {0};
+        ck_assert_int_eq(s2_trainer_init(&p, &data, &t, &err), S2_OK);
+        ck_assert_int_eq(s2_trainer_step(t, NULL, &err), S2_OK);
+        snprintf(blocker, sizeof blocker, "%s%s", path, suffixes[k]);
+        ck_assert_int_eq(mkdir(blocker, 0700), 0); /* a directory where the file should go: the write fails */
+        ck_assert_int_ne(s2_trainer_save(t, &err), S2_OK);
+        ck_assert_int_eq(rmdir(blocker), 0);
+        s2_trainer_free(t);
+        ck_assert_msg(try_resume(&p, &err) == S2_OK, "%s", err.msg); /* still the step-3 pair */
+    }
+}
+END_TEST
+
 Suite *train_suite(void);
 Suite *train_suite(void) {
     Suite *s = suite_create("train");
@@ -1139,6 +1164,7 @@ Suite *train_suite(void) {
     tcase_add_test(tt, test_train_resume_rejects_bad_state);
     tcase_add_test(tt, test_train_resume_rejects_other_vocabulary);
     tcase_add_test(tt, test_train_nan_stops_and_keeps_weights);
+    tcase_add_test(tt, test_train_failed_save_keeps_the_last_pair);
     tcase_add_test(tt, test_train_engine_gives_trainer_logits_tied);
     tcase_add_test(tt, test_train_engine_gives_trainer_logits_untied);
     tcase_add_test(tt, test_train_cli_usage_errors);
