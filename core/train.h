@@ -192,8 +192,9 @@ typedef struct s2_train_step_stats {
 s2_status s2_trainer_step(s2_trainer *t, s2_train_step_stats *st, s2_error *err);
 /* Mean masked loss over params->n_heldout examples from a seed stream distinct from training's. */
 s2_status s2_trainer_heldout_loss(s2_trainer *t, double *loss, s2_error *err);
-/* Writes out (GGUF) and out.opt (step, moments, config, weight hash, checksum), each atomically. Weights
- * that are not all finite are S2_E_INTERRUPTED and leave both files as they were. */
+/* Writes out (GGUF) and out.opt (step, moments, config, weight hash, checksum): both are written in full
+ * beside the old pair (out.new, out.opt.tmp), then renamed into place, so a failed save leaves the last pair
+ * resumable. Weights that are not all finite are S2_E_INTERRUPTED and leave both files as they were. */
 s2_status s2_trainer_save(s2_trainer *t, s2_error *err);
 int64_t s2_trainer_steps_done(const s2_trainer *t);
 s2_tmodel *s2_trainer_model(s2_trainer *t);      /* borrowed, valid as long as t */
