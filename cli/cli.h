@@ -37,7 +37,6 @@ int cli_model_flag(cli_model_opts *o, int argc, char **argv, int *i);
 /* Loads -m/-z and makes a context with KV room for n_seqs sequences of the full context (ctx may be NULL: the
  * model alone). Returns 0, or the exit status after printing why. */
 int cli_open_engine(const char *cmd, const cli_model_opts *o, int32_t n_seqs, s2_model **m, s2_ctx **ctx);
-int32_t *cli_tokenize(const s2_vocab *v, const char *text, bool add_bos, int32_t *n_out); /* malloc'd */
 char *cli_piece(const s2_vocab *v, int32_t id);                                        /* malloc'd */
 
 #endif

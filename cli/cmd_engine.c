@@ -42,26 +42,6 @@ int cli_open_engine(const char *cmd, const cli_model_opts *o, int32_t n_seqs_hin
     return 0;
 }
 
-int32_t *cli_tokenize(const s2_vocab *v, const char *text, bool add_bos, int32_t *n_out) {
-    size_t len = strlen(text);
-    int32_t cap = (int32_t)len + 8;
-    int32_t *ids = malloc((size_t)cap * sizeof(int32_t));
-    if (ids == NULL) return NULL;
-    int32_t n = s2_tokenize(v, text, len, add_bos, false, ids, cap);
-    if (n < 0) {
-        cap = -n;
-        int32_t *nids = realloc(ids, (size_t)cap * sizeof(int32_t));
-        if (nids == NULL) {
-            free(ids);
-            return NULL;
-        }
-        ids = nids;
-        n = s2_tokenize(v, text, len, add_bos, false, ids, cap);
-    }
-    *n_out = n;
-    return ids;
-}
-
 char *cli_piece(const s2_vocab *v, int32_t id) {
     char buf[256];
     int32_t n = s2_token_to_piece(v, id, true, buf, (int32_t)sizeof buf - 1);
@@ -305,7 +285,7 @@ int cmd_logits(int argc, char **argv) {
         return rc;
     }
     const s2_vocab *vocab = s2_model_vocab(m);
-    if (prompt != NULL) ids = cli_tokenize(vocab, prompt, true, &n);
+    if (prompt != NULL) ids = s2_tokenize_alloc(vocab, prompt, strlen(prompt), true, false, &n);
     int32_t V = s2_model_hparams(m)->n_vocab;
     s2_error err = {0};
     s2_seq seq;

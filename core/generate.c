@@ -26,24 +26,6 @@ void s2_score_result_free(s2_score_result *r) {
     memset(r, 0, sizeof *r);
 }
 
-static int32_t *tokenize_alloc(const s2_vocab *v, const char *text, size_t len, bool add_bos, int32_t *n) {
-    int32_t cap = (int32_t)len + 8;
-    int32_t *ids = malloc((size_t)cap * sizeof(int32_t));
-    if (ids == NULL) return NULL;
-    int32_t got = s2_tokenize(v, text, len, add_bos, false, ids, cap);
-    if (got < 0) {
-        int32_t *more = realloc(ids, (size_t)(-got) * sizeof(int32_t));
-        if (more == NULL) {
-            free(ids);
-            return NULL;
-        }
-        ids = more;
-        got = s2_tokenize(v, text, len, add_bos, false, ids, -got);
-    }
-    *n = got;
-    return ids;
-}
-
 static char *detokenize_alloc(const s2_vocab *v, const int32_t *ids, int32_t n, size_t *len) {
     int32_t need = s2_detokenize(v, ids, n, false, NULL, 0);
     if (need < 0) need = -need;
@@ -64,8 +46,8 @@ int32_t *s2_tokenize_pair(const s2_vocab *v, const char *prefix, const char *con
     memcpy(whole, prefix, lp);
     memcpy(whole + lp, cont, lc + 1);
     int32_t nw = 0, np = 0;
-    int32_t *w = tokenize_alloc(v, whole, lp + lc, add_bos, &nw);
-    int32_t *p = tokenize_alloc(v, prefix, lp, add_bos, &np);
+    int32_t *w = s2_tokenize_alloc(v, whole, lp + lc, add_bos, false, &nw);
+    int32_t *p = s2_tokenize_alloc(v, prefix, lp, add_bos, false, &np);
     free(whole);
     if (w == NULL || p == NULL) {
         free(w);
@@ -114,7 +96,7 @@ s2_status s2_generate(s2_ctx *ctx, const char *prompt, const s2_gen_params *para
     memset(out, 0, sizeof *out);
     const s2_vocab *v = ctx->m->vocab;
     int32_t V = ctx->m->hp.n_vocab, np = 0;
-    int32_t *ptoks = tokenize_alloc(v, prompt, strlen(prompt), p.add_bos, &np);
+    int32_t *ptoks = s2_tokenize_alloc(v, prompt, strlen(prompt), p.add_bos, false, &np);
     if (ptoks == NULL) return s2_error_set(err, S2_E_NOMEM, "generate: out of memory");
     if (np == 0) {
         free(ptoks);
@@ -247,7 +229,7 @@ s2_status s2_perplexity(s2_ctx *ctx, const char *text, size_t len, s2_ppl_result
     memset(out, 0, sizeof *out);
     const s2_vocab *v = ctx->m->vocab;
     int32_t V = ctx->m->hp.n_vocab, n = 0, bos = s2_vocab_bos(v);
-    int32_t *ids = tokenize_alloc(v, text, len, false, &n);
+    int32_t *ids = s2_tokenize_alloc(v, text, len, false, false, &n);
     if (ids == NULL) return s2_error_set(err, S2_E_NOMEM, "perplexity: out of memory");
     if (n < 2) {
         free(ids);

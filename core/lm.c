@@ -158,30 +158,11 @@ static void local_seq_free(s2_lm *lm, s2_lm_seq s) {
     l->seqs[s].live = false;
 }
 
-static int32_t *tokenize(const s2_vocab *v, const char *text, bool bos, int32_t *n) {
-    size_t len = strlen(text);
-    int32_t cap = (int32_t)len + 8;
-    int32_t *ids = malloc((size_t)cap * sizeof(int32_t));
-    if (ids == NULL) return NULL;
-    int32_t got = s2_tokenize(v, text, len, bos, false, ids, cap);
-    if (got < 0) {
-        int32_t *more = realloc(ids, (size_t)(-got) * sizeof(int32_t));
-        if (more == NULL) {
-            free(ids);
-            return NULL;
-        }
-        ids = more;
-        got = s2_tokenize(v, text, len, bos, false, ids, -got);
-    }
-    *n = got;
-    return ids;
-}
-
 static s2_status local_seq_new(s2_lm *lm, const char *text, s2_lm_seq *out, s2_error *err) {
     local_lm *l = L(lm);
     l->ctx->c.requests++;
     int32_t n = 0;
-    int32_t *ids = tokenize(l->v, text, true, &n);
+    int32_t *ids = s2_tokenize_alloc(l->v, text, strlen(text), true, false, &n);
     if (ids == NULL) return s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
     s2_lm_seq s;
     s2_status st = n > 0 ? slot_new(l, &s, err) : s2_error_set(err, S2_E_ARG, "lm: an empty prompt and no BOS token");
@@ -229,7 +210,7 @@ static int32_t *append_tokens(local_lm *l, local_seq *q, const char *text, int32
     if (whole == NULL) return NULL;
     memcpy(whole, q->text, q->text_len);
     memcpy(whole + q->text_len, text, tl + 1);
-    int32_t *w = tokenize(l->v, whole, true, &nw);
+    int32_t *w = s2_tokenize_alloc(l->v, whole, q->text_len + tl, true, false, &nw);
     free(whole);
     if (w != NULL && nw >= nq && memcmp(w, qt, (size_t)nq * sizeof(int32_t)) == 0) {
         memmove(w, w + nq, (size_t)(nw - nq) * sizeof(int32_t));
@@ -237,7 +218,7 @@ static int32_t *append_tokens(local_lm *l, local_seq *q, const char *text, int32
         return w;
     }
     free(w);
-    return tokenize(l->v, text, false, n);
+    return s2_tokenize_alloc(l->v, text, tl, false, false, n);
 }
 
 static s2_status local_append(s2_lm *lm, s2_lm_seq s, const char *text, s2_error *err) {

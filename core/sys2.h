@@ -79,6 +79,10 @@ typedef enum s2_token_type {
 int32_t s2_tokenize(const s2_vocab *v, const char *text, size_t len, bool add_bos, bool parse_special,
                     int32_t *ids, int32_t cap);
 
+/* s2_tokenize into a malloc'd array sized to fit; *n gets the count. NULL when out of memory. */
+int32_t *s2_tokenize_alloc(const s2_vocab *v, const char *text, size_t len, bool add_bos, bool parse_special,
+                           int32_t *n);
+
 /* The bytes token id stands for (SentencePiece's U+2581 as a space, <0xNN> as that byte, byte-level BPE's
  * code points as their bytes); control tokens give their text only when show_special. Writes at most cap bytes
  * (no NUL); returns the length, or -(length needed). */

@@ -1198,3 +1198,22 @@ int32_t s2_detokenize(const s2_vocab *v, const int32_t *ids, int32_t n, bool sho
     if (o.n > INT32_MAX) o.n = INT32_MAX;
     return o.n <= room ? (int32_t)o.n : -(int32_t)o.n;
 }
+
+int32_t *s2_tokenize_alloc(const s2_vocab *v, const char *text, size_t len, bool add_bos, bool parse_special,
+                           int32_t *n) {
+    int32_t cap = len + 8 < (size_t)INT32_MAX ? (int32_t)len + 8 : INT32_MAX;
+    int32_t *ids = malloc((size_t)cap * sizeof(int32_t));
+    if (ids == NULL) return NULL;
+    int32_t got = s2_tokenize(v, text, len, add_bos, parse_special, ids, cap);
+    if (got < 0) { /* more tokens than bytes + 8: cannot happen with these tokenizers, but the API allows it */
+        int32_t *more = realloc(ids, (size_t)(-got) * sizeof(int32_t));
+        if (more == NULL) {
+            free(ids);
+            return NULL;
+        }
+        ids = more;
+        got = s2_tokenize(v, text, len, add_bos, parse_special, ids, -got);
+    }
+    *n = got;
+    return ids;
+}
