@@ -17,4 +17,8 @@
     X("task", cmd_task, "show a task's items: ids, prompts and reference answers") \
     X("check-task", cmd_check_task, "verify every item's reference (accepted) and wrong answers (rejected)") \
     X("verify", cmd_verify, "verify one answer text for one item: verdict, reward, reason") \
-    X("serve", cmd_serve, "serve a model over an OpenAI-compatible HTTP API (completions, chat, log-probs, echo)")
+    X("serve", cmd_serve, "serve a model over an OpenAI-compatible HTTP API (completions, chat, log-probs, echo)") \
+    X("run", cmd_run, "run a search strategy over a task's items: one JSON line per item, resumable") \
+    X("sweep", cmd_sweep, "run a grid of strategies x scorers x budgets into a folder, then report") \
+    X("report", cmd_report, "table (text, Markdown, JSON) and accuracy-vs-compute plot of result files") \
+    X("strategies", cmd_strategies, "list the search strategies and scorers with their parameters and defaults")

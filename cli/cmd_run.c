@@ -1,0 +1,645 @@
+/* cmd_run.c: sys2 run (one strategy x one task x one budget into a JSONL file, resumable), sys2 sweep (a grid of
+ * runs into one folder, then the report), sys2 report (a table of result files as text, Markdown or JSON, and
+ * accuracy against compute plotted with gnuplot), sys2 strategies (every strategy and scorer with its
+ * parameters, defaults and sources). The runner itself is search/run.c. */
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "run.h"
+
+int cmd_run(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_strategies(int argc, char **argv);
+
+static volatile int g_stop;
+static void on_signal(int sig) {
+    (void)sig;
+    g_stop = 1;
+}
+
+/* ---- shared flag handling for run and sweep ---- */
+
+typedef struct run_opts {
+    s2_run_config c;
+    cli_model_opts mo;
+    const char *keys[64], *vals[64];
+    char *kv_store[64];
+    int32_t n_params;
+    bool quiet;
+} run_opts;
+
+static int add_param(run_opts *o, const char *cmd, const char *kv) {
+    const char *eq = strchr(kv, '=');
+    if (eq == NULL || eq == kv) return cli_usage(cmd, "--param wants key=value, got '%s'", kv);
+    if (o->n_params == 64) return cli_usage(cmd, "too many --param (64 at most)");
+    char *k = strndup(kv, (size_t)(eq - kv));
+    o->kv_store[o->n_params] = k;
+    o->keys[o->n_params] = k;
+    o->vals[o->n_params++] = eq + 1;
+    return 0;
+}
+
+static void free_params(run_opts *o) {
+    for (int32_t i = 0; i < o->n_params; i++) free(o->kv_store[i]);
+    o->n_params = 0;
+}
+
+/* Consumes one flag common to run and sweep: 1 taken, 0 not one of them, 2 a usage error (already printed). */
+static int common_flag(run_opts *o, const char *cmd, int argc, char **argv, int *i) {
+    const char *v = NULL;
+    bool bad = false;
+    int64_t x;
+    int mf = cli_model_flag(&o->mo, argc, argv, i);
+    if (mf == 1) return 1;
+    if (mf < 0) return 2;
+    if (cli_flag(argc, argv, i, "--task", NULL, &v, &bad)) o->c.task = v;
+    else if (cli_flag(argc, argv, i, "--data", NULL, &v, &bad)) o->c.data = v;
+    else if (cli_flag(argc, argv, i, "--split", NULL, &v, &bad)) o->c.split = v;
+    else if (cli_flag(argc, argv, i, "--value", NULL, &v, &bad)) o->c.value = v;
+    else if (cli_flag(argc, argv, i, "--param", "-p", &v, &bad)) {
+        if (!bad && add_param(o, cmd, v) != 0) return 2;
+    } else if (cli_flag(argc, argv, i, "--limit", NULL, &v, &bad)) {
+        if (!bad && (!cli_parse_i64(v, &x) || x < 0 || x > INT32_MAX)) return cli_usage(cmd, "--limit wants N >= 0");
+        o->c.limit = (int32_t)x;
+    } else if (cli_flag(argc, argv, i, "--n-items", NULL, &v, &bad)) {
+        if (!bad && (!cli_parse_i64(v, &x) || x < 0 || x > INT32_MAX)) return cli_usage(cmd, "--n-items wants N >= 0");
+        o->c.n_items = (int32_t)x;
+    } else if (cli_flag(argc, argv, i, "--seed", NULL, &v, &bad)) {
+        if (!bad && !cli_parse_i64(v, &x)) return cli_usage(cmd, "--seed wants an integer");
+        o->c.seed = (uint64_t)x;
+    } else if (cli_flag(argc, argv, i, "--kv-mb", NULL, &v, &bad)) {
+        if (!bad && (!cli_parse_i64(v, &x) || x < 1)) return cli_usage(cmd, "--kv-mb wants a positive integer");
+        o->c.kv_mb = x;
+    } else if (cli_flag(argc, argv, i, "--shard", NULL, &v, &bad)) {
+        int a = -1, b = -1, nc = 0;
+        if (!bad && (sscanf(v, "%d/%d%n", &a, &b, &nc) != 2 || v[nc] != '\0' || b < 1 || a < 0 || a >= b))
+            return cli_usage(cmd, "--shard wants i/n with 0 <= i < n, got '%s'", v);
+        o->c.shard_i = a;
+        o->c.shard_n = b;
+    } else if (strcmp(argv[*i], "--trace") == 0) {
+        o->c.trace = true;
+    } else if (strcmp(argv[*i], "--quiet") == 0 || strcmp(argv[*i], "-q") == 0) {
+        o->quiet = true;
+    } else {
+        return 0;
+    }
+    return bad ? 2 : 1;
+}
+
+static void fmt_dur(double s, char *buf, size_t cap) {
+    if (!(s >= 0) || s > 1e7) snprintf(buf, cap, "?");
+    else if (s < 60) snprintf(buf, cap, "%.0fs", s);
+    else if (s < 3600) snprintf(buf, cap, "%dm%02ds", (int)s / 60, (int)s % 60);
+    else snprintf(buf, cap, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
+}
+
+static void progress(void *user, const s2_run_progress *p) {
+    (void)user;
+    char eta[32];
+    double rate = p->elapsed_s > 0 ? p->done_now / p->elapsed_s : 0;
+    fmt_dur(rate > 0 ? (p->total - p->done) / rate : -1, eta, sizeof eta);
+    fprintf(stderr, "\r\033[K[run] %d/%d items  acc %.1f%%  %.0f tok/s  ETA %s", p->done, p->total,
+            p->done > 0 ? 100.0 * p->correct / p->done : 0.0, p->elapsed_s > 0 ? p->tokens / p->elapsed_s : 0.0, eta);
+    fflush(stderr);
+}
+
+/* Runs o->c with the model flags; prints the summary. Returns the exit status. */
+static int do_run(run_opts *o, const char *cmd) {
+    o->c.model = o->mo.model;
+    o->c.tokenizer = o->mo.tokenizer;
+    o->c.n_ctx = (int32_t)o->mo.n_ctx;
+    o->c.threads = (int32_t)(o->mo.n_threads > 0 ? o->mo.n_threads : 1);
+    o->c.keys = o->keys;
+    o->c.vals = o->vals;
+    o->c.n_params = o->n_params;
+    o->c.version = S2_VERSION;
+    o->c.stop = &g_stop;
+    bool tty = isatty(STDERR_FILENO) && !o->quiet;
+    o->c.progress = tty ? progress : NULL;
+    s2_run_summary s;
+    s2_error err = {0};
+    s2_status st = s2_run(&o->c, &s, &err);
+    if (tty) fprintf(stderr, "\n");
+    if (st != S2_OK) return cli_fail(cmd, &err);
+    int32_t in_file = s.skipped + s.done;
+    printf("%s: %d items (%d new, %d already in the file), %d correct (%.1f%%), %.1f s\n", o->c.out, in_file, s.done,
+           s.skipped, s.correct, in_file > 0 ? 100.0 * s.correct / in_file : 0.0, s.wall_s);
+    if (g_stop) {
+        fprintf(stderr, "sys2 %s: interrupted; run the same command again to resume\n", cmd);
+        return 1;
+    }
+    return 0;
+}
+
+#define RUN_FLAGS_HELP                                                                                            \
+    "  --task T          task name (sys2 tasks)\n"                                                                \
+    "  --data F          dataset file (default: the task's own)\n"                                                \
+    "  --split S         task split (tot, all, heldout, test, ...)\n"                                             \
+    "  --n-items N       generated tasks: how many items\n"                                                       \
+    "  --value FILE      value model GGUF (for --scorer value)\n"                                                 \
+    "  --param K=V       a strategy, scorer or env parameter (repeatable; see sys2 strategies)\n"                 \
+    "  --limit N         the first N items only\n"                                                                \
+    "  --seed S          run seed (per-item seeds derive from it and the item id; default 0)\n"                   \
+    "  --shard i/n       only items with index %% n == i\n"                                                       \
+    "  --kv-mb N         KV memory per item context (default: room for 64 full sequences)\n"                    \
+    "  --trace           write the whole search tree in each line\n"                                             \
+    "  -q, --quiet       no progress line\n" CLI_MODEL_HELP "  (--threads N runs N items in parallel)\n"
+
+int cmd_run(int argc, char **argv) {
+    run_opts o;
+    memset(&o, 0, sizeof o);
+    int rc = 0;
+    for (int i = 1; i < argc && rc == 0; i++) {
+        const char *v = NULL;
+        bool bad = false;
+        if (cli_is_help(argv[i])) {
+            printf("usage: sys2 run --task T --search S [--scorer C] -m POLICY [--budget tokens=N|flops=F|calls=K]\n"
+                   "                --out FILE.jsonl [options]\n"
+                   "Runs a search strategy over a task's items; one JSON line per item, flushed as it is done.\n"
+                   "The same command again resumes: items already in FILE are skipped.\n\n"
+                   "  --search S        strategy (sys2 strategies)\n"
+                   "  --scorer C        scorer (default logprob)\n"
+                   "  --budget B        tokens=N, flops=F or calls=K per item (default none)\n"
+                   "  --out FILE        the result file (JSONL; first line: the configuration)\n" RUN_FLAGS_HELP);
+            free_params(&o);
+            return 0;
+        }
+        int c = common_flag(&o, "run", argc, argv, &i);
+        if (c == 1) continue;
+        if (c == 2) rc = 2;
+        else if (cli_flag(argc, argv, &i, "--search", "-s", &v, &bad)) o.c.search = v;
+        else if (cli_flag(argc, argv, &i, "--scorer", NULL, &v, &bad)) o.c.scorer = v;
+        else if (cli_flag(argc, argv, &i, "--budget", "-b", &v, &bad)) o.c.budget = v;
+        else if (cli_flag(argc, argv, &i, "--out", "-o", &v, &bad)) o.c.out = v;
+        else rc = cli_usage("run", "unknown option '%s'", argv[i]);
+        if (bad) rc = 2;
+    }
+    if (rc == 0 && (o.c.task == NULL || o.c.search == NULL || o.mo.model == NULL || o.c.out == NULL))
+        rc = cli_usage("run", "--task, --search, -m and --out are required");
+    if (rc == 0) {
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        rc = do_run(&o, "run");
+    }
+    free_params(&o);
+    return rc;
+}
+
+/* ---- sweep ---- */
+
+/* Splits a comma-separated list in place into at most cap parts. */
+static int split_list(char *s, char **parts, int cap) {
+    int n = 0;
+    for (char *tok = strtok(s, ","); tok && n < cap; tok = strtok(NULL, ",")) parts[n++] = tok;
+    return n;
+}
+
+static void sanitize(char *s) {
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '-' || *s == '.'))
+            *s = '_';
+}
+
+static int report_files(char **files, int n, int fmt, const char *plot);
+
+int cmd_sweep(int argc, char **argv) {
+    run_opts o;
+    memset(&o, 0, sizeof o);
+    const char *searches = NULL, *scorers = "logprob", *budgets = "none", *dir = NULL, *plot = NULL;
+    bool md = false;
+    int rc = 0;
+    for (int i = 1; i < argc && rc == 0; i++) {
+        const char *v = NULL;
+        bool bad = false;
+        if (cli_is_help(argv[i])) {
+            printf("usage: sys2 sweep --task T -m POLICY --searches S1,S2 [--scorers C1,C2] [--budgets B1,B2]\n"
+                   "                  --dir DIR [--md] [--plot PREFIX] [options]\n"
+                   "Runs every strategy x scorer x budget into DIR (one resumable JSONL file each), then prints\n"
+                   "the report. A strategy may carry its own parameters: tot-bfs:b=1:k=8. io and cot ignore the\n"
+                   "scorer and run once per budget.\n\n"
+                   "  --searches LIST   strategies, comma-separated, each NAME[:K=V...]\n"
+                   "  --scorers LIST    scorers (default logprob)\n"
+                   "  --budgets LIST    budgets (default none)\n"
+                   "  --dir DIR         where the result files go (created)\n"
+                   "  --md              the report as Markdown\n"
+                   "  --plot PREFIX     also PREFIX.png and PREFIX.svg (accuracy against tokens)\n" RUN_FLAGS_HELP);
+            return 0;
+        }
+        int c = common_flag(&o, "sweep", argc, argv, &i);
+        if (c == 1) continue;
+        if (c == 2) rc = 2;
+        else if (cli_flag(argc, argv, &i, "--searches", NULL, &v, &bad)) searches = v;
+        else if (cli_flag(argc, argv, &i, "--scorers", NULL, &v, &bad)) scorers = v;
+        else if (cli_flag(argc, argv, &i, "--budgets", NULL, &v, &bad)) budgets = v;
+        else if (cli_flag(argc, argv, &i, "--dir", NULL, &v, &bad)) dir = v;
+        else if (cli_flag(argc, argv, &i, "--plot", NULL, &v, &bad)) plot = v;
+        else if (strcmp(argv[i], "--md") == 0) md = true;
+        else rc = cli_usage("sweep", "unknown option '%s'", argv[i]);
+        if (bad) rc = 2;
+    }
+    if (rc == 0 && (o.c.task == NULL || searches == NULL || o.mo.model == NULL || dir == NULL))
+        rc = cli_usage("sweep", "--task, --searches, -m and --dir are required");
+    if (rc != 0) {
+        free_params(&o);
+        return rc;
+    }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "sys2 sweep: error: %s: %s\n", dir, strerror(errno));
+        free_params(&o);
+        return 1;
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    char *sb = strdup(searches), *cb = strdup(scorers), *bb = strdup(budgets);
+    char *sl[64], *cl[16], *bl[32];
+    int ns = split_list(sb, sl, 64), nc = split_list(cb, cl, 16), nb = split_list(bb, bl, 32);
+    char *files[64 * 16 * 4];
+    int nf = 0;
+    int32_t common = o.n_params;
+    for (int si = 0; si < ns && rc == 0 && !g_stop; si++) {
+        char spec[256];
+        snprintf(spec, sizeof spec, "%s", sl[si]);
+        char *name = strtok(spec, ":");
+        bool no_scorer = strcmp(name, "io") == 0 || strcmp(name, "cot") == 0;
+        for (int ci = 0; ci < (no_scorer ? 1 : nc) && rc == 0 && !g_stop; ci++)
+            for (int bi = 0; bi < nb && rc == 0 && !g_stop; bi++) {
+                o.n_params = common;
+                char spec2[256];
+                snprintf(spec2, sizeof spec2, "%s", sl[si]);
+                strtok(spec2, ":");
+                for (char *kv = strtok(NULL, ":"); kv && rc == 0; kv = strtok(NULL, ":")) rc = add_param(&o, "sweep", kv);
+                if (rc != 0) break;
+                char base[512], *path = malloc(1024);
+                snprintf(base, sizeof base, "%s__%s__%s", sl[si], no_scorer ? "none" : cl[ci], bl[bi]);
+                sanitize(base);
+                snprintf(path, 1024, "%s/%s.jsonl", dir, base);
+                o.c.search = name;
+                o.c.scorer = no_scorer ? "logprob" : cl[ci];
+                o.c.budget = bl[bi];
+                o.c.out = path;
+                files[nf++] = path;
+                if (!o.quiet) fprintf(stderr, "[sweep] %s\n", path);
+                rc = do_run(&o, "sweep");
+                for (int32_t k = common; k < o.n_params; k++) free(o.kv_store[k]);
+                o.n_params = common;
+            }
+    }
+    if (rc == 0 && nf > 0) rc = report_files(files, nf, md ? 1 : 0, plot);
+    for (int i = 0; i < nf; i++) free(files[i]);
+    free(sb);
+    free(cb);
+    free(bb);
+    free_params(&o);
+    return rc;
+}
+
+/* ---- report ---- */
+
+typedef struct row {
+    char file[512], label[256], scorer[64], budget[64];
+    int32_t n, correct, errors, budget_hits;
+    double acc, lo, hi, tokens, flops, wall, wall_total, cache_hit, outside, reward;
+} row;
+
+static void wilson(int32_t k, int32_t n, double *lo, double *hi) {
+    if (n == 0) {
+        *lo = 0;
+        *hi = 1;
+        return;
+    }
+    double z = 1.959963984540054, p = (double)k / n, z2n = z * z / n;
+    double center = (p + z2n / 2) / (1 + z2n);
+    double half = z * sqrt(p * (1 - p) / n + z2n / (4.0 * n)) / (1 + z2n);
+    *lo = center - half < 0 ? 0 : center - half;
+    *hi = center + half > 1 ? 1 : center + half;
+}
+
+/* "tot-bfs b=1" : the strategy and the parameters that differ from the defaults. */
+static void make_label(json_t *cfg, char *buf, size_t cap) {
+    const char *search = json_string_value(json_object_get(cfg, "search"));
+    snprintf(buf, cap, "%s", search ? search : "?");
+    json_t *params = json_object_get(cfg, "params");
+    for (int32_t s = 0; search && s < s2_strategy_count(); s++) {
+        if (strcmp(s2_strategy_name_at(s), search) != 0) continue;
+        int32_t n;
+        const s2_param_def *defs = s2_strategy_params_at(s, &n);
+        for (int32_t k = 0; k < n; k++) {
+            json_t *v = json_object_get(params, defs[k].key);
+            char val[64] = "";
+            if (json_is_string(v)) {
+                char dflt[64];
+                union {
+                    s2_sc_params a;
+                    s2_mcts_params b;
+                    s2_beam_params c;
+                    char pad[256];
+                } tmp;
+                s2_params_defaults(defs, n, &tmp);
+                s2_params_format(&defs[k], &tmp, dflt, sizeof dflt);
+                if (strcmp(dflt, json_string_value(v)) != 0) snprintf(val, sizeof val, "%s", json_string_value(v));
+            } else if (json_is_number(v) && json_number_value(v) != defs[k].dflt) {
+                snprintf(val, sizeof val, "%g", json_number_value(v));
+            }
+            if (val[0]) {
+                size_t l = strlen(buf);
+                snprintf(buf + l, cap - l, " %s=%s", defs[k].key, val);
+            }
+        }
+    }
+}
+
+static int read_result(const char *path, row *r) {
+    memset(r, 0, sizeof *r);
+    snprintf(r->file, sizeof r->file, "%s", path);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "sys2 report: error: %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int lineno = 0;
+    double cached = 0, prompt = 0, outside = 0;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        lineno++;
+        json_error_t je;
+        json_t *o = json_loads(line, 0, &je);
+        if (o == NULL) {
+            if (line[len - 1] != '\n') break; /* a torn last line of a running or killed run */
+            fprintf(stderr, "sys2 report: error: %s:%d: %s\n", path, lineno, je.text);
+            fclose(f);
+            free(line);
+            return 1;
+        }
+        if (lineno == 1) {
+            json_t *cfg = json_object_get(o, "sys2_run");
+            if (cfg == NULL) {
+                fprintf(stderr, "sys2 report: error: %s: not a sys2 result file\n", path);
+                json_decref(o);
+                fclose(f);
+                free(line);
+                return 1;
+            }
+            make_label(cfg, r->label, sizeof r->label);
+            snprintf(r->scorer, sizeof r->scorer, "%s", json_string_value(json_object_get(cfg, "scorer")));
+            snprintf(r->budget, sizeof r->budget, "%s", json_string_value(json_object_get(cfg, "budget")));
+        } else {
+            r->n++;
+            r->correct += json_is_true(json_object_get(o, "correct"));
+            r->reward += json_number_value(json_object_get(o, "reward"));
+            const char *status = json_string_value(json_object_get(o, "status"));
+            r->errors += status && strcmp(status, "error") == 0;
+            r->budget_hits += status && strcmp(status, "budget") == 0;
+            r->tokens += json_number_value(json_object_get(o, "tokens"));
+            r->flops += json_number_value(json_object_get(o, "flops"));
+            r->wall_total += json_number_value(json_object_get(o, "wall_s"));
+            outside += json_number_value(json_object_get(o, "outside_s"));
+            json_t *tc = json_object_get(o, "total_counters");
+            cached += json_number_value(json_object_get(tc, "cached_tokens"));
+            prompt += json_number_value(json_object_get(tc, "prompt_tokens"));
+        }
+        json_decref(o);
+    }
+    free(line);
+    fclose(f);
+    if (lineno == 0) {
+        fprintf(stderr, "sys2 report: error: %s: empty\n", path);
+        return 1;
+    }
+    int32_t n = r->n > 0 ? r->n : 1;
+    r->acc = (double)r->correct / n;
+    wilson(r->correct, r->n, &r->lo, &r->hi);
+    r->tokens /= n;
+    r->flops /= n;
+    r->reward /= n;
+    r->wall = r->wall_total / n;
+    r->cache_hit = cached + prompt > 0 ? cached / (cached + prompt) : 0;
+    r->outside = r->wall_total > 0 ? outside / r->wall_total : 0;
+    return 0;
+}
+
+static int plot(const row *rows, int n, const char *prefix) {
+    char dat[1024], gp[1024];
+    snprintf(dat, sizeof dat, "%s.dat", prefix);
+    snprintf(gp, sizeof gp, "%s.gp", prefix);
+    FILE *f = fopen(dat, "w");
+    if (f == NULL) {
+        fprintf(stderr, "sys2 report: error: %s: %s\n", dat, strerror(errno));
+        return 1;
+    }
+    /* one block per label (strategy), points sorted as given: x = mean tokens, y = accuracy with its interval */
+    int blocks = 0;
+    char labels[64][300];
+    for (int i = 0; i < n; i++) {
+        char lab[300];
+        snprintf(lab, sizeof lab, "%s [%s]", rows[i].label, rows[i].scorer);
+        bool seen = false;
+        for (int b = 0; b < blocks && !seen; b++) seen = strcmp(labels[b], lab) == 0;
+        if (seen || blocks == 64) continue;
+        snprintf(labels[blocks], sizeof labels[0], "%s", lab);
+        fprintf(f, "# %s\n", lab);
+        for (int j = i; j < n; j++) {
+            char lj[300];
+            snprintf(lj, sizeof lj, "%s [%s]", rows[j].label, rows[j].scorer);
+            if (strcmp(lj, lab) == 0)
+                fprintf(f, "%g %g %g %g\n", rows[j].tokens > 0 ? rows[j].tokens : 1, 100 * rows[j].acc, 100 * rows[j].lo,
+                        100 * rows[j].hi);
+        }
+        fprintf(f, "\n\n");
+        blocks++;
+    }
+    fclose(f);
+    f = fopen(gp, "w");
+    if (f == NULL) {
+        fprintf(stderr, "sys2 report: error: %s: %s\n", gp, strerror(errno));
+        return 1;
+    }
+    for (int t = 0; t < 2; t++) {
+        if (t == 0) fprintf(f, "set terminal pngcairo size 900,600 noenhanced\nset output '%s.png'\n", prefix);
+        else fprintf(f, "set terminal svg size 900,600 noenhanced\nset output '%s.svg'\n", prefix);
+        fprintf(f, "set logscale x\nset xlabel 'mean tokens per item (log scale)'\nset ylabel 'accuracy (%%), 95%% Wilson interval'\n"
+                   "set yrange [0:100]\nset key outside right\nset grid\nplot ");
+        for (int b = 0; b < blocks; b++) {
+            char esc[600];
+            size_t w = 0;
+            for (const char *p = labels[b]; *p && w + 2 < sizeof esc; p++) {
+                if (*p == '\'') esc[w++] = '\'';
+                esc[w++] = *p;
+            }
+            esc[w] = '\0';
+            fprintf(f, "%s'%s.dat' index %d using 1:2:3:4 with yerrorlines title '%s'", b ? ", " : "", prefix, b, esc);
+        }
+        fprintf(f, "\n");
+    }
+    fclose(f);
+    char cmd[2200];
+    snprintf(cmd, sizeof cmd, "gnuplot '%s'", gp);
+    int st = system(cmd);
+    if (st != 0) {
+        fprintf(stderr, "sys2 report: error: gnuplot failed (%d) on %s\n", st, gp);
+        return 1;
+    }
+    fprintf(stderr, "wrote %s.png and %s.svg\n", prefix, prefix);
+    return 0;
+}
+
+/* fmt: 0 text, 1 Markdown, 2 JSON */
+static int report_files(char **files, int n, int fmt, const char *plot_prefix) {
+    row *rows = calloc((size_t)n, sizeof *rows);
+    if (rows == NULL) return 1;
+    for (int i = 0; i < n; i++)
+        if (read_result(files[i], &rows[i]) != 0) {
+            free(rows);
+            return 1;
+        }
+    if (fmt == 2) {
+        json_t *a = json_array();
+        for (int i = 0; i < n; i++) {
+            const row *r = &rows[i];
+            json_array_append_new(
+                a, json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:i, s:i}",
+                             "file", r->file, "label", r->label, "scorer", r->scorer, "budget", r->budget, "n", r->n,
+                             "correct", r->correct, "accuracy", r->acc, "ci_lo", r->lo, "ci_hi", r->hi, "reward",
+                             r->reward, "tokens", r->tokens, "flops", r->flops, "wall_s", r->wall, "wall_total_s",
+                             r->wall_total, "cache_hit", r->cache_hit, "outside_frac", r->outside, "errors", r->errors,
+                             "budget_hits", r->budget_hits));
+        }
+        char *s = json_dumps(a, JSON_INDENT(2));
+        printf("%s\n", s);
+        free(s);
+        json_decref(a);
+    } else {
+        const char *hdr[] = {"strategy", "scorer", "budget", "n", "acc %", "95% CI", "tokens/item", "FLOPs/item",
+                             "wall s/item", "cache hit", "outside S1"};
+        if (fmt == 1) {
+            printf("|");
+            for (int h = 0; h < 11; h++) printf(" %s |", hdr[h]);
+            printf("\n|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|\n");
+        } else {
+            printf("%-28s %-9s %-14s %5s %6s %-13s %11s %10s %11s %9s %10s\n", hdr[0], hdr[1], hdr[2], hdr[3], hdr[4],
+                   hdr[5], hdr[6], hdr[7], hdr[8], hdr[9], hdr[10]);
+        }
+        for (int i = 0; i < n; i++) {
+            const row *r = &rows[i];
+            char ci[32];
+            snprintf(ci, sizeof ci, "%.1f-%.1f", 100 * r->lo, 100 * r->hi);
+            if (fmt == 1)
+                printf("| %s | %s | %s | %d | %.1f | %s | %.0f | %.3g | %.3f | %.1f%% | %.1f%% |\n", r->label, r->scorer,
+                       r->budget, r->n, 100 * r->acc, ci, r->tokens, r->flops, r->wall, 100 * r->cache_hit,
+                       100 * r->outside);
+            else
+                printf("%-28s %-9s %-14s %5d %6.1f %-13s %11.0f %10.3g %11.3f %8.1f%% %9.1f%%\n", r->label, r->scorer,
+                       r->budget, r->n, 100 * r->acc, ci, r->tokens, r->flops, r->wall, 100 * r->cache_hit,
+                       100 * r->outside);
+        }
+    }
+    int rc = plot_prefix ? plot(rows, n, plot_prefix) : 0;
+    free(rows);
+    return rc;
+}
+
+int cmd_report(int argc, char **argv) {
+    int fmt = 0;
+    const char *plot_prefix = NULL;
+    char **files = calloc((size_t)argc, sizeof *files);
+    int nf = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        bool bad = false;
+        if (cli_is_help(argv[i])) {
+            printf("usage: sys2 report [--md | --json] [--plot PREFIX] FILE.jsonl...\n"
+                   "A table of result files: accuracy with a 95%% Wilson interval, mean tokens and FLOPs per item,\n"
+                   "wall time per item, cache-hit ratio (cached / (cached + computed prompt tokens)) and the share\n"
+                   "of wall time spent outside system 1.\n\n"
+                   "  --md              Markdown table\n"
+                   "  --json            JSON array\n"
+                   "  --plot PREFIX     accuracy against mean tokens (log x) to PREFIX.png and PREFIX.svg (gnuplot)\n");
+            free(files);
+            return 0;
+        }
+        if (strcmp(argv[i], "--md") == 0) fmt = 1;
+        else if (strcmp(argv[i], "--json") == 0) fmt = 2;
+        else if (cli_flag(argc, argv, &i, "--plot", NULL, &v, &bad)) {
+            if (bad) {
+                free(files);
+                return 2;
+            }
+            plot_prefix = v;
+        } else if (argv[i][0] == '-') {
+            free(files);
+            return cli_usage("report", "unknown option '%s'", argv[i]);
+        } else {
+            files[nf++] = argv[i];
+        }
+    }
+    if (nf == 0) {
+        free(files);
+        return cli_usage("report", "no result files given");
+    }
+    int rc = report_files(files, nf, fmt, plot_prefix);
+    free(files);
+    return rc;
+}
+
+/* ---- strategies ---- */
+
+static void print_defs(const s2_param_def *defs, int32_t n) {
+    for (int32_t k = 0; k < n; k++) {
+        char d[64];
+        union {
+            s2_sc_params a;
+            s2_mcts_params b;
+            s2_env_params c;
+            char pad[512];
+        } tmp;
+        memset(&tmp, 0, sizeof tmp);
+        s2_params_defaults(defs, n, &tmp);
+        s2_params_format(&defs[k], &tmp, d, sizeof d);
+        char kd[96];
+        snprintf(kd, sizeof kd, "%s=%s", defs[k].key, d);
+        printf("    %-24s %s%s%s\n", kd, defs[k].doc, defs[k].choices ? "; one of " : "",
+               defs[k].choices ? defs[k].choices : "");
+    }
+}
+
+int cmd_strategies(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            printf("usage: sys2 strategies\nEvery search strategy and scorer with its parameters (--param K=V), their\n"
+                   "defaults and the papers the defaults come from; then the parameters every run shares.\n");
+            return 0;
+        }
+        return cli_usage("strategies", "unknown option '%s'", argv[i]);
+    }
+    printf("strategies (--search):\n");
+    for (int32_t s = 0; s < s2_strategy_count(); s++) {
+        int32_t n;
+        const s2_param_def *defs = s2_strategy_params_at(s, &n);
+        printf("  %-11s %s  [%s]\n", s2_strategy_name_at(s), s2_strategy_summary_at(s), s2_strategy_source_at(s));
+        print_defs(defs, n);
+    }
+    printf("\nscorers (--scorer):\n");
+    for (int32_t s = 0; s < s2_scorer_count(); s++) {
+        int32_t n;
+        const s2_param_def *defs = s2_scorer_params_at(s, &n);
+        printf("  %-11s %s\n", s2_scorer_name_at(s), s2_scorer_summary_at(s));
+        print_defs(defs, n);
+    }
+    int32_t n;
+    const s2_param_def *defs = s2_env_param_defs(&n);
+    printf("\nevery run (--param):\n");
+    print_defs(defs, n);
+    printf("\nbudgets (--budget): tokens=N (prompt computed + generated + scored, policy and value model),\n"
+           "  flops=F (the engine's count), calls=K (calls into system 1); checked before every step.\n");
+    return 0;
+}
