@@ -497,9 +497,19 @@ s2_status s2_sandbox_run_python(const char *program, const s2_sandbox_limits *li
 
     /* the error pipe closes at execve (O_CLOEXEC); a message means the child failed to set itself up */
     char fmsg[161];
-    ssize_t fn;
-    do fn = read(pfail[0], fmsg, sizeof fmsg - 1);
-    while (fn < 0 && errno == EINTR);
+    ssize_t fn = -1;
+    struct pollfd fp = {pfail[0], POLLIN, 0};
+    int fr;
+    do fr = poll(&fp, 1, (int)(l.wall_s * 1000) + 1); /* the set-up cannot hang us: it has the run's time */
+    while (fr < 0 && errno == EINTR);
+    if (fr > 0) {
+        do fn = read(pfail[0], fmsg, sizeof fmsg - 1);
+        while (fn < 0 && errno == EINTR);
+    } else {
+        snprintf(fmsg, sizeof fmsg, "the child's set-up did not finish in %g s", l.wall_s);
+        fn = (ssize_t)strlen(fmsg);
+        kill(pid, SIGKILL);
+    }
     if (fn > 0) {
         fmsg[fn] = '\0';
         int wst;
