@@ -175,7 +175,7 @@ static s2_status xfer_result(http_lm *h, xfer *x, s2_error *err) {
         return s2_error_set(err, S2_E_NET, "%s: the response's content type is '%s', not application/json", h->url,
                             ct ? ct : "(none)");
     json_error_t je;
-    x->json = json_loadb(x->resp ? x->resp : "", x->len, 0, &je);
+    x->json = json_loadb(x->resp ? x->resp : "", x->len, JSON_ALLOW_NUL, &je);
     if (x->json == NULL)
         return s2_error_set(err, S2_E_NET, "%s: malformed JSON in the response (%s, line %d column %d, %zu bytes)",
                             h->url, je.text, je.line, je.column, x->len);
@@ -245,20 +245,67 @@ static s2_status run_all(http_lm *h, xfer *x, int32_t n, s2_error *err) {
 
 /* ---- requests ---- */
 
-static json_t *jtext(const char *t, size_t n, s2_error *err) {
-    json_t *s = json_stringn(t, n);
-    if (s == NULL) s2_error_set(err, S2_E_ARG, "http: the text is not valid UTF-8 (JSON cannot carry it)");
-    return s;
+json_t *s2_json_text(const char *t, size_t n, bool *lossy) {
+    json_t *js = json_stringn(t, n);
+    if (js != NULL) return js;
+    if (lossy) *lossy = true;
+    char *o = malloc(3 * n + 1);
+    if (o == NULL) return json_string("");
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)t[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        bool ok = len > 0 && i + len <= n;
+        for (size_t b = 1; ok && b < len; b++) ok = ((unsigned char)t[i + b] >> 6) == 2;
+        if (ok && len > 1) { /* overlong forms and surrogates: let Jansson's own check decide */
+            json_t *one = json_stringn(t + i, len);
+            ok = one != NULL;
+            json_decref(one);
+        }
+        if (ok) {
+            memcpy(o + k, t + i, len);
+            k += len;
+            i += len;
+        } else {
+            memcpy(o + k, "\xEF\xBF\xBD", 3);
+            k += 3;
+            i++;
+        }
+    }
+    js = json_stringn(o, k);
+    free(o);
+    return js ? js : json_string("");
 }
 
-/* A request body with the fields every request shares; the prompt or messages from text. */
+static json_t *hex_of(const char *t, size_t n) {
+    static const char hx[] = "0123456789abcdef";
+    char *o = malloc(2 * n + 1);
+    if (o == NULL) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        o[2 * i] = hx[(unsigned char)t[i] >> 4];
+        o[2 * i + 1] = hx[(unsigned char)t[i] & 15];
+    }
+    json_t *js = json_stringn(o, 2 * n);
+    free(o);
+    return js;
+}
+
+/* A request body with the fields every request shares; the prompt or messages from text. Text that is not UTF-8
+ * goes as its U+FFFD-replaced string plus its exact bytes in "sys2_prompt_hex" (which sys2 serve reads). */
 static json_t *base_body(http_lm *h, const char *text, size_t len, s2_error *err) {
-    json_t *p = jtext(text, len, err);
-    if (p == NULL) return NULL;
+    bool lossy = false;
+    json_t *p = s2_json_text(text, len, &lossy);
     json_t *b = json_object();
+    if (p == NULL || b == NULL) {
+        json_decref(p);
+        json_decref(b);
+        s2_error_set(err, S2_E_NOMEM, "http: out of memory");
+        return NULL;
+    }
     if (h->model) json_object_set_new(b, "model", json_string(h->model));
     if (h->chat) json_object_set_new(b, "messages", json_pack("[{s:s,s:o}]", "role", "user", "content", p));
     else json_object_set_new(b, "prompt", p);
+    if (lossy && !h->chat) json_object_set_new(b, "sys2_prompt_hex", hex_of(text, len));
     return b;
 }
 
@@ -563,7 +610,7 @@ static int32_t http_top_k(s2_lm *lm, s2_lm_seq s, int32_t k, s2_lm_top *out, s2_
 
 /* ---- sampling ---- */
 
-static s2_status parse_gen(http_lm *h, json_t *ch, const s2_lm_sample_params *p, s2_lm_gen *g, s2_error *err) {
+static s2_status parse_gen(http_lm *h, json_t *ch, s2_lm_gen *g, size_t *len, s2_error *err) {
     const char *text = NULL;
     size_t tl = 0;
     char *raw = NULL;
@@ -604,8 +651,8 @@ static s2_status parse_gen(http_lm *h, json_t *ch, const s2_lm_sample_params *p,
     memcpy(g->text, text, tl);
     if (extra) memcpy(g->text + tl, stop_str, extra);
     g->text[tl + extra] = '\0';
+    *len = tl + extra; /* the text may hold NULs, as the local engine's may */
     free(raw);
-    (void)p;
     json_t *l = json_object_get(ch, "logprobs");
     json_t *tlp = h->chat ? json_object_get(l, "content") : json_object_get(l, "token_logprobs");
     json_t *ids = json_object_get(l, "sys2_token_ids");
@@ -647,8 +694,9 @@ static s2_status http_sample(s2_lm *lm, const s2_lm_seq *seqs, int32_t n, const 
     }
     /* runs of sequences with the same text go as one request with n choices (choice j = sequence first + j) */
     int32_t *first = malloc((size_t)n * sizeof *first), n_req = 0;
+    size_t *lens = calloc((size_t)n, sizeof *lens);
     xfer *x = calloc((size_t)n, sizeof *x);
-    s2_status st = first && x ? S2_OK : s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    s2_status st = first && x && lens ? S2_OK : s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
     for (int32_t i = 0; st == S2_OK && i < n;) {
         const http_seq *q = &h->seqs[seqs[i]];
         int32_t m = 1;
@@ -698,17 +746,18 @@ static s2_status http_sample(s2_lm *lm, const s2_lm_seq *seqs, int32_t n, const 
                 json_array_foreach(choices, k, e)
                     if (json_integer_value(json_object_get(e, "index")) == i - first[r]) ch = e;
             }
-            st = parse_gen(h, ch, p, &out[i], err);
+            st = parse_gen(h, ch, &out[i], &lens[i], err);
         }
         if (st == S2_OK) count_usage(h, x[r].json);
     }
     for (int32_t i = 0; st == S2_OK && i < n; i++)
-        if (text_append(&h->seqs[seqs[i]], out[i].text, strlen(out[i].text)) != S2_OK)
+        if (text_append(&h->seqs[seqs[i]], out[i].text, lens[i]) != S2_OK)
             st = s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
     if (st != S2_OK)
         for (int32_t i = 0; i < n; i++) s2_lm_gen_free(&out[i]);
     xfers_free(x, n);
     free(first);
+    free(lens);
     return st;
 }
 

@@ -20,4 +20,9 @@ s2_status s2_lm_http_open(const char *url, const s2_lm_open_params *p, s2_lm **o
  * after 100 ms, 200 ms, 400 ms ... up to tries attempts in all (default 4). For tests and impatient callers. */
 void s2_lm_http_set_retries(s2_lm *lm, int32_t tries, int32_t first_backoff_ms);
 
+/* A Jansson string of n bytes of text (a new reference): the bytes themselves when they are UTF-8, else with every
+ * invalid byte replaced by U+FFFD and *lossy (may be NULL) set. Shared with core/serve.c. */
+struct json_t;
+struct json_t *s2_json_text(const char *t, size_t n, bool *lossy);
+
 #endif

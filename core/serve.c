@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "ctx.h"
+#include "http.h"
 #include "serve.h"
 
 #define MAX_STOPS 16
@@ -48,6 +49,7 @@ typedef struct job {
     int32_t *prompt;              /* (n_prompt) tokens */
     int32_t n_prompt, split;      /* echo: prompt tokens before split get no log-prob (and may come from the cache) */
     char *prompt_text;            /* the prompt as text (for echo), NULL when given as tokens */
+    size_t prompt_len;            /* its bytes (it may hold NULs) */
     int32_t n;
     s2_sample_params sp;
     int32_t max_tokens;
@@ -440,38 +442,7 @@ static void *engine_main(void *arg) {
 
 /* ---- JSON helpers ---- */
 
-/* A JSON string of n bytes; invalid UTF-8 bytes become U+FFFD (JSON cannot carry them; see sys2_text_hex). */
-static json_t *jstr(const char *t, size_t n, bool *lossy) {
-    json_t *js = json_stringn(t, n);
-    if (js != NULL) return js;
-    if (lossy) *lossy = true;
-    char *o = malloc(3 * n + 1);
-    if (o == NULL) return json_string("");
-    size_t k = 0;
-    for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)t[i];
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        bool ok = len > 0 && i + len <= n;
-        for (size_t b = 1; ok && b < len; b++) ok = ((unsigned char)t[i + b] >> 6) == 2;
-        if (ok && len > 1) {
-            json_t *one = json_stringn(t + i, len);
-            ok = one != NULL;
-            json_decref(one);
-        }
-        if (ok) {
-            memcpy(o + k, t + i, len);
-            k += len;
-            i += len;
-        } else {
-            memcpy(o + k, "\xEF\xBF\xBD", 3);
-            k += 3;
-            i++;
-        }
-    }
-    js = json_stringn(o, k);
-    free(o);
-    return js ? js : json_string("");
-}
+static json_t *jstr(const char *t, size_t n, bool *lossy) { return s2_json_text(t, n, lossy); }
 
 static json_t *jhex(const char *t, size_t n) {
     static const char hx[] = "0123456789abcdef";
@@ -655,11 +626,31 @@ static job *parse_job(parse_ctx *pc, json_t *o, bool chat) {
         j->echo = json_is_true(echo);
         json_t *p = json_object_get(o, "prompt");
         if (json_is_array(p) && json_array_size(p) == 1 && json_is_string(json_array_get(p, 0))) p = json_array_get(p, 0);
-        if (json_is_string(p)) {
-            size_t len = json_string_length(p);
-            const char *t = json_string_value(p);
+        /* sys2_prompt_hex: the prompt's exact bytes, for text that is not UTF-8 (JSON strings cannot carry it) */
+        const char *hx = json_string_value(json_object_get(o, "sys2_prompt_hex"));
+        char *raw = NULL;
+        size_t raw_len = 0;
+        if (hx != NULL && json_is_string(p)) {
+            raw_len = strlen(hx) / 2;
+            raw = malloc(raw_len + 1);
+            for (size_t b = 0; raw != NULL && b < raw_len; b++) {
+                unsigned v = 0;
+                if (sscanf(hx + 2 * b, "%2x", &v) != 1) {
+                    free(raw);
+                    raw = NULL;
+                    ok = bad(pc, "'%s' is not a hex string", "sys2_prompt_hex");
+                    break;
+                }
+                raw[b] = (char)v;
+            }
+            if (raw != NULL) raw[raw_len] = '\0';
+        }
+        if (ok && json_is_string(p)) {
+            size_t len = raw ? raw_len : json_string_length(p);
+            const char *t = raw ? raw : json_string_value(p);
             j->prompt_text = malloc(len + 1);
             if (j->prompt_text) memcpy(j->prompt_text, t, len + 1);
+            j->prompt_len = len;
             j->prompt = tokenize(s->v, t, len, true, &j->n_prompt);
             j->split = 1;
             json_t *from = json_object_get(o, "sys2_logprobs_from");
@@ -687,7 +678,8 @@ static job *parse_job(parse_ctx *pc, json_t *o, bool chat) {
                 }
                 free(q);
             }
-        } else if (json_is_array(p) && json_array_size(p) > 0) {
+            free(raw);
+        } else if (ok && json_is_array(p) && json_array_size(p) > 0) {
             size_t i;
             json_t *e;
             j->n_prompt = (int32_t)json_array_size(p);
@@ -699,13 +691,14 @@ static job *parse_job(parse_ctx *pc, json_t *o, bool chat) {
                     ok = bad(pc, "'prompt' must be a string or an array of token ids in [0, n_vocab)%s", "");
                 else j->prompt[i] = (int32_t)json_integer_value(e);
             }
-        } else {
+        } else if (ok) {
             ok = bad(pc, "'%s' must be a string or a non-empty array of token ids", "prompt");
         }
     } else if (ok) {
         j->prompt_text = chat_prompt(pc, json_object_get(o, "messages"));
         if (j->prompt_text == NULL) ok = false;
-        else j->prompt = tokenize(s->v, j->prompt_text, strlen(j->prompt_text), true, &j->n_prompt);
+        else j->prompt_len = strlen(j->prompt_text);
+        if (ok) j->prompt = tokenize(s->v, j->prompt_text, j->prompt_len, true, &j->n_prompt);
     }
     if (ok && (j->prompt == NULL || (j->prompt_text == NULL && !chat && json_is_string(json_object_get(o, "prompt")))))
         ok = bad(pc, "%s", "out of memory");
@@ -746,7 +739,7 @@ static json_t *choice_json(s2_server *s, job *j, int32_t i) {
     choice *c = &j->ch[i];
     json_t *ch = json_object();
     json_object_set_new(ch, "index", json_integer(i));
-    size_t plen = j->echo && j->prompt_text ? strlen(j->prompt_text) : 0;
+    size_t plen = j->echo && j->prompt_text ? j->prompt_len : 0;
     size_t tlen = plen + c->tlen;
     char *full = malloc(tlen + 1);
     if (full == NULL) return ch;
@@ -890,7 +883,7 @@ static enum MHD_Result send_error(s2_server *s, struct MHD_Connection *conn, uns
 
 static enum MHD_Result run_completion(s2_server *s, struct MHD_Connection *conn, req *r, bool chat) {
     json_error_t jerr;
-    json_t *o = json_loadb(r->body ? r->body : "", r->len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *o = json_loadb(r->body ? r->body : "", r->len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (o == NULL) {
         char m[256];
         snprintf(m, sizeof m, "the body is not valid JSON: %s (line %d, column %d)", jerr.text, jerr.line, jerr.column);

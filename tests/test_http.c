@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "http.h"
 #include "init_model.h"
 #include "serve.h"
@@ -91,8 +93,8 @@ static void compare_samples(fix *f, const char *prompt, const s2_lm_sample_param
         OK(s2_lm_sample_n(lms[k], root, n, p, seqs[k], g[k], err_));
     }
     for (int32_t i = 0; i < n; i++) {
-        ck_assert_msg(strcmp(g[0][i].text, g[1][i].text) == 0, "choice %d: local '%s' vs http '%s'", i, g[0][i].text,
-                      g[1][i].text);
+        ck_assert_msg(strcmp(g[0][i].text, g[1][i].text) == 0, "choice %d: local '%.60s' vs http '%.60s'", i,
+                      g[0][i].text, g[1][i].text);
         ck_assert_str_eq(g[0][i].finish, g[1][i].finish);
         ck_assert_int_eq(g[0][i].n_tokens, g[1][i].n_tokens);
         for (int32_t t = 0; t < g[0][i].n_tokens; t++) {
@@ -159,10 +161,15 @@ START_TEST(test_http_sample_distinct_sequences)
         }
     }
     for (int i = 0; i < 3; i++) {
-        ck_assert_str_eq(g[0][i].text, g[1][i].text);
+        ck_assert(strcmp(g[0][i].text, g[1][i].text) == 0);
         for (int32_t t = 0; t < g[0][i].n_tokens; t++)
             ck_assert_float_eq_tol(g[0][i].logprobs[t], g[1][i].logprobs[t], 1e-4);
-        ck_assert_str_eq(after[0][i], after[1][i]);
+        /* the second round continues from the text, which the server tokenizes afresh: it matches the local
+         * engine's kept tokens when those are the text's own tokenization (a trained model's printable text; not the
+         * random bytes of a random model) */
+        bool printable = true;
+        for (const char *c = g[0][i].text; *c; c++) printable = printable && *c >= 32 && *c < 127;
+        if (printable) ck_assert_msg(strcmp(after[0][i], after[1][i]) == 0, "'%.80s' vs '%.80s'", after[0][i], after[1][i]);
         s2_lm_gen_free(&g[0][i]);
         s2_lm_gen_free(&g[1][i]);
         free(after[0][i]);
@@ -334,13 +341,31 @@ START_TEST(test_http_server_api)
     ck_assert_int_eq(raw(url, req, strlen(req), &b), 200);
     ck_assert_ptr_nonnull(strstr(a, "\"usage\""));
     ck_assert_ptr_nonnull(strstr(a, "\"cached_tokens\""));
-    char *ia = strstr(a, "\"choices\""), *ib = strstr(b, "\"choices\""); /* ids and times differ */
-    ck_assert_ptr_nonnull(ia);
-    ck_assert_str_eq(ia, ib);
+    /* texts equal; log-probs equal up to float rounding (the second request's prompt comes from the prefix cache,
+     * so its last row is computed in a batch of one rather than with the whole prompt) */
+    json_t *ja = json_loads(a, JSON_ALLOW_NUL, NULL), *jb = json_loads(b, JSON_ALLOW_NUL, NULL);
+    ck_assert_ptr_nonnull(ja);
+    ck_assert_ptr_nonnull(jb);
+    json_t *ca = json_object_get(ja, "choices"), *cb = json_object_get(jb, "choices");
+    ck_assert_int_eq(json_array_size(ca), 3);
+    ck_assert_int_eq(json_array_size(cb), 3);
+    for (size_t i = 0; i < 3; i++) {
+        json_t *x = json_array_get(ca, i), *y = json_array_get(cb, i);
+        ck_assert(json_equal(json_object_get(x, "text"), json_object_get(y, "text")));
+        ck_assert(json_equal(json_object_get(x, "finish_reason"), json_object_get(y, "finish_reason")));
+        json_t *lx = json_object_get(json_object_get(x, "logprobs"), "token_logprobs");
+        json_t *ly = json_object_get(json_object_get(y, "logprobs"), "token_logprobs");
+        ck_assert_int_eq(json_array_size(lx), json_array_size(ly));
+        ck_assert_int_gt(json_array_size(lx), 0);
+        for (size_t t = 0; t < json_array_size(lx); t++)
+            ck_assert_double_eq_tol(json_real_value(json_array_get(lx, t)), json_real_value(json_array_get(ly, t)), 1e-5);
+    }
+    json_decref(ja);
+    json_decref(jb);
     free(a);
     free(b);
     /* token-array prompts and echo */
-    const char *tok = "{\"prompt\":[1,403,407],\"max_tokens\":0,\"echo\":true,\"logprobs\":0}";
+    const char *tok = "{\"prompt\":[1,5,6],\"max_tokens\":0,\"echo\":true,\"logprobs\":0}";
     ck_assert_int_eq(raw(url, tok, strlen(tok), &out), 200);
     ck_assert_ptr_nonnull(strstr(out, "\"token_logprobs\":[null,"));
     free(out);
