@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sandbox.h"
@@ -280,6 +282,44 @@ START_TEST(test_sandbox_parallel_runs_are_independent)
 }
 END_TEST
 
+/* Without root (here: a child that became uid 65534) there are no namespaces: landlock, seccomp and rlimits
+ * must hold by themselves. The child reports through its exit status. */
+START_TEST(test_sandbox_unprivileged_fallback)
+{
+    if (geteuid() != 0) return; /* already unprivileged: the other tests cover it */
+    unlink("/tmp/sys2_escape_test");
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (setgroups(0, NULL) != 0 || setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0)
+            _exit(10);
+        setenv("TMPDIR", "/tmp", 1);
+        s2_sandbox_limits l = short_limits();
+        s2_sandbox_result r;
+        s2_error err = {0};
+        if (s2_sandbox_run_python("print('hi')\n", &l, &r, &err) != S2_OK) _exit(11);
+        if (r.exit_code != 0 || strcmp(r.out, "hi\n") != 0) _exit(12);
+        if (strstr(r.isolation, "pidns") != NULL || strstr(r.isolation, "seccomp") == NULL) _exit(13);
+        bool landlock = strstr(r.isolation, "landlock(") != NULL;
+        s2_sandbox_result_clear(&r);
+        if (s2_sandbox_run_python("open('/tmp/sys2_escape_test', 'w').write('x')\n", &l, &r, &err) != S2_OK) _exit(14);
+        if (landlock && (r.exit_code == 0 || access("/tmp/sys2_escape_test", F_OK) == 0)) _exit(15);
+        s2_sandbox_result_clear(&r);
+        if (s2_sandbox_run_python("import os\nos.fork()\n", &l, &r, &err) != S2_OK || r.exit_code == 0) _exit(16);
+        s2_sandbox_result_clear(&r);
+        if (s2_sandbox_run_python("import os, time\ntry:\n    os.kill(os.getppid(), 9)\nexcept OSError:\n    pass\n"
+                                  "time.sleep(100)\n", &l, &r, &err) != S2_OK || !r.timed_out) _exit(17);
+        s2_sandbox_result_clear(&r);
+        _exit(0);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the unprivileged child failed at step %d",
+                  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    ck_assert_int_eq(access("/tmp/sys2_escape_test", F_OK), -1);
+}
+END_TEST
+
 START_TEST(test_sandbox_rejects_bad_limits)
 {
     s2_sandbox_limits l = s2_sandbox_default_limits();
@@ -307,6 +347,7 @@ Suite *sandbox_suite(void) {
     tcase_add_test(tc, test_sandbox_huge_output_is_capped);
     tcase_add_test(tc, test_sandbox_cannot_kill_parent);
     tcase_add_test(tc, test_sandbox_parallel_runs_are_independent);
+    tcase_add_test(tc, test_sandbox_unprivileged_fallback);
     tcase_add_test(tc, test_sandbox_rejects_bad_limits);
     suite_add_tcase(s, tc);
     return s;
