@@ -167,6 +167,7 @@ static json_t *by_id(const char *path) {
     json_t *o;
     json_array_foreach(lines, i, o) {
         json_object_del(o, "wall_s");
+        json_object_del(o, "setup_s");
         json_object_del(o, "outside_s");
         json_object_del(o, "outside_frac");
         json_object_set(m, json_string_value(json_object_get(o, "id")), o);
