@@ -5,12 +5,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "gguf.h"
 #include "quant.h"
 #include "testutil.h"
+
+/* Removes a file a test wrote and, when it is then empty, its t_tmpdir() directory (forked tests never reach
+ * the runner's cleanup, so whatever they write stays in /tmp). */
+static void rm_tmp(const char *path) {
+    unlink(path);
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL) {
+        *slash = '\0';
+        rmdir(dir); /* fails harmlessly while other files remain; the runner's root must stay */
+    }
+}
 
 /* ---- reading real files ---- */
 
@@ -318,6 +332,7 @@ START_TEST(test_gguf_writer_matches_handcrafted_bytes)
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     ck_assert_ptr_null(t_read_file(tmp, &len)); /* renamed away */
     free(got);
+    rm_tmp(path);
 
     s2_gguf *g = NULL;
     ck_assert_int_eq(s2_gguf_open_buffer(want.p, want.n, "sample", &g, &err), S2_OK);
@@ -503,6 +518,8 @@ START_TEST(test_gguf_round_trip_every_type)
     ck_assert_int_eq(memcmp(b1, b2, n1), 0);
     free(b1);
     free(b2);
+    rm_tmp(path);
+    rm_tmp(path2);
 }
 END_TEST
 
@@ -531,6 +548,7 @@ static void expect_corrupt(const uint8_t *buf, size_t n, const char *frags, cons
             snprintf(path, sizeof path, "%s/corrupt.gguf", t_tmpdir());
             ck_assert(t_write_file(path, buf, n));
             st = s2_gguf_open(path, &g, &err);
+            rm_tmp(path); /* hundreds of these per run: leave nothing behind */
         } else {
             uint8_t *copy = malloc(n ? n : 1); /* an exact-size heap copy, so ASan sees any overread */
             memcpy(copy, buf, n);
@@ -863,6 +881,9 @@ START_TEST(test_gguf_quantize_converts_row_by_row)
     ck_assert(t_write_file(bad, "GGUF\x01\0\0\0 and then some junk bytes", 32));
     ck_assert_int_eq(s2_gguf_quantize(bad, out, S2_TYPE_Q8_0, &err), S2_E_FORMAT);
     ck_assert_ptr_nonnull(strstr(err.msg, "version 1"));
+    rm_tmp(bad);
+    rm_tmp(out2);
+    rm_tmp(out);
 }
 END_TEST
 
@@ -916,6 +937,7 @@ START_TEST(test_gguf_cli_info)
     ck_assert_int_eq(t_run(cmd, &out), 1);
     ck_assert_ptr_nonnull(strstr(out, "bad version 4"));
     free(out);
+    rm_tmp(bad);
     snprintf(cmd, sizeof cmd, "%s info 2>/dev/null", t_sys2_bin());
     ck_assert_int_eq(t_run(cmd, NULL), 2);
     snprintf(cmd, sizeof cmd, "%s info --help", t_sys2_bin());
@@ -962,6 +984,7 @@ START_TEST(test_gguf_cli_info_odd_values)
     ck_assert_ptr_nonnull(strstr(out, "odd.str = \"a\\xff\\xfeb\""));
     ck_assert_ptr_nonnull(strstr(out, "odd.nan = nan (float32)"));
     free(out);
+    rm_tmp(path);
 }
 END_TEST
 
@@ -993,6 +1016,7 @@ START_TEST(test_gguf_cli_quantize)
     ck_assert_int_eq(t_run(cmd, &out), 0);
     ck_assert_ptr_nonnull(strstr(out, "usage: sys2 quantize"));
     free(out);
+    rm_tmp(dst);
 }
 END_TEST
 
