@@ -17,4 +17,5 @@
     X(tokenizer) \
     X(search) \
     X(http) \
-    X(run)
+    X(run) \
+    X(scorers)
