@@ -5,6 +5,7 @@
     X(engine) \
     X(lm) \
     X(lm_examples) \
+    X(forward_naive) \
     X(gguf) \
     X(quant) \
     X(sandbox) \
