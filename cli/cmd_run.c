@@ -319,8 +319,8 @@ static void wilson(int32_t k, int32_t n, double *lo, double *hi) {
     double z = 1.959963984540054, p = (double)k / n, z2n = z * z / n;
     double center = (p + z2n / 2) / (1 + z2n);
     double half = z * sqrt(p * (1 - p) / n + z2n / (4.0 * n)) / (1 + z2n);
-    *lo = center - half < 0 ? 0 : center - half;
-    *hi = center + half > 1 ? 1 : center + half;
+    *lo = k == 0 || center - half < 0 ? 0 : center - half; /* exact ends: rounding leaves 1e-17 there */
+    *hi = k == n || center + half > 1 ? 1 : center + half;
 }
 
 /* "tot-bfs b=1" : the strategy and the parameters that differ from the defaults. */

@@ -3,6 +3,7 @@
  * exactly once, and a file of another run is refused. Plus the real engine on a small random model: in
  * tot-bfs, beam and mcts the prompt is computed once and shared prefixes are never recomputed. */
 #include <jansson.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -405,6 +406,66 @@ START_TEST(test_run_engine_prefix_sharing)
 }
 END_TEST
 
+/* ---- the CLI: run, report, strategies ---- */
+
+START_TEST(test_run_cli_run_report_strategies)
+{
+    const char *model = t_shared("models/stories260K.gguf", "test_run_cli_run_report_strategies");
+    if (model == NULL) return;
+    const char *dir = t_tmpdir();
+    char cmd[4096], *out = NULL;
+    snprintf(cmd, sizeof cmd,
+             "%s run --task game24 --search beam --param width=2 --param expand=2 --param max_step_tokens=16 "
+             "--param max_depth=3 -m %s --ctx 512 --limit 3 --threads 2 --out %s/r.jsonl -q",
+             t_sys2_bin(), model, dir);
+    ck_assert_int_eq(t_run(cmd, &out), 0);
+    ck_assert_msg(strstr(out, "3 items (3 new") != NULL, "%s", out);
+    free(out);
+    ck_assert_int_eq(t_run(cmd, &out), 0); /* the same command again: nothing new */
+    ck_assert_msg(strstr(out, "3 items (0 new, 3 already") != NULL, "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s report --json %s/r.jsonl", t_sys2_bin(), dir);
+    ck_assert_int_eq(t_run(cmd, &out), 0);
+    json_error_t je;
+    json_t *a = json_loads(out, 0, &je);
+    ck_assert_msg(a != NULL, "%s", out);
+    json_t *r = json_array_get(a, 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(r, "n")), 3);
+    ck_assert_str_eq(json_string_value(json_object_get(r, "label")), "beam width=2 expand=2");
+    double lo = json_real_value(json_object_get(r, "ci_lo")), hi = json_real_value(json_object_get(r, "ci_hi"));
+    int k = (int)json_integer_value(json_object_get(r, "correct"));
+    /* Wilson 95% for k of 3, by hand: k = 0 gives [0, 0.5615]; k = 3 gives [0.4385, 1] */
+    if (k == 0) ck_assert(lo == 0 && fabs(hi - 0.5615) < 1e-4);
+    if (k == 3) ck_assert(hi == 1 && fabs(lo - 0.4385) < 1e-4);
+    json_decref(a);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s report --md %s/r.jsonl", t_sys2_bin(), dir);
+    ck_assert_int_eq(t_run(cmd, &out), 0);
+    ck_assert_msg(strstr(out, "| beam width=2 expand=2 | logprob | none | 3 |") != NULL, "%s", out);
+    free(out);
+    if (access("/usr/bin/gnuplot", X_OK) == 0) {
+        snprintf(cmd, sizeof cmd, "%s report --plot %s/p %s/r.jsonl 2>/dev/null", t_sys2_bin(), dir, dir);
+        ck_assert_int_eq(t_run(cmd, NULL), 0);
+        char png[600];
+        snprintf(png, sizeof png, "%s/p.png", dir);
+        ck_assert_int_eq(access(png, R_OK), 0);
+        snprintf(png, sizeof png, "%s/p.svg", dir);
+        ck_assert_int_eq(access(png, R_OK), 0);
+    }
+    snprintf(cmd, sizeof cmd, "%s strategies", t_sys2_bin());
+    ck_assert_int_eq(t_run(cmd, &out), 0);
+    ck_assert(strstr(out, "tot-bfs") && strstr(out, "c_puct=1.25") && strstr(out, "w_sure=20"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s run --task game24 -m %s 2>/dev/null", t_sys2_bin(), model);
+    ck_assert_int_eq(t_run(cmd, NULL), 2);
+    snprintf(cmd, sizeof cmd, "%s run --task game24 --search beam --param nope=1 -m %s --out %s/z.jsonl -q 2>/dev/null",
+             t_sys2_bin(), model, dir);
+    ck_assert_int_eq(t_run(cmd, NULL), 1);
+    snprintf(cmd, sizeof cmd, "%s report %s/missing.jsonl 2>/dev/null", t_sys2_bin(), dir);
+    ck_assert_int_eq(t_run(cmd, NULL), 1);
+}
+END_TEST
+
 Suite *run_suite(void) {
     Suite *s = suite_create("run");
     TCase *tc = tcase_create("runner");
@@ -415,6 +476,7 @@ Suite *run_suite(void) {
     tcase_add_test(tc, test_run_refuses_another_runs_file_and_bad_params);
     tcase_add_test(tc, test_run_shards_split_the_items);
     tcase_add_test(tc, test_run_engine_prefix_sharing);
+    tcase_add_test(tc, test_run_cli_run_report_strategies);
     suite_add_tcase(s, tc);
     return s;
 }
