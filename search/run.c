@@ -40,6 +40,7 @@ uint64_t s2_run_item_seed(uint64_t seed, const char *id) {
 /* {"path", "size", "mtime", "fnv1a64"} of a model file: the hash covers every byte. */
 static json_t *file_id(const char *path, s2_error *err) {
     if (path == NULL) return json_null();
+    if (strncmp(path, "http://", 7) == 0 || strncmp(path, "https://", 8) == 0) return json_pack("{s:s}", "url", path);
     struct stat sb;
     FILE *f = fopen(path, "rb");
     if (f == NULL || fstat(fileno(f), &sb) != 0) {
@@ -98,9 +99,16 @@ typedef struct runner {
     s2_error fatal_err;
 } runner;
 
+static bool is_url(const char *s) { return s && (strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0); }
+
 static s2_status make_lm(runner *r, bool value, s2_lm **out, s2_error *err) {
     *out = NULL;
     if (r->cfg->make_lm) return r->cfg->make_lm(r->cfg->lm_user, value, out, err);
+    const char *spec = value ? r->cfg->value : r->cfg->model;
+    if (is_url(spec)) { /* a remote system 1: one connection per item, as one context per item locally */
+        s2_lm_open_params op = s2_lm_open_default_params();
+        return s2_lm_open(spec, &op, out, err);
+    }
     if (value && r->value_model == NULL) return S2_OK;
     return s2_lm_local_init(value ? r->value_model : r->model, value ? &r->vcp : &r->cp, out, err);
 }
@@ -375,8 +383,8 @@ static s2_status setup(runner *r, s2_error *err) {
     if (c->make_lm == NULL) {
         s2_model_params mp = s2_model_default_params();
         mp.tokenizer = c->tokenizer;
-        st = s2_model_load(c->model, &mp, &r->model, err);
-        if (st == S2_OK && c->value) st = s2_model_load(c->value, NULL, &r->value_model, err);
+        if (!is_url(c->model)) st = s2_model_load(c->model, &mp, &r->model, err);
+        if (st == S2_OK && c->value && !is_url(c->value)) st = s2_model_load(c->value, NULL, &r->value_model, err);
         if (st != S2_OK) return st;
         for (int v = 0; v < 2; v++) {
             const s2_model *m = v ? r->value_model : r->model;
