@@ -765,7 +765,9 @@ START_TEST(test_http_64_concurrent_clients)
     ck_assert_int_gt(answered, 64);
     ck_assert_int_gt(busy, 0);
     ck_assert_int_eq(st.rejected_busy >= busy, 1);
+#ifndef __SANITIZE_ADDRESS__ /* ASan's quarantine keeps freed memory (hundreds of MB); LeakSanitizer checks leaks there */
     ck_assert_msg(after - before < 32 * 1024, "RSS grew by %ld kB", after - before);
+#endif
     ck_assert(st.batch_rows > st.batches); /* requests were decoded together */
     fix_close(&f);
 }
@@ -777,34 +779,46 @@ START_TEST(test_http_overhead)
 {
     fix f;
     fix_open(&f, "test_http_overhead", NULL);
-    int iters = getenv("SYS2_HTTP_BENCH") ? 300 : 20;
+    int iters = getenv("SYS2_HTTP_BENCH") ? 200 : 10;
     s2_lm *lms[2] = {f.local, f.remote};
-    double per[2][2];
+    double per[2][3];
     s2_lm_sample_params p = s2_lm_sample_default_params();
+    static const char *const suffix[16] = {" a", " b", " c", " d", " e", " f", " g", " h",
+                                           " i", " j", " k", " l", " m", " n", " o", " p"};
     for (int k = 0; k < 2; k++) {
         s2_lm_seq root;
         OK(s2_lm_seq_new(lms[k], "Once upon a time", &root, err_));
-        for (int mt = 0; mt < 2; mt++) {
-            p.max_tokens = mt == 0 ? 1 : 32;
+        for (int mode = 0; mode < 3; mode++) {
+            /* 0: one sequence, 1 token; 1: one sequence, 32 tokens; 2: 16 distinct sequences, 16 tokens each */
+            int32_t nseq = mode == 2 ? 16 : 1;
+            p.max_tokens = mode == 0 ? 1 : mode == 1 ? 32 : 16;
+            int it = mode == 2 ? (iters + 3) / 4 : iters;
             double t0 = now_s();
-            for (int i = 0; i < iters; i++) {
-                s2_lm_seq s;
-                s2_lm_gen g;
+            for (int i = 0; i < it; i++) {
+                s2_lm_seq s[16];
+                s2_lm_gen g[16];
                 p.seed = (uint64_t)i;
-                OK(s2_lm_fork(lms[k], root, &s, err_));
-                OK(s2_lm_sample(lms[k], &s, 1, &p, &g, err_));
-                s2_lm_gen_free(&g);
-                s2_lm_seq_free(lms[k], s);
+                for (int32_t q = 0; q < nseq; q++) {
+                    OK(s2_lm_fork(lms[k], root, &s[q], err_));
+                    if (nseq > 1) OK(s2_lm_append(lms[k], s[q], suffix[q], err_));
+                }
+                OK(s2_lm_sample(lms[k], s, nseq, &p, g, err_));
+                for (int32_t q = 0; q < nseq; q++) {
+                    s2_lm_gen_free(&g[q]);
+                    s2_lm_seq_free(lms[k], s[q]);
+                }
             }
-            per[k][mt] = (now_s() - t0) / iters;
+            per[k][mode] = (now_s() - t0) / it;
         }
     }
     if (getenv("SYS2_HTTP_BENCH"))
         fprintf(stderr,
-                "overhead, one sample call (1 sequence): max_tokens 1: local %.3f ms, http %.3f ms (+%.3f ms, %.0f req/s); "
-                "max_tokens 32: local %.3f ms, http %.3f ms (+%.3f ms)\n",
+                "overhead per sample call: 1 seq x 1 token: local %.3f ms, http %.3f ms (+%.3f ms; %.0f calls/s); "
+                "1 seq x 32 tokens: local %.3f ms, http %.3f ms (+%.3f ms); 16 distinct seqs x 16 tokens: local %.2f ms, "
+                "http %.2f ms (+%.2f ms)\n",
                 1e3 * per[0][0], 1e3 * per[1][0], 1e3 * (per[1][0] - per[0][0]), 1.0 / per[1][0], 1e3 * per[0][1],
-                1e3 * per[1][1], 1e3 * (per[1][1] - per[0][1]));
+                1e3 * per[1][1], 1e3 * (per[1][1] - per[0][1]), 1e3 * per[0][2], 1e3 * per[1][2],
+                1e3 * (per[1][2] - per[0][2]));
     ck_assert(per[1][0] > 0);
     fix_close(&f);
 }
