@@ -457,7 +457,9 @@ const char *s2_env_answer(s2_env *env, s2_node *node) {
 s2_status s2_env_rollout(s2_env *env, s2_node **leaves, int32_t n, double temperature) {
     s2_node **par = malloc((size_t)(n > 0 ? n : 1) * sizeof *par), **kids = malloc((size_t)(n > 0 ? n : 1) * sizeof *kids);
     int32_t *idx = malloc((size_t)(n > 0 ? n : 1) * sizeof *idx), *ones = malloc((size_t)(n > 0 ? n : 1) * sizeof *ones);
-    s2_status st = par && kids && idx && ones ? S2_OK : s2_error_set(&env->err, S2_E_NOMEM, "rollout: out of memory");
+    s2_node **start = malloc((size_t)(n > 0 ? n : 1) * sizeof *start);
+    s2_status st = par && kids && idx && ones && start ? S2_OK : s2_error_set(&env->err, S2_E_NOMEM, "rollout: out of memory");
+    for (int32_t i = 0; start && i < n; i++) start[i] = leaves[i];
     s2_expand_opts o = {.temperature = temperature};
     while (st == S2_OK) {
         int32_t m = 0;
@@ -482,9 +484,10 @@ s2_status s2_env_rollout(s2_env *env, s2_node **leaves, int32_t n, double temper
                 leaves[idx[j]]->terminal = true;
                 continue;
             }
-            bool shared = par[j]->parent == NULL; /* the root (or a start node other chains share) stays */
-            for (int32_t q = 0; q < m && !shared; q++) shared = q != j && par[q] == par[j];
-            if (!shared) s2_env_release(env, par[j]);
+            bool keep = par[j]->parent == NULL; /* the root and the start nodes stay: the caller's tree */
+            for (int32_t q = 0; q < n && !keep; q++) keep = start[q] == par[j];
+            for (int32_t q = 0; q < m && !keep; q++) keep = q != j && par[q] == par[j];
+            if (!keep) s2_env_release(env, par[j]); /* a chain's inner step: its child holds the prefix */
             leaves[idx[j]] = kids[j];
         }
     }
@@ -492,6 +495,7 @@ s2_status s2_env_rollout(s2_env *env, s2_node **leaves, int32_t n, double temper
     free(kids);
     free(idx);
     free(ones);
+    free(start);
     return st;
 }
 

@@ -181,6 +181,29 @@ START_TEST(test_search_mcts_progressive_widening)
 }
 END_TEST
 
+START_TEST(test_search_mcts_rollouts_stay_out_of_the_tree)
+{
+    fixture f;
+    const char *kv[] = {"iters=20", "eval=rollout"};
+    setup(&f, NULL, 5, "selfeval", "mcts", kv, 2, "none", 12);
+    run(&f);
+    ck_assert_int_eq(s2_env_root(f.env)->visits, 20);
+    int32_t rollout_nodes = 0;
+    for (int32_t i = 0; i < s2_env_n_nodes(f.env); i++) {
+        s2_node *x = s2_env_node(f.env, i);
+        if (x->pruned) {
+            rollout_nodes++;
+            ck_assert_int_eq(x->seq, -1);
+            ck_assert_int_eq(x->visits, 0);
+        } else if (!x->terminal) {
+            ck_assert_msg(x->seq >= 0, "tree node %d lost its sequence", x->id); /* it may still be expanded */
+        }
+    }
+    ck_assert(rollout_nodes > 0);
+    teardown(&f);
+}
+END_TEST
+
 START_TEST(test_search_vote_tie_breaks)
 {
     const char *a[] = {"2", "1", NULL, "1", "2"};
@@ -431,6 +454,7 @@ Suite *search_suite(void) {
     tcase_add_test(tc, test_search_beam_token_level);
     tcase_add_test(tc, test_search_mcts_visits_equal_iterations);
     tcase_add_test(tc, test_search_mcts_progressive_widening);
+    tcase_add_test(tc, test_search_mcts_rollouts_stay_out_of_the_tree);
     tcase_add_test(tc, test_search_vote_tie_breaks);
     tcase_add_test(tc, test_search_sc_votes_with_tie_breaks);
     tcase_add_test(tc, test_search_bon_picks_best_score);
