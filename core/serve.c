@@ -557,6 +557,7 @@ static bool parse_common(parse_ctx *pc, json_t *o, job *j) {
     } else {
         return bad(pc, "'%s' must be an integer", "seed");
     }
+    if (json_is_true(json_object_get(o, "stream"))) return bad(pc, "%s", "stream is not supported: send stream false");
     json_t *inc = json_object_get(o, "include_stop_str_in_output");
     j->include_stop = json_is_true(inc);
     return true;

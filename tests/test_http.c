@@ -320,7 +320,8 @@ START_TEST(test_http_server_api)
     free(out);
     const char *bads[] = {"[1,2]", "{\"prompt\":3}", "{\"prompt\":\"a\",\"n\":0}", "{\"prompt\":\"a\",\"temperature\":-1}",
                           "{\"prompt\":\"a\",\"stop\":7}", "{\"prompt\":[1,99999999]}", "{\"prompt\":\"a\",\"logprobs\":99}",
-                          "{\"prompt\":\"a\",\"seed\":\"x\"}"};
+                          "{\"prompt\":\"a\",\"seed\":\"x\"}", "{\"prompt\":\"a\",\"stream\":true}",
+                          "{\"prompt\":[\"a\",\"b\"]}"};
     for (size_t i = 0; i < sizeof bads / sizeof *bads; i++) {
         ck_assert_msg(raw(url, bads[i], strlen(bads[i]), &out) == 400, "%s -> %s", bads[i], out);
         ck_assert_ptr_nonnull(strstr(out, "\"message\""));
@@ -824,6 +825,23 @@ START_TEST(test_http_overhead)
 }
 END_TEST
 
+START_TEST(test_http_serve_cli)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "%s serve --help", t_sys2_bin());
+    char *out = NULL;
+    ck_assert_int_eq(t_run(cmd, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "--max-queue"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s serve 2>/dev/null", t_sys2_bin());
+    ck_assert_int_eq(t_run(cmd, NULL), 2);
+    snprintf(cmd, sizeof cmd, "%s serve -m x.gguf --port abc 2>/dev/null", t_sys2_bin());
+    ck_assert_int_eq(t_run(cmd, NULL), 2);
+    snprintf(cmd, sizeof cmd, "%s serve -m /nonexistent.gguf --port 0 2>/dev/null", t_sys2_bin());
+    ck_assert_int_eq(t_run(cmd, NULL), 1);
+}
+END_TEST
+
 Suite *http_suite(void) {
     Suite *s = suite_create("http");
     TCase *tc = tcase_create("core");
@@ -839,6 +857,7 @@ Suite *http_suite(void) {
     tcase_add_test(tc, test_http_server_killed);
     tcase_add_test(tc, test_http_64_concurrent_clients);
     tcase_add_test(tc, test_http_overhead);
+    tcase_add_test(tc, test_http_serve_cli);
     suite_add_tcase(s, tc);
     return s;
 }
