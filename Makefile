@@ -58,7 +58,7 @@ header-check:
 test: deps
 	@$(MAKE) --no-print-directory check
 check: header-check $(BUILD)/check_all $(BUILD)/sys2 $(BUILD)/example_fork
-	OPENBLAS_NUM_THREADS=1 SYS2_BIN=$(BUILD)/sys2 SYS2_EXAMPLE=$(BUILD)/example_fork ./$(BUILD)/check_all
+	OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE SYS2_BIN=$(BUILD)/sys2 SYS2_EXAMPLE=$(BUILD)/example_fork ./$(BUILD)/check_all
 
 asan: deps   # a separate build dir, so that sanitized and plain objects never mix
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -111,9 +112,13 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
     /* OpenMP threads that spin while waiting starve everything else on a shared 2-core machine (a branch
-     * benchmark ran 20x slower with another job beside it); sleeping waiters cost little here. A user's own
-     * setting wins. */
-    setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+     * benchmark ran 20x slower with another job beside it, and a search spent 70% of its CPU in libgomp's
+     * spin loop); sleeping waiters cost little here. libgomp reads its environment before main() runs, so the
+     * setting takes effect through one re-execution of the program. A user's own setting wins. */
+    if (getenv("OMP_WAIT_POLICY") == NULL) {
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+        execv("/proc/self/exe", argv); /* only returns on failure: then go on with the default policy */
+    }
     if (argc < 2) {
         usage(stderr);
         return 2;

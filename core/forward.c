@@ -236,7 +236,7 @@ static s2_status chunk_forward(s2_ctx *ctx, const s2_seq *seqs, const int32_t *t
         for (int32_t r = 0; r < R; r++) work += (int64_t)(pos[r] + 1);
         att_flops += 4.0 * (double)work * (double)(H * HD);
         int64_t group = H / HKV;
-#pragma omp parallel for schedule(dynamic, 1) if (work * H * HD >= (1 << 15))
+#pragma omp parallel for schedule(dynamic, 1) if (work * H * HD >= (1 << 20)) /* a region costs ~10 us */
         for (int64_t rh = 0; rh < (int64_t)R * H; rh++) {
             int32_t r = (int32_t)(rh / H), h = (int32_t)(rh % H);
             float *score = ctx->scores + (size_t)omp_get_thread_num() * (size_t)ctx->p.n_ctx;

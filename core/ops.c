@@ -49,7 +49,7 @@ static s2_status matmul_dot(float *y, const float *x, const s2_weight *w, int64_
     const char *W = w->data;
     int64_t n_out = w->n_out, n_in = w->n_in;
     /* each weight row is read once for all R rows */
-#pragma omp parallel for schedule(static) if (n_out * n_in >= (1 << 16))
+#pragma omp parallel for schedule(static) if (R * n_out * n_in >= (1 << 20))
     for (int64_t o = 0; o < n_out; o++) {
         const void *row = W + (size_t)o * w->row_bytes;
         for (int64_t r = 0; r < R; r++)
@@ -123,7 +123,7 @@ static bool have_avx512(void) {
 
 /* y (R, N) = x (R, K) · Wᵀ, W (N, K) row-major F32, 2 <= R <= SMALL_MAX_ROWS, N a multiple of 4 */
 static void small_f32(float *y, const float *x, const float *W, int64_t R, int64_t K, int64_t N) {
-#pragma omp parallel for schedule(static) if (N * K >= (1 << 18))
+#pragma omp parallel for schedule(static) if (R * N * K >= (1 << 20))
     for (int64_t o = 0; o < N; o += 4)
         for (int64_t r0 = 0; r0 < R; r0 += 4) {
             switch (R - r0 >= 4 ? 4 : R - r0) {
