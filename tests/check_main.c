@@ -100,6 +100,13 @@ int t_run(const char *cmd, char **out) {
 }
 
 int main(void) {
+    /* the root of every test's temporary directory is made here, in the runner, so that the tests (forked
+     * children, which never reach the runner's cleanup) write below it and the runner removes it all at the end */
+    snprintf(tmp_root, sizeof tmp_root, "/tmp/sys2-test-XXXXXX");
+    if (mkdtemp(tmp_root) == NULL) {
+        fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
+        return 2;
+    }
     const char *only = getenv("CK_RUN_SUITE");
     SRunner *sr = NULL;
 #define ADD_SUITE(name)                                                  \
