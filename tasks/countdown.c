@@ -36,6 +36,15 @@ typedef struct cd_ctx {
 
 static const cd_ctx *ctx_of(const s2_task *t) { return t->ctx; }
 
+/* The id: the numbers ascending and the target, "3-7-25-44=50". */
+static void cd_set_id(cd_item *it) {
+    size_t len = 0;
+    for (int k = 0; k < it->start.n; k++)
+        len += (size_t)snprintf(it->id + len, sizeof it->id - len, "%s%lld", k ? "-" : "",
+                                (long long)it->start.v[k].num);
+    snprintf(it->id + len, sizeof it->id - len, "=%lld", (long long)it->rules.target.num);
+}
+
 /* A solvable item from rng. */
 static void gen_item(int n, uint64_t *rng, cd_item *it) {
     for (;;) {
@@ -51,10 +60,7 @@ static void gen_item(int n, uint64_t *rng, cd_item *it) {
         if (t.den != 1 || t.num < CD_TARGET_MIN || t.num > CD_TARGET_MAX) continue;
         it->start = s;
         it->rules = (s2_ng_rules){.target = t, .pos_int = true};
-        size_t len = 0;
-        for (int k = 0; k < n; k++)
-            len += (size_t)snprintf(it->id + len, sizeof it->id - len, "%s%lld", k ? "-" : "", (long long)s.v[k].num);
-        snprintf(it->id + len, sizeof it->id - len, "=%lld", (long long)t.num);
+        cd_set_id(it);
         return;
     }
 }
@@ -128,6 +134,7 @@ static s2_status cd_gen_example(const s2_task *t, s2_role role, uint64_t seed, s
     uint64_t rng = seed ^ 0xbb67ae8584caa73bull;
     s2_buf pb = {0}, cb = {0};
     bool want = role == S2_ROLE_VALUE && s2_task_rng_below(&rng, 2) == 1;
+    int k = -1;
     for (int tries = 0;; tries++) {
         if (tries == 100000) return s2_error_set(err, S2_E_ARG, "countdown: no example found");
         cd_item it;
@@ -142,13 +149,29 @@ static s2_status cd_gen_example(const s2_task *t, s2_role role, uint64_t seed, s
             s2_ng_write_path(&cb, &it.rules, &it.start, &p, true, NULL);
             break;
         }
+        /* value: the depth k (0 to n-1 steps) is drawn once, like the label, so that each label is 50/50 at
+         * every depth; depth 0 also takes unsolvable starts (random numbers and target, not constructed) */
+        if (k < 0) k = (int)s2_task_rng_below(&rng, (uint64_t)c->n_numbers);
         s2_ng_state end;
-        s2_ng_path p;
-        s2_ng_random_steps(&it.rules, &it.start, (int)s2_task_rng_below(&rng, (uint64_t)c->n_numbers), &rng, &p);
-        s2_buf steps = {0};
-        s2_ng_write_path(&steps, &it.rules, &it.start, &p, false, &end);
-        s2_buf_free(&steps);
-        if (s2_ng_solvable(&it.rules, &end) != want) continue;
+        if (k == 0 && s2_task_rng_below(&rng, 2) == 0) {
+            int64_t v[CD_MAXN];
+            for (int j = 0; j < c->n_numbers; j++) v[j] = 1 + (int64_t)s2_task_rng_below(&rng, CD_NUM_MAX);
+            s2_ng_state_ints(&it.start, v, c->n_numbers);
+            it.rules.target = s2_rat_int(CD_TARGET_MIN + (int64_t)s2_task_rng_below(&rng, CD_TARGET_MAX - CD_TARGET_MIN + 1));
+            cd_set_id(&it);
+            if (heldout(&it)) continue;
+        }
+        if (k == c->n_numbers - 1 && want) { /* one number left and solvable: it is the target */
+            end.n = 1;
+            end.v[0] = it.rules.target;
+        } else {
+            s2_ng_path p;
+            s2_ng_random_steps(&it.rules, &it.start, k, &rng, &p);
+            s2_buf steps = {0};
+            s2_ng_write_path(&steps, &it.rules, &it.start, &p, false, &end);
+            s2_buf_free(&steps);
+            if (s2_ng_solvable(&it.rules, &end) != want) continue;
+        }
         s2_buf_puts(&pb, "Value: ");
         s2_ng_write_numbers(&pb, &end);
         s2_buf_printf(&pb, " Target: %lld\n", (long long)it.rules.target.num);

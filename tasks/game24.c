@@ -279,18 +279,33 @@ static s2_status g24_gen_example(const s2_task *t, s2_role role, uint64_t seed, 
         s2_buf_printf(&pb, "Input: %d %d %d %d\n", it->v[0], it->v[1], it->v[2], it->v[3]);
         s2_ng_write_path(&cb, &g24_rules, &s, &p, true, NULL);
     } else {
-        /* a coin picks the label, then states are drawn until one has it: 50/50 whatever the prior */
+        /* A coin picks the label and a die the depth k (0-3 steps); states of that depth are drawn until one
+         * has the label. So each label is 50/50 at every depth, and the count of numbers left says nothing.
+         * Depth 0 draws from every multiset of 1..13 that is not held out (solvable or not: the training
+         * puzzles are all solvable); deeper states are k random valid steps from a training puzzle. */
         bool want = s2_task_rng_below(&rng, 2) == 1;
+        int k = (int)s2_task_rng_below(&rng, 4);
         for (int tries = 0;; tries++) {
-            if (tries == 100000) return s2_error_set(err, S2_E_ARG, "game24: no value example found");
-            const g24_item *it = &c->train[s2_task_rng_below(&rng, (uint64_t)c->n_train)];
+            if (tries == 1000000) return s2_error_set(err, S2_E_ARG, "game24: no value example found");
             s2_ng_state s, end;
-            s2_ng_path p;
-            item_state(it, &s);
-            s2_ng_random_steps(&g24_rules, &s, (int)s2_task_rng_below(&rng, 4), &rng, &p);
-            s2_buf steps = {0};
-            s2_ng_write_path(&steps, &g24_rules, &s, &p, false, &end);
-            s2_buf_free(&steps);
+            if (k == 3 && want) { /* one number left and solvable: it is 24, whatever the path */
+                end.n = 1;
+                end.v[0] = s2_rat_int(24);
+            } else if (k == 0) {
+                int v[4];
+                for (int j = 0; j < 4; j++) v[j] = 1 + (int)s2_task_rng_below(&rng, G24_MAXV);
+                if (s2_game24_heldout(v)) continue;
+                int64_t iv[4] = {v[0], v[1], v[2], v[3]};
+                s2_ng_state_ints(&end, iv, 4);
+            } else {
+                const g24_item *it = &c->train[s2_task_rng_below(&rng, (uint64_t)c->n_train)];
+                s2_ng_path p;
+                item_state(it, &s);
+                s2_ng_random_steps(&g24_rules, &s, k, &rng, &p);
+                s2_buf steps = {0};
+                s2_ng_write_path(&steps, &g24_rules, &s, &p, false, &end);
+                s2_buf_free(&steps);
+            }
             if (ctx_solvable(c, &end) != want) continue;
             s2_buf_puts(&pb, "Value: ");
             s2_ng_write_numbers(&pb, &end);

@@ -532,19 +532,62 @@ static void state_after(const s2_ng_state *s, const move *m, s2_ng_state *out) {
     s2_ng_state_sort(out);
 }
 
-bool s2_ng_solvable(const s2_ng_rules *r, const s2_ng_state *s) {
-    if (s->n <= 0) return false;
+/* A cache of judged states (sorted), for searches from five numbers or more, where the same multiset is
+ * reached by many orders of the same steps. Exact: an entry matches only its own state. */
+#define MEMO_SIZE (1 << 14)
+typedef struct memo_entry {
+    bool used, val;
+    s2_ng_state s;
+} memo_entry;
+
+static uint64_t state_hash(const s2_ng_state *s) {
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)s->n;
+    for (int i = 0; i < s->n; i++) {
+        h = (h ^ (uint64_t)s->v[i].num) * 1099511628211ull;
+        h = (h ^ (uint64_t)s->v[i].den) * 1099511628211ull;
+    }
+    return h;
+}
+
+static bool state_eq(const s2_ng_state *a, const s2_ng_state *b) {
+    if (a->n != b->n) return false;
+    for (int i = 0; i < a->n; i++)
+        if (!s2_rat_eq(a->v[i], b->v[i])) return false;
+    return true;
+}
+
+/* s is sorted. */
+static bool solve_rec(const s2_ng_rules *r, const s2_ng_state *s, memo_entry *memo) {
     if (s->n == 1) return s2_rat_eq(s->v[0], r->target);
+    memo_entry *e = NULL;
+    if (memo != NULL && s->n >= 3) {
+        e = &memo[state_hash(s) & (MEMO_SIZE - 1)];
+        if (e->used && state_eq(&e->s, s)) return e->val;
+    }
+    move mv[MAX_MOVES];
+    int n = list_moves(r, s, mv, MAX_MOVES);
+    bool ok = false;
+    for (int k = 0; k < n && !ok; k++) {
+        s2_ng_state next;
+        state_after(s, &mv[k], &next);
+        ok = solve_rec(r, &next, memo);
+    }
+    if (e != NULL) { /* replaces whatever was there: a cache, not a table */
+        e->used = true;
+        e->val = ok;
+        e->s = *s;
+    }
+    return ok;
+}
+
+bool s2_ng_solvable(const s2_ng_rules *r, const s2_ng_state *s) {
+    if (s->n <= 0 || s->n > S2_NG_MAX) return false;
     s2_ng_state t = *s;
     s2_ng_state_sort(&t);
-    move mv[MAX_MOVES];
-    int n = list_moves(r, &t, mv, MAX_MOVES);
-    for (int k = 0; k < n; k++) {
-        s2_ng_state next;
-        state_after(&t, &mv[k], &next);
-        if (s2_ng_solvable(r, &next)) return true;
-    }
-    return false;
+    memo_entry *memo = t.n >= 5 ? calloc(MEMO_SIZE, sizeof *memo) : NULL; /* without memory: no cache */
+    bool ok = solve_rec(r, &t, memo);
+    free(memo);
+    return ok;
 }
 
 typedef struct walk {

@@ -387,7 +387,7 @@ START_TEST(test_game24_heldout_never_in_training)
     ck_assert_int_le(nh, 100 + 1362 / 5);
     s2_error err = {0};
     for (int role = 0; role < 2; role++) {
-        int sure = 0, full = 0;
+        int sure = 0, full = 0, by_depth[4][2] = {{0}};
         for (uint64_t seed = 0; seed < 10000; seed++) {
             s2_example e = {0};
             ck_assert_int_eq(t->iface->gen_example(t, (s2_role)role, seed, &e, &err), S2_OK);
@@ -397,8 +397,16 @@ START_TEST(test_game24_heldout_never_in_training)
                 ck_assert_int_eq(got, 4);
             } else {
                 got = sscanf(e.prompt, "Value: %d %d %d %d", &v[0], &v[1], &v[2], &v[3]);
-                if (strcmp(e.completion, "sure\n") == 0) sure++;
-                else ck_assert_str_eq(e.completion, "impossible\n");
+                int left = 1;
+                for (const char *q = e.prompt + 7; *q != '\n'; q++) left += *q == ' ';
+                ck_assert(left >= 1 && left <= 4);
+                if (strcmp(e.completion, "sure\n") == 0) {
+                    sure++;
+                    by_depth[left - 1][1]++;
+                } else {
+                    ck_assert_str_eq(e.completion, "impossible\n");
+                    by_depth[left - 1][0]++;
+                }
             }
             if (got == 4) { /* a starting state shows its puzzle: never a held-out one */
                 full++;
@@ -407,13 +415,20 @@ START_TEST(test_game24_heldout_never_in_training)
                 char id[32];
                 snprintf(id, sizeof id, "%d-%d-%d-%d", v[0], v[1], v[2], v[3]);
                 ck_assert_int_lt(s2_task_find(h, id), 0);
-                ck_assert_int_ge(s2_task_find(tr, id), 0);
+                /* a puzzle of the training split, or (value examples only) a multiset that cannot make 24 */
+                if (role == 0 || strcmp(e.completion, "sure\n") == 0) ck_assert_int_ge(s2_task_find(tr, id), 0);
+                else ck_assert_int_lt(s2_task_find(t, id), 0);
             }
             s2_example_clear(&e);
         }
         if (role == 1) {
             ck_assert_int_gt(sure, 4700); /* balanced by rejection */
             ck_assert_int_lt(sure, 5300);
+            for (int d = 0; d < 4; d++) { /* and at every depth: the count of numbers says nothing */
+                int all = by_depth[d][0] + by_depth[d][1];
+                ck_assert_msg(all > 2000 && by_depth[d][1] > all * 4 / 10 && by_depth[d][1] < all * 6 / 10,
+                              "%d numbers left: %d sure of %d", d + 1, by_depth[d][1], all);
+            }
         }
         ck_assert_int_gt(full, 100);
     }
