@@ -20,6 +20,7 @@ int cmd_quantize(int argc, char **argv);
 static void info_usage(FILE *f) {
     fprintf(f,
             "usage: sys2 info -m MODEL [--json]\n"
+            "       sys2 info -m MODEL.bin -z TOKENIZER.bin [--json]   (a llama2.c checkpoint: its header)\n"
             "\n"
             "Prints what a GGUF file holds: its version and alignment, every metadata key with its value (arrays as\n"
             "their element type, length and first %d elements), every tensor (name, type, shape, bytes), the\n"
@@ -234,8 +235,37 @@ static int info_json(const char *path, const s2_gguf *g) {
     return rc;
 }
 
+/* A llama2.c checkpoint has no metadata to list: its header, as the loader reads it. */
+static int info_llama2c(const char *model, const char *tokenizer, bool json) {
+    s2_model_params mp = s2_model_default_params();
+    mp.tokenizer = tokenizer;
+    s2_model *m = NULL;
+    s2_error err = {0};
+    if (s2_model_load(model, &mp, &m, &err) != S2_OK) return cli_fail("info", &err);
+    const s2_hparams *hp = s2_model_hparams(m);
+    if (json) {
+        json_t *j = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:b, s:I, s:I}", "file", model,
+                              "format", "llama2.c", "arch", hp->arch, "n_vocab", hp->n_vocab, "n_ctx_train",
+                              hp->n_ctx_train, "n_embd", hp->n_embd, "n_layer", hp->n_layer, "n_head", hp->n_head,
+                              "n_head_kv", hp->n_head_kv, "n_ff", hp->n_ff, "tied_output", hp->tied_output,
+                              "n_params", (json_int_t)s2_model_n_params(m), "n_bytes",
+                              (json_int_t)s2_model_weight_bytes(m));
+        json_dumpf(j, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+        putchar('\n');
+        json_decref(j);
+    } else {
+        printf("file: %s\nllama2.c checkpoint (F32), tokenizer %s\n", model, tokenizer);
+        printf("  dim %d, hidden %d, layers %d, heads %d, kv heads %d, vocab %d, seq_len %d, %s classifier\n",
+               hp->n_embd, hp->n_ff, hp->n_layer, hp->n_head, hp->n_head_kv, hp->n_vocab, hp->n_ctx_train,
+               hp->tied_output ? "shared" : "separate");
+        printf("parameters: %lld (%lld bytes)\n", (long long)s2_model_n_params(m), (long long)s2_model_weight_bytes(m));
+    }
+    s2_model_free(m);
+    return 0;
+}
+
 int cmd_info(int argc, char **argv) {
-    const char *model = NULL;
+    const char *model = NULL, *tokenizer = NULL;
     bool json = false;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
@@ -246,6 +276,9 @@ int cmd_info(int argc, char **argv) {
         } else if (cli_flag(argc, argv, &i, "-m", "--model", &v, &bad)) {
             if (bad) return 2;
             model = v;
+        } else if (cli_flag(argc, argv, &i, "-z", "--tokenizer", &v, &bad)) {
+            if (bad) return 2;
+            tokenizer = v;
         } else if (strcmp(argv[i], "--json") == 0) {
             json = true;
         } else {
@@ -253,6 +286,7 @@ int cmd_info(int argc, char **argv) {
         }
     }
     if (model == NULL) return cli_usage("info", "-m MODEL is required");
+    if (tokenizer != NULL) return info_llama2c(model, tokenizer, json);
     s2_gguf *g = NULL;
     s2_error err = {0};
     if (s2_gguf_open(model, &g, &err) != S2_OK) return cli_fail("info", &err);
