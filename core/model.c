@@ -347,8 +347,13 @@ s2_status s2_model_load(const char *path, const s2_model_params *params, s2_mode
     s2_model *m = calloc(1, sizeof *m);
     if (m == NULL) return s2_error_set(err, S2_E_NOMEM, "model: out of memory");
     /* A GGUF starts with its magic; anything else with a tokenizer beside it is taken as llama2.c's format. */
-    s2_status st = (is_gguf_file(path) || p.tokenizer == NULL) ? load_gguf(m, path, &p, err)
-                                                                 : load_llama2c(m, path, &p, err);
+    bool gguf = is_gguf_file(path);
+    s2_status st;
+    if (!gguf && p.tokenizer == NULL)
+        st = s2_error_set(err, S2_E_FORMAT, "%s: not a GGUF file (a llama2.c checkpoint needs its tokenizer: -z tok*.bin)",
+                          path);
+    else
+        st = gguf ? load_gguf(m, path, &p, err) : load_llama2c(m, path, &p, err);
     if (st != S2_OK) {
         s2_model_free(m);
         return st;
