@@ -153,6 +153,19 @@ static void server_says(const xfer *x, char *out, size_t cap) {
     json_decref(j);
 }
 
+/* A 400 that says the prompt (plus max_tokens) is longer than the context: sys2 serve's and OpenAI's code
+ * "context_length_exceeded", or vLLM's "maximum context length" message. */
+static bool context_exceeded(const xfer *x) {
+    json_t *j = x->resp ? json_loads(x->resp, 0, NULL) : NULL;
+    json_t *e = json_object_get(j, "error");
+    const char *code = json_string_value(json_object_get(e, "code"));
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    if (msg == NULL) msg = json_string_value(json_object_get(j, "message"));
+    bool yes = (code && strcmp(code, "context_length_exceeded") == 0) || (msg && strstr(msg, "maximum context length"));
+    json_decref(j);
+    return yes;
+}
+
 /* A finished transfer to its parsed JSON, or a clear error. */
 static s2_status xfer_result(http_lm *h, xfer *x, s2_error *err) {
     char said[192];
@@ -162,6 +175,8 @@ static s2_status xfer_result(http_lm *h, xfer *x, s2_error *err) {
     }
     if (x->code < 200 || x->code > 299) {
         server_says(x, said, sizeof said);
+        if (x->code == 400 && context_exceeded(x)) /* as the local engine says of a sequence past its context */
+            return s2_error_set(err, S2_E_BUDGET, "%s: past the model's context: %s", h->url, said);
         s2_status st = x->code == 400 || x->code == 413 || x->code == 422 ? S2_E_ARG
                        : x->code == 404                                    ? S2_E_UNSUPPORTED
                                                                            : S2_E_NET;
@@ -635,6 +650,10 @@ static s2_status parse_gen(http_lm *h, json_t *ch, s2_lm_gen *g, size_t *len, s2
     json_t *sr = json_object_get(ch, "stop_reason");
     const char *stop_str = json_string_value(sr);
     g->finish = "length";
+    if (ours != NULL && strcmp(ours, "context") == 0) {
+        free(raw);
+        return s2_error_set(err, S2_E_BUDGET, "lm: a sequence would pass the server's context");
+    }
     if (ours != NULL) g->finish = strcmp(ours, "stop") == 0 ? "stop" : strcmp(ours, "eos") == 0 ? "eos" : "length";
     else if (fin != NULL && strcmp(fin, "stop") == 0) g->finish = stop_str != NULL || sr == NULL ? "stop" : "eos";
     /* a server that leaves the stop string out of the text (OpenAI's rule) gets it put back, as the local engine keeps it */
@@ -729,6 +748,7 @@ static s2_status http_sample(s2_lm *lm, const s2_lm_seq *seqs, int32_t n, const 
         i += m;
     }
     if (st == S2_OK) st = run_all(h, x, n_req, err);
+    for (int32_t r = 0; st == S2_OK && r < n_req; r++) count_usage(h, x[r].json); /* spent even if a choice fails */
     for (int32_t r = 0; st == S2_OK && r < n_req; r++) {
         int32_t end = r + 1 < n_req ? first[r + 1] : n;
         json_t *choices = json_object_get(x[r].json, "choices");
@@ -748,7 +768,6 @@ static s2_status http_sample(s2_lm *lm, const s2_lm_seq *seqs, int32_t n, const 
             }
             st = parse_gen(h, ch, &out[i], &lens[i], err);
         }
-        if (st == S2_OK) count_usage(h, x[r].json);
     }
     for (int32_t i = 0; st == S2_OK && i < n; i++)
         if (text_append(&h->seqs[seqs[i]], out[i].text, lens[i]) != S2_OK)

@@ -39,7 +39,7 @@ typedef struct choice {
     int32_t *toks, n, cap;
     float *lps;                   /* (n) */
     s2_lm_top *tops;              /* (n * k) when logprobs k > 0 */
-    const char *finish;           /* "stop", "eos", "length" */
+    const char *finish;           /* "stop", "eos", "length", "context" (the context is full) */
     int32_t stop_idx;             /* which stop string ended it, or -1 */
 } choice;
 
@@ -158,7 +158,8 @@ static void job_start(s2_server *s, job *j) {
     s2_error err = {0};
     if (j->n_prompt + (j->max_tokens > 0 ? 1 : 0) > s->n_ctx) {
         char m[160];
-        snprintf(m, sizeof m, "the prompt has %d tokens; the context holds %d", j->n_prompt, s->n_ctx);
+        snprintf(m, sizeof m, "the prompt has %d tokens; the context holds %d (context_length_exceeded)", j->n_prompt,
+                 s->n_ctx);
         fail_job(j, 400, m);
         return;
     }
@@ -317,6 +318,13 @@ static s2_status engine_step(s2_server *s, s2_error *err) {
                 choice_release(s, c);
                 continue;
             }
+            if (s2_seq_len(s->ctx, c->seq) + 1 > s->n_ctx) {
+                /* the token cannot be fed: where the local engine's sample call fails with S2_E_BUDGET, this choice
+                 * ends with sys2_finish "context" (finish_reason "length"), and the HTTP backend fails the same way */
+                c->finish = "context";
+                choice_release(s, c);
+                continue;
+            }
             size_t from = c->scan > max_stop ? c->scan - max_stop : 0;
             const char *hit = NULL;
             int32_t hit_k = -1;
@@ -334,7 +342,7 @@ static s2_status engine_step(s2_server *s, s2_error *err) {
                 c->finish = "stop";
                 c->stop_idx = hit_k;
                 choice_release(s, c);
-            } else if (c->n >= j->max_tokens || s2_seq_len(s->ctx, c->seq) + 1 > s->n_ctx) {
+            } else if (c->n >= j->max_tokens) {
                 choice_release(s, c);
             } else {
                 seqs[rows] = c->seq;
@@ -756,7 +764,7 @@ static json_t *choice_json(s2_server *s, job *j, int32_t i) {
     }
     if (lossy) json_object_set_new(ch, "sys2_text_hex", jhex(full, tlen));
     free(full);
-    bool stopped = strcmp(c->finish, "length") != 0;
+    bool stopped = strcmp(c->finish, "stop") == 0 || strcmp(c->finish, "eos") == 0;
     json_object_set_new(ch, "finish_reason", json_string(stopped ? "stop" : "length"));
     json_object_set_new(ch, "stop_reason", c->stop_idx >= 0 ? json_string(j->stops[c->stop_idx]) : json_null());
     json_object_set_new(ch, "sys2_finish", json_string(c->finish));
@@ -878,7 +886,8 @@ static enum MHD_Result send_json(s2_server *s, struct MHD_Connection *conn, unsi
 
 static enum MHD_Result send_error(s2_server *s, struct MHD_Connection *conn, unsigned code, const char *msg) {
     const char *type = code == 400 || code == 404 || code == 405 || code == 413 ? "invalid_request_error" : "server_error";
-    const char *ecode = code == 413 ? "request_too_large" : code == 503 ? "server_busy" : code == 404 ? "not_found" : NULL;
+    const char *ecode = code == 413 ? "request_too_large" : code == 503 ? "server_busy" : code == 404 ? "not_found"
+                        : strstr(msg, "(context_length_exceeded)") ? "context_length_exceeded" : NULL;
     return send_json(s, conn, code, err_json(msg, type, ecode));
 }
 

@@ -250,6 +250,44 @@ START_TEST(test_http_labels_and_top_k_match_local)
 }
 END_TEST
 
+START_TEST(test_http_context_budget_matches_local)
+{
+    /* a sequence that would pass the context: the local engine's sample call fails with S2_E_BUDGET, and so does the
+     * HTTP backend's (sys2_finish "context"); a prompt longer than the context is S2_E_BUDGET remotely too */
+    s2_server_params sp = s2_server_default_params();
+    sp.ctx.n_ctx = 24;
+    fix f;
+    fix_open(&f, "test_http_context_budget_matches_local", &sp);
+    s2_lm_free(f.local);
+    s2_ctx_params cp = s2_ctx_default_params();
+    cp.n_ctx = 24;
+    OK(s2_lm_local_init(f.m, &cp, &f.local, err_));
+    s2_lm *lms[2] = {f.local, f.remote};
+    for (int k = 0; k < 2; k++) {
+        s2_lm_seq s;
+        OK(s2_lm_seq_new(lms[k], "Once upon a time", &s, err_));
+        s2_lm_sample_params p = s2_lm_sample_default_params();
+        p.max_tokens = 40;
+        p.seed = 1;
+        s2_lm_gen g;
+        s2_error err = {0};
+        ck_assert_msg(s2_lm_sample(lms[k], &s, 1, &p, &g, &err) == S2_E_BUDGET, "%s: %s", lms[k]->iface->name, err.msg);
+        p.max_tokens = 4; /* room enough: fine on both (a fresh sequence: the failed call may leave the local one full) */
+        s2_lm_seq s2;
+        OK(s2_lm_seq_new(lms[k], "Once upon a time", &s2, err_));
+        OK(s2_lm_sample(lms[k], &s2, 1, &p, &g, err_));
+        s2_lm_gen_free(&g);
+    }
+    s2_lm_seq s;
+    OK(s2_lm_seq_new(f.remote, "Once upon a time there was a little girl named Lily who liked to play in the park "
+                               "with her friends every day", &s, err_));
+    s2_error err = {0};
+    ck_assert_int_eq(s2_lm_score(f.remote, s, " and", NULL, 0, NULL, NULL, &err), S2_E_BUDGET);
+    ck_assert_msg(strstr(err.msg, "context") != NULL, "%s", err.msg);
+    fix_close(&f);
+}
+END_TEST
+
 /* ---- raw requests with libcurl ---- */
 
 #include <curl/curl.h>
@@ -850,6 +888,7 @@ Suite *http_suite(void) {
     tcase_add_test(tc, test_http_sample_distinct_sequences);
     tcase_add_test(tc, test_http_score_matches_local);
     tcase_add_test(tc, test_http_labels_and_top_k_match_local);
+    tcase_add_test(tc, test_http_context_budget_matches_local);
     tcase_add_test(tc, test_http_server_api);
     tcase_add_test(tc, test_http_chat_backend);
     tcase_add_test(tc, test_http_fake_server_faults);
