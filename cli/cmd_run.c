@@ -306,6 +306,8 @@ int cmd_sweep(int argc, char **argv) {
 
 typedef struct row {
     char file[512], label[256], scorer[64], budget[64];
+    char *key;                    /* the configuration without its shard: shards of one run share a row */
+    double cached, prompt, outside_sum;
     int32_t n, correct, errors, budget_hits;
     double acc, lo, hi, tokens, flops, wall, wall_total, cache_hit, outside, reward;
 } row;
@@ -357,9 +359,9 @@ static void make_label(json_t *cfg, char *buf, size_t cap) {
     }
 }
 
+/* Reads path into r: a fresh row (r->key NULL), or one whose key the file must match (checked by the caller). */
 static int read_result(const char *path, row *r) {
-    memset(r, 0, sizeof *r);
-    snprintf(r->file, sizeof r->file, "%s", path);
+    if (r->key == NULL) snprintf(r->file, sizeof r->file, "%s", path);
     FILE *f = fopen(path, "r");
     if (f == NULL) {
         fprintf(stderr, "sys2 report: error: %s: %s\n", path, strerror(errno));
@@ -390,6 +392,20 @@ static int read_result(const char *path, row *r) {
                 free(line);
                 return 1;
             }
+            json_t *nos = json_deep_copy(cfg);
+            json_object_del(nos, "shard");
+            json_object_del(nos, "version");
+            char *key = json_dumps(nos, JSON_COMPACT | JSON_SORT_KEYS);
+            json_decref(nos);
+            if (r->key != NULL && (key == NULL || strcmp(key, r->key) != 0)) { /* not a shard of this row's run */
+                free(key);
+                json_decref(o);
+                fclose(f);
+                free(line);
+                return -1;
+            }
+            if (r->key == NULL) r->key = key;
+            else free(key);
             make_label(cfg, r->label, sizeof r->label);
             snprintf(r->scorer, sizeof r->scorer, "%s", json_string_value(json_object_get(cfg, "scorer")));
             snprintf(r->budget, sizeof r->budget, "%s", json_string_value(json_object_get(cfg, "budget")));
@@ -416,6 +432,14 @@ static int read_result(const char *path, row *r) {
         fprintf(stderr, "sys2 report: error: %s: empty\n", path);
         return 1;
     }
+    r->cached += cached;
+    r->prompt += prompt;
+    r->outside_sum += outside;
+    return 0;
+}
+
+/* Means and the interval from the sums read_result gathered. */
+static void finish_row(row *r) {
     int32_t n = r->n > 0 ? r->n : 1;
     r->acc = (double)r->correct / n;
     wilson(r->correct, r->n, &r->lo, &r->hi);
@@ -423,9 +447,8 @@ static int read_result(const char *path, row *r) {
     r->flops /= n;
     r->reward /= n;
     r->wall = r->wall_total / n;
-    r->cache_hit = cached + prompt > 0 ? cached / (cached + prompt) : 0;
-    r->outside = r->wall_total > 0 ? outside / r->wall_total : 0;
-    return 0;
+    r->cache_hit = r->cached + r->prompt > 0 ? r->cached / (r->cached + r->prompt) : 0;
+    r->outside = r->wall_total > 0 ? r->outside_sum / r->wall_total : 0;
 }
 
 static int plot(const row *rows, int n, const char *prefix) {
@@ -497,11 +520,26 @@ static int plot(const row *rows, int n, const char *prefix) {
 static int report_files(char **files, int n, int fmt, const char *plot_prefix) {
     row *rows = calloc((size_t)n, sizeof *rows);
     if (rows == NULL) return 1;
-    for (int i = 0; i < n; i++)
-        if (read_result(files[i], &rows[i]) != 0) {
+    int nr = 0;
+    for (int i = 0; i < n; i++) { /* shards of one run (same configuration but the shard) join one row */
+        int rc = -1;
+        for (int j = 0; j < nr && rc != 0; j++) {
+            rc = read_result(files[i], &rows[j]);
+            if (rc == 0) {
+                size_t l = strlen(rows[j].file);
+                snprintf(rows[j].file + l, sizeof rows[j].file - l, "+");
+            }
+            if (rc > 0) break;
+        }
+        if (rc < 0) rc = read_result(files[i], &rows[nr++]);
+        if (rc != 0) {
+            for (int j = 0; j < nr; j++) free(rows[j].key);
             free(rows);
             return 1;
         }
+    }
+    n = nr;
+    for (int i = 0; i < n; i++) finish_row(&rows[i]);
     if (fmt == 2) {
         json_t *a = json_array();
         for (int i = 0; i < n; i++) {
@@ -544,6 +582,7 @@ static int report_files(char **files, int n, int fmt, const char *plot_prefix) {
         }
     }
     int rc = plot_prefix ? plot(rows, n, plot_prefix) : 0;
+    for (int i = 0; i < n; i++) free(rows[i].key);
     free(rows);
     return rc;
 }

@@ -452,6 +452,21 @@ START_TEST(test_run_cli_run_report_strategies)
         snprintf(png, sizeof png, "%s/p.svg", dir);
         ck_assert_int_eq(access(png, R_OK), 0);
     }
+    for (int sh = 0; sh < 2; sh++) { /* two shards of one run report as one row */
+        snprintf(cmd, sizeof cmd,
+                 "%s run --task game24 --search io --param max_step_tokens=16 --param max_depth=3 -m %s --ctx 512 "
+                 "--limit 3 --shard %d/2 --out %s/sh%d.jsonl -q",
+                 t_sys2_bin(), model, sh, dir, sh);
+        ck_assert_int_eq(t_run(cmd, NULL), 0);
+    }
+    snprintf(cmd, sizeof cmd, "%s report --json %s/sh0.jsonl %s/sh1.jsonl %s/r.jsonl", t_sys2_bin(), dir, dir, dir);
+    ck_assert_int_eq(t_run(cmd, &out), 0);
+    a = json_loads(out, 0, &je);
+    ck_assert_msg(a != NULL && json_array_size(a) == 2, "%s", out);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(a, 0), "n")), 3); /* 2 + 1 items */
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(a, 1), "n")), 3);
+    json_decref(a);
+    free(out);
     snprintf(cmd, sizeof cmd, "%s strategies", t_sys2_bin());
     ck_assert_int_eq(t_run(cmd, &out), 0);
     ck_assert(strstr(out, "tot-bfs") && strstr(out, "c_puct=1.25") && strstr(out, "w_sure=20"));
