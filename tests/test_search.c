@@ -248,6 +248,41 @@ START_TEST(test_search_sc_votes_with_tie_breaks)
 }
 END_TEST
 
+START_TEST(test_search_sc_weighted_vote)
+{
+    /* "x" has the majority, but weighted by the oracle (verify's reward on final states) the right "aba" wins */
+    const char *script[] = {"A: x", "A: aba", "A: x"};
+    fake_lm_params lp = fake_lm_default_params();
+    lp.script = script;
+    lp.n_script = 3;
+    fixture f;
+    setup(&f, &lp, 3, "oracle", "sc", (const char *const[]){"n=3"}, 1, "none", 1);
+    run(&f);
+    ck_assert_str_eq(s2_env_answer(f.env, f.res.best), "x");
+    teardown(&f);
+    setup(&f, &lp, 3, "oracle", "sc", (const char *const[]){"n=3", "vote=weighted"}, 2, "none", 1);
+    run(&f);
+    ck_assert_str_eq(s2_env_answer(f.env, f.res.best), "aba");
+    ck_assert_double_eq(f.res.votes, 1);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(test_search_bon_pairwise_tournament)
+{
+    fixture f;
+    setup(&f, NULL, 2, "pairwise", "bon", (const char *const[]){"n=5"}, 1, "none", 4);
+    run(&f);
+    ck_assert(f.res.best->terminal);
+    s2_counters c;
+    s2_env_counters(f.env, &c, NULL);
+    /* by hand: the prompt (1 request), two steps of 5 forks + 1 sample call (12), then a knock-out over 5
+     * candidates: 4 matches, each asked both ways, each way a seq_new and a score_labels (16) */
+    ck_assert_int_eq(c.requests, 1 + 12 + 16);
+    teardown(&f);
+}
+END_TEST
+
 START_TEST(test_search_bon_picks_best_score)
 {
     fixture f;
@@ -457,6 +492,8 @@ Suite *search_suite(void) {
     tcase_add_test(tc, test_search_mcts_rollouts_stay_out_of_the_tree);
     tcase_add_test(tc, test_search_vote_tie_breaks);
     tcase_add_test(tc, test_search_sc_votes_with_tie_breaks);
+    tcase_add_test(tc, test_search_sc_weighted_vote);
+    tcase_add_test(tc, test_search_bon_pairwise_tournament);
     tcase_add_test(tc, test_search_bon_picks_best_score);
     tcase_add_test(tc, test_search_oracle_guided_strategies_find_the_target);
     tcase_add_test(tc, test_search_tot_dfs_backtracks);
