@@ -73,6 +73,9 @@ static int common_flag(run_opts *o, const char *cmd, int argc, char **argv, int 
     } else if (cli_flag(argc, argv, i, "--n-items", NULL, &v, &bad)) {
         if (!bad && (!cli_parse_i64(v, &x) || x < 0 || x > INT32_MAX)) return cli_usage(cmd, "--n-items wants N >= 0");
         o->c.n_items = (int32_t)x;
+    } else if (cli_flag(argc, argv, i, "--task-seed", NULL, &v, &bad)) {
+        if (!bad && !cli_parse_i64(v, &x)) return cli_usage(cmd, "--task-seed wants an integer");
+        o->c.task_seed = (uint64_t)x;
     } else if (cli_flag(argc, argv, i, "--seed", NULL, &v, &bad)) {
         if (!bad && !cli_parse_i64(v, &x)) return cli_usage(cmd, "--seed wants an integer");
         o->c.seed = (uint64_t)x;
@@ -145,6 +148,7 @@ static int do_run(run_opts *o, const char *cmd) {
     "  --data F          dataset file (default: the task's own)\n"                                                \
     "  --split S         task split (tot, all, heldout, test, ...)\n"                                             \
     "  --n-items N       generated tasks: how many items\n"                                                       \
+    "  --task-seed S     generated tasks: the items' seed (default: the task's)\n"                                                       \
     "  --value FILE      value model GGUF (for --scorer value)\n"                                                 \
     "  --param K=V       a strategy, scorer or env parameter (repeatable; see sys2 strategies)\n"                 \
     "  --limit N         the first N items only\n"                                                                \

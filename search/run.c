@@ -265,9 +265,10 @@ static json_t *config_json(runner *r, s2_error *err) {
     char budget[64], shard[32];
     s2_budget_format(&r->ep.budget, budget, sizeof budget);
     snprintf(shard, sizeof shard, "%d/%d", c->shard_n > 0 ? c->shard_i : 0, c->shard_n > 0 ? c->shard_n : 1);
-    json_t *cfg = json_pack("{s:s, s:s?, s:s?, s:i, s:i, s:s, s:o, s:s, s:o, s:o, s:s, s:I, s:i, s:s, s:o, s:o, "
+    json_t *cfg = json_pack("{s:s, s:s?, s:s?, s:i, s:I, s:i, s:s, s:o, s:s, s:o, s:o, s:s, s:I, s:i, s:s, s:o, s:o, "
                             "s:i, s:s?, s:i, s:b, s:s?}",
-                            "task", c->task, "data", c->data, "split", c->split, "n_items", c->n_items, "items",
+                            "task", c->task, "data", c->data, "split", c->split, "n_items", c->n_items, "task_seed",
+                            (json_int_t)(c->task_seed & 0x7fffffffffffffffULL), "items",
                             s2_task_n_items(r->task), "search", r->strat->iface->name, "params", strat_p, "scorer",
                             r->scorer->iface->name, "scorer_params", scorer_p, "env", env_p, "budget", budget, "seed",
                             (json_int_t)(c->seed & 0x7fffffffffffffffULL), "limit", c->limit, "shard", shard, "model",
@@ -372,7 +373,7 @@ static s2_status setup(runner *r, s2_error *err) {
         s2_task_params tp = s2_task_default_params();
         tp.data = c->data;
         tp.split = c->split;
-        tp.seed = c->seed;
+        tp.seed = c->task_seed;
         tp.n_items = c->n_items;
         s2_task *t = NULL;
         st = s2_task_create(c->task, &tp, &t, err);

@@ -34,6 +34,7 @@ typedef struct s2_run_config {
     const char *task;             /* registry name (recorded; used to create the task unless task_obj) */
     const char *data, *split;     /* task params (NULL = defaults) */
     int32_t n_items;              /* generated tasks: how many (0 = default) */
+    uint64_t task_seed;           /* generated tasks: the items' seed (0 = the task's default); not the run seed */
     const char *search;           /* strategy name */
     const char *scorer;           /* scorer name, NULL = "logprob" */
     const char *const *keys;      /* --param key=value, shared by strategy, scorer and env (each takes its own) */
