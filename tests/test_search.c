@@ -402,6 +402,21 @@ START_TEST(test_search_budgets_stop_within_one_step)
 }
 END_TEST
 
+START_TEST(test_search_budget_spent_by_the_prompt_still_answers)
+{
+    const char *names[] = {"io", "cot", "sc", "bon", "beam", "tot-bfs", "tot-dfs", "mcts", "best-first"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        fixture f;
+        setup(&f, NULL, 4, "logprob", names[i], NULL, 0, "tokens=1", 3); /* the prompt alone costs 5 */
+        run(&f);
+        ck_assert_ptr_eq(f.res.best, s2_env_root(f.env)); /* nothing was expanded: the root answers */
+        ck_assert(f.res.budget_hit);
+        ck_assert_int_eq(s2_env_n_nodes(f.env), 1);
+        teardown(&f);
+    }
+}
+END_TEST
+
 START_TEST(test_search_calls_and_flops_budgets)
 {
     fixture f;
@@ -499,6 +514,7 @@ Suite *search_suite(void) {
     tcase_add_test(tc, test_search_tot_dfs_backtracks);
     tcase_add_test(tc, test_search_tot_bfs_keeps_b_and_releases_pruned);
     tcase_add_test(tc, test_search_budgets_stop_within_one_step);
+    tcase_add_test(tc, test_search_budget_spent_by_the_prompt_still_answers);
     tcase_add_test(tc, test_search_calls_and_flops_budgets);
     tcase_add_test(tc, test_search_same_seed_same_result);
     tcase_add_test(tc, test_search_registry_rejects_bad_params);
