@@ -321,8 +321,11 @@ static s2_status engine_step(s2_server *s, s2_error *err) {
             if (s2_seq_len(s->ctx, c->seq) + 1 > s->n_ctx) {
                 /* the token cannot be fed: where the local engine's sample call fails with S2_E_BUDGET, this choice
                  * ends with sys2_finish "context" (finish_reason "length"), and the HTTP backend fails the same way */
-                c->finish = "context";
-                choice_release(s, c);
+                for (int32_t i2 = 0; i2 < j->n; i2++) /* the client fails the whole call: stop its siblings too */
+                    if (j->ch[i2].active || i2 == i) {
+                        j->ch[i2].finish = "context";
+                        choice_release(s, &j->ch[i2]);
+                    }
                 continue;
             }
             size_t from = c->scan > max_stop ? c->scan - max_stop : 0;
