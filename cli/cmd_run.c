@@ -156,7 +156,11 @@ static int do_run(run_opts *o, const char *cmd) {
     "  --shard i/n       only items with index %% n == i\n"                                                       \
     "  --kv-mb N         KV memory per item context (default: room for 64 full sequences)\n"                    \
     "  --trace           write the whole search tree in each line\n"                                             \
-    "  -q, --quiet       no progress line\n" CLI_MODEL_HELP "  (--threads N runs N items in parallel)\n"
+    "  -q, --quiet       no progress line\n"                                                                      \
+    "  -m MODEL          the policy: a .gguf file, a llama2.c .bin (with -z), or an http(s)://.../v1 server\n"   \
+    "  -z TOKENIZER      llama2.c tokenizer (tok*.bin) for a .bin model\n"                                        \
+    "  --ctx N           context length (default: the model's)\n"                                                 \
+    "  --threads N       items run in parallel (default 1; then each item's engine uses one thread)\n"
 
 int cmd_run(int argc, char **argv) {
     run_opts o;
