@@ -160,7 +160,7 @@ static int do_run(run_opts *o, const char *cmd) {
     "  -m MODEL          the policy: a .gguf file, a llama2.c .bin (with -z), or an http(s)://.../v1 server\n"   \
     "  -z TOKENIZER      llama2.c tokenizer (tok*.bin) for a .bin model\n"                                        \
     "  --ctx N           context length (default: the model's)\n"                                                 \
-    "  --threads N       items run in parallel (default 1; then each item's engine uses one thread)\n"
+    "  --threads N       items run in parallel (default 1, the engine on all cores; N > 1: one core each)\n"
 
 int cmd_run(int argc, char **argv) {
     run_opts o;
