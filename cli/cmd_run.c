@@ -115,8 +115,9 @@ static void progress(void *user, const s2_run_progress *p) {
     fflush(stderr);
 }
 
-/* Runs o->c with the model flags; prints the summary. Returns the exit status. */
-static int do_run(run_opts *o, const char *cmd) {
+/* Runs o->c with the model flags; prints the summary to sum (stdout for run; stderr for sweep, whose stdout is
+ * the report). Returns the exit status. */
+static int do_run(run_opts *o, const char *cmd, FILE *sum) {
     o->c.model = o->mo.model;
     o->c.tokenizer = o->mo.tokenizer;
     o->c.n_ctx = (int32_t)o->mo.n_ctx;
@@ -134,7 +135,7 @@ static int do_run(run_opts *o, const char *cmd) {
     if (tty) fprintf(stderr, "\n");
     if (st != S2_OK) return cli_fail(cmd, &err);
     int32_t in_file = s.skipped + s.done;
-    printf("%s: %d items (%d new, %d already in the file), %d correct (%.1f%%), %.1f s\n", o->c.out, in_file, s.done,
+    fprintf(sum, "%s: %d items (%d new, %d already in the file), %d correct (%.1f%%), %.1f s\n", o->c.out, in_file, s.done,
            s.skipped, s.correct, in_file > 0 ? 100.0 * s.correct / in_file : 0.0, s.wall_s);
     if (g_stop) {
         fprintf(stderr, "sys2 %s: interrupted; run the same command again to resume\n", cmd);
@@ -196,7 +197,7 @@ int cmd_run(int argc, char **argv) {
     if (rc == 0) {
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
-        rc = do_run(&o, "run");
+        rc = do_run(&o, "run", stdout);
     }
     free_params(&o);
     return rc;
@@ -296,7 +297,7 @@ int cmd_sweep(int argc, char **argv) {
                 o.c.out = path;
                 files[nf++] = path;
                 if (!o.quiet) fprintf(stderr, "[sweep] %s\n", path);
-                rc = do_run(&o, "sweep");
+                rc = do_run(&o, "sweep", stderr);
                 for (int32_t k = common; k < o.n_params; k++) free(o.kv_store[k]);
                 o.n_params = common;
             }
