@@ -34,6 +34,7 @@ typedef struct http_lm {
     char *auth;                /* "Authorization: Bearer ..." or NULL */
     bool chat;
     bool no_zero_tokens;       /* the server refused max_tokens 0: score with 1 */
+    bool asked_model;          /* GET /models was tried (no model name given) */
     int32_t max_in_flight, tries, backoff_ms;
     long timeout_ms;
     CURLM *multi;              /* keeps the connections alive between calls */
@@ -305,9 +306,47 @@ static json_t *hex_of(const char *t, size_t n) {
     return js;
 }
 
+/* Without a model name, the first model GET .../models lists (vLLM before 0.6 and SGLang want the "model" field; a
+ * server that lists none, or no /models at all, gets requests without it). Asked once per lm. */
+static void discover_model(http_lm *h) {
+    h->asked_model = true;
+    size_t n = strlen(h->url);
+    const char *suffix = h->chat ? "/chat/completions" : "/completions";
+    if (n < strlen(suffix)) return;
+    char *url = malloc(n + 16);
+    if (url == NULL) return;
+    memcpy(url, h->url, n - strlen(suffix));
+    strcpy(url + n - strlen(suffix), "/models");
+    xfer x = {0};
+    CURL *c = curl_easy_init();
+    struct curl_slist *hdrs = h->auth ? curl_slist_append(NULL, h->auth) : NULL;
+    if (c != NULL) {
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms < 10000 ? h->timeout_ms : 10000L);
+        long code = 0;
+        if (curl_easy_perform(c) == CURLE_OK && curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK &&
+            code == 200) {
+            json_t *j = json_loadb(x.resp ? x.resp : "", x.len, 0, NULL);
+            const char *id = json_string_value(json_object_get(json_array_get(json_object_get(j, "data"), 0), "id"));
+            if (id != NULL) h->model = strdup(id);
+            json_decref(j);
+        }
+        h->c.requests++;
+        curl_easy_cleanup(c);
+    }
+    curl_slist_free_all(hdrs);
+    free(x.resp);
+    free(url);
+}
+
 /* A request body with the fields every request shares; the prompt or messages from text. Text that is not UTF-8
  * goes as its U+FFFD-replaced string plus its exact bytes in "sys2_prompt_hex" (which sys2 serve reads). */
 static json_t *base_body(http_lm *h, const char *text, size_t len, s2_error *err) {
+    if (h->model == NULL && !h->asked_model) discover_model(h);
     bool lossy = false;
     json_t *p = s2_json_text(text, len, &lossy);
     json_t *b = json_object();

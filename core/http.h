@@ -12,7 +12,8 @@
 
 /* Opens the backend for url: a base ending in /v1 (requests go to url + "/completions"), or a URL ending in
  * "/completions" or "/chat/completions" (the latter: chat mode, which can sample and give top-k but not score).
- * p (NULL = defaults) gives model_name, max_in_flight and timeout_s; the environment variable SYS2_API_KEY, when
+ * p (NULL = defaults) gives model_name (NULL: the first id GET .../models lists, asked once before the first
+ * request), max_in_flight and timeout_s; the environment variable SYS2_API_KEY, when
  * set, is sent as "Authorization: Bearer KEY". Nothing is sent until the first call that needs the server. */
 s2_status s2_lm_http_open(const char *url, const s2_lm_open_params *p, s2_lm **out, s2_error *err);
 

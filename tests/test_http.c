@@ -207,7 +207,7 @@ START_TEST(test_http_score_matches_local)
     s2_lm_counters(f.local, &lc);
     s2_lm_counters(f.remote, &rc);
     ck_assert_int_eq(lc.scored_tokens, rc.scored_tokens);
-    ck_assert_int_eq(rc.requests, 4);
+    ck_assert_int_eq(rc.requests, 5); /* GET /v1/models (no model name given), then the 4 scores */
     ck_assert_int_gt(rc.prompt_tokens + rc.cached_tokens, rc.scored_tokens);
     ck_assert_int_gt(rc.ns, 0);
     /* the same prefix again: the server's prefix cache serves it, and the client records that */
@@ -454,6 +454,7 @@ typedef struct fake {
     pthread_t th;
     volatile int stop;
     char auth[128];
+    char body[512];      /* the start of the last POST body */
 } fake;
 
 enum { FAKE_MALFORMED, FAKE_TRUNCATED, FAKE_HTML, FAKE_500, FAKE_NO_ECHO, FAKE_ZERO_REFUSED };
@@ -497,6 +498,12 @@ static void *fake_main(void *arg) {
             if (end != NULL && n >= (size_t)(end + 4 - req) + (size_t)clen) break;
         }
         f->seen++;
+        if (end != NULL && strncmp(req, "POST", 4) == 0) snprintf(f->body, sizeof f->body, "%s", end + 4);
+        if (f->mode == FAKE_NO_ECHO && strncmp(req, "GET /v1/models", 14) == 0) {
+            reply(c, 200, "application/json", "{\"object\":\"list\",\"data\":[{\"id\":\"m1\"}]}", -1);
+            close(c);
+            continue;
+        }
         bool zero = strstr(req, "\"max_tokens\":0") != NULL;
         const char *good =
             "{\"choices\":[{\"index\":0,\"text\":\"ab\",\"finish_reason\":\"length\",\"logprobs\":{\"tokens\":[\"<s>\",\"a\",\"b\"],"
@@ -583,7 +590,7 @@ START_TEST(test_http_fake_server_faults)
     memset(&err, 0, sizeof err);
     ck_assert_int_eq(fake_call(FAKE_500, &err, &seen, &sum), S2_E_NET);
     ck_assert_msg(strstr(err.msg, "HTTP 500 after 4 tries: boom") != NULL, "%s", err.msg);
-    ck_assert_int_eq(seen, 8); /* 4 tries for the score, 4 for the sample */
+    ck_assert_int_eq(seen, 9); /* GET /models once, then 4 tries for the score and 4 for the sample */
     memset(&err, 0, sizeof err);
     ck_assert_int_eq(fake_call(FAKE_NO_ECHO, &err, &seen, &sum), S2_E_UNSUPPORTED);
     ck_assert_msg(strstr(err.msg, "echo + logprobs") != NULL, "%s", err.msg);
@@ -612,6 +619,7 @@ START_TEST(test_http_api_key_and_refused)
     s2_lm_free(lm);
     fake_stop(&f);
     ck_assert_str_eq(f.auth, "Bearer sk-test-123");
+    ck_assert_msg(strstr(f.body, "\"model\":\"m1\"") != NULL, "%s", f.body); /* the name GET /v1/models gave */
     unsetenv("SYS2_API_KEY");
     /* nothing listens: connection refused, retried, then a clear error */
     snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", f.port);
@@ -622,7 +630,7 @@ START_TEST(test_http_api_key_and_refused)
     ck_assert_msg(strstr(err.msg, "after 3 tries") != NULL, "%s", err.msg);
     s2_counters c;
     s2_lm_counters(lm, &c);
-    ck_assert_int_eq(c.requests, 3);
+    ck_assert_int_eq(c.requests, 4); /* the GET /models try, then 3 */
     s2_lm_free(lm);
 }
 END_TEST
