@@ -35,6 +35,7 @@ typedef struct http_lm {
     bool chat;
     bool no_zero_tokens;       /* the server refused max_tokens 0: score with 1 */
     bool asked_model;          /* GET /models was tried (no model name given) */
+    bool single_choice;        /* the server refused n > 1: one request per sequence */
     int32_t max_in_flight, tries, backoff_ms;
     long timeout_ms;
     CURLM *multi;              /* keeps the connections alive between calls */
@@ -733,6 +734,12 @@ static s2_status parse_gen(http_lm *h, json_t *ch, s2_lm_gen *g, size_t *len, s2
     return S2_OK;
 }
 
+/* One try at a sample call: runs of sequences with the same text go as one request with n choices when max_group
+ * allows (choice j = sequence first + j). *grouping_failed is set when a request with n > 1 was refused or answered
+ * with fewer choices (llama-server: "Only one completion choice is allowed"). */
+static s2_status sample_pass(http_lm *h, const s2_lm_seq *seqs, int32_t n, const s2_lm_sample_params *p,
+                             s2_lm_gen *out, int32_t max_group, bool *grouping_failed, s2_error *err);
+
 static s2_status http_sample(s2_lm *lm, const s2_lm_seq *seqs, int32_t n, const s2_lm_sample_params *p,
                              s2_lm_gen *out, s2_error *err) {
     http_lm *h = H(lm);
@@ -750,7 +757,18 @@ static s2_status http_sample(s2_lm *lm, const s2_lm_seq *seqs, int32_t n, const 
         }
         return S2_OK;
     }
-    /* runs of sequences with the same text go as one request with n choices (choice j = sequence first + j) */
+    bool grouping_failed = false;
+    s2_status st = sample_pass(h, seqs, n, p, out, h->single_choice ? 1 : 64, &grouping_failed, err);
+    if (st != S2_OK && grouping_failed && !h->single_choice) {
+        h->single_choice = true; /* for good: this server gives one choice per request */
+        memset(out, 0, (size_t)n * sizeof *out);
+        st = sample_pass(h, seqs, n, p, out, 1, &grouping_failed, err);
+    }
+    return st;
+}
+
+static s2_status sample_pass(http_lm *h, const s2_lm_seq *seqs, int32_t n, const s2_lm_sample_params *p,
+                             s2_lm_gen *out, int32_t max_group, bool *grouping_failed, s2_error *err) {
     int32_t *first = malloc((size_t)n * sizeof *first), n_req = 0;
     size_t *lens = calloc((size_t)n, sizeof *lens);
     xfer *x = calloc((size_t)n, sizeof *x);
@@ -758,7 +776,7 @@ static s2_status http_sample(s2_lm *lm, const s2_lm_seq *seqs, int32_t n, const 
     for (int32_t i = 0; st == S2_OK && i < n;) {
         const http_seq *q = &h->seqs[seqs[i]];
         int32_t m = 1;
-        while (i + m < n && m < 64 && h->seqs[seqs[i + m]].len == q->len &&
+        while (i + m < n && m < max_group && h->seqs[seqs[i + m]].len == q->len &&
                memcmp(h->seqs[seqs[i + m]].text, q->text, q->len) == 0)
             m++;
         json_t *b = base_body(h, q->text, q->len, err);
@@ -787,11 +805,16 @@ static s2_status http_sample(s2_lm *lm, const s2_lm_seq *seqs, int32_t n, const 
         i += m;
     }
     if (st == S2_OK) st = run_all(h, x, n_req, err);
+    for (int32_t r = 0; st == S2_E_ARG && r < n_req; r++) { /* a 400 for a request with several choices */
+        int32_t m = (r + 1 < n_req ? first[r + 1] : n) - first[r];
+        *grouping_failed = *grouping_failed || (x[r].done && x[r].code == 400 && m > 1);
+    }
     for (int32_t r = 0; st == S2_OK && r < n_req; r++) count_usage(h, x[r].json); /* spent even if a choice fails */
     for (int32_t r = 0; st == S2_OK && r < n_req; r++) {
         int32_t end = r + 1 < n_req ? first[r + 1] : n;
         json_t *choices = json_object_get(x[r].json, "choices");
         if ((int32_t)json_array_size(choices) != end - first[r]) {
+            *grouping_failed = end - first[r] > 1;
             st = s2_error_set(err, S2_E_NET, "%s: asked for %d choices, got %zu", h->url, end - first[r],
                               json_array_size(choices));
             break;

@@ -457,7 +457,7 @@ typedef struct fake {
     char body[512];      /* the start of the last POST body */
 } fake;
 
-enum { FAKE_MALFORMED, FAKE_TRUNCATED, FAKE_HTML, FAKE_500, FAKE_NO_ECHO, FAKE_ZERO_REFUSED };
+enum { FAKE_MALFORMED, FAKE_TRUNCATED, FAKE_HTML, FAKE_500, FAKE_NO_ECHO, FAKE_ZERO_REFUSED, FAKE_ONE_CHOICE };
 
 static void send_all(int c, const char *s, size_t n) {
     while (n > 0) {
@@ -516,6 +516,15 @@ static void *fake_main(void *arg) {
         case FAKE_NO_ECHO:
             reply(c, 200, "application/json",
                   "{\"choices\":[{\"index\":0,\"text\":\"x\",\"finish_reason\":\"length\",\"logprobs\":null}]}", -1);
+            break;
+        case FAKE_ONE_CHOICE: /* llama-server: n > 1 refused */
+            if (strstr(req, "\"n\":1,") == NULL)
+                reply(c, 400, "application/json", "{\"error\":{\"message\":\"Only one completion choice is allowed\"}}", -1);
+            else
+                reply(c, 200, "application/json",
+                      "{\"choices\":[{\"index\":0,\"text\":\"x.\",\"finish_reason\":\"stop\",\"stop_reason\":\".\","
+                      "\"logprobs\":{\"tokens\":[\"x\",\".\"],\"token_logprobs\":[-0.5,-0.25]}}],"
+                      "\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":2}}", -1);
             break;
         case FAKE_ZERO_REFUSED:
             if (zero) reply(c, 400, "application/json", "{\"error\":{\"message\":\"max_tokens must be at least 1\"}}", -1);
@@ -632,6 +641,37 @@ START_TEST(test_http_api_key_and_refused)
     s2_lm_counters(lm, &c);
     ck_assert_int_eq(c.requests, 4); /* the GET /models try, then 3 */
     s2_lm_free(lm);
+}
+END_TEST
+
+START_TEST(test_http_one_choice_per_request)
+{
+    /* a server that refuses n > 1 (llama-server): the call is sent again as one request per sequence */
+    fake f;
+    fake_start(&f, FAKE_ONE_CHOICE);
+    char url[96];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", f.port);
+    s2_lm *lm = NULL;
+    s2_error err = {0};
+    ck_assert_int_eq(s2_lm_open(url, NULL, &lm, &err), S2_OK);
+    s2_lm_seq root, kids[3];
+    s2_lm_gen g[3];
+    ck_assert_int_eq(s2_lm_seq_new(lm, "a", &root, &err), S2_OK);
+    ck_assert_msg(s2_lm_sample_n(lm, root, 3, NULL, kids, g, &err) == S2_OK, "%s", err.msg);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_str_eq(g[i].text, "x.");
+        ck_assert_str_eq(g[i].finish, "stop");
+        ck_assert_int_eq(g[i].n_tokens, 2);
+        ck_assert_double_eq_tol(g[i].logprob, -0.75, 1e-9);
+        ck_assert_int_eq(g[i].tokens[0], -1); /* ids unknown remotely */
+        s2_lm_gen_free(&g[i]);
+    }
+    ck_assert_int_eq(f.seen, 1 + 1 + 3); /* GET /models, the refused n = 3, then three n = 1 */
+    ck_assert_msg(s2_lm_sample_n(lm, root, 2, NULL, kids, g, &err) == S2_OK, "%s", err.msg); /* remembered */
+    ck_assert_int_eq(f.seen, 5 + 2);
+    for (int i = 0; i < 2; i++) s2_lm_gen_free(&g[i]);
+    s2_lm_free(lm);
+    fake_stop(&f);
 }
 END_TEST
 
@@ -901,6 +941,7 @@ Suite *http_suite(void) {
     tcase_add_test(tc, test_http_chat_backend);
     tcase_add_test(tc, test_http_fake_server_faults);
     tcase_add_test(tc, test_http_api_key_and_refused);
+    tcase_add_test(tc, test_http_one_choice_per_request);
     tcase_add_test(tc, test_http_server_killed);
     tcase_add_test(tc, test_http_64_concurrent_clients);
     tcase_add_test(tc, test_http_overhead);
