@@ -713,9 +713,14 @@ static s2_status parse_gen(http_lm *h, json_t *ch, s2_lm_gen *g, size_t *len, s2
     *len = tl + extra; /* the text may hold NULs, as the local engine's may */
     free(raw);
     json_t *l = json_object_get(ch, "logprobs");
-    json_t *tlp = h->chat ? json_object_get(l, "content") : json_object_get(l, "token_logprobs");
+    /* the completions format (token_logprobs), or the chat format (content[].logprob), which chat endpoints and
+     * some completions servers (llama-server) use */
+    json_t *tlp = json_object_get(l, "token_logprobs");
+    bool listed = !json_is_array(tlp);
+    if (listed) tlp = json_object_get(l, "content");
     json_t *ids = json_object_get(l, "sys2_token_ids");
     int32_t n = json_is_array(tlp) ? (int32_t)json_array_size(tlp) : 0;
+    /* no log-probs at all (a server that ignores "logprobs"): the text stands, with no tokens and log-prob 0 */
     if (n > 0) {
         g->tokens = malloc((size_t)n * sizeof *g->tokens);
         g->logprobs = malloc((size_t)n * sizeof *g->logprobs);
@@ -725,9 +730,11 @@ static s2_status parse_gen(http_lm *h, json_t *ch, s2_lm_gen *g, size_t *len, s2
     g->logprob = 0;
     for (int32_t i = 0; i < n; i++) {
         json_t *e = json_array_get(tlp, (size_t)i);
-        if (h->chat) e = json_object_get(e, "logprob");
-        json_t *id = h->chat ? json_object_get(json_array_get(tlp, (size_t)i), "sys2_id") : json_array_get(ids, (size_t)i);
-        g->logprobs[i] = json_is_number(e) ? (float)json_number_value(e) : 0.0f;
+        json_t *id = listed ? json_object_get(e, "sys2_id") : json_array_get(ids, (size_t)i);
+        if (listed) e = json_object_get(e, "logprob");
+        if (!json_is_number(e))
+            return s2_error_set(err, S2_E_NET, "%s: sampled token %d has no log-prob in the response", h->url, i);
+        g->logprobs[i] = (float)json_number_value(e);
         g->tokens[i] = json_is_integer(id) ? (int32_t)json_integer_value(id) : -1;
         g->logprob += g->logprobs[i];
     }
