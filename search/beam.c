@@ -52,7 +52,7 @@ static s2_status beam_step_run(const s2_beam_params *p, s2_env *env, s2_result *
         if (np == 0) break;
         if (!s2_env_budget_left(env)) return S2_E_BUDGET;
         int32_t got = s2_env_expand_many(env, par, ks, np, NULL, kids);
-        if (got < 0) return (s2_status)(-got);
+        if (got < 0) return (s2_status)got;
         for (int32_t j = 0; j < np * E; j++) {
             if (kids[j] == NULL) continue;
             if ((st = s2_env_score(env, kids[j])) != S2_OK) return st;

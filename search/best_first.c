@@ -77,7 +77,7 @@ static s2_status best_first_run(const s2_strategy *s, s2_env *env, s2_result *ou
         int32_t n = s2_env_expand(env, x, p->k, kids);
         done++;
         if (n < 0) {
-            st = (s2_status)(-n);
+            st = (s2_status)n;
             break;
         }
         s2_env_release(env, x);

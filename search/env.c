@@ -260,7 +260,7 @@ int32_t s2_env_expand_many(s2_env *env, s2_node *const *parents, const int32_t *
     s2_expand_opts o = opts ? *opts : (s2_expand_opts){.temperature = -1};
     int32_t total = 0, live = 0;
     for (int32_t i = 0; i < n; i++) {
-        if (k[i] < 0) return -s2_error_set(&env->err, S2_E_ARG, "expand: k=%d", k[i]);
+        if (k[i] < 0) return s2_error_set(&env->err, S2_E_ARG, "expand: k=%d", k[i]);
         total += k[i];
     }
     for (int32_t j = 0; j < total; j++) out[j] = NULL;
@@ -338,7 +338,7 @@ int32_t s2_env_expand_many(s2_env *env, s2_node *const *parents, const int32_t *
     free(seqs);
     free(from);
     free(gens);
-    return st == S2_OK ? made : -(int32_t)st;
+    return st == S2_OK ? made : (int32_t)st; /* statuses are negative */
 }
 
 s2_node *s2_env_add_child(s2_env *env, s2_node *parent, const char *text, double logprob, int32_t n_tokens,
@@ -476,7 +476,7 @@ s2_status s2_env_rollout(s2_env *env, s2_node **leaves, int32_t n, double temper
         }
         int32_t got = s2_env_expand_many(env, par, ones, m, &o, kids);
         if (got < 0) {
-            st = (s2_status)(-got);
+            st = (s2_status)got;
             break;
         }
         for (int32_t j = 0; j < m; j++) {

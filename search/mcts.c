@@ -72,7 +72,7 @@ static s2_status iterate(const s2_mcts_params *p, s2_env *env) {
         if (have == 0 || (p->pw_c > 0 && have < allowed)) {
             int32_t want = have == 0 ? p->expand : 1;
             int32_t n = s2_env_expand(env, node, want, kids);
-            if (n < 0) return (s2_status)(-n);
+            if (n < 0) return (s2_status)n;
             if (n == 0) {
                 if (have == 0) {
                     leaf = node;

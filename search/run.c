@@ -161,6 +161,20 @@ static json_t *run_item(runner *r, int32_t i, bool *correct) {
     if (st == S2_OK) st = s2_env_init(&ep, &env, &err);
     if (st == S2_OK) st = s2_strategy_run(r->strat, env, &res, &err);
     if (st == S2_OK) st = s2_task_verify(r->task, i, res.best ? res.best->text : "", &v, &err);
+    if (st == S2_E_NET || st == S2_E_IO || st == S2_E_INTERRUPTED) {
+        /* system 1 itself failed (a server gone after its retries, a file unreadable): this item gets no line,
+         * so that rerunning the same command resumes it; the run stops with the reason */
+        pthread_mutex_lock(&r->mu);
+        if (r->fatal == S2_OK)
+            r->fatal = s2_error_set(&r->fatal_err, st, "item %s: %s (finished lines are kept: run the same command "
+                                    "again to resume)", id, err.msg);
+        pthread_mutex_unlock(&r->mu);
+        s2_verdict_clear(&v);
+        s2_env_free(env);
+        free_lm(r, lm);
+        free_lm(r, vlm);
+        return NULL;
+    }
     s2_counters pc = {0}, vc = {0}, tc = {0};
     if (env) s2_env_counters(env, &pc, &vc);
     else if (lm) s2_lm_counters(lm, &pc); /* the prompt failed: whatever it cost */
@@ -225,7 +239,9 @@ static void *worker(void *arg) {
         double tokens = o ? json_real_value(json_object_get(o, "tokens")) : 0;
         json_decref(o);
         pthread_mutex_lock(&r->mu);
-        if (line == NULL) {
+        if (o == NULL && r->fatal != S2_OK) {
+            /* run_item stopped the run: nothing to write */
+        } else if (line == NULL) {
             r->fatal = s2_error_set(&r->fatal_err, S2_E_NOMEM, "run: out of memory writing item %d", i);
         } else if (fprintf(r->f, "%s\n", line) < 0 || fflush(r->f) != 0 || fsync(fileno(r->f)) != 0) {
             r->fatal = s2_error_set(&r->fatal_err, S2_E_IO, "%s: %s", r->cfg->out, strerror(errno));

@@ -116,7 +116,7 @@ typedef struct s2_expand_opts {
  * children and written to out (sum k entries, parent by parent). opts may be NULL (one step, env temperature).
  * Identical sibling steps are kept (they are legitimately sampled twice); strategies dedupe if they want to.
  * Terminal parents get no children. A parent whose sequence would pass the context is marked terminal.
- * Returns the number of children made, or -status (S2_E_BUDGET when max_nodes is reached). */
+ * Returns the number of children made, or a (negative) s2_status: S2_E_BUDGET when max_nodes is reached. */
 int32_t s2_env_expand_many(s2_env *env, s2_node *const *parents, const int32_t *k, int32_t n,
                            const s2_expand_opts *opts, s2_node **out);
 /* A child of parent whose step is text, given rather than sampled (token-level beam): the parent's sequence is
@@ -139,7 +139,7 @@ void s2_env_release(s2_env *env, s2_node *node);
 const char *s2_env_answer(s2_env *env, s2_node *node);
 /* Arena scratch of bytes (zeroed), freed with the env; NULL when out of memory. */
 void *s2_env_alloc(s2_env *env, size_t bytes);
-/* The last error of the env (a failed expand gives -status; the message is here). */
+/* The last error of the env (a failed expand returns its negative status; the message is here). */
 const s2_error *s2_env_error(const s2_env *env);
 
 /* Nodes in creation order (id = index). */

@@ -41,7 +41,7 @@ static s2_status tot_bfs_run(const s2_strategy *s, s2_env *env, s2_result *out) 
         if (np == 0) break;
         if (!s2_env_budget_left(env)) return S2_E_BUDGET;
         int32_t got = s2_env_expand_many(env, par, ks, np, NULL, kids);
-        if (got < 0) return (s2_status)(-got);
+        if (got < 0) return (s2_status)got;
         for (int32_t i = 0; i < np; i++) {
             for (int32_t a = 0; a < K; a++) {
                 s2_node *x = kids[i * K + a];

@@ -32,7 +32,7 @@ static s2_status visit(dfs *d, s2_node *node) {
     s2_node **kids = s2_env_alloc(d->env, (size_t)d->p->k * sizeof *kids);
     if (kids == NULL) return S2_E_NOMEM;
     int32_t n = s2_env_expand(d->env, node, d->p->k, kids);
-    if (n < 0) return (s2_status)(-n);
+    if (n < 0) return (s2_status)n;
     for (int32_t i = 0; i < n; i++) {
         s2_status st = s2_env_score(d->env, kids[i]);
         if (st != S2_OK) return st;

@@ -229,6 +229,7 @@ static s2_status f_sample(s2_lm *lm, const s2_lm_seq *seqs, int32_t n, const s2_
     fake *f = F(lm);
     f->c.requests++;
     if (f->p.sleep_us > 0) usleep((useconds_t)f->p.sleep_us);
+    if (f->p.fail_sample) return s2_error_set(err, S2_E_NET, "fake: the server is gone (after 4 tries)");
     for (int32_t i = 0; i < n; i++)
         if (get(f, seqs[i]) == NULL) return s2_error_set(err, S2_E_ARG, "fake: sequence %d is not live", seqs[i]);
     bool stop = false;

@@ -21,6 +21,7 @@ typedef struct fake_lm_params {
     const char *delim;            /* appended to each step (default "\n") */
     int64_t ns_per_row;           /* default 100 */
     int32_t sleep_us;             /* real sleep per sample call (for kill tests) */
+    bool fail_sample;             /* every sample call fails with S2_E_NET, as a backend whose server is gone */
 } fake_lm_params;
 fake_lm_params fake_lm_default_params(void);
 s2_status fake_lm_init(const fake_lm_params *p, s2_lm **out, s2_error *err);

@@ -24,12 +24,15 @@ typedef struct factory {
     char prompt[64][32];
     s2_counters final[64];
     bool value[64];
+    int32_t fail_from;            /* > 0: the policy lms from this one on (1-based) fail every sample call */
+    int32_t n_made;
 } factory;
 
 static s2_status make(void *user, bool value, s2_lm **out, s2_error *err) {
     factory *f = user;
     fake_lm_params p = f->p;
     if (value) p.seed += 1000; /* a different "model" */
+    if (!value && f->fail_from > 0 && ++f->n_made >= f->fail_from) p.fail_sample = true;
     return fake_lm_init(&p, out, err);
 }
 
@@ -481,6 +484,40 @@ START_TEST(test_run_cli_run_report_strategies)
 }
 END_TEST
 
+/* System 1 failing mid-run (a server gone after its retries): the run stops with that error, the item that
+ * failed gets no line, and the same command later resumes it: every item exactly once. */
+START_TEST(test_run_system1_failure_stops_and_resumes)
+{
+    s2_error err = {0};
+    s2_task *task = NULL;
+    fake_task_params tp = {.n_items = 10, .depth = 3};
+    ck_assert_int_eq(fake_task_init(&tp, &task, &err), S2_OK);
+    factory f = {.p = fake_lm_default_params(), .fail_from = 5};
+    char out[512];
+    snprintf(out, sizeof out, "%s/fail.jsonl", t_tmpdir());
+    s2_run_config c = base_config(task, &f, out);
+    s2_run_summary sum;
+    ck_assert_int_eq(s2_run(&c, &sum, &err), S2_E_NET);
+    ck_assert_msg(strstr(err.msg, "the server is gone") != NULL && strstr(err.msg, "resume") != NULL, "%s", err.msg);
+    json_t *lines = read_lines(out, NULL);
+    ck_assert_int_eq((int)json_array_size(lines), 4); /* items 0-3; item 4's lm failed */
+    size_t i;
+    json_t *o;
+    json_array_foreach(lines, i, o) ck_assert_str_ne(json_string_value(json_object_get(o, "status")), "error");
+    json_decref(lines);
+    factory g = {.p = fake_lm_default_params()};
+    c = base_config(task, &g, out);
+    ck_assert_msg(s2_run(&c, &sum, &err) == S2_OK, "%s", err.msg);
+    lines = read_lines(out, NULL);
+    ck_assert_int_eq((int)json_array_size(lines), 10);
+    int seen[10] = {0};
+    json_array_foreach(lines, i, o) seen[json_integer_value(json_object_get(o, "index"))]++;
+    for (int k = 0; k < 10; k++) ck_assert_int_eq(seen[k], 1);
+    json_decref(lines);
+    s2_task_free(task);
+}
+END_TEST
+
 Suite *run_suite(void) {
     Suite *s = suite_create("run");
     TCase *tc = tcase_create("runner");
@@ -492,6 +529,7 @@ Suite *run_suite(void) {
     tcase_add_test(tc, test_run_shards_split_the_items);
     tcase_add_test(tc, test_run_engine_prefix_sharing);
     tcase_add_test(tc, test_run_cli_run_report_strategies);
+    tcase_add_test(tc, test_run_system1_failure_stops_and_resumes);
     suite_add_tcase(s, tc);
     return s;
 }
