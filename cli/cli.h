@@ -24,6 +24,7 @@ bool cli_is_help(const char *arg);                 /* -h or --help */
 /* The flags every model-using command takes: -m MODEL, -z TOKENIZER, --ctx N, --threads N. */
 typedef struct cli_model_opts {
     const char *model, *tokenizer;
+    const char *model_name;       /* HTTP backends: the served model's name (default: the first of /v1/models) */
     int64_t n_ctx, n_threads;
 } cli_model_opts;
 /* Consumes argv[*i] (and its value) when it is one of the model flags: 1 consumed, 0 not one, -1 bad value. */
@@ -32,7 +33,8 @@ int cli_model_flag(cli_model_opts *o, int argc, char **argv, int *i);
     "  -m MODEL          a .gguf file, or a llama2.c .bin checkpoint (with -z)\n" \
     "  -z TOKENIZER      llama2.c tokenizer (tok*.bin) for a .bin model\n" \
     "  --ctx N           context length (default: the model's)\n" \
-    "  --threads N       threads (default: all cores)\n"
+    "  --threads N       threads (default: all cores)\n" \
+    "  --model-name NAME with -m http://HOST:PORT/v1: the served model (default: the first of GET /v1/models)\n"
 
 /* Loads -m/-z and makes a context with KV room for n_seqs sequences of the full context (ctx may be NULL: the
  * model alone). Returns 0, or the exit status after printing why. */

@@ -120,6 +120,7 @@ static void progress(void *user, const s2_run_progress *p) {
 static int do_run(run_opts *o, const char *cmd, FILE *sum) {
     o->c.model = o->mo.model;
     o->c.tokenizer = o->mo.tokenizer;
+    o->c.model_name = o->mo.model_name;
     o->c.n_ctx = (int32_t)o->mo.n_ctx;
     o->c.threads = (int32_t)(o->mo.n_threads > 0 ? o->mo.n_threads : 1);
     o->c.keys = o->keys;
@@ -160,6 +161,7 @@ static int do_run(run_opts *o, const char *cmd, FILE *sum) {
     "  -q, --quiet       no progress line\n"                                                                      \
     "  -m MODEL          the policy: a .gguf file, a llama2.c .bin (with -z), or an http(s)://.../v1 server\n"   \
     "  -z TOKENIZER      llama2.c tokenizer (tok*.bin) for a .bin model\n"                                        \
+    "  --model-name NAME with an http(s) -m: the served model (default: the first of GET /v1/models)\n"         \
     "  --ctx N           context length (default: the model's)\n"                                                 \
     "  --threads N       items run in parallel (default 1, the engine on all cores; N > 1: one core each)\n"
 

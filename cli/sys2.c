@@ -80,6 +80,8 @@ int cli_model_flag(cli_model_opts *o, int argc, char **argv, int *i) {
         o->model = v;
     } else if (cli_flag(argc, argv, i, "-z", "--tokenizer", &v, &bad)) {
         o->tokenizer = v;
+    } else if (cli_flag(argc, argv, i, "--model-name", NULL, &v, &bad)) {
+        o->model_name = v;
     } else if (cli_flag(argc, argv, i, "--ctx", NULL, &v, &bad)) {
         if (!bad && (!cli_parse_i64(v, &o->n_ctx) || o->n_ctx < 1)) {
             fprintf(stderr, "sys2: --ctx wants a positive integer, got '%s'\n", v);

@@ -107,6 +107,7 @@ static s2_status make_lm(runner *r, bool value, s2_lm **out, s2_error *err) {
     const char *spec = value ? r->cfg->value : r->cfg->model;
     if (is_url(spec)) { /* a remote system 1: one connection per item, as one context per item locally */
         s2_lm_open_params op = s2_lm_open_default_params();
+        op.model_name = value ? NULL : r->cfg->model_name;
         return s2_lm_open(spec, &op, out, err);
     }
     if (value && r->value_model == NULL) return S2_OK;

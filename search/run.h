@@ -42,6 +42,7 @@ typedef struct s2_run_config {
     int32_t n_params;
     const char *model;            /* policy: GGUF path (or .bin with tokenizer) */
     const char *tokenizer;
+    const char *model_name;       /* HTTP: the served model's name (NULL: the server's first) */
     const char *value;            /* value model GGUF, NULL = none */
     int32_t n_ctx;                /* 0 = the model's */
     int64_t kv_mb;                /* KV memory per item context in MiB (0 = room for 64 full sequences) */
