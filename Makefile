@@ -64,9 +64,18 @@ asan: deps   # a separate build dir, so that sanitized and plain objects never m
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" check
 
+# Speed figures (never timed tests): stories260K single stream and branches; then a 110M-parameter F32 random
+# model (written once to build/) single stream and 1-64 branches. BENCH_THREADS sets the threads (default 1).
+BENCH_THREADS ?= 1
 bench: deps
 	@$(MAKE) --no-print-directory $(BUILD)/sys2
-	./$(BUILD)/sys2 bench -m $(SYS2_SHARED)/models/stories260K.bin -z $(SYS2_SHARED)/models/tok512.bin
+	./$(BUILD)/sys2 bench -m $(SYS2_SHARED)/models/stories260K.bin -z $(SYS2_SHARED)/models/tok512.bin --threads $(BENCH_THREADS)
+	./$(BUILD)/sys2 bench -m $(SYS2_SHARED)/models/stories260K.gguf --branches 1,4,16,64 --threads $(BENCH_THREADS)
+	test -f $(BUILD)/bench-110m.gguf || ./$(BUILD)/sys2 init-model -o $(BUILD)/bench-110m.gguf --dim 768 --layers 12 \
+	  --heads 12 --kv-heads 12 --ff 2048 --vocab 32000 --ctx 1024
+	./$(BUILD)/sys2 bench -m $(BUILD)/bench-110m.gguf --gen 64 --repeat 3 --threads $(BENCH_THREADS)
+	./$(BUILD)/sys2 bench -m $(BUILD)/bench-110m.gguf --branches 1,4,16,64 --prefix 128 --gen 32 --repeat 3 \
+	  --threads $(BENCH_THREADS)
 
 # The main job: a sweep of the strategies on Game of 24 (ToT's first 20 test puzzles) with the shipped policy and
 # value models, then the table. A few minutes on the 2-core machine; resumable (build/demo holds the results).
