@@ -236,7 +236,7 @@ int cmd_eval_value(int argc, char **argv) {
         free(s);
         json_decref(j);
     } else {
-        printf("%s on %s (split %s): %lld held-out states\n", o.mo.model, o.task, o.split ? o.split : "default",
+        printf("%s on %s (split %s): %lld states\n", o.mo.model, o.task, o.split ? o.split : "default",
                (long long)(n_pos + n_neg));
         printf("  solvable:    %lld/%lld correct (%.1f%%)\n", (long long)ok_pos, (long long)n_pos, 100 * acc_pos);
         printf("  unsolvable:  %lld/%lld correct (%.1f%%)\n", (long long)ok_neg, (long long)n_neg, 100 * acc_neg);
@@ -261,8 +261,12 @@ static const char *policy_help =
     "text so far dead (no oracle: steps are not judged). Steps after the first invalid one are not counted.\n\n"
     EVAL_HELP_COMMON "  --max-steps K     most steps per attempt (default 12)\n" CLI_MODEL_HELP;
 
-/* Judges the steps of text for item i: *n_steps counted (up to and including the first invalid one), *n_valid. */
-static void judge_steps(const s2_task *t, int32_t i, const char *text, int64_t *n_steps, int64_t *n_valid) {
+#define EVAL_BY_STEP 8 /* valid-step counts by step index, the last bucket for all later steps */
+
+/* Judges the steps of text for item i: *n_steps counted (up to and including the first invalid one), *n_valid;
+ * by_step[k][0] / [1] count the steps judged / valid at index k (0-based). */
+static void judge_steps(const s2_task *t, int32_t i, const char *text, int64_t *n_steps, int64_t *n_valid,
+                        int64_t by_step[EVAL_BY_STEP][2]) {
     s2_ng_rules r;
     s2_ng_state s;
     bool ng = numgame_item(t, i, &r, &s);
@@ -292,8 +296,11 @@ static void judge_steps(const s2_task *t, int32_t i, const char *text, int64_t *
         } else {
             valid = s2_task_oracle(t, i, prefix) != S2_ORACLE_DEAD;
         }
+        int k = (int)(*n_steps < EVAL_BY_STEP - 1 ? *n_steps : EVAL_BY_STEP - 1);
+        by_step[k][0]++;
         (*n_steps)++;
         if (!valid) break;
+        by_step[k][1]++;
         (*n_valid)++;
     }
     free(prefix);
@@ -310,7 +317,7 @@ int cmd_eval_policy(int argc, char **argv) {
     s2_lm *lm = NULL;
     s2_status st = eval_open(&o, &task, &lm, &err);
     int32_t total = st == S2_OK ? s2_task_n_items(task) : 0, n = (int32_t)(o.n < total ? o.n : total);
-    int64_t n_steps = 0, n_valid = 0, n_solved = 0, n_done = 0, n_all_valid = 0;
+    int64_t n_steps = 0, n_valid = 0, n_solved = 0, n_done = 0, n_all_valid = 0, by_step[EVAL_BY_STEP][2] = {{0}};
     json_t *items = json_array();
     const char *stops[1] = {st == S2_OK ? task->iface->step_delim : "\n"};
     for (int32_t g0 = 0; st == S2_OK && g0 < n; g0 += EVAL_SEQS) {
@@ -363,7 +370,7 @@ int cmd_eval_policy(int argc, char **argv) {
                 continue;
             }
             int64_t ns = 0, nv = 0;
-            judge_steps(task, idx[j], text[j].p, &ns, &nv);
+            judge_steps(task, idx[j], text[j].p, &ns, &nv, by_step);
             s2_verdict vd = {0};
             st = s2_task_verify(task, idx[j], text[j].p, &vd, &err);
             n_steps += ns;
@@ -399,6 +406,11 @@ int cmd_eval_policy(int argc, char **argv) {
         json_object_set_new(j, "valid_steps", json_integer(n_valid));
         json_object_set_new(j, "valid_step_rate", isfinite(valid) ? json_real(valid) : json_null());
         json_object_set_new(j, "items_all_steps_valid", json_integer(n_all_valid));
+        json_t *bj = json_array();
+        for (int k = 0; k < EVAL_BY_STEP && by_step[k][0] > 0; k++)
+            json_array_append_new(bj, json_pack("{s:i, s:I, s:I}", "step", k + 1, "judged", (json_int_t)by_step[k][0],
+                                                "valid", (json_int_t)by_step[k][1]));
+        json_object_set_new(j, "by_step", bj);
         json_object_set_new(j, "items", items);
         char *s = json_dumps(j, JSON_COMPACT);
         if (s) puts(s);
@@ -411,6 +423,9 @@ int cmd_eval_policy(int argc, char **argv) {
         printf("  valid steps: %lld/%lld (%.1f%%); items with only valid steps: %lld\n", (long long)n_valid,
                (long long)n_steps, 100 * valid, (long long)n_all_valid);
         printf("  solved:      %lld/%lld (%.1f%%)\n", (long long)n_solved, (long long)n_done, 100 * solved);
+        for (int k = 0; k < EVAL_BY_STEP && by_step[k][0] > 0; k++)
+            printf("  step %d%s: %lld/%lld valid\n", k + 1, k == EVAL_BY_STEP - 1 ? "+" : "", (long long)by_step[k][1],
+                   (long long)by_step[k][0]);
     }
     return 0;
 }
