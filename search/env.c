@@ -103,6 +103,7 @@ s2_env_params s2_env_default_params(void) {
     p.max_depth = 12;
     p.agg = S2_AGG_LAST;
     p.max_nodes = 100000;
+    p.legal = 1;
     return p;
 }
 
@@ -118,6 +119,9 @@ static const s2_param_def env_defs[] = {
      "how step scores combine along a path (min, product: PRM aggregation, Lightman et al. 2023)"},
     {"max_nodes", S2_PARAM_INT, offsetof(s2_env_params, max_nodes), 100000, 2, 1e8, NULL,
      "nodes per item at most (a memory guard)"},
+    {"legal", S2_PARAM_INT, offsetof(s2_env_params, legal), 1, 0, 1, NULL,
+     "1: expansions that break the task's rules (a step's arithmetic and bookkeeping, as a game's legal moves) are "
+     "dropped; 0: kept for the scorer to judge"},
 };
 
 const s2_param_def *s2_env_param_defs(int32_t *n) {
@@ -319,6 +323,14 @@ int32_t s2_env_expand_many(s2_env *env, s2_node *const *parents, const int32_t *
                 break;
             }
             c->seq = seqs[j];
+            if (p->legal && !s2_task_legal(p->task, p->item, c->text)) {
+                /* an illegal move: not a child (its node stays in the arena, pruned, for the tree statistics) */
+                env->stats.illegal++;
+                c->pruned = c->terminal = true;
+                s2_env_release(env, c);
+                out[slot] = NULL;
+                continue;
+            }
             c->step_logprob = gens[j].logprob;
             c->step_tokens = gens[j].n_tokens;
             c->path_logprob = par->path_logprob + gens[j].logprob;

@@ -212,9 +212,10 @@ static json_t *run_item(runner *r, int32_t i, bool *correct) {
         s2_tree_stats ts;
         s2_env_tree_stats(env, &ts);
         json_object_set_new(o, "tree",
-                            json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "nodes", ts.nodes, "expansions",
+                            json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "nodes", ts.nodes, "expansions",
                                       ts.expansions, "sample_calls", ts.sample_calls, "scored", ts.scored,
-                                      "terminal", ts.terminal, "pruned", ts.pruned, "max_depth", ts.max_depth));
+                                      "terminal", ts.terminal, "pruned", ts.pruned, "illegal", ts.illegal,
+                                      "max_depth", ts.max_depth));
         if (res.votes > 0) json_object_set_new(o, "votes", json_real(res.votes));
         if (cfg->trace) json_object_set_new(o, "trace", trace_json(env));
     }

@@ -81,6 +81,7 @@ typedef struct s2_env_params {
     int32_t max_depth;            /* steps per path at most: deeper states are terminal (default 12) */
     int32_t agg;                  /* s2_agg: how step scores combine along a path (default last) */
     int32_t max_nodes;            /* nodes at most (default 100000): S2_E_BUDGET past it */
+    int32_t legal;                /* 1: drop expansions that break the task's rules (s2_task_i.legal); 0: keep */
 } s2_env_params;
 s2_env_params s2_env_default_params(void);
 
@@ -153,6 +154,7 @@ typedef struct s2_tree_stats {
     int32_t scored;               /* nodes scored */
     int32_t terminal;             /* terminal nodes */
     int32_t pruned;               /* nodes released by the strategy */
+    int32_t illegal;              /* expansions dropped for breaking the task's rules (legal=1) */
     int32_t max_depth;
 } s2_tree_stats;
 void s2_env_tree_stats(const s2_env *env, s2_tree_stats *out);

@@ -121,6 +121,11 @@ static s2_oracle cd_oracle(const s2_task *t, int32_t i, const char *text) {
     return s2_ng_oracle(&it->rules, &it->start, text);
 }
 
+static bool cd_legal(const s2_task *t, int32_t i, const char *text) {
+    const cd_item *it = &ctx_of(t)->items[i];
+    return s2_ng_legal(&it->rules, &it->start, text);
+}
+
 static char *cd_value_prompt(const s2_task *t, int32_t i, const char *text) {
     const cd_item *it = &ctx_of(t)->items[i];
     char suffix[64];
@@ -220,6 +225,7 @@ static const struct s2_task_i cd_iface = {
     .extract = cd_extract,
     .verify = cd_verify,
     .oracle = cd_oracle,
+    .legal = cd_legal,
     .value_prompt = cd_value_prompt,
     .gen_example = cd_gen_example,
     .reference = cd_reference,

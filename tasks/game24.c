@@ -258,6 +258,12 @@ static s2_oracle g24_oracle(const s2_task *t, int32_t i, const char *text) {
     return s2_ng_oracle(&g24_rules, &s, text);
 }
 
+static bool g24_legal(const s2_task *t, int32_t i, const char *text) {
+    s2_ng_state s;
+    item_state(&ctx_of(t)->items[i], &s);
+    return s2_ng_legal(&g24_rules, &s, text);
+}
+
 static char *g24_value_prompt(const s2_task *t, int32_t i, const char *text) {
     s2_ng_state s;
     item_state(&ctx_of(t)->items[i], &s);
@@ -358,6 +364,7 @@ static const struct s2_task_i g24_iface = {
     .extract = g24_extract,
     .verify = g24_verify,
     .oracle = g24_oracle,
+    .legal = g24_legal,
     .value_prompt = g24_value_prompt,
     .gen_example = g24_gen_example,
     .reference = g24_reference,

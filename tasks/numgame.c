@@ -777,6 +777,15 @@ char *s2_ng_extract(const s2_ng_rules *r, const s2_ng_state *start, const char *
 
 /* "Value: 4 4 10\n": the numbers left after the valid steps; after an invalid step, the numbers the last
  * step claims are left (as a model wrote them), so that the value model judges what the policy believes. */
+bool s2_ng_legal(const s2_ng_rules *r, const s2_ng_state *start, const char *text) {
+    s2_ng_parsed *ps = malloc(sizeof *ps);
+    if (ps == NULL) return false;
+    s2_ng_parse(r, start, text, ps);
+    bool ok = !ps->bad;
+    free(ps);
+    return ok;
+}
+
 char *s2_ng_value_prompt(const s2_ng_rules *r, const s2_ng_state *start, const char *text, const char *suffix) {
     s2_ng_parsed *ps = malloc(sizeof *ps);
     if (ps == NULL) return NULL;

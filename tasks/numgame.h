@@ -59,6 +59,8 @@ void s2_ng_state_sort(s2_ng_state *s);
 /* Appends the numbers of s, ascending, separated by spaces. */
 void s2_ng_write_numbers(s2_buf *b, const s2_ng_state *s);
 
+/* True when every step line of text is valid (numbers available, arithmetic and "left" list right). */
+bool s2_ng_legal(const s2_ng_rules *r, const s2_ng_state *start, const char *text);
 /* Parses the steps of text from start (see the format above) into *out. */
 void s2_ng_parse(const s2_ng_rules *r, const s2_ng_state *start, const char *text, s2_ng_parsed *out);
 /* Evaluates an answer expression "EXPR" or "EXPR = RHS" (len bytes of s). On success *value is EXPR's value,

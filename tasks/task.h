@@ -72,6 +72,10 @@ struct s2_task_i {
     s2_status (*verify)(const s2_task *t, int32_t i, const char *text, s2_verdict *out, s2_error *err);
     /* may be NULL: the exact judgement of the partial state text */
     s2_oracle (*oracle)(const s2_task *t, int32_t i, const char *text);
+    /* may be NULL: whether the steps of text follow the task's rules (each step's arithmetic and bookkeeping:
+     * the legal-move check of a game, as AlphaZero knows the rules), never a judgement of whether the state can
+     * still succeed (that is the oracle's). Search drops illegal expansions unless --param legal=0. */
+    bool (*legal)(const s2_task *t, int32_t i, const char *text);
     /* may be NULL: the value model's prompt for the partial state text (malloc'd); its completion is a label */
     char *(*value_prompt)(const s2_task *t, int32_t i, const char *text);
     /* may be NULL (datasets): a training example for role, drawn from seed, from training items only */
@@ -107,6 +111,9 @@ static inline bool s2_task_is_terminal(const s2_task *t, int32_t i, const char *
 }
 static inline s2_oracle s2_task_oracle(const s2_task *t, int32_t i, const char *text) {
     return t->iface->oracle ? t->iface->oracle(t, i, text) : S2_ORACLE_UNKNOWN;
+}
+static inline bool s2_task_legal(const s2_task *t, int32_t i, const char *text) {
+    return t->iface->legal ? t->iface->legal(t, i, text) : true;
 }
 s2_status s2_task_verify(const s2_task *t, int32_t i, const char *text, s2_verdict *out, s2_error *err);
 /* The index of the item with id, or -1. */

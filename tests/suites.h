@@ -17,6 +17,7 @@
     X(train) \
     X(tokenizer) \
     X(search) \
+    X(search_rules) \
     X(http) \
     X(run) \
     X(scorers)

@@ -521,3 +521,57 @@ Suite *search_suite(void) {
     suite_add_tcase(s, tc);
     return s;
 }
+
+/* The task's rules in the expansion: a step whose arithmetic is wrong is no child (legal=1, the default), and is
+ * one with legal=0. */
+START_TEST(test_search_illegal_steps_are_dropped)
+{
+    s2_error err = {0};
+    s2_task_params tp = s2_task_default_params();
+    tp.split = "gen";
+    s2_task *task = NULL;
+    ck_assert_msg(s2_task_create("game24", &tp, &task, &err) == S2_OK, "%s", err.msg);
+    int32_t item = s2_task_find(task, "4-9-10-13");
+    ck_assert_int_ge(item, 0);
+    const char *script[] = {"13 - 9 = 4 (left: 4 4 10)", "13 - 9 = 5 (left: 4 5 10)", "10 - 4 = 6 (left: 6 9 13)"};
+    for (int legal = 0; legal <= 1; legal++) {
+        fake_lm_params lp = fake_lm_default_params();
+        lp.script = script;
+        lp.n_script = 3;
+        s2_lm *lm = NULL;
+        ck_assert_int_eq(fake_lm_init(&lp, &lm, &err), S2_OK);
+        s2_env_params ep = s2_env_default_params();
+        ep.lm = lm;
+        ep.task = task;
+        ep.item = item;
+        ep.legal = legal;
+        s2_env *env = NULL;
+        ck_assert_msg(s2_env_init(&ep, &env, &err) == S2_OK, "%s", err.msg);
+        s2_node *kids[3];
+        int32_t n = s2_env_expand(env, s2_env_root(env), 3, kids);
+        s2_tree_stats ts;
+        s2_env_tree_stats(env, &ts);
+        if (legal) {
+            ck_assert_int_eq(n, 2); /* 13 - 9 = 5 is not a move */
+            ck_assert_int_eq(ts.illegal, 1);
+            for (int32_t i = 0; i < n; i++) ck_assert_ptr_null(strstr(kids[i]->text, "= 5"));
+        } else {
+            ck_assert_int_eq(n, 3);
+            ck_assert_int_eq(ts.illegal, 0);
+        }
+        s2_env_free(env);
+        ck_assert_int_eq(fake_lm_live(lm), 0);
+        s2_lm_free(lm);
+    }
+    s2_task_free(task);
+}
+END_TEST
+
+Suite *search_rules_suite(void);
+Suite *search_rules_suite(void) {
+    Suite *s = suite_create("search_rules");
+    TCase *tc = tcase_create("rules");
+    tcase_add_test(tc, test_search_illegal_steps_are_dropped);
+    suite_add_tcase(s, tc);
+    return s;
+}
