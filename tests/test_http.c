@@ -22,6 +22,7 @@
 
 #include "http.h"
 #include "init_model.h"
+#include "run.h"
 #include "serve.h"
 #include "sys2.h"
 #include "testutil.h"
@@ -106,6 +107,99 @@ static void compare_samples(fix *f, const char *prompt, const s2_lm_sample_param
         s2_lm_gen_free(&g[1][i]);
     }
 }
+
+
+/* The same search through the local engine and through `sys2 serve`: tot-bfs on 8 game24 puzzles, fixed seed,
+ * the whole tree traced; answers, texts and trees equal, scores within 1e-4. */
+static json_t *result_lines(const char *path) {
+    FILE *fp = fopen(path, "r");
+    ck_assert_ptr_nonnull(fp);
+    json_t *a = json_array();
+    char *line = NULL;
+    size_t cap = 0;
+    for (int n = 0; getline(&line, &cap, fp) > 0; n++)
+        if (n > 0) json_array_append_new(a, json_loads(line, 0, NULL));
+    free(line);
+    fclose(fp);
+    return a;
+}
+
+START_TEST(test_http_tot_bfs_run_matches_local)
+{
+    s2_error err = {0};
+    const char *shared = t_shared("models/stories260K.gguf", "http_search");
+    char path[600];
+    if (shared != NULL) {
+        snprintf(path, sizeof path, "%s", shared);
+    } else {
+        snprintf(path, sizeof path, "%s/rand.gguf", t_tmpdir());
+        s2_init_params ip = s2_init_default_params();
+        ip.n_ctx = 512;
+        ck_assert_msg(s2_model_init_random(&ip, path, &err) == S2_OK, "%s", err.msg);
+    }
+    s2_model *m = NULL;
+    ck_assert_int_eq(s2_model_load(path, NULL, &m, &err), S2_OK);
+    s2_server_params sp = s2_server_default_params();
+    sp.port = 0;
+    sp.ctx.n_ctx = 512;
+    s2_server *srv = NULL;
+    ck_assert_msg(s2_server_start(m, &sp, &srv, &err) == S2_OK, "%s", err.msg);
+    char url[96], out[2][600];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", s2_server_port(srv));
+    const char *keys[] = {"max_step_tokens", "max_depth", "k"}, *vals[] = {"24", "3", "4"};
+    const char *dir = t_tmpdir();
+    for (int k = 0; k < 2; k++) {
+        s2_run_config c = {0};
+        c.task = "game24";
+        c.split = "tot";
+        c.search = "tot-bfs";
+        c.scorer = "logprob";
+        c.keys = keys;
+        c.vals = vals;
+        c.n_params = 3;
+        c.model = k == 0 ? path : url;
+        c.n_ctx = 512;
+        c.limit = 8;
+        c.seed = 1;
+        c.threads = 1;
+        c.trace = true;
+        c.version = "test";
+        snprintf(out[k], sizeof out[k], "%s/%s.jsonl", dir, k == 0 ? "local" : "http");
+        c.out = out[k];
+        s2_run_summary sum;
+        ck_assert_msg(s2_run(&c, &sum, &err) == S2_OK, "%s", err.msg);
+        ck_assert_int_eq(sum.done, 8);
+    }
+    json_t *a = result_lines(out[0]), *b = result_lines(out[1]);
+    ck_assert_int_eq(json_array_size(a), 8);
+    ck_assert_int_eq(json_array_size(b), 8);
+    for (size_t i = 0; i < 8; i++) {
+        json_t *x = json_array_get(a, i), *y = json_array_get(b, i);
+        ck_assert_str_eq(json_string_value(json_object_get(x, "id")), json_string_value(json_object_get(y, "id")));
+        ck_assert_str_eq(json_string_value(json_object_get(x, "text")), json_string_value(json_object_get(y, "text")));
+        json_t *tx = json_object_get(x, "trace"), *ty = json_object_get(y, "trace");
+        ck_assert_int_eq(json_array_size(tx), json_array_size(ty));
+        ck_assert_int_gt(json_array_size(tx), 4);
+        for (size_t j = 0; j < json_array_size(tx); j++) {
+            json_t *nx = json_array_get(tx, j), *ny = json_array_get(ty, j);
+            const char *fx = json_string_value(json_object_get(nx, "step"));
+            const char *fy = json_string_value(json_object_get(ny, "step"));
+            ck_assert_msg(fx && fy && strcmp(fx, fy) == 0, "item %zu node %zu: '%s' vs '%s'", i, j, fx, fy);
+            json_t *sx = json_object_get(nx, "score"), *sy = json_object_get(ny, "score");
+            ck_assert(json_is_number(sx) == json_is_number(sy));
+            double lx = json_number_value(json_object_get(nx, "logprob")), ly = json_number_value(json_object_get(ny, "logprob"));
+            ck_assert_msg(fabs(lx - ly) < 1e-4, "item %zu node %zu: logprob %g vs %g", i, j, lx, ly);
+            if (json_is_number(sx) && json_is_number(sy))
+                ck_assert_msg(fabs(json_number_value(sx) - json_number_value(sy)) < 1e-4, "item %zu node %zu: score %g vs %g",
+                              i, j, json_number_value(sx), json_number_value(sy));
+        }
+    }
+    json_decref(a);
+    json_decref(b);
+    s2_server_free(srv);
+    s2_model_free(m);
+}
+END_TEST
 
 START_TEST(test_http_sample_matches_local)
 {
@@ -933,6 +1027,7 @@ Suite *http_suite(void) {
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_http_sample_matches_local);
+    tcase_add_test(tc, test_http_tot_bfs_run_matches_local);
     tcase_add_test(tc, test_http_sample_distinct_sequences);
     tcase_add_test(tc, test_http_score_matches_local);
     tcase_add_test(tc, test_http_labels_and_top_k_match_local);
