@@ -20,4 +20,5 @@
     X(search_rules) \
     X(http) \
     X(run) \
-    X(scorers)
+    X(scorers) \
+    X(models)
