@@ -40,6 +40,9 @@ if sel game24-policy; then
         --out models/game24-policy.gguf --log models/game24-policy.part1.json
     "$SYS2" train --task game24 --role policy --dim 128 --layers 4 --heads 4 --ff 512 --ctx 160 --steps 3200 \
         --batch 32 --lr 2e-3 --seed 1 --eval-every 200 --eval-items 32 --threads "$T" \
+        --out models/game24-policy.gguf --log models/game24-policy.part2.json --resume
+    "$SYS2" train --task game24 --role policy --dim 128 --layers 4 --heads 4 --ff 512 --ctx 160 --steps 4400 \
+        --batch 32 --lr 2e-3 --seed 1 --eval-every 200 --eval-items 32 --threads "$T" \
         --out models/game24-policy.gguf --log models/game24-policy.json --resume
     "$SYS2" eval-policy --task game24 -m models/game24-policy.gguf --n 200 --threads "$T"
     "$SYS2" eval-policy --task game24 --split tot -m models/game24-policy.gguf --n 100 --threads "$T"
