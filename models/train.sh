@@ -29,6 +29,9 @@ if sel game24-value; then
         --out models/game24-value.gguf --log models/game24-value.part2.json --resume
     "$SYS2" train --task game24 --role value --dim 128 --layers 4 --heads 4 --ff 384 --ctx 48 --steps 10000 \
         --batch 64 --lr 2e-3 --seed 1 --eval-every 500 --eval-items 0 --threads "$T" \
+        --out models/game24-value.gguf --log models/game24-value.part3.json --resume
+    "$SYS2" train --task game24 --role value --dim 128 --layers 4 --heads 4 --ff 384 --ctx 48 --steps 13000 \
+        --batch 64 --lr 2e-3 --seed 1 --eval-every 500 --eval-items 0 --threads "$T" \
         --out models/game24-value.gguf --log models/game24-value.json --resume
     "$SYS2" eval-value --task game24 -m models/game24-value.gguf --n 2000 --threads "$T"
 fi
