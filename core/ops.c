@@ -136,7 +136,7 @@ static void small_f32(float *y, const float *x, const float *W, int64_t R, int64
 }
 
 s2_status s2_matmul(float *y, const float *x, const s2_weight *w, int64_t R, s2_scratch *scratch) {
-    if (w->type == S2_TYPE_F32 && R >= 2 && R <= SMALL_MAX_ROWS && w->n_out % 4 == 0 && w->n_in >= 64 &&
+    if (w->type == S2_TYPE_F32 && R >= 1 && R <= SMALL_MAX_ROWS && w->n_out % 4 == 0 && w->n_in >= 64 &&
         have_avx512()) {
         small_f32(y, x, w->data, R, w->n_in, w->n_out);
         return S2_OK;
