@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "http.h"
+#include "text.h"
 
 #define GOLDEN 0x9e3779b97f4a7c15ULL
 #define MAX_TOP 20
@@ -394,18 +395,7 @@ static http_seq *get_seq(http_lm *h, s2_lm_seq s, s2_error *err) {
 }
 
 static s2_status text_append(http_seq *q, const char *t, size_t n) {
-    if (q->len + n + 1 > q->cap) {
-        size_t cap = q->cap ? q->cap : 256;
-        while (cap < q->len + n + 1) cap *= 2;
-        char *nt = realloc(q->text, cap);
-        if (nt == NULL) return S2_E_NOMEM;
-        q->text = nt;
-        q->cap = cap;
-    }
-    memcpy(q->text + q->len, t, n);
-    q->len += n;
-    q->text[q->len] = '\0';
-    return S2_OK;
+    return s2_text_append(&q->text, &q->len, &q->cap, t, n);
 }
 
 static s2_status slot_new(http_lm *h, const char *t, size_t n, s2_lm_seq *out, s2_error *err) {

@@ -9,6 +9,7 @@
 
 #include "ctx.h"
 #include "generate.h"
+#include "text.h"
 
 /* ---- wrappers ---- */
 
@@ -111,18 +112,7 @@ static local_seq *get_seq(local_lm *l, s2_lm_seq s, s2_error *err) {
 }
 
 static s2_status text_append(local_seq *q, const char *t, size_t n) {
-    if (q->text_len + n + 1 > q->text_cap) {
-        size_t cap = q->text_cap ? q->text_cap : 256;
-        while (cap < q->text_len + n + 1) cap *= 2;
-        char *nt = realloc(q->text, cap);
-        if (nt == NULL) return S2_E_NOMEM;
-        q->text = nt;
-        q->text_cap = cap;
-    }
-    memcpy(q->text + q->text_len, t, n);
-    q->text_len += n;
-    q->text[q->text_len] = '\0';
-    return S2_OK;
+    return s2_text_append(&q->text, &q->text_len, &q->text_cap, t, n);
 }
 
 /* A free slot with its logits buffer. */
