@@ -47,6 +47,8 @@ static const char *train_help =
     "run:\n"
     "  --resume          continue from --out and --out.opt (same model flags and seed; the same --steps, --lr and\n"
     "                    --warmup keep the schedule, so a resumed run equals an uninterrupted one bit for bit)\n"
+    "  --init FILE.gguf  start from this model's weights (same shape) with a fresh optimizer: fine-tuning; a\n"
+    "                    later --resume of the run continues from --out as usual\n"
     "  --stop-at K       stop after step K (checkpoint written) as if interrupted; --resume goes on from there\n"
     "  --eval-every K    held-out loss, accuracy and a checkpoint every K steps (default: at the end only)\n"
     "  --heldout N       held-out examples for the loss (default 64)\n"
@@ -304,7 +306,7 @@ static json_t *jnum(double x) { return isfinite(x) ? json_real(x) : json_null();
 
 
 typedef struct train_opts {
-    const char *task, *role, *out, *log, *name, *split;
+    const char *task, *role, *out, *log, *name, *split, *init;
     int64_t dim, layers, heads, kv_heads, ff, ctx, steps, batch, warmup, seed, eval_every, heldout, eval_items,
         threads, stop_at;
     double lr, wd, clip, min_lr_frac;
@@ -334,7 +336,7 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
         };
         struct { const char *name; const char **dst; } strs[] = {
             {"--task", &o->task}, {"--role", &o->role}, {"--out", &o->out}, {"--log", &o->log}, {"--name", &o->name},
-            {"--split", &o->split},
+            {"--split", &o->split}, {"--init", &o->init},
         };
         bool done = false;
         if (strcmp(a, "--resume") == 0) o->resume = done = true;
@@ -422,6 +424,7 @@ int cmd_train(int argc, char **argv) {
     p.out = o.out;
     p.name = o.name != NULL ? o.name : name;
     p.resume = o.resume;
+    p.init = o.init;
     task_data td = {.task = task, .role = role};
     s2_train_data data = {.example = task_example, .user = &td};
     s2_trainer *tr = NULL;
@@ -450,6 +453,7 @@ int cmd_train(int argc, char **argv) {
                                                  "threads", (json_int_t)o.threads, "openblas_core",
                                                  openblas_get_corename(), "params", (json_int_t)m->n_params));
     json_object_set_new(log, "matmul_params", json_integer(s2_tmodel_matmul_params(m)));
+    if (o.init != NULL) json_object_set_new(json_object_get(log, "config"), "init", json_string(o.init));
     json_object_set_new(log, "resumed_at_step", json_integer(start_step));
     json_object_set_new(log, "evals", evals);
     fprintf(stderr, "train: %s %s, %lld parameters (dim %lld, %lld layers, %lld/%lld heads, ff %lld, ctx %lld, "

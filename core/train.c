@@ -808,23 +808,37 @@ static s2_status vocab_same(const s2_vocab *a, const s2_vocab *b, const char *pa
     return S2_OK;
 }
 
-static s2_status trainer_resume(s2_trainer *t, s2_error *err) {
+/* Reads the model at path and checks that its vocabulary and shape are the run's. */
+static s2_status load_checked(s2_trainer *t, const char *path, const char *what, s2_tmodel **out, s2_error *err) {
+    *out = NULL;
     s2_tmodel *m = NULL;
     s2_vocab *v = NULL;
-    s2_status st = s2_tmodel_load_gguf(t->out, &m, &v, err);
-    if (st != S2_OK) return s2_error_prefix(err, "resume");
-    st = vocab_same(t->vocab, v, t->out, err);
+    s2_status st = s2_tmodel_load_gguf(path, &m, &v, err);
+    if (st != S2_OK) return s2_error_prefix(err, what);
+    st = vocab_same(t->vocab, v, path, err);
     s2_vocab_free(v);
     s2_train_config want = t->p.model, have = m->cfg;
     if (st == S2_OK && (want.n_ctx != have.n_ctx || want.n_embd != have.n_embd || want.n_layer != have.n_layer ||
                         want.n_head != have.n_head || want.n_head_kv != have.n_head_kv || want.n_ff != have.n_ff ||
                         want.tied_output != have.tied_output || want.rms_eps != have.rms_eps ||
                         want.rope_base != have.rope_base))
-        st = s2_error_set(err, S2_E_ARG, "%s: model mismatch: the checkpoint is dim %d, %d layers, %d/%d heads, "
+        st = s2_error_set(err, S2_E_ARG, "%s: model mismatch: the file holds dim %d, %d layers, %d/%d heads, "
                           "ff %d, ctx %d%s; asked for dim %d, %d layers, %d/%d heads, ff %d, ctx %d%s", t->out,
                           have.n_embd, have.n_layer, have.n_head, have.n_head_kv, have.n_ff, have.n_ctx,
                           have.tied_output ? ", tied" : "", want.n_embd, want.n_layer, want.n_head, want.n_head_kv,
                           want.n_ff, want.n_ctx, want.tied_output ? ", tied" : "");
+    if (st != S2_OK) {
+        s2_tmodel_free(m);
+        return st;
+    }
+    *out = m;
+    return S2_OK;
+}
+
+static s2_status trainer_resume(s2_trainer *t, s2_error *err) {
+    s2_tmodel *m = NULL;
+    s2_status st = load_checked(t, t->out, "resume", &m, err);
+    if (st != S2_OK) return st;
     int64_t step = 0;
     uint64_t seed = 0;
     if (st == S2_OK) st = opt_read(m, t->opt_path, &step, &seed, err);
@@ -879,7 +893,16 @@ s2_status s2_trainer_init(const s2_train_params *params, const s2_train_data *da
     }
     if (st == S2_OK) {
         s2_tmodel_init_weights(t->m, t->p.seed);
-        if (params->resume) st = trainer_resume(t, err);
+        if (params->resume) {
+            st = trainer_resume(t, err);
+        } else if (params->init != NULL) { /* fine-tuning: the weights of another run, a fresh optimizer */
+            s2_tmodel *m = NULL;
+            st = load_checked(t, params->init, "init", &m, err);
+            if (st == S2_OK) {
+                s2_tmodel_free(t->m);
+                t->m = m;
+            }
+        }
     }
     if (st == S2_OK) {
         int64_t B = params->batch, C = t->p.model.n_ctx;

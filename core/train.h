@@ -162,12 +162,14 @@ typedef struct s2_train_params {
     const char *out;         /* checkpoint path (FILE.gguf; optimizer state in FILE.gguf.opt) */
     const char *name;        /* general.name (default "sys2-trained") */
     bool resume;             /* continue from out and out.opt */
+    const char *init;        /* not resuming: start from this model's weights (same shape and vocabulary) with a
+                              * fresh optimizer at step 0, i.e. fine-tune it; NULL = random weights from seed */
 } s2_train_params;
 s2_train_params s2_train_default_params(void);
 
 typedef struct s2_trainer s2_trainer;
 
-/* Builds the character vocabulary and a fresh model, or (resume) reads out and out.opt: a missing, truncated
+/* Builds the character vocabulary and a fresh model (or init's weights), or (resume) reads out and out.opt: a missing, truncated
  * or corrupt state file, a checksum mismatch, a model or vocabulary that differs from the state's or from
  * params is S2_E_FORMAT / S2_E_ARG naming what differs. data is borrowed for the trainer's lifetime. */
 s2_status s2_trainer_init(const s2_train_params *params, const s2_train_data *data, s2_trainer **out,

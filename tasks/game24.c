@@ -279,11 +279,9 @@ static s2_status g24_gen_example(const s2_task *t, s2_role role, uint64_t seed, 
     if (role == S2_ROLE_POLICY) {
         const g24_item *it = &c->train[s2_task_rng_below(&rng, (uint64_t)c->n_train)];
         s2_ng_state s;
-        s2_ng_path p;
-        item_state(it, &s);
-        S2_ASSERT(s2_ng_random_path(&g24_rules, &s, &rng, &p)); /* the pool holds solvable puzzles only */
+        item_state(it, &s); /* the pool holds solvable puzzles only */
         s2_buf_printf(&pb, "Input: %d %d %d %d\n", it->v[0], it->v[1], it->v[2], it->v[3]);
-        s2_ng_write_path(&cb, &g24_rules, &s, &p, true, NULL);
+        s2_ng_policy_example(&g24_rules, &s, &rng, &pb, &cb);
     } else {
         /* A coin picks the label and a die the depth k (0-3 steps); states of that depth are drawn until one
          * has the label. So each label is 50/50 at every depth, and the count of numbers left says nothing.

@@ -911,3 +911,28 @@ int32_t s2_ng_wrong_answers(const s2_ng_rules *r, const s2_ng_state *start, char
     return n;
 }
 
+
+void s2_ng_policy_example(const s2_ng_rules *r, const s2_ng_state *start, uint64_t *rng, s2_buf *prompt,
+                          s2_buf *completion) {
+    int j = 0;
+    if (start->n > 2 && s2_task_rng_below(rng, 2) == 1) j = 1 + (int)s2_task_rng_below(rng, (uint64_t)start->n - 2);
+    s2_ng_path pre, rest;
+    s2_ng_random_steps(r, start, j, rng, &pre);
+    s2_ng_state mid;
+    size_t at = prompt->n;
+    s2_ng_write_path(prompt, r, start, &pre, false, &mid);
+    size_t pre_len = prompt->n - at;
+    if (s2_ng_random_path(r, &mid, rng, &rest)) {
+        /* the Answer line is an expression over the inputs: write the whole path and keep what follows the prefix */
+        s2_ng_path full = pre;
+        for (int k = 0; k < rest.n; k++) full.s[full.n++] = rest.s[k];
+        s2_buf all = {0};
+        s2_ng_write_path(&all, r, start, &full, true, NULL);
+        if (all.p != NULL) s2_buf_puts(completion, all.p + pre_len);
+        else completion->oom = true;
+        s2_buf_free(&all);
+    } else {
+        s2_ng_random_steps(r, &mid, mid.n - 1, rng, &rest);
+        s2_ng_write_path(completion, r, &mid, &rest, false, NULL);
+    }
+}

@@ -85,6 +85,12 @@ bool s2_ng_first_path(const s2_ng_rules *r, const s2_ng_state *start, s2_ng_path
 bool s2_ng_random_descent(const s2_ng_rules *r, const s2_ng_state *start, uint64_t *rng, s2_ng_path *out);
 /* k random valid steps from start (fewer when the state runs out of numbers). */
 void s2_ng_random_steps(const s2_ng_rules *r, const s2_ng_state *start, int k, uint64_t *rng, s2_ng_path *out);
+/* A policy training example from start (for gen_example): with probability 1/2, j random valid steps (1 to n - 2)
+ * are appended to prompt; then completion gets a uniformly random solution path from the state reached, with its
+ * Answer line, when that state can still reach the target, else random valid steps to the end (no Answer line). So
+ * the policy learns correct bookkeeping from dead states too, not only the steps of solutions. */
+void s2_ng_policy_example(const s2_ng_rules *r, const s2_ng_state *start, uint64_t *rng, s2_buf *prompt,
+                          s2_buf *completion);
 /* Appends the path's step lines (each "a op b = c (left: ...)\n"); with answer and a complete path, then
  * "Answer: EXPR = TARGET\n". *end (may be NULL) gets the state after the path. */
 void s2_ng_write_path(s2_buf *b, const s2_ng_rules *r, const s2_ng_state *start, const s2_ng_path *p, bool answer,

@@ -442,33 +442,61 @@ START_TEST(test_game24_examples_deterministic_and_valid)
 {
     s2_task *t = make("gen", NULL);
     s2_error err = {0};
+    int n_pre[3] = {0}, n_solved = 0;
     for (uint64_t seed = 0; seed < 300; seed++) {
         s2_example a = {0}, b = {0};
         ck_assert_int_eq(t->iface->gen_example(t, S2_ROLE_POLICY, seed, &a, &err), S2_OK);
         ck_assert_int_eq(t->iface->gen_example(t, S2_ROLE_POLICY, seed, &b, &err), S2_OK);
         ck_assert_str_eq(a.prompt, b.prompt);
         ck_assert_str_eq(a.completion, b.completion);
-        /* the completion is a correct solution of the prompt's puzzle, in three steps and an answer */
+        /* the prompt's steps and the completion are valid steps of the puzzle to the end; when the state after
+         * the prompt can still make 24 (by the naive twin), the completion solves it with a correct answer, else
+         * it plays valid steps to the end without an answer line */
         int v[4];
         ck_assert_int_eq(sscanf(a.prompt, "Input: %d %d %d %d", &v[0], &v[1], &v[2], &v[3]), 4);
         char id[32];
         snprintf(id, sizeof id, "%d-%d-%d-%d", v[0], v[1], v[2], v[3]);
         int32_t i = s2_task_find(t, id);
         ck_assert_int_ge(i, 0);
-        s2_verdict vd;
-        verdict_of(t, i, a.completion, &vd);
-        ck_assert_msg(vd.correct && strcmp(vd.reason, "ok") == 0, "%s%s-> %s", a.prompt, a.completion, vd.reason);
-        s2_verdict_clear(&vd);
+        const char *steps = strchr(a.prompt, '\n') + 1;
+        int pre = 0;
+        for (const char *c = steps; *c; c++) pre += *c == '\n';
+        ck_assert_int_le(pre, 2);
+        n_pre[pre]++;
+        char text[512];
+        snprintf(text, sizeof text, "%s%s", steps, a.completion);
         int lines = 0;
-        for (const char *c = a.completion; *c; c++) lines += *c == '\n';
-        ck_assert_int_eq(lines, 4);
+        for (const char *c = text; *c; c++) lines += *c == '\n';
+        long long num[4], den[4];
+        int n = 0;
+        const char *p = pre == 0 ? a.prompt + strlen("Input: ") : strrchr(steps, ':') + 1;
+        while (*p == ' ') p++;
+        while (*p != '\n' && *p != ')') {
+            s2_rat r;
+            ck_assert(s2_rat_parse(&p, true, true, &r, NULL));
+            num[n] = r.num;
+            den[n++] = r.den;
+            while (*p == ' ') p++;
+        }
+        ck_assert_int_eq(n, 4 - pre);
+        s2_verdict vd;
+        verdict_of(t, i, text, &vd);
+        if (naive_solve(num, den, n)) {
+            ck_assert_msg(vd.correct && strcmp(vd.reason, "ok") == 0, "%s%s-> %s", a.prompt, a.completion, vd.reason);
+            ck_assert_int_eq(lines, 4);
+            n_solved++;
+        } else {
+            ck_assert_msg(!vd.correct && strstr(a.completion, "Answer:") == NULL, "%s%s", a.prompt, a.completion);
+            ck_assert_int_eq(lines, 3);
+        }
+        s2_verdict_clear(&vd);
+        ck_assert_msg(s2_task_legal(t, i, text), "%s%s", a.prompt, a.completion);
         /* value examples: the label is the naive twin's verdict on the numbers shown */
         s2_example_clear(&a);
         s2_example_clear(&b);
         ck_assert_int_eq(t->iface->gen_example(t, S2_ROLE_VALUE, seed, &a, &err), S2_OK);
-        long long num[4], den[4];
-        int n = 0;
-        const char *p = a.prompt + strlen("Value: ");
+        n = 0;
+        p = a.prompt + strlen("Value: ");
         while (*p != '\n') {
             s2_rat r;
             ck_assert(s2_rat_parse(&p, true, true, &r, NULL));
@@ -480,6 +508,13 @@ START_TEST(test_game24_examples_deterministic_and_valid)
         ck_assert_str_eq(a.completion, want ? "sure\n" : "impossible\n");
         s2_example_clear(&a);
     }
+    /* half the examples start at the puzzle, the rest after 1 or 2 random steps; most of those are dead */
+    ck_assert_int_gt(n_pre[0], 120);
+    ck_assert_int_lt(n_pre[0], 180);
+    ck_assert_int_gt(n_pre[1], 40);
+    ck_assert_int_gt(n_pre[2], 40);
+    ck_assert_int_gt(n_solved, n_pre[0]);
+    ck_assert_int_lt(n_solved, 300 - 40);
     s2_example a = {0}, b = {0};
     t->iface->gen_example(t, S2_ROLE_POLICY, 1, &a, &err);
     t->iface->gen_example(t, S2_ROLE_POLICY, 2, &b, &err);

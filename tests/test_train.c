@@ -813,6 +813,51 @@ START_TEST(test_train_resume_is_bit_identical_to_straight_run)
 }
 END_TEST
 
+START_TEST(test_train_init_fine_tunes_from_weights_with_a_fresh_optimizer)
+{
+    const char *dir = t_tmpdir();
+    char a[600], b[600], c[600];
+    snprintf(a, sizeof a, "%s/base.gguf", dir);
+    snprintf(b, sizeof b, "%s/tuned.gguf", dir);
+    snprintf(c, sizeof c, "%s/other.gguf", dir);
+    s2_train_params pa = small_params(a);
+    run_steps(&pa, 3, true);
+    /* at step 0 the trainer holds the base model's weights exactly, not the seed's random ones */
+    s2_train_params pb = small_params(b);
+    pb.seed = 9;
+    pb.init = a;
+    s2_train_data data = {.example = sum_example};
+    s2_trainer *t = NULL;
+    s2_error err = {0};
+    ck_assert_msg(s2_trainer_init(&pb, &data, &t, &err) == S2_OK, "%s", err.msg);
+    ck_assert_int_eq(s2_trainer_steps_done(t), 0);
+    s2_tmodel *base = NULL;
+    s2_vocab *v = NULL;
+    ck_assert_int_eq(s2_tmodel_load_gguf(a, &base, &v, &err), S2_OK);
+    const s2_tmodel *m = s2_trainer_model(t);
+    ck_assert_int_eq(m->n_params, base->n_params);
+    ck_assert_int_eq(memcmp(m->params, base->params, (size_t)m->n_params * sizeof(float)), 0);
+    s2_tmodel_free(base);
+    s2_vocab_free(v);
+    s2_train_step_stats st;
+    ck_assert_msg(s2_trainer_step(t, &st, &err) == S2_OK, "%s", err.msg);
+    ck_assert_int_eq(st.step, 1);
+    s2_trainer_free(t);
+    /* another shape is refused, naming both */
+    s2_train_params pc = small_params(c);
+    pc.model.n_ff = 48;
+    pc.init = a;
+    ck_assert_int_eq(s2_trainer_init(&pc, &data, &t, &err), S2_E_ARG);
+    ck_assert_ptr_null(t);
+    ck_assert_msg(strstr(err.msg, "ff 32") != NULL && strstr(err.msg, "ff 48") != NULL, "%s", err.msg);
+    /* and a missing file is an I/O error naming it */
+    pc = small_params(c);
+    pc.init = "/nonexistent/base.gguf";
+    ck_assert_int_ne(s2_trainer_init(&pc, &data, &t, &err), S2_OK);
+    ck_assert_msg(strstr(err.msg, "/nonexistent/base.gguf") != NULL, "%s", err.msg);
+}
+END_TEST
+
 static s2_status try_resume(const s2_train_params *p, s2_error *err) {
     s2_train_data data = {.example = sum_example};
     s2_trainer *t = NULL;
@@ -876,7 +921,7 @@ START_TEST(test_train_resume_rejects_bad_state)
     p.resume = true;
     p.model.n_embd = 32;
     ck_assert_int_eq(try_resume(&p, &err), S2_E_ARG);
-    ck_assert_ptr_nonnull(strstr(err.msg, "model mismatch: the checkpoint is dim 16"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "model mismatch: the file holds dim 16"));
     p.model.n_embd = 16;
     p.seed = 6;
     ck_assert_int_eq(try_resume(&p, &err), S2_E_ARG);
@@ -1161,6 +1206,7 @@ Suite *train_suite(void) {
     tcase_add_test(tt, test_train_encode_masks_completion_and_eos);
     tcase_add_test(tt, test_train_checkpoint_round_trips_through_gguf);
     tcase_add_test(tt, test_train_resume_is_bit_identical_to_straight_run);
+    tcase_add_test(tt, test_train_init_fine_tunes_from_weights_with_a_fresh_optimizer);
     tcase_add_test(tt, test_train_resume_rejects_bad_state);
     tcase_add_test(tt, test_train_resume_rejects_other_vocabulary);
     tcase_add_test(tt, test_train_nan_stops_and_keeps_weights);
