@@ -38,6 +38,13 @@ static const entry entries[] = {
 };
 #define N_ENTRIES ((int32_t)(sizeof entries / sizeof entries[0]))
 
+/* The index of name in entries, or -1. */
+static int32_t find(const char *name) {
+    for (int32_t i = 0; i < N_ENTRIES; i++)
+        if (strcmp(entries[i].name, name) == 0) return i;
+    return -1;
+}
+
 int32_t s2_scorer_count(void) { return N_ENTRIES; }
 const char *s2_scorer_name_at(int32_t i) { return i >= 0 && i < N_ENTRIES ? entries[i].name : NULL; }
 const char *s2_scorer_summary_at(int32_t i) { return i >= 0 && i < N_ENTRIES ? entries[i].summary : NULL; }
@@ -47,36 +54,23 @@ const s2_param_def *s2_scorer_params_at(int32_t i, int32_t *n) {
 }
 
 const void *s2_scorer_params(const s2_scorer *sc, const s2_param_def **defs, int32_t *n) {
-    *defs = NULL;
-    *n = 0;
-    for (int32_t i = 0; i < N_ENTRIES; i++)
-        if (strcmp(entries[i].name, sc->iface->name) == 0) {
-            *defs = entries[i].defs;
-            *n = entries[i].n_defs;
-        }
+    *defs = s2_scorer_params_at(find(sc->iface->name), n);
     return sc->ctx;
 }
 
 s2_status s2_scorer_create(const char *name, const char *const *keys, const char *const *vals, int32_t n,
                            bool *used, s2_scorer **out, s2_error *err) {
     *out = NULL;
-    int32_t e = -1;
-    for (int32_t i = 0; i < N_ENTRIES; i++)
-        if (strcmp(entries[i].name, name) == 0) e = i;
+    int32_t e = find(name);
     if (e < 0) return s2_error_set(err, S2_E_ARG, "unknown scorer '%s' (see sys2 strategies)", name);
     union {
         s2_logprob_params lp;
         s2_selfeval_params se;
         s2_value_params v;
     } p;
-    memset(&p, 0, sizeof p);
-    s2_params_defaults(entries[e].defs, entries[e].n_defs, &p);
-    for (int32_t k = 0; k < n; k++) {
-        int r = s2_params_set(entries[e].defs, entries[e].n_defs, &p, keys[k], vals[k], err);
-        if (r < 0) return s2_error_prefix(err, name);
-        if (r == 0 && used) used[k] = true;
-        if (r == 1 && used == NULL) return s2_error_set(err, S2_E_ARG, "scorer %s has no parameter '%s'", name, keys[k]);
-    }
+    s2_status st = s2_params_parse(entries[e].defs, entries[e].n_defs, &p, sizeof p, "scorer", name, keys, vals, n,
+                                   used, err);
+    if (st != S2_OK) return st;
     switch (e) {
     case 0: return s2_scorer_logprob_init(&p.lp, out, err);
     case 1: return s2_scorer_verify_init(out, err);

@@ -77,6 +77,20 @@ void s2_params_format(const s2_param_def *d, const void *base, char *buf, size_t
     }
 }
 
+s2_status s2_params_parse(const s2_param_def *defs, int32_t n_defs, void *base, size_t size, const char *what,
+                          const char *name, const char *const *keys, const char *const *vals, int32_t n, bool *used,
+                          s2_error *err) {
+    memset(base, 0, size);
+    s2_params_defaults(defs, n_defs, base);
+    for (int32_t k = 0; k < n; k++) {
+        int r = s2_params_set(defs, n_defs, base, keys[k], vals[k], err);
+        if (r < 0) return s2_error_prefix(err, name);
+        if (r == 0 && used) used[k] = true;
+        if (r == 1 && used == NULL) return s2_error_set(err, S2_E_ARG, "%s %s has no parameter '%s'", what, name, keys[k]);
+    }
+    return S2_OK;
+}
+
 /* ---- the wrappers ---- */
 
 s2_status s2_scorer_new(const struct s2_scorer_i *iface, void *ctx, s2_scorer **out, s2_error *err) {

@@ -38,6 +38,13 @@ int s2_params_set(const s2_param_def *defs, int32_t n, void *base, const char *k
                   s2_error *err);
 /* The value of key in base as text (the enum's name, %g for numbers) into buf. */
 void s2_params_format(const s2_param_def *def, const void *base, char *buf, size_t cap);
+/* What the registries' create functions share: zeroes base (size bytes), fills in every default of defs, then
+ * sets each keys[i] = vals[i] (n pairs) that defs has. A bad value is S2_E_ARG as "<name>: <reason>". A key defs
+ * lacks is S2_E_ARG "<what> <name> has no parameter '<key>'" when used is NULL; with used, used[i] is set for
+ * each key taken and the others are left for the caller. what is "strategy" or "scorer". */
+s2_status s2_params_parse(const s2_param_def *defs, int32_t n_defs, void *base, size_t size, const char *what,
+                          const char *name, const char *const *keys, const char *const *vals, int32_t n, bool *used,
+                          s2_error *err);
 
 /* ---- the scorer interface ---- */
 

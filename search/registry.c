@@ -80,6 +80,13 @@ static const entry entries[] = {
 };
 #define N_ENTRIES ((int32_t)(sizeof entries / sizeof entries[0]))
 
+/* The index of name in entries, or -1. */
+static int32_t find(const char *name) {
+    for (int32_t i = 0; i < N_ENTRIES; i++)
+        if (strcmp(entries[i].name, name) == 0) return i;
+    return -1;
+}
+
 int32_t s2_strategy_count(void) { return N_ENTRIES; }
 const char *s2_strategy_name_at(int32_t i) { return i >= 0 && i < N_ENTRIES ? entries[i].name : NULL; }
 const char *s2_strategy_summary_at(int32_t i) { return i >= 0 && i < N_ENTRIES ? entries[i].summary : NULL; }
@@ -90,22 +97,14 @@ const s2_param_def *s2_strategy_params_at(int32_t i, int32_t *n) {
 }
 
 const void *s2_strategy_params(const s2_strategy *s, const s2_param_def **defs, int32_t *n) {
-    *defs = NULL;
-    *n = 0;
-    for (int32_t i = 0; i < N_ENTRIES; i++)
-        if (strcmp(entries[i].name, s->iface->name) == 0) {
-            *defs = entries[i].defs;
-            *n = entries[i].n_defs;
-        }
+    *defs = s2_strategy_params_at(find(s->iface->name), n);
     return s->ctx;
 }
 
 s2_status s2_strategy_create(const char *name, const char *const *keys, const char *const *vals, int32_t n,
                              bool *used, s2_strategy **out, s2_error *err) {
     *out = NULL;
-    int32_t e = -1;
-    for (int32_t i = 0; i < N_ENTRIES; i++)
-        if (strcmp(entries[i].name, name) == 0) e = i;
+    int32_t e = find(name);
     if (e < 0) return s2_error_set(err, S2_E_ARG, "unknown strategy '%s' (see sys2 strategies)", name);
     union {
         s2_io_params io;
@@ -118,14 +117,9 @@ s2_status s2_strategy_create(const char *name, const char *const *keys, const ch
         s2_mcts_params mcts;
         s2_best_first_params bf;
     } p;
-    memset(&p, 0, sizeof p);
-    s2_params_defaults(entries[e].defs, entries[e].n_defs, &p);
-    for (int32_t k = 0; k < n; k++) {
-        int r = s2_params_set(entries[e].defs, entries[e].n_defs, &p, keys[k], vals[k], err);
-        if (r < 0) return s2_error_prefix(err, name);
-        if (r == 0 && used) used[k] = true;
-        if (r == 1 && used == NULL) return s2_error_set(err, S2_E_ARG, "strategy %s has no parameter '%s'", name, keys[k]);
-    }
+    s2_status st = s2_params_parse(entries[e].defs, entries[e].n_defs, &p, sizeof p, "strategy", name, keys, vals, n,
+                                   used, err);
+    if (st != S2_OK) return st;
     switch (e) {
     case 0: return s2_strategy_io_init(&p.io, out, err);
     case 1: return s2_strategy_cot_init(&p.cot, out, err);
