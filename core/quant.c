@@ -162,14 +162,29 @@ static inline float blk_d(const void *blk) {
     return fp16_to_fp32(h);
 }
 
+/* ---- float rows (F32, F16, BF16) ---- */
+
+/* The kernels for the three float types differ only in how a row's elements become floats, so each is written
+ * once over this enum and inlined with a constant elem (always_inline), one specialised copy per type. */
+typedef enum elem { ELEM_F32, ELEM_F16, ELEM_BF16 } elem;
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* Element i of a row of e, as a float. */
+INLINE float elem_at(const void *row, int64_t i, elem e) {
+    if (e == ELEM_F16) return fp16_to_fp32(((const uint16_t *)row)[i]);
+    if (e == ELEM_BF16) return s2_bf16_to_fp32(((const uint16_t *)row)[i]);
+    return ((const float *)row)[i];
+}
+
 /* ---- dequantization ---- */
 
 static void dequant_f16_scalar(const uint16_t *src, float *dst, int64_t n) {
-    for (int64_t i = 0; i < n; i++) dst[i] = fp16_to_fp32(src[i]);
+    for (int64_t i = 0; i < n; i++) dst[i] = elem_at(src, i, ELEM_F16);
 }
 
 static void dequant_bf16_scalar(const uint16_t *src, float *dst, int64_t n) {
-    for (int64_t i = 0; i < n; i++) dst[i] = s2_bf16_to_fp32(src[i]);
+    for (int64_t i = 0; i < n; i++) dst[i] = elem_at(src, i, ELEM_BF16);
 }
 
 static void dequant_q8_0_scalar(const blk_q8_0 *src, float *dst, int64_t n) {
@@ -201,20 +216,26 @@ AVX2 static inline float blk_d_f16c(const void *blk) {
     return _cvtsh_ss(h);
 }
 
-AVX2 static void dequant_f16_avx2(const uint16_t *src, float *dst, int64_t n) {
+/* Elements i..i+7 of a row of e as floats (BF16 is the top half of an F32). */
+AVX2 INLINE __m256 load8_avx2(const void *row, int64_t i, elem e) {
+    if (e == ELEM_F32) return _mm256_loadu_ps((const float *)row + i);
+    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)row + i));
+    if (e == ELEM_F16) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+AVX2 INLINE void dequant_float_avx2(const void *src, float *dst, int64_t n, elem e) {
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
-    for (; i < n; i++) dst[i] = fp16_to_fp32(src[i]);
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load8_avx2(src, i, e));
+    for (; i < n; i++) dst[i] = elem_at(src, i, e);
+}
+
+AVX2 static void dequant_f16_avx2(const uint16_t *src, float *dst, int64_t n) {
+    dequant_float_avx2(src, dst, n, ELEM_F16);
 }
 
 AVX2 static void dequant_bf16_avx2(const uint16_t *src, float *dst, int64_t n) {
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src + i)));
-        _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
-    }
-    for (; i < n; i++) dst[i] = s2_bf16_to_fp32(src[i]);
+    dequant_float_avx2(src, dst, n, ELEM_BF16);
 }
 
 AVX2 static void dequant_q8_0_avx2(const blk_q8_0 *src, float *dst, int64_t n) {
@@ -448,22 +469,20 @@ static float dot_f32_scalar(const float *a, const float *x, int64_t n) {
     return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
 }
 
-static float dot_f16_scalar(const uint16_t *a, const float *x, int64_t n) {
+/* F16 and BF16: four partial sums (F32 above keeps eight). */
+INLINE float dot_half_scalar(const uint16_t *a, const float *x, int64_t n, elem e) {
     float s[4] = {0};
     int64_t i = 0;
     for (; i + 4 <= n; i += 4)
-        for (int k = 0; k < 4; k++) s[k] += fp16_to_fp32(a[i + k]) * x[i + k];
-    for (; i < n; i++) s[0] += fp16_to_fp32(a[i]) * x[i];
+        for (int k = 0; k < 4; k++) s[k] += elem_at(a, i + k, e) * x[i + k];
+    for (; i < n; i++) s[0] += elem_at(a, i, e) * x[i];
     return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
+static float dot_f16_scalar(const uint16_t *a, const float *x, int64_t n) { return dot_half_scalar(a, x, n, ELEM_F16); }
+
 static float dot_bf16_scalar(const uint16_t *a, const float *x, int64_t n) {
-    float s[4] = {0};
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        for (int k = 0; k < 4; k++) s[k] += s2_bf16_to_fp32(a[i + k]) * x[i + k];
-    for (; i < n; i++) s[0] += s2_bf16_to_fp32(a[i]) * x[i];
-    return (s[0] + s[1]) + (s[2] + s[3]);
+    return dot_half_scalar(a, x, n, ELEM_BF16);
 }
 
 static float dot_q8_0_scalar(const blk_q8_0 *a, const blk_q8_0 *x, int64_t n) {
@@ -497,56 +516,30 @@ AVX2 static inline float hsum256(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-AVX2 static float dot_f32_avx2(const float *a, const float *x, int64_t n) {
+/* Four 8-lane accumulators, then a scalar tail. */
+AVX2 INLINE float dot_float_avx2(const void *a, const float *x, int64_t n, elem e) {
     __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(x + i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(x + i + 8), s1);
-        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(x + i + 16), s2);
-        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(x + i + 24), s3);
+        s0 = _mm256_fmadd_ps(load8_avx2(a, i, e), _mm256_loadu_ps(x + i), s0);
+        s1 = _mm256_fmadd_ps(load8_avx2(a, i + 8, e), _mm256_loadu_ps(x + i + 8), s1);
+        s2 = _mm256_fmadd_ps(load8_avx2(a, i + 16, e), _mm256_loadu_ps(x + i + 16), s2);
+        s3 = _mm256_fmadd_ps(load8_avx2(a, i + 24, e), _mm256_loadu_ps(x + i + 24), s3);
     }
-    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(x + i), s0);
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(load8_avx2(a, i, e), _mm256_loadu_ps(x + i), s0);
     float s = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-    for (; i < n; i++) s += a[i] * x[i];
+    for (; i < n; i++) s += elem_at(a, i, e) * x[i];
     return s;
 }
+
+AVX2 static float dot_f32_avx2(const float *a, const float *x, int64_t n) { return dot_float_avx2(a, x, n, ELEM_F32); }
 
 AVX2 static float dot_f16_avx2(const uint16_t *a, const float *x, int64_t n) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    int64_t i = 0;
-#define LD16(k) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i + (k))))
-    for (; i + 32 <= n; i += 32) {
-        s0 = _mm256_fmadd_ps(LD16(0), _mm256_loadu_ps(x + i), s0);
-        s1 = _mm256_fmadd_ps(LD16(8), _mm256_loadu_ps(x + i + 8), s1);
-        s2 = _mm256_fmadd_ps(LD16(16), _mm256_loadu_ps(x + i + 16), s2);
-        s3 = _mm256_fmadd_ps(LD16(24), _mm256_loadu_ps(x + i + 24), s3);
-    }
-    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(LD16(0), _mm256_loadu_ps(x + i), s0);
-#undef LD16
-    float s = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-    for (; i < n; i++) s += s2_fp16_to_fp32(a[i]) * x[i];
-    return s;
-}
-
-AVX2 static inline __m256 bf16x8_avx2(const uint16_t *p) {
-    __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+    return dot_float_avx2(a, x, n, ELEM_F16);
 }
 
 AVX2 static float dot_bf16_avx2(const uint16_t *a, const float *x, int64_t n) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        s0 = _mm256_fmadd_ps(bf16x8_avx2(a + i), _mm256_loadu_ps(x + i), s0);
-        s1 = _mm256_fmadd_ps(bf16x8_avx2(a + i + 8), _mm256_loadu_ps(x + i + 8), s1);
-        s2 = _mm256_fmadd_ps(bf16x8_avx2(a + i + 16), _mm256_loadu_ps(x + i + 16), s2);
-        s3 = _mm256_fmadd_ps(bf16x8_avx2(a + i + 24), _mm256_loadu_ps(x + i + 24), s3);
-    }
-    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(bf16x8_avx2(a + i), _mm256_loadu_ps(x + i), s0);
-    float s = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-    for (; i < n; i++) s += s2_bf16_to_fp32(a[i]) * x[i];
-    return s;
+    return dot_float_avx2(a, x, n, ELEM_BF16);
 }
 
 /* Exact int8 x int8 sums of one block as 8 int32 lanes: sign-extend to int16 and multiply-add pairs (maddubs
@@ -595,58 +588,45 @@ AVX2 static float dot_q4_0_avx2(const blk_q4_0 *a, const blk_q8_0 *x, int64_t n)
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
-AVX512 static float dot_f32_avx512(const float *a, const float *x, int64_t n) {
+/* Elements i..i+15 of a row of e as floats. */
+AVX512 INLINE __m512 load16_avx512(const void *row, int64_t i, elem e) {
+    if (e == ELEM_F32) return _mm512_loadu_ps((const float *)row + i);
+    __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)row + i));
+    if (e == ELEM_F16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/* Four 16-lane accumulators; F32 ends with a masked tail, F16 and BF16 with a scalar one. */
+AVX512 INLINE float dot_float_avx512(const void *a, const float *x, int64_t n, elem e) {
     __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     int64_t i = 0;
     for (; i + 64 <= n; i += 64) {
-        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(x + i), s0);
-        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(x + i + 16), s1);
-        s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(x + i + 32), s2);
-        s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(x + i + 48), s3);
+        s0 = _mm512_fmadd_ps(load16_avx512(a, i, e), _mm512_loadu_ps(x + i), s0);
+        s1 = _mm512_fmadd_ps(load16_avx512(a, i + 16, e), _mm512_loadu_ps(x + i + 16), s1);
+        s2 = _mm512_fmadd_ps(load16_avx512(a, i + 32, e), _mm512_loadu_ps(x + i + 32), s2);
+        s3 = _mm512_fmadd_ps(load16_avx512(a, i + 48, e), _mm512_loadu_ps(x + i + 48), s3);
     }
-    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(x + i), s0);
-    if (i < n) { /* masked tail */
+    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(load16_avx512(a, i, e), _mm512_loadu_ps(x + i), s0);
+    if (e == ELEM_F32 && i < n) {
         __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
-        s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, x + i), s1);
+        s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, (const float *)a + i), _mm512_maskz_loadu_ps(m, x + i), s1);
+        i = n;
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+    float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+    for (; i < n; i++) s += elem_at(a, i, e) * x[i];
+    return s;
+}
+
+AVX512 static float dot_f32_avx512(const float *a, const float *x, int64_t n) {
+    return dot_float_avx512(a, x, n, ELEM_F32);
 }
 
 AVX512 static float dot_f16_avx512(const uint16_t *a, const float *x, int64_t n) {
-    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    int64_t i = 0;
-#define LD16(k) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i + (k))))
-    for (; i + 64 <= n; i += 64) {
-        s0 = _mm512_fmadd_ps(LD16(0), _mm512_loadu_ps(x + i), s0);
-        s1 = _mm512_fmadd_ps(LD16(16), _mm512_loadu_ps(x + i + 16), s1);
-        s2 = _mm512_fmadd_ps(LD16(32), _mm512_loadu_ps(x + i + 32), s2);
-        s3 = _mm512_fmadd_ps(LD16(48), _mm512_loadu_ps(x + i + 48), s3);
-    }
-    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(LD16(0), _mm512_loadu_ps(x + i), s0);
-#undef LD16
-    float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
-    for (; i < n; i++) s += s2_fp16_to_fp32(a[i]) * x[i];
-    return s;
-}
-
-AVX512 static inline __m512 bf16x16_avx512(const uint16_t *p) {
-    __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));
-    return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+    return dot_float_avx512(a, x, n, ELEM_F16);
 }
 
 AVX512 static float dot_bf16_avx512(const uint16_t *a, const float *x, int64_t n) {
-    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    int64_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        s0 = _mm512_fmadd_ps(bf16x16_avx512(a + i), _mm512_loadu_ps(x + i), s0);
-        s1 = _mm512_fmadd_ps(bf16x16_avx512(a + i + 16), _mm512_loadu_ps(x + i + 16), s1);
-        s2 = _mm512_fmadd_ps(bf16x16_avx512(a + i + 32), _mm512_loadu_ps(x + i + 32), s2);
-        s3 = _mm512_fmadd_ps(bf16x16_avx512(a + i + 48), _mm512_loadu_ps(x + i + 48), s3);
-    }
-    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(bf16x16_avx512(a + i), _mm512_loadu_ps(x + i), s0);
-    float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
-    for (; i < n; i++) s += s2_bf16_to_fp32(a[i]) * x[i];
-    return s;
+    return dot_float_avx512(a, x, n, ELEM_BF16);
 }
 
 /* sum(a * b) over 32 int8 pairs as 8 int32 lanes, exactly: vpdpbusd wants one unsigned operand, so it takes
@@ -663,8 +643,16 @@ AVX512 static inline __m512i load_2x32(const int8_t *lo, const int8_t *hi) {
                               _mm256_loadu_si256((const __m256i *)hi), 1);
 }
 
-AVX512 static inline __m512 scale_2(float d0, float d1) {
-    return _mm512_mask_blend_ps((__mmask16)0xff00, _mm512_set1_ps(d0), _mm512_set1_ps(d1));
+/* The scales of two blocks side by side (a0's times x[0]'s in lanes 0-7, a1's times x[1]'s in 8-15). */
+AVX512 static inline __m512 scale_2(const void *a0, const void *a1, const blk_q8_0 *x) {
+    return _mm512_mask_blend_ps((__mmask16)0xff00, _mm512_set1_ps(blk_d_f16c(a0) * blk_d_f16c(&x[0])),
+                                _mm512_set1_ps(blk_d_f16c(a1) * blk_d_f16c(&x[1])));
+}
+
+/* sum(u * x) - sum(c * x) per group of 4 bytes, exact in int32: vpdpbusd takes u and c unsigned, x signed. */
+AVX512 static inline __m512i dot_u8_minus_c(__m512i u, __m512i c, __m512i x) {
+    return _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), u, x),
+                            _mm512_dpbusd_epi32(_mm512_setzero_si512(), c, x));
 }
 
 AVX512 static float dot_q8_0_avx512(const blk_q8_0 *a, const blk_q8_0 *x, int64_t n) {
@@ -674,16 +662,11 @@ AVX512 static float dot_q8_0_avx512(const blk_q8_0 *a, const blk_q8_0 *x, int64_
     for (; b + 4 <= nb; b += 4) {
         __m512i a0 = load_2x32(a[b].qs, a[b + 1].qs), x0 = load_2x32(x[b].qs, x[b + 1].qs);
         __m512i a1 = load_2x32(a[b + 2].qs, a[b + 3].qs), x1 = load_2x32(x[b + 2].qs, x[b + 3].qs);
-        /* (a + 128) * x - 128 * x, exact in int32 */
-        __m512i p0 = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(a0, bias), x0),
-                                      _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, x0));
-        __m512i p1 = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(a1, bias), x1),
-                                      _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, x1));
-        __m512 d0 = scale_2(blk_d_f16c(&a[b]) * blk_d_f16c(&x[b]), blk_d_f16c(&a[b + 1]) * blk_d_f16c(&x[b + 1]));
-        __m512 d1 = scale_2(blk_d_f16c(&a[b + 2]) * blk_d_f16c(&x[b + 2]),
-                            blk_d_f16c(&a[b + 3]) * blk_d_f16c(&x[b + 3]));
-        s0 = _mm512_fmadd_ps(d0, _mm512_cvtepi32_ps(p0), s0);
-        s1 = _mm512_fmadd_ps(d1, _mm512_cvtepi32_ps(p1), s1);
+        /* (a + 128) * x - 128 * x */
+        __m512i p0 = dot_u8_minus_c(_mm512_xor_si512(a0, bias), bias, x0);
+        __m512i p1 = dot_u8_minus_c(_mm512_xor_si512(a1, bias), bias, x1);
+        s0 = _mm512_fmadd_ps(scale_2(&a[b], &a[b + 1], x + b), _mm512_cvtepi32_ps(p0), s0);
+        s1 = _mm512_fmadd_ps(scale_2(&a[b + 2], &a[b + 3], x + b + 2), _mm512_cvtepi32_ps(p1), s1);
     }
     float s = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
     for (; b < nb; b++) {
@@ -710,16 +693,10 @@ AVX512 static float dot_q4_0_avx512(const blk_q4_0 *a, const blk_q8_0 *x, int64_
     for (; b + 4 <= nb; b += 4) {
         __m512i q0 = load_q4_2x32(a + b), q1 = load_q4_2x32(a + b + 2);
         __m512i x0 = load_2x32(x[b].qs, x[b + 1].qs), x1 = load_2x32(x[b + 2].qs, x[b + 3].qs);
-        /* q is unsigned: sum(q * x) - 8 * sum(x), exact in int32 */
-        __m512i p0 = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q0, x0),
-                                      _mm512_dpbusd_epi32(_mm512_setzero_si512(), eights, x0));
-        __m512i p1 = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q1, x1),
-                                      _mm512_dpbusd_epi32(_mm512_setzero_si512(), eights, x1));
-        __m512 d0 = scale_2(blk_d_f16c(&a[b]) * blk_d_f16c(&x[b]), blk_d_f16c(&a[b + 1]) * blk_d_f16c(&x[b + 1]));
-        __m512 d1 = scale_2(blk_d_f16c(&a[b + 2]) * blk_d_f16c(&x[b + 2]),
-                            blk_d_f16c(&a[b + 3]) * blk_d_f16c(&x[b + 3]));
-        s0 = _mm512_fmadd_ps(d0, _mm512_cvtepi32_ps(p0), s0);
-        s1 = _mm512_fmadd_ps(d1, _mm512_cvtepi32_ps(p1), s1);
+        /* q is unsigned: sum(q * x) - 8 * sum(x) */
+        __m512i p0 = dot_u8_minus_c(q0, eights, x0), p1 = dot_u8_minus_c(q1, eights, x1);
+        s0 = _mm512_fmadd_ps(scale_2(&a[b], &a[b + 1], x + b), _mm512_cvtepi32_ps(p0), s0);
+        s1 = _mm512_fmadd_ps(scale_2(&a[b + 2], &a[b + 3], x + b + 2), _mm512_cvtepi32_ps(p1), s1);
     }
     float s = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
     if (b < nb) s += dot_q4_0_avx2(a + b, x + b, n - b * QK);
