@@ -78,6 +78,35 @@ static int32_t *parse_ids(const char *s, int32_t *n_out) {
     return ids;
 }
 
+/* The start of each command's argument loop: argv[*i] as one of the flags all four take (the model's, --help,
+ * --json). Returns ARG_TAKEN (go on to the next argument), ARG_OTHER (the command reads it), or the exit
+ * status (0 after --help, 2 for a bad model flag). */
+enum { ARG_TAKEN = -1, ARG_OTHER = -2 };
+static int shared_arg(cli_model_opts *mo, int argc, char **argv, int *i, const char *help, bool *json) {
+    int mf = cli_model_flag(mo, argc, argv, i);
+    if (mf < 0) return 2;
+    if (mf > 0) return ARG_TAKEN;
+    if (cli_is_help(argv[*i])) {
+        fputs(help, stdout);
+        return 0;
+    }
+    if (strcmp(argv[*i], "--json") != 0) return ARG_OTHER;
+    *json = true;
+    return ARG_TAKEN;
+}
+
+/* [{id, piece, logprob}] for n tokens. */
+static json_t *tokens_json(const s2_vocab *vocab, const int32_t *ids, const float *logprobs, int32_t n) {
+    json_t *toks = json_array();
+    for (int32_t i = 0; i < n; i++) {
+        char *piece = cli_piece(vocab, ids[i]);
+        json_array_append_new(toks, json_pack("{s:i, s:s, s:f}", "id", ids[i], "piece", piece ? piece : "", "logprob",
+                                              (double)logprobs[i]));
+        free(piece);
+    }
+    return toks;
+}
+
 static void print_json(json_t *j) {
     char *s = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
     if (s != NULL) puts(s);
@@ -108,13 +137,10 @@ int cmd_generate(int argc, char **argv) {
     const char *stops[16];
     int n_stops = 0;
     for (int i = 1; i < argc; i++) {
-        int mf = cli_model_flag(&mo, argc, argv, &i);
-        if (mf < 0) return 2;
-        if (mf > 0) continue;
-        if (cli_is_help(argv[i])) {
-            fputs(generate_help, stdout);
-            return 0;
-        } else if (cli_flag(argc, argv, &i, "-p", "--prompt", &v, &bad)) {
+        int r = shared_arg(&mo, argc, argv, &i, generate_help, &json);
+        if (r == ARG_TAKEN) continue;
+        if (r != ARG_OTHER) return r;
+        if (cli_flag(argc, argv, &i, "-p", "--prompt", &v, &bad)) {
             prompt = v;
         } else if (cli_flag(argc, argv, &i, "-n", "--n-predict", &v, &bad)) {
             if (!bad && (!cli_parse_i64(v, &n_new) || n_new < 0)) return cli_usage("generate", "-n wants a count, got '%s'", v);
@@ -133,8 +159,6 @@ int cmd_generate(int argc, char **argv) {
         } else if (cli_flag(argc, argv, &i, "--stop", NULL, &v, &bad)) {
             if (n_stops == 16) return cli_usage("generate", "at most 16 stop strings");
             if (!bad) stops[n_stops++] = v;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            json = true;
         } else {
             return cli_usage("generate", "unknown argument '%s'", argv[i]);
         }
@@ -161,13 +185,7 @@ int cmd_generate(int argc, char **argv) {
     if (st != S2_OK) {
         rc = cli_fail("generate", &err);
     } else if (json) {
-        json_t *toks = json_array();
-        for (int32_t i = 0; i < res.n_gen; i++) {
-            char *piece = cli_piece(vocab, res.tokens[res.n_prompt + i]);
-            json_array_append_new(toks, json_pack("{s:i, s:s, s:f}", "id", res.tokens[res.n_prompt + i], "piece",
-                                                  piece ? piece : "", "logprob", (double)res.logprobs[i]));
-            free(piece);
-        }
+        json_t *toks = tokens_json(vocab, res.tokens + res.n_prompt, res.logprobs, res.n_gen);
         print_json(json_pack("{s:s, s:o, s:s}", "text", res.text, "tokens", toks, "stop_reason", res.stop_reason));
     } else {
         fputc('\n', stdout);
@@ -190,18 +208,13 @@ int cmd_score(int argc, char **argv) {
     const char *prefix = "", *cont = NULL, *v = NULL;
     bool json = false, bad = false;
     for (int i = 1; i < argc; i++) {
-        int mf = cli_model_flag(&mo, argc, argv, &i);
-        if (mf < 0) return 2;
-        if (mf > 0) continue;
-        if (cli_is_help(argv[i])) {
-            fputs(score_help, stdout);
-            return 0;
-        } else if (cli_flag(argc, argv, &i, "-p", "--prefix", &v, &bad)) {
+        int r = shared_arg(&mo, argc, argv, &i, score_help, &json);
+        if (r == ARG_TAKEN) continue;
+        if (r != ARG_OTHER) return r;
+        if (cli_flag(argc, argv, &i, "-p", "--prefix", &v, &bad)) {
             prefix = v;
         } else if (cli_flag(argc, argv, &i, "-c", "--continuation", &v, &bad)) {
             cont = v;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            json = true;
         } else {
             return cli_usage("score", "unknown argument '%s'", argv[i]);
         }
@@ -218,13 +231,7 @@ int cmd_score(int argc, char **argv) {
     if (st != S2_OK) {
         rc = cli_fail("score", &err);
     } else if (json) {
-        json_t *toks = json_array();
-        for (int32_t i = 0; i < res.n; i++) {
-            char *piece = cli_piece(s2_model_vocab(m), res.ids[i]);
-            json_array_append_new(toks, json_pack("{s:i, s:s, s:f}", "id", res.ids[i], "piece", piece ? piece : "",
-                                                  "logprob", (double)res.logprobs[i]));
-            free(piece);
-        }
+        json_t *toks = tokens_json(s2_model_vocab(m), res.ids, res.logprobs, res.n);
         print_json(json_pack("{s:f, s:o}", "logprob", res.sum, "tokens", toks));
     } else {
         printf("%.6f\n", res.sum);
@@ -255,20 +262,15 @@ int cmd_logits(int argc, char **argv) {
     int64_t top = 0;
     bool json = false, bad = false;
     for (int i = 1; i < argc; i++) {
-        int mf = cli_model_flag(&mo, argc, argv, &i);
-        if (mf < 0) return 2;
-        if (mf > 0) continue;
-        if (cli_is_help(argv[i])) {
-            fputs(logits_help, stdout);
-            return 0;
-        } else if (cli_flag(argc, argv, &i, "-p", "--prompt", &v, &bad)) {
+        int r = shared_arg(&mo, argc, argv, &i, logits_help, &json);
+        if (r == ARG_TAKEN) continue;
+        if (r != ARG_OTHER) return r;
+        if (cli_flag(argc, argv, &i, "-p", "--prompt", &v, &bad)) {
             prompt = v;
         } else if (cli_flag(argc, argv, &i, "--ids", NULL, &v, &bad)) {
             ids_s = v;
         } else if (cli_flag(argc, argv, &i, "--top", NULL, &v, &bad)) {
             if (!bad && (!cli_parse_i64(v, &top) || top < 1)) return cli_usage("logits", "--top wants a count >= 1");
-        } else if (strcmp(argv[i], "--json") == 0) {
-            json = true;
         } else {
             return cli_usage("logits", "unknown argument '%s'", argv[i]);
         }
@@ -347,16 +349,11 @@ int cmd_perplexity(int argc, char **argv) {
     const char *file = NULL, *v = NULL;
     bool json = false, bad = false;
     for (int i = 1; i < argc; i++) {
-        int mf = cli_model_flag(&mo, argc, argv, &i);
-        if (mf < 0) return 2;
-        if (mf > 0) continue;
-        if (cli_is_help(argv[i])) {
-            fputs(perplexity_help, stdout);
-            return 0;
-        } else if (cli_flag(argc, argv, &i, "-f", "--file", &v, &bad)) {
+        int r = shared_arg(&mo, argc, argv, &i, perplexity_help, &json);
+        if (r == ARG_TAKEN) continue;
+        if (r != ARG_OTHER) return r;
+        if (cli_flag(argc, argv, &i, "-f", "--file", &v, &bad)) {
             file = v;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            json = true;
         } else {
             return cli_usage("perplexity", "unknown argument '%s'", argv[i]);
         }
