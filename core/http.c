@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "http.h"
+#include "lm_backend.h"
 #include "text.h"
 
 #define GOLDEN 0x9e3779b97f4a7c15ULL
@@ -580,12 +581,6 @@ static bool unhex(const char *hx, char *out, size_t cap) {
     return true;
 }
 
-static int cmp_top(const void *a, const void *b) {
-    const s2_lm_top *x = a, *y = b;
-    if (x->logprob != y->logprob) return x->logprob > y->logprob ? -1 : 1;
-    return (x->id > y->id) - (x->id < y->id);
-}
-
 static void set_piece(s2_lm_top *t, const char *s) { snprintf(t->piece, sizeof t->piece, "%s", s ? s : ""); }
 
 static int32_t http_top_k(s2_lm *lm, s2_lm_seq s, int32_t k, s2_lm_top *out, s2_error *err) {
@@ -645,7 +640,7 @@ static int32_t http_top_k(s2_lm *lm, s2_lm_seq s, int32_t k, s2_lm_top *out, s2_
             st = s2_error_set(err, S2_E_UNSUPPORTED, "%s: the server returned no top log-probs (logprobs = %d)", h->url, k);
         }
         if (st == S2_OK) {
-            qsort(out, (size_t)m, sizeof *out, cmp_top);
+            qsort(out, (size_t)m, sizeof *out, s2_lm_top_cmp);
             count_usage(h, x->json);
         }
     }
@@ -862,13 +857,7 @@ static void http_free(s2_lm *lm) {
         H(lm)->c.ns += now_ns() - t0;     \
         return r;                         \
     }
-TIMED(s2_status, score, (s2_lm *lm, s2_lm_seq s, const char *c, float *pt, int32_t cap, int32_t *n, double *sum, s2_error *err),
-      (lm, s, c, pt, cap, n, sum, err))
-TIMED(s2_status, score_labels, (s2_lm *lm, s2_lm_seq s, const char *const *labels, int32_t n, double *out, s2_error *err),
-      (lm, s, labels, n, out, err))
-TIMED(int32_t, top_k, (s2_lm *lm, s2_lm_seq s, int32_t k, s2_lm_top *out, s2_error *err), (lm, s, k, out, err))
-TIMED(s2_status, sample, (s2_lm *lm, const s2_lm_seq *seqs, int32_t n, const s2_lm_sample_params *p, s2_lm_gen *out, s2_error *err),
-      (lm, seqs, n, p, out, err))
+S2_LM_TIMED_CALLS(TIMED)
 #undef TIMED
 
 static const struct s2_lm_i http_iface = {

@@ -9,6 +9,7 @@
 
 #include "ctx.h"
 #include "generate.h"
+#include "lm_backend.h"
 #include "text.h"
 
 /* ---- wrappers ---- */
@@ -337,10 +338,31 @@ static s2_status local_score_labels(s2_lm *lm, s2_lm_seq s, const char *const *l
     return st;
 }
 
-static int cmp_top(const void *a, const void *b) {
+int s2_lm_top_cmp(const void *a, const void *b) {
     const s2_lm_top *x = a, *y = b;
     if (x->logprob != y->logprob) return x->logprob > y->logprob ? -1 : 1;
     return (x->id > y->id) - (x->id < y->id);
+}
+
+int32_t s2_lm_top_of_logits(const s2_vocab *v, const float *logits, int32_t V, int32_t k, s2_lm_top *out) {
+    if (k > V) k = V;
+    float lse = s2_logsumexp(logits, V);
+    int32_t m = 0;
+    for (int32_t t = 0; t < V; t++) { /* insertion into a sorted list of k: V log k, fine for small k */
+        s2_lm_top e = {.id = t, .logprob = logits[t] - lse};
+        if (m == k && s2_lm_top_cmp(&e, &out[k - 1]) >= 0) continue;
+        int32_t i = m < k ? m++ : k - 1;
+        while (i > 0 && s2_lm_top_cmp(&e, &out[i - 1]) < 0) {
+            out[i] = out[i - 1];
+            i--;
+        }
+        out[i] = e;
+    }
+    for (int32_t i = 0; i < m; i++) {
+        int32_t len = s2_token_to_piece(v, out[i].id, true, out[i].piece, (int32_t)sizeof out[i].piece - 1);
+        out[i].piece[len < 0 ? 0 : len] = '\0';
+    }
+    return m;
 }
 
 static int32_t local_top_k(s2_lm *lm, s2_lm_seq s, int32_t k, s2_lm_top *out, s2_error *err) {
@@ -348,24 +370,7 @@ static int32_t local_top_k(s2_lm *lm, s2_lm_seq s, int32_t k, s2_lm_top *out, s2
     l->ctx->c.requests++;
     local_seq *q = get_seq(l, s, err);
     if (q == NULL) return S2_E_ARG;
-    if (k > l->V) k = l->V;
-    float lse = s2_logsumexp(q->logits, l->V);
-    int32_t m = 0;
-    for (int32_t t = 0; t < l->V; t++) { /* insertion into a sorted list of k: V log k, fine for small k */
-        s2_lm_top e = {.id = t, .logprob = q->logits[t] - lse};
-        if (m == k && cmp_top(&e, &out[k - 1]) >= 0) continue;
-        int32_t i = m < k ? m++ : k - 1;
-        while (i > 0 && cmp_top(&e, &out[i - 1]) < 0) {
-            out[i] = out[i - 1];
-            i--;
-        }
-        out[i] = e;
-    }
-    for (int32_t i = 0; i < m; i++) {
-        int32_t len = s2_token_to_piece(l->v, out[i].id, true, out[i].piece, (int32_t)sizeof out[i].piece - 1);
-        out[i].piece[len < 0 ? 0 : len] = '\0';
-    }
-    return m;
+    return s2_lm_top_of_logits(l->v, q->logits, l->V, k, out);
 }
 
 static uint64_t seed_mix(uint64_t seed, uint64_t i) {
@@ -542,13 +547,7 @@ static void leave(s2_lm *lm, int64_t t0) {
 TIMED(s2_status, seq_new, (s2_lm *lm, const char *text, s2_lm_seq *out, s2_error *err), (lm, text, out, err))
 TIMED(s2_status, fork, (s2_lm *lm, s2_lm_seq src, s2_lm_seq *out, s2_error *err), (lm, src, out, err))
 TIMED(s2_status, append, (s2_lm *lm, s2_lm_seq s, const char *text, s2_error *err), (lm, s, text, err))
-TIMED(s2_status, score, (s2_lm *lm, s2_lm_seq s, const char *c, float *pt, int32_t cap, int32_t *n, double *sum, s2_error *err),
-      (lm, s, c, pt, cap, n, sum, err))
-TIMED(s2_status, score_labels, (s2_lm *lm, s2_lm_seq s, const char *const *labels, int32_t n, double *out, s2_error *err),
-      (lm, s, labels, n, out, err))
-TIMED(int32_t, top_k, (s2_lm *lm, s2_lm_seq s, int32_t k, s2_lm_top *out, s2_error *err), (lm, s, k, out, err))
-TIMED(s2_status, sample, (s2_lm *lm, const s2_lm_seq *seqs, int32_t n, const s2_lm_sample_params *p, s2_lm_gen *out, s2_error *err),
-      (lm, seqs, n, p, out, err))
+S2_LM_TIMED_CALLS(TIMED)
 #undef TIMED
 
 static const struct s2_lm_i local_iface = {

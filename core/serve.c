@@ -21,6 +21,7 @@
 
 #include "ctx.h"
 #include "http.h"
+#include "lm_backend.h"
 #include "serve.h"
 
 #define MAX_STOPS 16
@@ -254,30 +255,9 @@ static bool push_token(choice *c, int32_t k, int32_t tok, float lp, const char *
     return true;
 }
 
-static int cmp_top(const void *a, const void *b) {
-    const s2_lm_top *x = a, *y = b;
-    if (x->logprob != y->logprob) return x->logprob > y->logprob ? -1 : 1;
-    return (x->id > y->id) - (x->id < y->id);
-}
-
-/* The k most likely tokens of logits, best first (ties: lower id first), as lm.c's top_k. */
+/* The k most likely tokens of logits, best first (ties: lower id first), as lm.c's top_k; padded to k. */
 static void top_of(const s2_server *s, const float *logits, int32_t k, s2_lm_top *out) {
-    float lse = s2_logsumexp(logits, s->V);
-    int32_t m = 0;
-    for (int32_t t = 0; t < s->V; t++) {
-        s2_lm_top e = {.id = t, .logprob = logits[t] - lse};
-        if (m == k && cmp_top(&e, &out[k - 1]) >= 0) continue;
-        int32_t i = m < k ? m++ : k - 1;
-        while (i > 0 && cmp_top(&e, &out[i - 1]) < 0) {
-            out[i] = out[i - 1];
-            i--;
-        }
-        out[i] = e;
-    }
-    for (int32_t i = 0; i < m; i++) {
-        int32_t len = s2_token_to_piece(s->v, out[i].id, true, out[i].piece, (int32_t)sizeof out[i].piece - 1);
-        out[i].piece[len < 0 ? 0 : len] = '\0';
-    }
+    int32_t m = s2_lm_top_of_logits(s->v, logits, s->V, k, out);
     for (int32_t i = m; i < k; i++) out[i] = (s2_lm_top){.id = -1, .logprob = -INFINITY};
 }
 
