@@ -40,5 +40,8 @@ int cli_model_flag(cli_model_opts *o, int argc, char **argv, int *i);
  * model alone). Returns 0, or the exit status after printing why. */
 int cli_open_engine(const char *cmd, const cli_model_opts *o, int32_t n_seqs, s2_model **m, s2_ctx **ctx);
 char *cli_piece(const s2_vocab *v, int32_t id);                                        /* malloc'd */
+/* All of f (to EOF, or its first max bytes when max > 0), NUL-terminated and malloc'd, its length in *len (may be
+ * NULL); NULL when out of memory. */
+char *cli_read_all(FILE *f, size_t max, size_t *len);
 
 #endif

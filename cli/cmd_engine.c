@@ -50,6 +50,24 @@ char *cli_piece(const s2_vocab *v, int32_t id) {
     return strdup(buf);
 }
 
+char *cli_read_all(FILE *f, size_t max, size_t *len) {
+    size_t cap = max > 0 && max < (1 << 16) ? max : 1 << 16, n = 0, got;
+    char *buf = malloc(cap + 1);
+    while (buf != NULL && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n < cap) continue;
+        if (max > 0 && cap >= max) break;
+        size_t nc = max > 0 && 2 * cap > max ? max : 2 * cap;
+        char *nb = realloc(buf, nc + 1);
+        if (nb == NULL) free(buf);
+        buf = nb;
+        cap = nc;
+    }
+    if (buf != NULL) buf[n] = '\0';
+    if (len != NULL) *len = n;
+    return buf;
+}
+
 /* Reads "1 403 407" into ids. */
 static int32_t *parse_ids(const char *s, int32_t *n_out) {
     int32_t cap = 16, n = 0;
@@ -366,17 +384,10 @@ int cmd_perplexity(int argc, char **argv) {
         s2_error_set(&e, S2_E_IO, "%s: cannot open", file);
         return cli_fail("perplexity", &e);
     }
-    size_t cap = 1 << 16, len = 0, got;
-    char *text = malloc(cap + 1);
-    while (text != NULL && (got = fread(text + len, 1, cap - len, f)) > 0)
-        if ((len += got) == cap) {
-            char *nt = realloc(text, (cap *= 2) + 1);
-            if (nt == NULL) free(text);
-            text = nt;
-        }
+    size_t len;
+    char *text = cli_read_all(f, 0, &len);
     fclose(f);
     if (text == NULL) return 1;
-    text[len] = '\0';
     s2_model *m;
     s2_ctx *ctx;
     int rc = cli_open_engine("perplexity", &mo, 1, &m, &ctx);

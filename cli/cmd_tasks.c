@@ -345,26 +345,6 @@ int cmd_check_task(int argc, char **argv) {
 
 /* ---- sys2 verify ---- */
 
-static char *read_all(FILE *f) {
-    size_t cap = 4096, n = 0, got;
-    char *buf = malloc(cap + 1);
-    while (buf != NULL && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            if (cap >= ((size_t)64 << 20)) break; /* 64 MiB of answer is plenty */
-            char *nb = realloc(buf, 2 * cap + 1);
-            if (nb == NULL) {
-                free(buf);
-                return NULL;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    if (buf != NULL) buf[n] = '\0';
-    return buf;
-}
-
 static const char verify_help[] =
     "usage: sys2 verify NAME [--data FILE] [--split S] --item ID FILE|- [--json]\n\n"
     "Verifies one answer text (what a model wrote after the prompt: steps and a final answer) for item ID,\n"
@@ -415,7 +395,7 @@ int cmd_verify(int argc, char **argv) {
         s2_task_free(t);
         return 2;
     }
-    char *text = read_all(f);
+    char *text = cli_read_all(f, (size_t)64 << 20, NULL); /* 64 MiB of answer is plenty */
     if (f != stdin) fclose(f);
     if (text == NULL) {
         fprintf(stderr, "sys2 verify: cannot read %s\n", o.file);

@@ -32,26 +32,6 @@ static void tokenize_usage(FILE *f) {
             "  sys2 tokenize -m stories260K.bin -z tok512.bin 'Once upon a time'\n");
 }
 
-static char *read_stdin(size_t *len) {
-    size_t cap = 1 << 16, n = 0, got;
-    char *buf = malloc(cap + 1);
-    while (buf != NULL && (got = fread(buf + n, 1, cap - n, stdin)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *nb = realloc(buf, 2 * cap + 1);
-            if (nb == NULL) {
-                free(buf);
-                return NULL;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    if (buf != NULL) buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 /* The vocabulary of path: a GGUF's tokenizer.ggml.* keys, or (any other file, with tok) llama2.c's tokenizer sized
  * by the checkpoint's header. *usage is set when the flags, not the files, are wrong. */
 static s2_status load_vocab(const char *path, const char *tok, s2_vocab **out, bool *usage, s2_error *err) {
@@ -131,7 +111,7 @@ int cmd_tokenize(int argc, char **argv) {
     size_t len = 0;
     char *owned = NULL;
     if (strcmp(text, "-") == 0) {
-        owned = read_stdin(&len);
+        owned = cli_read_all(stdin, 0, &len);
         if (owned == NULL) {
             s2_vocab_free(v);
             s2_error_set(&err, S2_E_NOMEM, "reading standard input: out of memory");
