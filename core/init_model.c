@@ -18,10 +18,60 @@ s2_init_params s2_init_default_params(void) {
     return p;
 }
 
+/* The tensors' data, kept until the file is written (the writer holds pointers into them). */
 typedef struct tensor_buf {
     void *data;
     struct tensor_buf *next;
 } tensor_buf;
+
+/* A new buffer of bytes on *bufs, or NULL. */
+static void *new_buf(tensor_buf **bufs, size_t bytes) {
+    tensor_buf *b = calloc(1, sizeof *b);
+    if (b == NULL || (b->data = malloc(bytes)) == NULL) {
+        free(b);
+        return NULL;
+    }
+    b->next = *bufs;
+    *bufs = b;
+    return b->data;
+}
+
+/* general.* and the architecture's keys for a model of shape hp whose 2-D weights are in type (both writers). */
+static s2_status write_hparams(s2_gguf_writer *w, const s2_hparams *hp, const char *name, int32_t type) {
+    const char *arch = hp->arch;
+    char key[128];
+#define SETU32(k, v) (snprintf(key, sizeof key, "%s." k, arch), s2_gguf_set_u32(w, key, (uint32_t)(v)))
+#define SETF32(k, v) (snprintf(key, sizeof key, "%s." k, arch), s2_gguf_set_f32(w, key, (float)(v)))
+    s2_status st = s2_gguf_set_str(w, "general.architecture", arch);
+    if (st == S2_OK) st = s2_gguf_set_str(w, "general.name", name);
+    if (st == S2_OK) st = s2_gguf_set_u32(w, "general.file_type", type == S2_TYPE_F32 ? 0 : type == S2_TYPE_F16 ? 1 : type == S2_TYPE_Q4_0 ? 2 : type == S2_TYPE_Q8_0 ? 7 : 32);
+    if (st == S2_OK) st = SETU32("context_length", hp->n_ctx_train);
+    if (st == S2_OK) st = SETU32("embedding_length", hp->n_embd);
+    if (st == S2_OK) st = SETU32("block_count", hp->n_layer);
+    if (st == S2_OK) st = SETU32("feed_forward_length", hp->n_ff);
+    if (st == S2_OK) st = SETU32("attention.head_count", hp->n_head);
+    if (st == S2_OK) st = SETU32("attention.head_count_kv", hp->n_head_kv);
+    if (st == S2_OK) st = SETU32("rope.dimension_count", hp->head_dim);
+    if (st == S2_OK) st = SETU32("vocab_size", hp->n_vocab);
+    if (st == S2_OK) st = SETF32("attention.layer_norm_rms_epsilon", hp->rms_eps);
+    if (st == S2_OK) st = SETF32("rope.freq_base", hp->rope_base);
+#undef SETU32
+#undef SETF32
+    return st;
+}
+
+/* Writes the file when st is S2_OK, then frees the buffers and the writer; returns the first failure. */
+static s2_status finish(s2_gguf_writer *w, tensor_buf *bufs, s2_status st, const char *path, s2_error *err) {
+    if (st == S2_OK) st = s2_gguf_write(w, path, err);
+    while (bufs != NULL) {
+        tensor_buf *next = bufs->next;
+        free(bufs->data);
+        free(bufs);
+        bufs = next;
+    }
+    s2_gguf_writer_free(w);
+    return st;
+}
 
 /* Adds one random tensor (n_in, n_out) in type; buffers are kept on *bufs until the file is written. */
 static s2_status add_random(s2_gguf_writer *w, tensor_buf **bufs, s2_rng *rng, const char *name, int32_t type,
@@ -32,23 +82,20 @@ static s2_status add_random(s2_gguf_writer *w, tensor_buf **bufs, s2_rng *rng, c
     if (row == 0)
         return s2_error_set(err, S2_E_ARG, "init-model: %s has rows of %lld, not a multiple of %s's block of %lld",
                             name, (long long)n_in, s2_type_name(type), (long long)s2_type_block(type));
-    tensor_buf *b = calloc(1, sizeof *b);
     float *tmp = malloc((size_t)n_in * sizeof(float));
-    if (b == NULL || tmp == NULL || (b->data = malloc(row * (size_t)n_out)) == NULL) {
-        free(b);
+    char *data = tmp ? new_buf(bufs, row * (size_t)n_out) : NULL;
+    if (data == NULL) {
         free(tmp);
         return s2_error_set(err, S2_E_NOMEM, "init-model: out of memory for %s", name);
     }
-    b->next = *bufs;
-    *bufs = b;
     float a = std * sqrtf(3.0f); /* uniform(-a, a) has standard deviation a / sqrt(3) */
     for (int64_t o = 0; o < n_out; o++) {
         for (int64_t i = 0; i < n_in; i++) tmp[i] = mean + a * (float)(2.0 * s2_rng_uniform(rng) - 1.0);
-        s2_quantize_row(type, tmp, (char *)b->data + (size_t)o * row, n_in);
+        s2_quantize_row(type, tmp, data + (size_t)o * row, n_in);
     }
     free(tmp);
     int64_t ne[2] = {n_in, n_out};
-    return s2_gguf_add_tensor(w, name, type, vec ? 1 : 2, ne, b->data, err);
+    return s2_gguf_add_tensor(w, name, type, vec ? 1 : 2, ne, data, err);
 }
 
 static s2_status write_vocab(s2_gguf_writer *w, const s2_init_params *p, int32_t *n_vocab, s2_error *err) {
@@ -113,28 +160,11 @@ s2_status s2_model_init_random(const s2_init_params *params, const char *path, s
     if (st != S2_OK) return st;
     int32_t V = 0, D = p.n_embd, HD = p.n_embd / p.n_head, KV = p.n_head_kv * HD;
     st = write_vocab(w, &p, &V, err);
-    char key[128];
-#define SETU32(k, v) (snprintf(key, sizeof key, "%s." k, p.arch), s2_gguf_set_u32(w, key, (uint32_t)(v)))
-    if (st == S2_OK) st = s2_gguf_set_str(w, "general.architecture", p.arch);
-    if (st == S2_OK) st = s2_gguf_set_str(w, "general.name", "sys2 random model");
-    if (st == S2_OK) st = s2_gguf_set_u32(w, "general.file_type", p.type == S2_TYPE_F32 ? 0 : p.type == S2_TYPE_F16 ? 1 : p.type == S2_TYPE_Q4_0 ? 2 : p.type == S2_TYPE_Q8_0 ? 7 : 32);
-    if (st == S2_OK) st = SETU32("context_length", p.n_ctx);
-    if (st == S2_OK) st = SETU32("embedding_length", D);
-    if (st == S2_OK) st = SETU32("block_count", p.n_layer);
-    if (st == S2_OK) st = SETU32("feed_forward_length", p.n_ff);
-    if (st == S2_OK) st = SETU32("attention.head_count", p.n_head);
-    if (st == S2_OK) st = SETU32("attention.head_count_kv", p.n_head_kv);
-    if (st == S2_OK) st = SETU32("rope.dimension_count", HD);
-    if (st == S2_OK) st = SETU32("vocab_size", V);
-#undef SETU32
-    if (st == S2_OK) {
-        snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", p.arch);
-        st = s2_gguf_set_f32(w, key, qwen2 ? 1e-6f : 1e-5f);
-    }
-    if (st == S2_OK) {
-        snprintf(key, sizeof key, "%s.rope.freq_base", p.arch);
-        st = s2_gguf_set_f32(w, key, p.rope_base > 0 ? p.rope_base : 10000.0f);
-    }
+    s2_hparams hp = {.n_vocab = V, .n_ctx_train = p.n_ctx, .n_embd = D, .n_layer = p.n_layer, .n_head = p.n_head,
+                     .n_head_kv = p.n_head_kv, .n_ff = p.n_ff, .head_dim = HD, .rms_eps = qwen2 ? 1e-6f : 1e-5f,
+                     .rope_base = p.rope_base > 0 ? p.rope_base : 10000.0f};
+    snprintf(hp.arch, sizeof hp.arch, "%s", p.arch); /* "llama" or "qwen2", checked above */
+    if (st == S2_OK) st = write_hparams(w, &hp, "sys2 random model", p.type);
     tensor_buf *bufs = NULL;
     s2_rng rng;
     s2_rng_seed(&rng, p.seed);
@@ -161,15 +191,7 @@ s2_status s2_model_init_random(const s2_init_params *params, const char *path, s
     }
     if (st == S2_OK) st = add_random(w, &bufs, &rng, "output_norm.weight", p.type, D, 1, 0.1f, 1.0f, err);
     if (st == S2_OK && !p.tied) st = add_random(w, &bufs, &rng, "output.weight", p.type, D, V, p.std, 0, err);
-    if (st == S2_OK) st = s2_gguf_write(w, path, err);
-    while (bufs != NULL) {
-        tensor_buf *next = bufs->next;
-        free(bufs->data);
-        free(bufs);
-        bufs = next;
-    }
-    s2_gguf_writer_free(w);
-    return st;
+    return finish(w, bufs, st, path, err);
 }
 
 /* ---- saving a loaded model ---- */
@@ -181,22 +203,19 @@ static s2_status add_weight(s2_gguf_writer *w, tensor_buf **bufs, const char *na
                             s2_error *err) {
     if (s2_type_row_size(type, wt->n_in) == 0) type = S2_TYPE_F32; /* rows the block does not divide stay F32 */
     size_t row = s2_type_row_size(type, wt->n_in);
-    tensor_buf *b = calloc(1, sizeof *b);
     float *tmp = malloc((size_t)wt->n_in * sizeof(float));
-    if (b == NULL || tmp == NULL || (b->data = malloc(row * (size_t)wt->n_out)) == NULL) {
-        free(b);
+    char *data = tmp ? new_buf(bufs, row * (size_t)wt->n_out) : NULL;
+    if (data == NULL) {
         free(tmp);
         return s2_error_set(err, S2_E_NOMEM, "save: out of memory for %s", name);
     }
-    b->next = *bufs;
-    *bufs = b;
     for (int64_t o = 0; o < wt->n_out; o++) {
         s2_dequantize_row(wt->type, (const char *)wt->data + (size_t)o * wt->row_bytes, tmp, wt->n_in);
-        s2_quantize_row(type, tmp, (char *)b->data + (size_t)o * row, wt->n_in);
+        s2_quantize_row(type, tmp, data + (size_t)o * row, wt->n_in);
     }
     free(tmp);
     int64_t ne[2] = {wt->n_in, wt->n_out};
-    return s2_gguf_add_tensor(w, name, type, 2, ne, b->data, err);
+    return s2_gguf_add_tensor(w, name, type, 2, ne, data, err);
 }
 
 static s2_status add_vector(s2_gguf_writer *w, const char *name, const float *x, int64_t n, s2_error *err) {
@@ -211,26 +230,8 @@ s2_status s2_model_save_gguf(const s2_model *m, const char *path, int32_t type, 
     s2_gguf_writer *w = NULL;
     s2_status st = s2_gguf_writer_init(&w, err);
     if (st != S2_OK) return st;
-    const char *arch = hp->arch;
-    char key[128];
-#define SETU32(k, v) (snprintf(key, sizeof key, "%s." k, arch), s2_gguf_set_u32(w, key, (uint32_t)(v)))
-#define SETF32(k, v) (snprintf(key, sizeof key, "%s." k, arch), s2_gguf_set_f32(w, key, (float)(v)))
     st = s2_vocab_write_gguf(m->vocab, w, err);
-    if (st == S2_OK) st = s2_gguf_set_str(w, "general.architecture", arch);
-    if (st == S2_OK) st = s2_gguf_set_str(w, "general.name", "converted by sys2");
-    if (st == S2_OK) st = s2_gguf_set_u32(w, "general.file_type", type == S2_TYPE_F32 ? 0 : type == S2_TYPE_F16 ? 1 : type == S2_TYPE_Q4_0 ? 2 : type == S2_TYPE_Q8_0 ? 7 : 32);
-    if (st == S2_OK) st = SETU32("context_length", hp->n_ctx_train);
-    if (st == S2_OK) st = SETU32("embedding_length", hp->n_embd);
-    if (st == S2_OK) st = SETU32("block_count", hp->n_layer);
-    if (st == S2_OK) st = SETU32("feed_forward_length", hp->n_ff);
-    if (st == S2_OK) st = SETU32("attention.head_count", hp->n_head);
-    if (st == S2_OK) st = SETU32("attention.head_count_kv", hp->n_head_kv);
-    if (st == S2_OK) st = SETU32("rope.dimension_count", hp->head_dim);
-    if (st == S2_OK) st = SETU32("vocab_size", hp->n_vocab);
-    if (st == S2_OK) st = SETF32("attention.layer_norm_rms_epsilon", hp->rms_eps);
-    if (st == S2_OK) st = SETF32("rope.freq_base", hp->rope_base);
-#undef SETU32
-#undef SETF32
+    if (st == S2_OK) st = write_hparams(w, hp, "converted by sys2", type);
     tensor_buf *bufs = NULL;
     char name[96];
     if (st == S2_OK) st = add_weight(w, &bufs, "token_embd.weight", &m->tok_embd, type, err);
@@ -256,13 +257,5 @@ s2_status s2_model_save_gguf(const s2_model *m, const char *path, int32_t type, 
 #undef W
 #undef N
     }
-    if (st == S2_OK) st = s2_gguf_write(w, path, err);
-    while (bufs != NULL) {
-        tensor_buf *next = bufs->next;
-        free(bufs->data);
-        free(bufs);
-        bufs = next;
-    }
-    s2_gguf_writer_free(w);
-    return st;
+    return finish(w, bufs, st, path, err);
 }
