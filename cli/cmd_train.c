@@ -53,6 +53,8 @@ static const char *train_help =
     "  --eval-every K    held-out loss, accuracy and a checkpoint every K steps (default: at the end only)\n"
     "  --heldout N       held-out examples for the loss (default 64)\n"
     "  --eval-items N    held-out items for greedy accuracy (default 32; 0 = skip)\n"
+    "  --difficulty N    the task's difficulty for training examples (countdown: numbers; arith: digits;\n"
+    "                    game24: half the value examples' 4-number states drawn from 1..N, not 1..13)\n"
     "  --split NAME      the task's split for accuracy items (default: the task's own, its test split)\n"
     "  --log FILE.json   JSON log: config, every evaluation, final numbers, wall time\n"
     "  --name NAME       general.name in the GGUF (default sys2-TASK-ROLE)\n"
@@ -308,7 +310,7 @@ static json_t *jnum(double x) { return isfinite(x) ? json_real(x) : json_null();
 typedef struct train_opts {
     const char *task, *role, *out, *log, *name, *split, *init;
     int64_t dim, layers, heads, kv_heads, ff, ctx, steps, batch, warmup, seed, eval_every, heldout, eval_items,
-        threads, stop_at;
+        threads, stop_at, difficulty;
     double lr, wd, clip, min_lr_frac;
     bool resume, untied;
 } train_opts;
@@ -330,6 +332,7 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
             {"--steps", &o->steps, 1},     {"--batch", &o->batch, 1},     {"--warmup", &o->warmup, 0},
             {"--seed", &o->seed, 0},       {"--eval-every", &o->eval_every, 0}, {"--heldout", &o->heldout, 0},
             {"--eval-items", &o->eval_items, 0}, {"--threads", &o->threads, 1}, {"--stop-at", &o->stop_at, 1},
+            {"--difficulty", &o->difficulty, 0},
         };
         struct { const char *name; double *dst; double lo; } dbls[] = {
             {"--lr", &o->lr, 0}, {"--wd", &o->wd, 0}, {"--clip", &o->clip, 0}, {"--min-lr-frac", &o->min_lr_frac, 0},
@@ -393,6 +396,7 @@ int cmd_train(int argc, char **argv) {
     s2_task_params tp = s2_task_default_params();
     tp.n_shot = 0; /* the trained models see bare prompts, as gen_example writes them */
     tp.split = o.split;
+    tp.difficulty = (int32_t)o.difficulty;
     s2_status st = s2_task_create(o.task, &tp, &task, &err);
     if (st != S2_OK) return cli_fail("train", &err);
     if (task->iface->gen_example == NULL) {
@@ -454,6 +458,8 @@ int cmd_train(int argc, char **argv) {
                                                  openblas_get_corename(), "params", (json_int_t)m->n_params));
     json_object_set_new(log, "matmul_params", json_integer(s2_tmodel_matmul_params(m)));
     if (o.init != NULL) json_object_set_new(json_object_get(log, "config"), "init", json_string(o.init));
+    if (o.difficulty != 0)
+        json_object_set_new(json_object_get(log, "config"), "difficulty", json_integer((json_int_t)o.difficulty));
     json_object_set_new(log, "resumed_at_step", json_integer(start_step));
     json_object_set_new(log, "evals", evals);
     fprintf(stderr, "train: %s %s, %lld parameters (dim %lld, %lld layers, %lld/%lld heads, ff %lld, ctx %lld, "

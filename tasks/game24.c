@@ -43,6 +43,7 @@ typedef struct g24_ctx {
     g24_item *train;   /* generated multisets that are not held out: gen_example's pool */
     int32_t n_train;
     int32_t n_shot;
+    int32_t max_start; /* value examples of depth 0: half drawn from 1..max_start when it exceeds 13 */
     bool solvable[G24_KEY(13, 13, 13, 13) + 1]; /* memo of the solver over sorted multisets of 1..13 */
 } g24_ctx;
 
@@ -286,7 +287,9 @@ static s2_status g24_gen_example(const s2_task *t, s2_role role, uint64_t seed, 
         /* A coin picks the label and a die the depth k (0-3 steps); states of that depth are drawn until one
          * has the label. So each label is 50/50 at every depth, and the count of numbers left says nothing.
          * Depth 0 draws from every multiset of 1..13 that is not held out (solvable or not: the training
-         * puzzles are all solvable); deeper states are k random valid steps from a training puzzle. */
+         * puzzles are all solvable), or with difficulty D > 13, half the time from 1..D (more distinct
+         * 4-number states than the 1,600 of 1..13, which a model can memorise); deeper states are k random
+         * valid steps from a training puzzle. */
         bool want = s2_task_rng_below(&rng, 2) == 1;
         int k = (int)s2_task_rng_below(&rng, 4);
         for (int tries = 0;; tries++) {
@@ -296,8 +299,9 @@ static s2_status g24_gen_example(const s2_task *t, s2_role role, uint64_t seed, 
                 end.n = 1;
                 end.v[0] = s2_rat_int(24);
             } else if (k == 0) {
-                int v[4];
-                for (int j = 0; j < 4; j++) v[j] = 1 + (int)s2_task_rng_below(&rng, G24_MAXV);
+                int v[4], hi = G24_MAXV;
+                if (c->max_start > G24_MAXV && s2_task_rng_below(&rng, 2) == 1) hi = c->max_start;
+                for (int j = 0; j < 4; j++) v[j] = 1 + (int)s2_task_rng_below(&rng, (uint64_t)hi);
                 if (s2_game24_heldout(v)) continue;
                 int64_t iv[4] = {v[0], v[1], v[2], v[3]};
                 s2_ng_state_ints(&end, iv, 4);
@@ -383,9 +387,13 @@ s2_status s2_task_game24_init(const s2_task_params *params, s2_task **out, s2_er
     if (which >= 0 && p.data != NULL)
         return s2_error_set(err, S2_E_ARG, "game24: split '%s' is generated and takes no --data", split);
     if (p.n_shot > 8) return s2_error_set(err, S2_E_ARG, "game24: n_shot %d > 8", (int)p.n_shot);
+    if (p.difficulty != 0 && (p.difficulty < G24_MAXV || p.difficulty > 99))
+        return s2_error_set(err, S2_E_ARG, "game24: difficulty %d: the largest starting number of value training "
+                            "examples, 13 to 99 (0 = 13)", (int)p.difficulty);
     g24_ctx *c = calloc(1, sizeof *c);
     if (c == NULL) return s2_error_set(err, S2_E_NOMEM, "game24: out of memory");
     c->n_shot = p.n_shot < 0 ? 0 : p.n_shot;
+    c->max_start = p.difficulty == 0 ? G24_MAXV : p.difficulty;
     s2_task tmp = {.iface = &g24_iface, .ctx = c};
     s2_status st = build_generated(c, err);
     if (st == S2_OK) {

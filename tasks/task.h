@@ -20,7 +20,8 @@ typedef struct s2_task_params {
     uint64_t seed;        /* generated items */
     int32_t n_items;      /* generated tasks: how many items (0 = the task's default) */
     int32_t n_shot;       /* worked examples in the prompt (-1 = the task's default) */
-    int32_t difficulty;   /* countdown: how many numbers; arith: digits (0 = the task's default) */
+    int32_t difficulty;   /* countdown: how many numbers; arith: digits; listprog: most stages; game24: the
+                           * largest starting number of value training examples (0 = the task's default) */
     int32_t n_workers;    /* code tasks: sandbox workers (0 = 2) */
     double timeout_s;     /* code tasks: wall-clock limit per candidate (0 = default) */
 } s2_task_params;

@@ -525,6 +525,57 @@ START_TEST(test_game24_examples_deterministic_and_valid)
 }
 END_TEST
 
+/* difficulty D widens the 4-number value states to 1..D half the time; labels stay the naive twin's, held-out
+ * multisets never appear, and the default (1..13 only) is untouched; D outside 13..99 is refused */
+START_TEST(test_game24_value_difficulty_widens_starting_numbers)
+{
+    s2_task_params p = s2_task_default_params();
+    p.split = "gen";
+    s2_error err = {0};
+    s2_task *t = NULL;
+    p.difficulty = 12;
+    ck_assert_int_eq(s2_task_create("game24", &p, &t, &err), S2_E_ARG);
+    ck_assert_msg(strstr(err.msg, "difficulty 12") != NULL, "%s", err.msg);
+    p.difficulty = 24;
+    ck_assert_msg(s2_task_create("game24", &p, &t, &err) == S2_OK, "%s", err.msg);
+    s2_task *plain = make("gen", NULL);
+    int four = 0, wide = 0, wide_plain = 0, sure_wide = 0;
+    for (uint64_t seed = 0; seed < 4000; seed++) {
+        s2_example e = {0}, f = {0};
+        ck_assert_int_eq(t->iface->gen_example(t, S2_ROLE_VALUE, seed, &e, &err), S2_OK);
+        ck_assert_int_eq(plain->iface->gen_example(plain, S2_ROLE_VALUE, seed, &f, &err), S2_OK);
+        int v[4];
+        if (sscanf(f.prompt, "Value: %d %d %d %d\n", &v[0], &v[1], &v[2], &v[3]) == 4 && strchr(f.prompt, '/') == NULL)
+            for (int j = 0; j < 4; j++) wide_plain += v[j] > 13;
+        if (sscanf(e.prompt, "Value: %d %d %d %d\n", &v[0], &v[1], &v[2], &v[3]) == 4 &&
+            strchr(e.prompt, '/') == NULL && strchr(e.prompt, '-') == NULL) {
+            four++;
+            bool big = false;
+            long long num[4], den[4] = {1, 1, 1, 1};
+            for (int j = 0; j < 4; j++) {
+                ck_assert(v[j] >= 1 && v[j] <= 24);
+                big |= v[j] > 13;
+                num[j] = v[j];
+            }
+            ck_assert(!s2_game24_heldout(v));
+            bool sure = strcmp(e.completion, "sure\n") == 0;
+            ck_assert_int_eq(sure, naive_solve(num, den, 4));
+            wide += big;
+            sure_wide += big && sure;
+        }
+        s2_example_clear(&e);
+        s2_example_clear(&f);
+    }
+    ck_assert_int_eq(wide_plain, 0);
+    ck_assert_int_gt(four, 600);
+    ck_assert_int_gt(wide, four / 4); /* half drawn from 1..24, most of those with a number over 13 */
+    ck_assert_int_lt(wide, four * 3 / 4);
+    ck_assert_int_gt(sure_wide, wide / 4);
+    s2_task_free(t);
+    s2_task_free(plain);
+}
+END_TEST
+
 START_TEST(test_game24_few_shot_prompt)
 {
     s2_task_params p = s2_task_default_params();
@@ -569,6 +620,7 @@ Suite *game24_suite(void) {
     tcase_add_test(tc, test_game24_csv_splits_and_errors);
     tcase_add_test(tc, test_game24_heldout_never_in_training);
     tcase_add_test(tc, test_game24_examples_deterministic_and_valid);
+    tcase_add_test(tc, test_game24_value_difficulty_widens_starting_numbers);
     tcase_add_test(tc, test_game24_few_shot_prompt);
     suite_add_tcase(s, tc);
     return s;
