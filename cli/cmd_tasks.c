@@ -36,7 +36,7 @@ typedef struct task_opts {
 
 #define TASK_FLAGS_HELP \
     "  --data FILE       the task's data file (default: the task's own, under $SYS2_SHARED)\n" \
-    "  --split S         task-specific: game24 tot|all|gen|train|heldout; countdown/arith/listprog test|train\n" \
+    "  --split S         task-specific: game24 tot|all|gen|train|heldout|dev; countdown/arith/listprog test|train\n" \
     "  --seed N          seed of generated items (default 0)\n" \
     "  --n-items N       generated tasks: how many items\n" \
     "  --n-shot K        worked examples in the prompt (default: the task's, 0 for synthetic tasks)\n" \

@@ -38,15 +38,22 @@ fi
 
 if sel game24-policy; then
     fresh game24-policy
+    rm -f models/game24-policy.base.gguf models/game24-policy.base.gguf.opt
+    # the base run: 2400-step schedule stopped after its step-1400 checkpoint, then resumed to 3200, then to 4400
     "$SYS2" train --task game24 --role policy --dim 128 --layers 4 --heads 4 --ff 512 --ctx 160 --steps 2400 \
         --batch 32 --lr 2e-3 --seed 1 --eval-every 200 --eval-items 32 --threads "$T" --stop-at 1400 \
-        --out models/game24-policy.gguf --log models/game24-policy.part1.json
+        --out models/game24-policy.base.gguf --log models/game24-policy.part1.json
     "$SYS2" train --task game24 --role policy --dim 128 --layers 4 --heads 4 --ff 512 --ctx 160 --steps 3200 \
         --batch 32 --lr 2e-3 --seed 1 --eval-every 200 --eval-items 32 --threads "$T" \
-        --out models/game24-policy.gguf --log models/game24-policy.part2.json --resume
+        --out models/game24-policy.base.gguf --log models/game24-policy.part2.json --resume
     "$SYS2" train --task game24 --role policy --dim 128 --layers 4 --heads 4 --ff 512 --ctx 160 --steps 4400 \
         --batch 32 --lr 2e-3 --seed 1 --eval-every 200 --eval-items 32 --threads "$T" \
-        --out models/game24-policy.gguf --log models/game24-policy.json --resume
+        --out models/game24-policy.base.gguf --log models/game24-policy.part3.json --resume
+    # fine-tuning from the base: 5000 more steps, another seed (another example stream), a lower peak rate
+    "$SYS2" train --task game24 --role policy --dim 128 --layers 4 --heads 4 --ff 512 --ctx 160 --steps 5000 \
+        --batch 32 --lr 1e-3 --seed 2 --eval-every 500 --eval-items 32 --threads "$T" \
+        --init models/game24-policy.base.gguf --out models/game24-policy.gguf --log models/game24-policy.json
+    rm -f models/game24-policy.base.gguf models/game24-policy.base.gguf.opt
     "$SYS2" eval-policy --task game24 -m models/game24-policy.gguf --n 200 --threads "$T"
     "$SYS2" eval-policy --task game24 --split tot -m models/game24-policy.gguf --n 100 --threads "$T"
 fi

@@ -1,7 +1,7 @@
 /* game24.c: the Game of 24 (Tree of Thoughts' setting). Items come from ToT's 24.csv (split "tot" = ranks
  * 901-1000, ToT's test set, the default; "all" = every row), or are generated (split "gen" = every multiset of
- * four numbers in 1..13 that can make 24, "train" = those not held out, "heldout" = those held out), found by the
- * exact solver of numgame.c. The format (numgame.h), for a prompt "Input: 4 9 10 13\n":
+ * four numbers in 1..13 that can make 24, "train" = those not held out, "heldout" = those held out, "dev" = the
+ * held-out ones that are not ToT's test puzzles, for choosing settings), found by the exact solver of numgame.c. The format (numgame.h), for a prompt "Input: 4 9 10 13\n":
  *     13 - 9 = 4 (left: 4 4 10)
  *     10 - 4 = 6 (left: 4 6)
  *     4 * 6 = 24 (left: 24)
@@ -182,6 +182,14 @@ static s2_status build_generated(g24_ctx *c, s2_error *err) {
     return S2_OK;
 }
 
+static bool is_tot(const int *sorted4) {
+    for (int i = 0; i < 100; i++)
+        if (memcmp(sorted4, tot_test[i], 4 * sizeof(int)) == 0) return true;
+    return false;
+}
+
+/* which: 0 every solvable multiset, 1 the training ones, 2 the held-out ones, 3 the held-out ones that are not
+ * ToT's test puzzles (a development set: choose settings there, report on ToT's 100) */
 static s2_status select_generated(g24_ctx *c, int which, int32_t limit, s2_error *err) {
     c->items = malloc(1820 * sizeof *c->items);
     if (c->items == NULL) return s2_error_set(err, S2_E_NOMEM, "game24: out of memory");
@@ -192,7 +200,7 @@ static s2_status select_generated(g24_ctx *c, int which, int32_t limit, s2_error
                     int iv[4] = {a, b, d3, d};
                     if (!c->solvable[G24_KEY(a, b, d3, d)]) continue;
                     bool h = s2_game24_heldout(iv);
-                    if ((which == 1 && h) || (which == 2 && !h)) continue;
+                    if ((which == 1 && h) || (which == 2 && !h) || (which == 3 && (!h || is_tot(iv)))) continue;
                     if (limit > 0 && c->n_items >= limit) continue;
                     g24_item *it = &c->items[c->n_items++];
                     memcpy(it->v, iv, sizeof iv);
@@ -382,8 +390,9 @@ s2_status s2_task_game24_init(const s2_task_params *params, s2_task **out, s2_er
     if (strcmp(split, "gen") == 0) which = 0;
     else if (strcmp(split, "train") == 0) which = 1;
     else if (strcmp(split, "heldout") == 0) which = 2;
+    else if (strcmp(split, "dev") == 0) which = 3;
     else if (strcmp(split, "tot") != 0 && strcmp(split, "all") != 0)
-        return s2_error_set(err, S2_E_ARG, "game24: unknown split '%s' (tot, all, gen, train, heldout)", split);
+        return s2_error_set(err, S2_E_ARG, "game24: unknown split '%s' (tot, all, gen, train, heldout, dev)", split);
     if (which >= 0 && p.data != NULL)
         return s2_error_set(err, S2_E_ARG, "game24: split '%s' is generated and takes no --data", split);
     if (p.n_shot > 8) return s2_error_set(err, S2_E_ARG, "game24: n_shot %d > 8", (int)p.n_shot);

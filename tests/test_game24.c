@@ -385,6 +385,24 @@ START_TEST(test_game24_heldout_never_in_training)
     ck_assert_int_eq(nh + nt, 1362);
     ck_assert_int_ge(nh, 100); /* ToT's 100 and about a tenth of the rest */
     ck_assert_int_le(nh, 100 + 1362 / 5);
+    /* dev: the held-out puzzles that are not ToT's test set */
+    s2_task *dv = make("dev", NULL), *tot = make("tot", NULL);
+    ck_assert_int_eq(s2_task_n_items(dv), nh - 100);
+    for (int32_t i = 0; i < s2_task_n_items(dv); i++) {
+        const char *id = s2_task_item_id(dv, i);
+        ck_assert_int_ge(s2_task_find(h, id), 0);
+        int v[4];
+        ck_assert_int_eq(sscanf(id, "%d-%d-%d-%d", &v[0], &v[1], &v[2], &v[3]), 4);
+        for (int32_t j = 0; j < 100; j++) {
+            char *pr = s2_task_prompt(tot, j);
+            int w[4];
+            ck_assert_int_eq(sscanf(pr, "Input: %d %d %d %d", &w[0], &w[1], &w[2], &w[3]), 4);
+            ck_assert_msg(memcmp(v, w, sizeof v) != 0, "dev holds ToT's %s", id);
+            free(pr);
+        }
+    }
+    s2_task_free(dv);
+    s2_task_free(tot);
     s2_error err = {0};
     for (int role = 0; role < 2; role++) {
         int sure = 0, full = 0, by_depth[4][2] = {{0}};
