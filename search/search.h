@@ -207,7 +207,7 @@ typedef struct s2_sc_params { int32_t n, vote, tie; double temperature; } s2_sc_
 typedef struct s2_bon_params { int32_t n; double temperature; } s2_bon_params;
 typedef enum s2_beam_mode { S2_BEAM_STEP = 0, S2_BEAM_TOKEN = 1 } s2_beam_mode;
 typedef struct s2_beam_params { int32_t width, expand, mode, max_tokens; double alpha; } s2_beam_params;
-typedef struct s2_tot_bfs_params { int32_t b, k, steps; } s2_tot_bfs_params;
+typedef struct s2_tot_bfs_params { int32_t b, k, steps, retries; } s2_tot_bfs_params;
 typedef struct s2_tot_dfs_params { int32_t k, max_visits; double threshold; } s2_tot_dfs_params;
 typedef enum s2_mcts_eval { S2_MCTS_EVAL_SCORER = 0, S2_MCTS_EVAL_ROLLOUT = 1 } s2_mcts_eval;
 typedef enum s2_mcts_answer { S2_MCTS_ANSWER_VISITS = 0, S2_MCTS_ANSWER_VALUE = 1, S2_MCTS_ANSWER_VOTE = 2 } s2_mcts_answer;

@@ -368,6 +368,41 @@ START_TEST(test_search_tot_bfs_keeps_b_and_releases_pruned)
 }
 END_TEST
 
+/* retries: a state left with fewer than k distinct thoughts is sampled again for the shortfall (by hand: the
+ * script gives a a b a, so 2 distinct; one more round asks for 2 and gets c d) */
+START_TEST(test_search_tot_bfs_retries_fill_k_distinct_thoughts)
+{
+    const char *script[] = {"a", "a", "b", "a", "c", "d", "e", "f"};
+    for (int retries = 0; retries <= 1; retries++) {
+        fake_lm_params lp = fake_lm_default_params();
+        lp.script = script;
+        lp.n_script = 8;
+        fixture f;
+        char r[32];
+        snprintf(r, sizeof r, "retries=%d", retries);
+        const char *kv[] = {"b=1", "k=4", r};
+        setup(&f, &lp, 1, "logprob", "tot-bfs", kv, 3, "none", 1);
+        run(&f);
+        s2_node *root = s2_env_node(f.env, 0);
+        ck_assert_int_eq(root->n_children, retries == 0 ? 4 : 6);
+        int32_t distinct = 0, scored = 0;
+        for (int32_t i = 1; i < s2_env_n_nodes(f.env); i++) {
+            s2_node *x = s2_env_node(f.env, i);
+            bool first = true;
+            for (int32_t j = 1; j < i; j++) first &= strcmp(s2_env_node(f.env, j)->step, x->step) != 0;
+            distinct += first;
+        }
+        s2_tree_stats ts;
+        s2_env_tree_stats(f.env, &ts);
+        scored = ts.scored;
+        ck_assert_int_eq(distinct, retries == 0 ? 2 : 4);
+        ck_assert_int_eq(scored, distinct); /* duplicates are never scored */
+        ck_assert_int_eq(ts.sample_calls, retries + 1);
+        teardown(&f);
+    }
+}
+END_TEST
+
 START_TEST(test_search_budgets_stop_within_one_step)
 {
     struct {
@@ -513,6 +548,7 @@ Suite *search_suite(void) {
     tcase_add_test(tc, test_search_oracle_guided_strategies_find_the_target);
     tcase_add_test(tc, test_search_tot_dfs_backtracks);
     tcase_add_test(tc, test_search_tot_bfs_keeps_b_and_releases_pruned);
+    tcase_add_test(tc, test_search_tot_bfs_retries_fill_k_distinct_thoughts);
     tcase_add_test(tc, test_search_budgets_stop_within_one_step);
     tcase_add_test(tc, test_search_budget_spent_by_the_prompt_still_answers);
     tcase_add_test(tc, test_search_calls_and_flops_budgets);
