@@ -106,7 +106,7 @@ static const struct s2_strategy_i tot_bfs_iface = {.name = "tot-bfs", .run = tot
 
 s2_status s2_strategy_tot_bfs_init(const s2_tot_bfs_params *params, s2_strategy **out, s2_error *err) {
     *out = NULL;
-    s2_tot_bfs_params p = params ? *params : (s2_tot_bfs_params){.b = 5, .k = 8, .steps = 0, .retries = 0};
+    s2_tot_bfs_params p = params ? *params : (s2_tot_bfs_params){.b = 5, .k = 16, .steps = 0, .retries = 0};
     if (p.b < 1 || p.k < 1 || p.steps < 0 || p.retries < 0)
         return s2_error_set(err, S2_E_ARG, "tot-bfs: b=%d, k=%d must be >= 1, retries=%d >= 0", p.b, p.k, p.retries);
     s2_tot_bfs_params *ctx = malloc(sizeof *ctx);

@@ -15,9 +15,10 @@
 #include "testutil.h"
 
 /* Floors of the quick checks, a little under the model card's numbers (measured on many more items). */
-/* The bars (value >= 0.90 balanced, policy >= 0.95 valid steps) are not met yet: see models/README.md. */
-#define VALUE_GAME24_MIN_BAL 0.75
-#define POLICY_GAME24_MIN_VALID 0.6
+/* The issue's bars (value >= 0.90 balanced, policy >= 0.95 valid steps) are what models/README.md measured on 2000
+ * states and 200 items (90.9%, 96.6%); these quick checks see 200 states and 20 items, hence the margin. */
+#define VALUE_GAME24_MIN_BAL 0.85
+#define POLICY_GAME24_MIN_VALID 0.9
 #define POLICY_GAME24_MIN_SOLVED 2
 #define POLICY_COUNTDOWN_MIN_VALID 0.2
 #define POLICY_ARITH_MIN_SOLVED 1
