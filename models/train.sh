@@ -21,19 +21,23 @@ fresh() { rm -f "models/$1.gguf" "models/$1.gguf.opt"; }
 
 if sel game24-value; then
     fresh game24-value
+    rm -f models/game24-value.base.gguf models/game24-value.base.gguf.opt
+    # the base run: 3000 steps, then resumed to 7000, then to 10000, then to 13000
     "$SYS2" train --task game24 --role value --dim 128 --layers 4 --heads 4 --ff 384 --ctx 48 --steps 3000 \
         --batch 64 --lr 2e-3 --seed 1 --eval-every 250 --eval-items 0 --threads "$T" \
-        --out models/game24-value.gguf --log models/game24-value.part1.json
-    "$SYS2" train --task game24 --role value --dim 128 --layers 4 --heads 4 --ff 384 --ctx 48 --steps 7000 \
-        --batch 64 --lr 2e-3 --seed 1 --eval-every 500 --eval-items 0 --threads "$T" \
-        --out models/game24-value.gguf --log models/game24-value.part2.json --resume
-    "$SYS2" train --task game24 --role value --dim 128 --layers 4 --heads 4 --ff 384 --ctx 48 --steps 10000 \
-        --batch 64 --lr 2e-3 --seed 1 --eval-every 500 --eval-items 0 --threads "$T" \
-        --out models/game24-value.gguf --log models/game24-value.part3.json --resume
-    "$SYS2" train --task game24 --role value --dim 128 --layers 4 --heads 4 --ff 384 --ctx 48 --steps 13000 \
-        --batch 64 --lr 2e-3 --seed 1 --eval-every 500 --eval-items 0 --threads "$T" \
-        --out models/game24-value.gguf --log models/game24-value.json --resume
+        --out models/game24-value.base.gguf --log models/game24-value.part1.json
+    for steps in 7000 10000 13000; do
+        "$SYS2" train --task game24 --role value --dim 128 --layers 4 --heads 4 --ff 384 --ctx 48 --steps $steps \
+            --batch 64 --lr 2e-3 --seed 1 --eval-every 500 --eval-items 0 --threads "$T" \
+            --out models/game24-value.base.gguf --log models/game24-value.part$steps.json --resume
+    done
+    # fine-tuning from the base: 15000 more steps, another seed (another example stream), a lower peak rate
+    "$SYS2" train --task game24 --role value --dim 128 --layers 4 --heads 4 --ff 384 --ctx 48 --steps 15000 \
+        --batch 64 --lr 1e-3 --seed 2 --eval-every 1000 --eval-items 0 --threads "$T" \
+        --init models/game24-value.base.gguf --out models/game24-value.gguf --log models/game24-value.json
+    rm -f models/game24-value.base.gguf models/game24-value.base.gguf.opt
     "$SYS2" eval-value --task game24 -m models/game24-value.gguf --n 2000 --threads "$T"
+    "$SYS2" eval-value --task game24 --split tot -m models/game24-value.gguf --n 1000 --threads "$T"
 fi
 
 if sel game24-policy; then
