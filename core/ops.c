@@ -121,8 +121,31 @@ static bool have_avx512(void) {
     return cached;
 }
 
-/* y (R, N) = x (R, K) · Wᵀ, W (N, K) row-major F32, 2 <= R <= SMALL_MAX_ROWS, N a multiple of 4 */
+/* One activation row (single-stream decode): 8 weight rows at a time, each with its own accumulator, so that eight
+ * independent FMA chains and eight read streams keep the loads in flight (4 rows with one row of x left the
+ * kernel latency-bound at ~22 GB/s of weights). y[o] for o in [o, o + 8). */
+AVX512F static void gemv_f32_8(float *y, const float *x, const float *W, int64_t K, int64_t o) {
+    __m512 acc[8];
+    for (int i = 0; i < 8; i++) acc[i] = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + 16 <= K; k += 16) {
+        __m512 xv = _mm512_loadu_ps(x + k);
+        for (int i = 0; i < 8; i++) acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(W + (o + i) * K + k), xv, acc[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+        float t = hsum512(acc[i]);
+        for (int64_t kk = k; kk < K; kk++) t += W[(o + i) * K + kk] * x[kk];
+        y[o + i] = t;
+    }
+}
+
+/* y (R, N) = x (R, K) · Wᵀ, W (N, K) row-major F32, 1 <= R <= SMALL_MAX_ROWS, N a multiple of 4 */
 static void small_f32(float *y, const float *x, const float *W, int64_t R, int64_t K, int64_t N) {
+    if (R == 1 && N % 8 == 0) {
+#pragma omp parallel for schedule(static) if (N * K >= (1 << 20))
+        for (int64_t o = 0; o < N; o += 8) gemv_f32_8(y, x, W, K, o);
+        return;
+    }
 #pragma omp parallel for schedule(static) if (R * N * K >= (1 << 20))
     for (int64_t o = 0; o < N; o += 4)
         for (int64_t r0 = 0; r0 < R; r0 += 4) {
