@@ -823,7 +823,7 @@ static s2_status load_checked(s2_trainer *t, const char *path, const char *what,
                         want.tied_output != have.tied_output || want.rms_eps != have.rms_eps ||
                         want.rope_base != have.rope_base))
         st = s2_error_set(err, S2_E_ARG, "%s: model mismatch: the file holds dim %d, %d layers, %d/%d heads, "
-                          "ff %d, ctx %d%s; asked for dim %d, %d layers, %d/%d heads, ff %d, ctx %d%s", t->out,
+                          "ff %d, ctx %d%s; asked for dim %d, %d layers, %d/%d heads, ff %d, ctx %d%s", path,
                           have.n_embd, have.n_layer, have.n_head, have.n_head_kv, have.n_ff, have.n_ctx,
                           have.tied_output ? ", tied" : "", want.n_embd, want.n_layer, want.n_head, want.n_head_kv,
                           want.n_ff, want.n_ctx, want.tied_output ? ", tied" : "");

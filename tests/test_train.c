@@ -849,7 +849,8 @@ START_TEST(test_train_init_fine_tunes_from_weights_with_a_fresh_optimizer)
     pc.init = a;
     ck_assert_int_eq(s2_trainer_init(&pc, &data, &t, &err), S2_E_ARG);
     ck_assert_ptr_null(t);
-    ck_assert_msg(strstr(err.msg, "ff 32") != NULL && strstr(err.msg, "ff 48") != NULL, "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, "ff 32") != NULL && strstr(err.msg, "ff 48") != NULL && strstr(err.msg, a) != NULL,
+                  "%s", err.msg);
     /* and a missing file is an I/O error naming it */
     pc = small_params(c);
     pc.init = "/nonexistent/base.gguf";
