@@ -146,13 +146,11 @@ static s2_status cd_gen_example(const s2_task *t, s2_role role, uint64_t seed, s
         gen_item(c->n_numbers, &rng, &it);
         if (heldout(&it)) continue;
         if (role == S2_ROLE_POLICY) {
-            write_input(&pb, &it);
-            if (c->n_numbers <= 4) { /* as game24: half the time after 1-2 random valid steps, dead or not */
-                s2_ng_policy_example(&it.rules, &it.start, &rng, &pb, &cb);
-                break;
-            }
             s2_ng_path p;
-            S2_ASSERT(s2_ng_random_descent(&it.rules, &it.start, &rng, &p)); /* solvable by construction */
+            bool ok = c->n_numbers <= 4 ? s2_ng_random_path(&it.rules, &it.start, &rng, &p)
+                                        : s2_ng_random_descent(&it.rules, &it.start, &rng, &p);
+            S2_ASSERT(ok); /* solvable by construction */
+            write_input(&pb, &it);
             s2_ng_write_path(&cb, &it.rules, &it.start, &p, true, NULL);
             break;
         }
