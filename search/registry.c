@@ -34,8 +34,8 @@ static const s2_param_def tot_bfs_defs[] = {
     INT(s2_tot_bfs_params, k, 16, 1, 4096, "thoughts sampled per state (ToT's propose prompt lists about 8 distinct "
         "steps; our samples repeat, and on game24's dev split 16 solved 75% to 8's 68%: results/game24_dev)"),
     INT(s2_tot_bfs_params, steps, 0, 0, 10000, "levels (ToT Game of 24: 4 = 3 operations + the answer); 0 = to the end"),
-    INT(s2_tot_bfs_params, retries, 0, 0, 16, "rounds of sampling again for a state left with fewer than k distinct legal "
-        "thoughts (ToT's propose prompt lists distinct steps); 0 = k samples, duplicates merged"),
+    INT(s2_tot_bfs_params, retries, 0, 0, 16, "rounds of sampling again for a state left with fewer than k "
+        "distinct legal thoughts (ToT's propose prompt lists distinct steps); 0 = k samples, duplicates merged"),
 };
 static const s2_param_def tot_dfs_defs[] = {
     INT(s2_tot_dfs_params, k, 5, 1, 4096, "thoughts sampled per state (ToT crosswords: 5 candidates)"),

@@ -45,7 +45,8 @@ static s2_status tot_bfs_run(const s2_strategy *s, s2_env *env, s2_result *out) 
     s2_node **qpar = s2_env_alloc(env, (size_t)B * sizeof *qpar);
     int32_t *ks = s2_env_alloc(env, (size_t)B * sizeof *ks), *nd = s2_env_alloc(env, (size_t)B * sizeof *nd);
     int32_t *qi = s2_env_alloc(env, (size_t)B * sizeof *qi);
-    s2_node **kids = s2_env_alloc(env, (size_t)B * K * sizeof *kids), **dist = s2_env_alloc(env, (size_t)B * K * sizeof *dist);
+    s2_node **kids = s2_env_alloc(env, (size_t)B * K * sizeof *kids);
+    s2_node **dist = s2_env_alloc(env, (size_t)B * K * sizeof *dist);
     s2_node **cand = s2_env_alloc(env, (size_t)(B * K + B) * sizeof *cand);
     if (!keep || !par || !qpar || !ks || !nd || !qi || !kids || !dist || !cand) return S2_E_NOMEM;
     int32_t nk = 1;

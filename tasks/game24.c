@@ -1,7 +1,8 @@
 /* game24.c: the Game of 24 (Tree of Thoughts' setting). Items come from ToT's 24.csv (split "tot" = ranks
  * 901-1000, ToT's test set, the default; "all" = every row), or are generated (split "gen" = every multiset of
  * four numbers in 1..13 that can make 24, "train" = those not held out, "heldout" = those held out, "dev" = the
- * held-out ones that are not ToT's test puzzles, for choosing settings), found by the exact solver of numgame.c. The format (numgame.h), for a prompt "Input: 4 9 10 13\n":
+ * held-out ones that are not ToT's test puzzles, for choosing settings), found by the exact solver of numgame.c.
+ * The format (numgame.h), for a prompt "Input: 4 9 10 13\n":
  *     13 - 9 = 4 (left: 4 4 10)
  *     10 - 4 = 6 (left: 4 6)
  *     4 * 6 = 24 (left: 24)
