@@ -61,11 +61,17 @@ static void sort4(int *v) {
 
 static void gen_id(const int *v, char *buf, size_t cap) { snprintf(buf, cap, "%d-%d-%d-%d", v[0], v[1], v[2], v[3]); }
 
+/* One of ToT's 100 test puzzles (four numbers, ascending). */
+static bool is_tot(const int *sorted4) {
+    for (int i = 0; i < 100; i++)
+        if (memcmp(sorted4, tot_test[i], 4 * sizeof(int)) == 0) return true;
+    return false;
+}
+
 bool s2_game24_heldout(const int *four) {
     int v[4] = {four[0], four[1], four[2], four[3]};
     sort4(v);
-    for (int i = 0; i < 100; i++)
-        if (memcmp(v, tot_test[i], sizeof v) == 0) return true;
+    if (is_tot(v)) return true;
     char id[48];
     gen_id(v, id, sizeof id);
     return s2_hash_str(id) % 10 == 0;
@@ -181,12 +187,6 @@ static s2_status build_generated(g24_ctx *c, s2_error *err) {
                     }
                 }
     return S2_OK;
-}
-
-static bool is_tot(const int *sorted4) {
-    for (int i = 0; i < 100; i++)
-        if (memcmp(sorted4, tot_test[i], 4 * sizeof(int)) == 0) return true;
-    return false;
 }
 
 /* which: 0 every solvable multiset, 1 the training ones, 2 the held-out ones, 3 the held-out ones that are not
