@@ -15,11 +15,12 @@ DEB_PKGS  := build-essential pkg-config libopenblas-dev libjansson-dev libpcre2-
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Werror=implicit-function-declaration
 CFLAGS   := -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) $(SAN) -fopenmp -MMD -MP $(CFLAGS)
-CPPFLAGS += -Icore -Itasks -Iscorers -Isearch $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CORE_DIRS := core core/engine core/kernels core/train core/net core/chat
+CPPFLAGS += $(addprefix -I,$(CORE_DIRS)) -Itasks -Iscorers -Isearch $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDFLAGS  += $(SAN) -fopenmp
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 
-LIB_SRC  := $(wildcard core/*.c tasks/*.c scorers/*.c search/*.c)
+LIB_SRC  := $(wildcard $(addsuffix /*.c,$(CORE_DIRS)) tasks/*.c scorers/*.c search/*.c)
 LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
 TEST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(filter-out tests/test_header_c.c,$(wildcard tests/*.c)))

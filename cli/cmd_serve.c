@@ -1,4 +1,4 @@
-/* cmd_serve.c: `sys2 serve`: the local engine behind an OpenAI-compatible HTTP API (core/serve.c) until SIGINT or
+/* cmd_serve.c: `sys2 serve`: the local engine behind an OpenAI-compatible HTTP API (core/net/serve.c) until SIGINT or
  * SIGTERM. Prints one line with the address once it listens (so that scripts and tests can wait for it). */
 #include <signal.h>
 #include <stdlib.h>

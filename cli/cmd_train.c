@@ -1,4 +1,4 @@
-/* cmd_train.c: sys2 train: trains a small Llama-family model on a task's generated examples (core/train.c),
+/* cmd_train.c: sys2 train: trains a small Llama-family model on a task's generated examples (core/train/train.c),
  * with held-out loss and greedy held-out accuracy every K steps, GGUF checkpoints (+ optimizer state) at each
  * evaluation and at the end, a progress line on stderr and a JSON log.
  *

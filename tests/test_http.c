@@ -1,5 +1,5 @@
-/* test_http.c: the HTTP backend (core/http.c) against `sys2 serve` (core/serve.c), and both against the local
- * engine. The reference for every number is the local engine (core/lm.c), an independent path through the same
+/* test_http.c: the HTTP backend (core/net/http.c) against `sys2 serve` (core/net/serve.c), and both against the local
+ * engine. The reference for every number is the local engine (core/engine/lm.c), an independent path through the same
  * model: the same operations must give the same text and log-probs (1e-4) through HTTP. Fault tests use a raw-socket
  * fake server in a thread (malformed JSON, a truncated body, a wrong content type, HTTP 500, a server without
  * echo) and a `sys2 serve` child killed mid-run. Everything listens on 127.0.0.1 with ephemeral ports. */
