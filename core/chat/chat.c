@@ -15,7 +15,7 @@ struct s2_chat_template {
 };
 
 s2_chat_limits s2_chat_default_limits(void) {
-    return (s2_chat_limits){.max_output = (size_t)16 << 20, .max_steps = 10000000, .max_memory = (size_t)256 << 20};
+    return (s2_chat_limits){.max_output = (size_t)16 << 20, .max_steps = 10000000, .max_memory = (size_t)64 << 20};
 }
 
 s2_chat_params s2_chat_default_params(void) { return (s2_chat_params){.add_generation_prompt = false}; }

@@ -20,7 +20,7 @@ typedef struct s2_chat_limits {
     int64_t max_steps;  /* statements and expressions evaluated */
     size_t max_memory;  /* bytes of values built during one render */
 } s2_chat_limits;
-s2_chat_limits s2_chat_default_limits(void); /* 16 MiB, 10 million steps, 256 MiB */
+s2_chat_limits s2_chat_default_limits(void); /* 16 MiB, 10 million steps, 64 MiB */
 
 /* Parses src (NUL-terminated UTF-8). On success *out owns the template (s2_chat_template_free); on failure *out is
  * NULL and err says what and where ("chat template line L col C: ..."): S2_E_FORMAT for a syntax error,

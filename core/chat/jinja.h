@@ -21,7 +21,8 @@
 typedef struct ja_chunk ja_chunk;
 typedef struct ja_arena {
     ja_chunk *head;
-    size_t used, cap; /* bytes handed out so far, and the most it may hand out */
+    size_t used, cap; /* bytes handed out so far, and the most it may hand out (0: no limit) */
+    bool capped;      /* an allocation was refused for the cap (not for want of memory) */
 } ja_arena;
 
 void *ja_alloc(ja_arena *a, size_t n);        /* zeroed, 16-byte aligned; NULL past the cap or out of memory */
@@ -54,7 +55,8 @@ typedef struct jv {
     } u;
 } jv;
 
-struct jv_list { jv *v; size_t n; };               /* also Python's tuples: immutable after building */
+typedef enum jv_seq { JV_SEQ_LIST, JV_SEQ_TUPLE, JV_SEQ_KEYS, JV_SEQ_VALUES, JV_SEQ_ITEMS } jv_seq;
+struct jv_list { jv *v; size_t n; jv_seq kind; };  /* immutable after building; kind: how repr() shows it */
 struct jv_dict {                                    /* insertion-ordered, as Python's dict */
     jv *keys, *vals;
     size_t n, cap;

@@ -100,7 +100,7 @@ static s2_status fail(ev *E, s2_status st, const char *fmt, ...) {
     return s2_error_set(E->err, st, "chat template: %s", what);
 }
 static s2_status oom(ev *E) {
-    if (E->a->cap > 0 && E->a->used + 65536 > E->a->cap)
+    if (E->a->capped)
         return fail(E, S2_E_BUDGET, "the template used more than %zu bytes of memory", E->a->cap);
     return fail(E, S2_E_NOMEM, "out of memory");
 }
@@ -235,7 +235,7 @@ static bool py_eq(jv a, jv b) {
     case JV_UNDEF: case JV_NONE: return true;
     case JV_STR: return a.u.s.n == b.u.s.n && memcmp(a.u.s.p, b.u.s.p, a.u.s.n) == 0;
     case JV_LIST:
-        if (a.u.l->n != b.u.l->n) return false;
+        if (a.u.l->n != b.u.l->n || (a.u.l->kind == JV_SEQ_TUPLE) != (b.u.l->kind == JV_SEQ_TUPLE)) return false;
         for (size_t i = 0; i < a.u.l->n; i++)
             if (!py_eq(a.u.l->v[i], b.u.l->v[i])) return false;
         return true;
@@ -411,9 +411,13 @@ static bool put_value(sb *b, jv v, bool repr) {
     case JV_FLOAT: fmt_float(v.u.f, num, sizeof num); return sb_puts(b, num);
     case JV_STR: return repr ? put_repr_str(b, v) : sb_put(b, v.u.s.p, v.u.s.n);
     case JV_LIST: {
-        bool ok = sb_puts(b, "[");
+        static const char *const open_[] = {"[", "(", "dict_keys([", "dict_values([", "dict_items(["};
+        static const char *const close_[] = {"]", ")", "])", "])", "])"};
+        jv_seq k = v.u.l->kind;
+        bool ok = sb_puts(b, open_[k]);
         for (size_t i = 0; ok && i < v.u.l->n; i++) ok = (i == 0 || sb_puts(b, ", ")) && put_value(b, v.u.l->v[i], true);
-        return ok && sb_puts(b, "]");
+        if (k == JV_SEQ_TUPLE && v.u.l->n == 1) ok = ok && sb_puts(b, ",");
+        return ok && sb_puts(b, close_[k]);
     }
     case JV_DICT: {
         if (v.u.d->ns) return sb_puts(b, "<Namespace>");
@@ -777,6 +781,7 @@ static s2_status dict_items(ev *E, jv d, jv *out) {
         jv pair;
         st = new_list(E, 2, &pair);
         if (st == S2_OK) pair.u.l->v[0] = d.u.d->keys[i], pair.u.l->v[1] = d.u.d->vals[i], out->u.l->v[i] = pair;
+        if (st == S2_OK) pair.u.l->kind = JV_SEQ_TUPLE;
     }
     return st;
 }
@@ -820,9 +825,7 @@ static s2_status str_split(ev *E, jv s, jv sep, int64_t maxsplit, bool from_righ
                 if (b == 0) break;
                 size_t a = b;
                 if (maxsplit >= 0 && (int64_t)n == maxsplit) {
-                    a = 0;
-                    jv t = strip(v_strn(p, b), NULL, true, false);
-                    PUSH(t);
+                    PUSH(v_strn(p, b)); /* the rest as it is, leading whitespace included */
                     break;
                 }
                 while (a > 0 && !py_space((unsigned char)p[a - 1])) a--;
@@ -838,8 +841,7 @@ static s2_status str_split(ev *E, jv s, jv sep, int64_t maxsplit, bool from_righ
                 while (i < len && (nx = u8_next(p, len, i, &c), py_space(c))) i = nx;
                 if (i >= len) break;
                 if (maxsplit >= 0 && (int64_t)n == maxsplit) {
-                    jv t = strip(v_strn(p + i, len - i), NULL, false, true);
-                    PUSH(t);
+                    PUSH(v_strn(p + i, len - i)); /* the rest as it is, trailing whitespace included */
                     break;
                 }
                 size_t a = i;
@@ -1030,8 +1032,12 @@ static s2_status call_dict_method(ev *E, jv d, const char *name, const args *a, 
         return S2_OK;
     }
     if ((st = bind(E, what, a, NULL, 0, p)) != S2_OK) return st;
-    if (!strcmp(name, "items")) return dict_items(E, d, out);
+    if (!strcmp(name, "items")) {
+        if ((st = dict_items(E, d, out)) == S2_OK) out->u.l->kind = JV_SEQ_ITEMS;
+        return st;
+    }
     if ((st = new_list(E, d.u.d->n, out)) != S2_OK) return st;
+    out->u.l->kind = name[0] == 'k' ? JV_SEQ_KEYS : JV_SEQ_VALUES;
     for (size_t i = 0; i < d.u.d->n; i++) out->u.l->v[i] = name[0] == 'k' ? d.u.d->keys[i] : d.u.d->vals[i];
     return S2_OK;
 }
@@ -1315,8 +1321,13 @@ static s2_status apply_filter(ev *E, const char *name, jv v, const args *a, jv *
         if ((st = bind(E, name, a, nm, 2, p)) != S2_OK) return st;
         if (!is_num(v)) return fail(E, S2_E_ARG, "round: expected a number, got %s", type_name(v));
         if (p[1].k != JV_UNDEF && !str_eq(p[1], "common")) return fail(E, S2_E_UNSUPPORTED, "round: only method='common'");
-        double sc = pow(10.0, p[0].k == JV_UNDEF ? 0.0 : as_float(p[0])), x = as_float(v) * sc;
-        *out = v_float((x < 0 ? -floor(-x + 0.5) : floor(x + 0.5)) / sc);
+        /* Python's round(): the exact binary value to the nearest, ties to even, which is what printf does */
+        int64_t prec = p[0].k == JV_UNDEF ? 0 : as_int(p[0]);
+        if (!is_intlike(p[0]) && p[0].k != JV_UNDEF) return fail(E, S2_E_ARG, "round: precision must be an integer");
+        if (prec < 0 || prec > 300) return fail(E, S2_E_UNSUPPORTED, "round: precision %lld", (long long)prec);
+        char buf[400];
+        snprintf(buf, sizeof buf, "%.*f", (int)prec, as_float(v));
+        *out = v_float(strtod(buf, NULL));
     } else if (!strcmp(name, "sum")) {
         jv items;
         if ((st = bind(E, name, a, NULL, 0, p)) != S2_OK || (st = iter_items(E, v, &items)) != S2_OK) return st;
@@ -1685,6 +1696,7 @@ static s2_status eval(ev *E, frame *f, const jnode *n, jv *out) {
         return eval(E, f, n->c, out);
     case JN_LIST: case JN_TUPLE:
         if ((st = new_list(E, (size_t)n->n_kids, out)) != S2_OK) return st;
+        if (n->k == JN_TUPLE) out->u.l->kind = JV_SEQ_TUPLE;
         for (int32_t i = 0; i < n->n_kids; i++)
             if ((st = eval(E, f, n->kids[i], &out->u.l->v[i])) != S2_OK) return st;
         return S2_OK;

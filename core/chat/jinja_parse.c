@@ -25,7 +25,10 @@ struct ja_chunk {
 void *ja_alloc(ja_arena *a, size_t n) {
     n = (n + 15) & ~(size_t)15;
     if (n == 0) n = 16;
-    if (a->cap > 0 && (a->used > a->cap || n > a->cap - a->used)) return NULL;
+    if (a->cap > 0 && (a->used > a->cap || n > a->cap - a->used)) {
+        a->capped = true;
+        return NULL;
+    }
     ja_chunk *c = a->head;
     if (c == NULL || c->size - c->used < n) {
         size_t size = n > 60000 ? n : 60000;
@@ -1017,13 +1020,20 @@ static s2_status parse_body(parser *P, const char *const *ends, jnode **out) {
             else if (!strcmp(nt->s, "for")) st = parse_for(P, nt, &n);
             else if (!strcmp(nt->s, "set")) st = parse_set(P, nt, &n);
             else if (!strcmp(nt->s, "macro")) st = parse_macro(P, nt, &n);
-            else if (!strcmp(nt->s, "break") || !strcmp(nt->s, "continue")) {
+            else if (!strcmp(nt->s, "generation")) { /* transformers' AssistantTracker: the body renders as it is */
+                static const char *const gen_end[] = {"endgeneration", NULL};
+                st = expect_block_end(P);
+                if (st == S2_OK) st = parse_body(P, gen_end, &n);
+                if (st == S2_OK) P->i++;
+                if (st == S2_OK) st = expect_block_end(P);
+            } else if (!strcmp(nt->s, "break") || !strcmp(nt->s, "continue")) {
                 if ((n = node(P, nt->s[0] == 'b' ? JN_BREAK : JN_CONTINUE, nt)) == NULL) return S2_E_NOMEM;
                 st = expect_block_end(P);
             } else {
                 static const char *const known[] = {"raw", "filter", "call", "include", "import", "from", "extends",
-                                                    "block", "with", "autoescape", "generation", "do", "trans", NULL};
-                static const char *const closers[] = {"elif", "else", "endif", "endfor", "endset", "endmacro", NULL};
+                                                    "block", "with", "autoescape", "do", "trans", NULL};
+                static const char *const closers[] = {"elif", "else", "endif", "endfor", "endset", "endmacro",
+                                                      "endgeneration", NULL};
                 if (name_in(nt->s, known)) st = fail_at(P, nt, S2_E_UNSUPPORTED, "unsupported construct '{%% %s %%}'", nt->s);
                 else if (name_in(nt->s, closers)) st = fail_at(P, nt, S2_E_FORMAT, "unexpected '{%% %s %%}'", nt->s);
                 else st = fail_at(P, nt, S2_E_FORMAT, "unknown tag '%s'", nt->s);
@@ -1040,8 +1050,20 @@ static s2_status parse_body(parser *P, const char *const *ends, jnode **out) {
 }
 
 s2_status s2_jinja_parse(ja_arena *a, const char *src, jnode **out, s2_error *err) {
-    lexer L = {.a = a, .src = src, .len = strlen(src), .line = 1, .col = 1, .err = err};
     *out = NULL;
+    /* as jinja2's lexer: \r\n and \r become \n, and one trailing newline is dropped (keep_trailing_newline off) */
+    size_t n = strlen(src), k = 0;
+    char *norm = ja_alloc(a, n + 1);
+    if (norm == NULL) return s2_error_set(err, S2_E_NOMEM, "chat template: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (src[i] == '\r') {
+            norm[k++] = '\n';
+            if (i + 1 < n && src[i + 1] == '\n') i++;
+        } else norm[k++] = src[i];
+    }
+    if (k > 0 && norm[k - 1] == '\n') k--;
+    norm[k] = '\0';
+    lexer L = {.a = a, .src = norm, .len = k, .line = 1, .col = 1, .err = err};
     s2_status st = lex(&L);
     if (st != S2_OK) return st;
     parser P = {.a = a, .t = L.toks, .n = L.n, .err = err};

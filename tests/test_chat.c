@@ -1,0 +1,531 @@
+/* Chat templates: every case of ../shared/reference/chat/templates.json byte for byte (rendered by transformers with
+ * jinja2), the template a GGUF carries (the Qwen2 vocabulary file holds Qwen3's), a table of small templates whose
+ * expected text jinja2 itself rendered (tests/chat_jinja_cases.py wrote tests/data/chat_jinja_cases.json),
+ * unsupported constructs and syntax errors refused with their line and column, hostile templates stopped by
+ * bounds, special tokens of the rendered text encoded as the control tokens they are, and the CLI. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat.h"
+#include "gguf.h"
+#include "model.h"
+#include "testutil.h"
+#include "tokenizer.h"
+
+/* ---- helpers ---- */
+
+static json_t *load_reference(const char *test) {
+    const char *path = t_shared("reference/chat/templates.json", test);
+    if (path == NULL) return NULL;
+    json_error_t je;
+    json_t *d = json_load_file(path, 0, &je);
+    ck_assert_msg(d != NULL && json_is_array(d), "%s: %s", path, je.text);
+    return d;
+}
+
+static const char *jstr(const json_t *o, const char *key) {
+    const json_t *v = json_object_get(o, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* Renders one templates.json case with tmpl (or the entry's own template) and the entry's special tokens. */
+static char *render_case(const char *tmpl, const json_t *entry, const json_t *c, s2_error *err, s2_status *st) {
+    s2_chat_template *t = NULL;
+    char *out = NULL;
+    *st = s2_chat_template_parse(tmpl ? tmpl : jstr(entry, "template"), &t, err);
+    if (*st != S2_OK) return NULL;
+    s2_chat_params p = s2_chat_default_params();
+    p.add_generation_prompt = json_is_true(json_object_get(c, "add_generation_prompt"));
+    p.bos_token = jstr(entry, "bos_token"), p.eos_token = jstr(entry, "eos_token");
+    p.extra = json_object_get(c, "extra");
+    *st = s2_chat_apply(t, json_object_get(c, "messages"), &p, &out, err);
+    s2_chat_template_free(t);
+    return out;
+}
+
+static s2_model *load_vocab_model(const char *rel, const char *test) {
+    const char *path = t_shared(rel, test);
+    if (path == NULL) return NULL;
+    s2_model_params mp = s2_model_default_params();
+    mp.vocab_only = true;
+    s2_model *m = NULL;
+    s2_error err = {0};
+    ck_assert_msg(s2_model_load(path, &mp, &m, &err) == S2_OK, "%s: %s", rel, err.msg);
+    return m;
+}
+
+/* Renders src with vars (a JSON object text) and limits lim (NULL: defaults); returns the status. */
+static s2_status render_src(const char *src, const char *vars_json, const s2_chat_limits *lim, char **out, s2_error *err) {
+    s2_chat_template *t = NULL;
+    *out = NULL;
+    s2_status st = s2_chat_template_parse(src, &t, err);
+    if (st != S2_OK) return st;
+    json_t *vars = vars_json ? json_loads(vars_json, 0, NULL) : NULL;
+    ck_assert(vars_json == NULL || vars != NULL);
+    st = s2_chat_template_render(t, vars, lim, out, err);
+    json_decref(vars);
+    s2_chat_template_free(t);
+    return st;
+}
+
+/* ---- the reference renderings ---- */
+
+START_TEST(test_chat_reference_templates_render_byte_for_byte) {
+    json_t *d = load_reference(__func__);
+    if (d == NULL) return;
+    size_t i, n_cases = 0;
+    json_t *entry;
+    json_array_foreach(d, i, entry) {
+        size_t k;
+        json_t *c;
+        json_array_foreach(json_object_get(entry, "cases"), k, c) {
+            s2_error err = {0};
+            s2_status st;
+            char *out = render_case(NULL, entry, c, &err, &st);
+            ck_assert_msg(st == S2_OK, "%s case %zu: %s", jstr(entry, "family"), k, err.msg);
+            const char *want = jstr(c, "expected");
+            ck_assert_msg(strcmp(out, want) == 0, "%s case %zu:\n got [%s]\nwant [%s]", jstr(entry, "family"), k, out, want);
+            free(out);
+            n_cases++;
+        }
+    }
+    ck_assert_uint_eq(n_cases, 24); /* the README's table: 8 + 4 + 4 + 4 + 4 */
+    json_decref(d);
+}
+END_TEST
+
+/* The Qwen2 vocabulary file carries Qwen3's template (the converter copies tokenizer_config.json's): rendering
+ * through the model, as `sys2 chat-template -m` does, gives the reference text of every qwen3 case. */
+START_TEST(test_chat_model_template_from_gguf) {
+    json_t *d = load_reference(__func__);
+    if (d == NULL) return;
+    s2_model *m = load_vocab_model("vocab/ggml-vocab-qwen2.gguf", __func__);
+    ck_assert_ptr_nonnull(m);
+    const char *tmpl = s2_model_chat_template(m);
+    ck_assert_ptr_nonnull(tmpl);
+    size_t i, checked = 0;
+    json_t *entry;
+    json_array_foreach(d, i, entry) {
+        if (strcmp(jstr(entry, "family"), "qwen3") != 0) continue;
+        ck_assert_str_eq(tmpl, jstr(entry, "template"));
+        size_t k;
+        json_t *c;
+        json_array_foreach(json_object_get(entry, "cases"), k, c) {
+            s2_error err = {0};
+            s2_status st;
+            char *out = render_case(tmpl, entry, c, &err, &st);
+            ck_assert_msg(st == S2_OK, "case %zu: %s", k, err.msg);
+            ck_assert_str_eq(out, jstr(c, "expected"));
+            free(out);
+            checked++;
+        }
+    }
+    ck_assert_uint_eq(checked, 8);
+    /* a model without a template says so; llama2.c checkpoints have no metadata at all */
+    s2_model *plain = load_vocab_model("models/stories260K.gguf", __func__);
+    ck_assert_ptr_null(s2_model_chat_template(plain));
+    char *out = NULL;
+    s2_error err = {0};
+    ck_assert_int_eq(s2_chat_wrap_prompt(plain, NULL, NULL, "hi", &out, &err), S2_E_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "no tokenizer.chat_template"));
+    /* the BOS and EOS texts come from the vocabulary: Llama 3's are the reference's bos_token / eos_token */
+    s2_model *llama = load_vocab_model("vocab/ggml-vocab-llama-bpe.gguf", __func__);
+    ck_assert_str_eq(s2_model_bos_text(llama), "<|begin_of_text|>");
+    ck_assert_str_eq(s2_model_eos_text(llama), "<|end_of_text|>");
+    s2_model_free(llama);
+    s2_model_free(plain);
+    s2_model_free(m);
+    json_decref(d);
+}
+END_TEST
+
+/* ---- semantics against jinja2 ---- */
+
+START_TEST(test_chat_jinja_semantics_match_jinja2) {
+    json_error_t je;
+    json_t *cases = json_load_file("tests/data/chat_jinja_cases.json", 0, &je);
+    ck_assert_msg(cases != NULL, "tests/data/chat_jinja_cases.json: %s", je.text);
+    ck_assert_uint_ge(json_array_size(cases), 60);
+    size_t i;
+    json_t *c;
+    json_array_foreach(cases, i, c) {
+        s2_chat_template *t = NULL;
+        s2_error err = {0};
+        char *out = NULL;
+        const char *src = jstr(c, "template");
+        ck_assert_msg(s2_chat_template_parse(src, &t, &err) == S2_OK, "case %zu [%s]: %s", i, src, err.msg);
+        ck_assert_msg(s2_chat_template_render(t, json_object_get(c, "vars"), NULL, &out, &err) == S2_OK,
+                      "case %zu [%s]: %s", i, src, err.msg);
+        ck_assert_msg(strcmp(out, jstr(c, "expected")) == 0, "case %zu [%s]:\n got [%s]\nwant [%s]", i, src, out,
+                      jstr(c, "expected"));
+        free(out);
+        s2_chat_template_free(t);
+    }
+    json_decref(cases);
+}
+END_TEST
+
+/* ---- refusals ---- */
+
+typedef struct bad_case {
+    const char *src;
+    s2_status st;
+    const char *msg; /* a fragment of err.msg: the line and column, and what */
+} bad_case;
+
+static const bad_case unsupported[] = {
+    {"{% raw %}x{% endraw %}", S2_E_UNSUPPORTED, "line 1 col 4: unsupported construct '{% raw %}'"},
+    {"ok\n{% include 'other.jinja' %}", S2_E_UNSUPPORTED, "line 2 col 4: unsupported construct '{% include %}'"},
+    {"{% filter upper %}x{% endfilter %}", S2_E_UNSUPPORTED, "line 1 col 4: unsupported construct '{% filter %}'"},
+    {"{% call m() %}x{% endcall %}", S2_E_UNSUPPORTED, "line 1 col 4: unsupported construct '{% call %}'"},
+    {"{% extends 'base' %}", S2_E_UNSUPPORTED, "unsupported construct '{% extends %}'"},
+    {"{% with a = 1 %}{% endwith %}", S2_E_UNSUPPORTED, "unsupported construct '{% with %}'"},
+    {"{% for x in xs recursive %}{% endfor %}", S2_E_UNSUPPORTED, "line 1 col 16: unsupported construct 'recursive'"},
+    {"a\n  {{ text | wordwrap(10) }}", S2_E_UNSUPPORTED, "line 2 col 13: unsupported filter 'wordwrap'"},
+    {"{{ x is escaped }}", S2_E_UNSUPPORTED, "line 1 col 9: unsupported test 'escaped'"},
+    {"{{ 'a %s' % 'b' }}", S2_E_UNSUPPORTED, "line 1 col 11: unsupported construct: '%' string formatting"},
+    {"{% for x in [1] %}{{ loop.changed(x) }}{% endfor %}", S2_E_UNSUPPORTED, "unsupported loop attribute 'loop.changed'"},
+    {"{{ lipsum(2) }}", S2_E_ARG, "line 1 col 10: 'lipsum' is undefined (called as a function)"},
+    {"{{ 'x'.format(1) }}", S2_E_ARG, "line 1 col 14: 'format' is undefined (called as a function)"},
+};
+
+static const bad_case syntax[] = {
+    {"{% if x %}never closed", S2_E_FORMAT, "line 1 col 23: unexpected end of template, expected '{% endif %}'"},
+    {"{% for x in y %}\n{% endif %}", S2_E_FORMAT, "line 2 col 4: unexpected '{% endif %}'"},
+    {"{% frobnicate %}", S2_E_FORMAT, "line 1 col 4: unknown tag 'frobnicate'"},
+    {"{{ 'unterminated }}", S2_E_FORMAT, "line 1 col 4: unterminated string"},
+    {"{{ a @ b }}", S2_E_FORMAT, "line 1 col 6: unexpected character '@'"},
+    {"{{ x ", S2_E_FORMAT, "missing '}}'"},
+    {"{{ (1 }}", S2_E_FORMAT, "line 1 col 7: unbalanced bracket"},
+    {"{# comment", S2_E_FORMAT, "line 1 col 1: unterminated comment"},
+    {"{{ }}", S2_E_FORMAT, "line 1 col 4: unexpected '}}' in an expression"},
+    {"{% set %}", S2_E_FORMAT, "line 1 col 8: expected a name"},
+    {"{{ x[] }}", S2_E_FORMAT, "empty subscript"},
+    {"{{ f(a=1, 2) }}", S2_E_FORMAT, "a positional argument after a keyword argument"},
+    {"{% break %}", S2_E_FORMAT, "'break' outside a loop"},
+};
+
+static const bad_case runtime[] = {
+    {"{{ raise_exception('Conversation roles must alternate') }}", S2_E_ARG,
+     "line 1 col 19: the template raised an exception: Conversation roles must alternate"},
+    {"{{ [1].append(1) }}", S2_E_ARG, "access to attribute 'append' of 'list' object is unsafe"},
+    {"{{ {'a': 1}.update({}) }}", S2_E_ARG, "access to attribute 'update' of 'dict' object is unsafe"},
+    {"{{ nothing.attr }}", S2_E_ARG, "line 1 col 11: 'nothing' is undefined"},
+    {"{{ 1 + 'a' }}", S2_E_ARG, "unsupported operand types for +: 'int' and 'str'"},
+    {"{{ 1 // 0 }}", S2_E_ARG, "division or modulo by zero"},
+    {"{{ 1 < 'a' }}", S2_E_ARG, "ordering not supported between 'int' and 'str'"},
+    {"{% set a, b = [1] %}", S2_E_ARG, "not enough values to unpack (expected 2, got 1)"},
+    {"{% set x.y = 1 %}", S2_E_ARG, "cannot assign attribute 'y' on 'x': not a namespace"},
+    {"{{ undefined_x | tojson }}", S2_E_ARG, "tojson: 'undefined_x' is undefined"},
+    {"{{ 'abc'.startswith(1) }}", S2_E_ARG, "str.startswith: expected a string, got int"},
+    {"{{ 'a'.strip(chars=1, x=2) }}", S2_E_ARG, "str.strip got an unexpected keyword argument"},
+};
+
+static void check_bad(const bad_case *tab, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        char *out = (char *)"untouched";
+        s2_error err = {0};
+        s2_status st = render_src(tab[i].src, NULL, NULL, &out, &err);
+        ck_assert_msg(st == tab[i].st, "[%s]: status %d, want %d (%s)", tab[i].src, st, tab[i].st, err.msg);
+        ck_assert_msg(strstr(err.msg, tab[i].msg) != NULL, "[%s]: message [%s] lacks [%s]", tab[i].src, err.msg, tab[i].msg);
+        ck_assert_msg(strncmp(err.msg, "chat template", 13) == 0, "[%s]: %s", tab[i].src, err.msg);
+        ck_assert_ptr_null(out); /* never a partial string */
+    }
+}
+
+START_TEST(test_chat_refuses_unsupported_constructs) { check_bad(unsupported, sizeof unsupported / sizeof unsupported[0]); }
+END_TEST
+START_TEST(test_chat_syntax_errors_name_line_and_column) { check_bad(syntax, sizeof syntax / sizeof syntax[0]); }
+END_TEST
+START_TEST(test_chat_runtime_errors_name_line_and_column) { check_bad(runtime, sizeof runtime / sizeof runtime[0]); }
+END_TEST
+
+/* ---- hostile templates ---- */
+
+START_TEST(test_chat_hostile_templates_are_bounded) {
+    s2_chat_limits lim = s2_chat_default_limits();
+    lim.max_output = 1 << 20, lim.max_steps = 2000000, lim.max_memory = 32 << 20;
+    /* nesting: brackets, blocks, and expressions without brackets */
+    char deep[4096];
+    size_t k = 0;
+    k += (size_t)snprintf(deep + k, sizeof deep - k, "{{ ");
+    for (int i = 0; i < 300; i++) deep[k++] = '(';
+    deep[k++] = '1';
+    for (int i = 0; i < 300; i++) deep[k++] = ')';
+    snprintf(deep + k, sizeof deep - k, " }}");
+    char blocks[8192];
+    k = 0;
+    for (int i = 0; i < 300; i++) k += (size_t)snprintf(blocks + k, sizeof blocks - k, "{%% if true %%}");
+    char nots[4096];
+    k = (size_t)snprintf(nots, sizeof nots, "{{ ");
+    for (int i = 0; i < 300; i++) k += (size_t)snprintf(nots + k, sizeof nots - k, "not ");
+    snprintf(nots + k, sizeof nots - k, "1 }}");
+    char minus[4096];
+    k = (size_t)snprintf(minus, sizeof minus, "{{ ");
+    for (int i = 0; i < 300; i++) minus[k++] = '-';
+    snprintf(minus + k, sizeof minus - k, "1 }}");
+    const bad_case tab[] = {
+        {deep, S2_E_BUDGET, "brackets nested too deep"},
+        {blocks, S2_E_BUDGET, "nesting deeper than 100 levels"},
+        {nots, S2_E_BUDGET, "nesting deeper than 100 levels"},
+        {minus, S2_E_BUDGET, "nesting deeper than 100 levels"},
+        {"{% for i in range(1000000000) %}x{% endfor %}", S2_E_BUDGET, "range of 1000000000 items (the sandbox allows 100000)"},
+        {"{% set xs = range(100000) %}{% for i in xs %}{% for j in xs %}{% endfor %}{% endfor %}", S2_E_BUDGET,
+         "the template ran over 2000000 steps"},
+        {"{% for i in range(100000) %}{{ 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' }}{% endfor %}", S2_E_BUDGET,
+         "output longer than 1048576 bytes"},
+        {"{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}", S2_E_BUDGET,
+         "longer than 1048576 bytes"},
+        {"{{ 'x' * 100000000000 }}", S2_E_BUDGET, "a repetition longer than 1048576"},
+        {"{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", S2_E_BUDGET, "macro calls nested deeper than 50"},
+        {"{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}{% endfor %}", S2_E_BUDGET,
+         "more than 33554432 bytes of memory"},
+        {"{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", S2_E_BUDGET,
+         "more than 33554432 bytes of memory"},
+    };
+    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++) {
+        char *out = NULL;
+        s2_error err = {0};
+        s2_status st = render_src(tab[i].src, NULL, &lim, &out, &err);
+        ck_assert_msg(st == tab[i].st, "case %zu: status %d, want %d (%s)", i, st, tab[i].st, err.msg);
+        ck_assert_msg(strstr(err.msg, tab[i].msg) != NULL, "case %zu: [%s] lacks [%s]", i, err.msg, tab[i].msg);
+        ck_assert_ptr_null(out);
+    }
+    /* 99 levels of blocks are fine */
+    k = 0;
+    for (int i = 0; i < 90; i++) k += (size_t)snprintf(blocks + k, sizeof blocks - k, "{%% if true %%}");
+    k += (size_t)snprintf(blocks + k, sizeof blocks - k, "deep");
+    for (int i = 0; i < 90; i++) k += (size_t)snprintf(blocks + k, sizeof blocks - k, "{%% endif %%}");
+    char *out = NULL;
+    s2_error err = {0};
+    ck_assert_msg(render_src(blocks, NULL, &lim, &out, &err) == S2_OK, "%s", err.msg);
+    ck_assert_str_eq(out, "deep");
+    free(out);
+}
+END_TEST
+
+/* Random bytes and random splices of a real template never crash: each parse or render ends with S2_OK or an
+ * error that names a line and column. */
+START_TEST(test_chat_fuzzed_templates_fail_cleanly) {
+    json_t *d = load_reference(__func__);
+    if (d == NULL) return;
+    const char *base = jstr(json_array_get(d, 0), "template");
+    size_t n = strlen(base);
+    json_t *msgs = json_loads("[{\"role\": \"system\", \"content\": \"s\"}, {\"role\": \"user\", \"content\": \"u\"}]", 0, NULL);
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    char *buf = malloc(n + 64);
+    ck_assert_ptr_nonnull(buf);
+    s2_chat_limits lim = s2_chat_default_limits();
+    lim.max_steps = 200000, lim.max_output = 1 << 16;
+    for (int it = 0; it < 400; it++) {
+        memcpy(buf, base, n + 1);
+        for (int e = 0; e < 1 + it % 4; e++) { /* damage: a random byte, a deletion, or a cut */
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            size_t at = (size_t)(x % n);
+            int kind = (int)((x >> 32) % 3);
+            if (kind == 0) buf[at] = (char)("{}%#-+()[]'\"|.,:=~ \n\x01\xff"[(x >> 40) % 23]);
+            else if (kind == 1) memmove(buf + at, buf + at + 1, strlen(buf + at + 1) + 1);
+            else buf[at] = '\0';
+        }
+        s2_chat_template *t = NULL;
+        s2_error err = {0};
+        char *out = NULL;
+        s2_status st = s2_chat_template_parse(buf, &t, &err);
+        if (st == S2_OK) {
+            s2_chat_params p = s2_chat_default_params();
+            p.limits = &lim;
+            st = s2_chat_apply(t, msgs, &p, &out, &err);
+        }
+        if (st != S2_OK) ck_assert_msg(strncmp(err.msg, "chat template", 13) == 0, "%s", err.msg);
+        free(out);
+        s2_chat_template_free(t);
+    }
+    free(buf);
+    json_decref(msgs);
+    json_decref(d);
+}
+END_TEST
+
+/* ---- special tokens ---- */
+
+/* The id of the CONTROL token whose text is s, found by scanning the vocabulary (an independent look-up). */
+static int32_t control_id(const s2_vocab *v, const char *s) {
+    for (int32_t id = 0; id < s2_vocab_n_tokens(v); id++)
+        if (s2_vocab_type(v, id) == S2_TOKEN_CONTROL && strcmp(s2_vocab_text(v, id), s) == 0) return id;
+    return -1;
+}
+
+/* Renders family's case c, tokenizes it with special tokens parsed and no BOS added (apply_chat_template's
+ * tokenize=True), and checks it against a tokenization built piece by piece: each special text becomes its
+ * control id, and the text between is tokenized plainly. Without parse_special no control id appears. */
+static void check_specials(const char *vocab_rel, const char *family, const char *const *specials, int n_specials,
+                           const char *test) {
+    json_t *d = load_reference(test);
+    if (d == NULL) return;
+    s2_model *m = load_vocab_model(vocab_rel, test);
+    const s2_vocab *v = s2_model_vocab(m);
+    size_t i;
+    json_t *entry, *fam = NULL;
+    json_array_foreach(d, i, entry) if (strcmp(jstr(entry, "family"), family) == 0) fam = entry;
+    ck_assert_ptr_nonnull(fam);
+    int32_t ids_of[8];
+    for (int s = 0; s < n_specials; s++) {
+        ids_of[s] = control_id(v, specials[s]);
+        ck_assert_msg(ids_of[s] >= 0, "%s has no control token %s", vocab_rel, specials[s]);
+    }
+    size_t k;
+    json_t *c;
+    json_array_foreach(json_object_get(fam, "cases"), k, c) {
+        s2_error err = {0};
+        s2_status st;
+        char *text = render_case(NULL, fam, c, &err, &st);
+        ck_assert_msg(st == S2_OK, "%s", err.msg);
+        int32_t n = 0, n_plain = 0;
+        int32_t *ids = s2_tokenize_alloc(v, text, strlen(text), false, true, &n);
+        int32_t *plain = s2_tokenize_alloc(v, text, strlen(text), false, false, &n_plain);
+        ck_assert(ids != NULL && plain != NULL);
+        /* the piece-by-piece twin */
+        int32_t want[4096], nw = 0;
+        const char *p = text;
+        while (*p) {
+            const char *best = NULL;
+            int bs = -1;
+            for (int s = 0; s < n_specials; s++) {
+                const char *h = strstr(p, specials[s]);
+                if (h != NULL && (best == NULL || h < best)) best = h, bs = s;
+            }
+            size_t seg = best ? (size_t)(best - p) : strlen(p);
+            if (seg > 0) {
+                int32_t ns = s2_tokenize(v, p, seg, false, false, want + nw, 4096 - nw);
+                ck_assert_int_ge(ns, 0);
+                nw += ns;
+            }
+            if (best == NULL) break;
+            want[nw++] = ids_of[bs];
+            p = best + strlen(specials[bs]);
+        }
+        ck_assert_int_eq(n, nw);
+        for (int32_t j = 0; j < n; j++) ck_assert_msg(ids[j] == want[j], "%s case %zu: token %d is %d, want %d", family, k, j, ids[j], want[j]);
+        for (int32_t j = 0; j < n_plain; j++)
+            for (int s = 0; s < n_specials; s++) ck_assert_int_ne(plain[j], ids_of[s]);
+        /* and back: the control tokens print as their text */
+        char back[8192];
+        int32_t bl = s2_detokenize(v, ids, n, true, back, (int32_t)sizeof back);
+        ck_assert_int_eq(bl, (int32_t)strlen(text));
+        ck_assert(memcmp(back, text, (size_t)bl) == 0);
+        free(ids);
+        free(plain);
+        free(text);
+    }
+    s2_model_free(m);
+    json_decref(d);
+}
+
+START_TEST(test_chat_special_tokens_qwen) {
+    static const char *const sp[] = {"<|im_start|>", "<|im_end|>"};
+    check_specials("vocab/ggml-vocab-qwen2.gguf", "qwen3", sp, 2, __func__);
+    check_specials("vocab/ggml-vocab-qwen2.gguf", "qwen2.5", sp, 2, __func__);
+}
+END_TEST
+
+START_TEST(test_chat_special_tokens_llama3) {
+    static const char *const sp[] = {"<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"};
+    check_specials("vocab/ggml-vocab-llama-bpe.gguf", "llama3", sp, 4, __func__);
+    check_specials("vocab/ggml-vocab-llama-bpe.gguf", "llama3.2", sp, 4, __func__);
+}
+END_TEST
+
+/* ---- the CLI ---- */
+
+START_TEST(test_chat_cli) {
+    const char *vp = t_shared("vocab/ggml-vocab-qwen2.gguf", __func__);
+    char vocab[1024], plain[1024];
+    if (vp == NULL) return;
+    snprintf(vocab, sizeof vocab, "%s", vp); /* t_shared's buffer is reused by the next call */
+    json_t *d = load_reference(__func__);
+    if (d == NULL) return;
+    const char *dir = t_tmpdir();
+    char msgs[600], tmpl[600], cmd[4096];
+    snprintf(msgs, sizeof msgs, "%s/messages.json", dir);
+    snprintf(tmpl, sizeof tmpl, "%s/llama32.jinja", dir);
+    /* qwen3 case 4: system + user with enable_thinking=false (the JSON boolean) */
+    json_t *q3 = json_array_get(d, 0), *c = NULL;
+    size_t k;
+    json_t *x;
+    json_array_foreach(json_object_get(q3, "cases"), k, x) {
+        json_t *et = json_object_get(json_object_get(x, "extra"), "enable_thinking");
+        if (json_is_false(et) && json_array_size(json_object_get(x, "messages")) == 2) c = x;
+    }
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(json_dump_file(json_object_get(c, "messages"), msgs, 0), 0);
+    snprintf(cmd, sizeof cmd, "%s chat-template -m %s --messages %s --add-generation-prompt --var enable_thinking=false",
+             t_sys2_bin(), vocab, msgs);
+    char *out = NULL;
+    ck_assert_int_eq(t_run(cmd, &out), 0);
+    ck_assert_str_eq(out, jstr(c, "expected"));
+    free(out);
+    /* as a string ("false" quoted is not the boolean): the template then sees a defined, non-false value */
+    snprintf(cmd, sizeof cmd, "%s chat-template -m %s --messages %s --add-generation-prompt --var 'enable_thinking=\"false\"'",
+             t_sys2_bin(), vocab, msgs);
+    ck_assert_int_eq(t_run(cmd, &out), 0);
+    ck_assert_ptr_null(strstr(out, "<think>"));
+    free(out);
+    /* llama3.2 through --template-file: date_string given as a plain string (not JSON), bos_token overridden */
+    json_t *l32 = NULL;
+    json_array_foreach(d, k, x) if (strcmp(jstr(x, "family"), "llama3.2") == 0) l32 = x;
+    ck_assert(t_write_file(tmpl, jstr(l32, "template"), strlen(jstr(l32, "template"))));
+    c = json_array_get(json_object_get(l32, "cases"), 1);
+    ck_assert_int_eq(json_dump_file(json_object_get(c, "messages"), msgs, 0), 0);
+    snprintf(cmd, sizeof cmd, "%s chat-template --template-file %s --messages %s --add-generation-prompt "
+             "--var 'date_string=26 Jul 2024' --var 'bos_token=<|begin_of_text|>'", t_sys2_bin(), tmpl, msgs);
+    ck_assert_int_eq(t_run(cmd, &out), 0);
+    ck_assert_str_eq(out, jstr(c, "expected"));
+    free(out);
+    /* errors: a model without a template; a bad messages file; a template that raises; usage */
+    snprintf(plain, sizeof plain, "%s", t_shared("models/stories260K.gguf", __func__));
+    snprintf(cmd, sizeof cmd, "%s chat-template -m %s --messages %s 2>&1", t_sys2_bin(), plain, msgs);
+    ck_assert_int_eq(t_run(cmd, &out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "has no tokenizer.chat_template (give --template-file)"));
+    free(out);
+    ck_assert(t_write_file(msgs, "[{\"role\": ", 10));
+    snprintf(cmd, sizeof cmd, "%s chat-template -m %s --messages %s 2>&1", t_sys2_bin(), vocab, msgs);
+    ck_assert_int_eq(t_run(cmd, &out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "messages.json: line 1"));
+    free(out);
+    const char *gemma = "{% for m in messages %}{% if (m['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+                        "{{ raise_exception('Conversation roles must alternate') }}{% endif %}{% endfor %}";
+    ck_assert(t_write_file(tmpl, gemma, strlen(gemma)));
+    ck_assert(t_write_file(msgs, "[{\"role\": \"assistant\", \"content\": \"x\"}]", 39));
+    snprintf(cmd, sizeof cmd, "%s chat-template --template-file %s --messages %s 2>&1", t_sys2_bin(), tmpl, msgs);
+    ck_assert_int_eq(t_run(cmd, &out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "line 1 col 98: the template raised an exception: Conversation roles must alternate"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s chat-template -m %s 2>&1", t_sys2_bin(), vocab);
+    ck_assert_int_eq(t_run(cmd, &out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--messages FILE.json is required"));
+    free(out);
+    json_decref(d);
+}
+END_TEST
+
+T_SUITE_DECL(chat)
+Suite *chat_suite(void) {
+    Suite *s = suite_create("chat");
+    TCase *tc = tcase_create("templates");
+    tcase_set_timeout(tc, 120); /* the 151k vocabulary, under ASan */
+    tcase_add_test(tc, test_chat_reference_templates_render_byte_for_byte);
+    tcase_add_test(tc, test_chat_model_template_from_gguf);
+    tcase_add_test(tc, test_chat_jinja_semantics_match_jinja2);
+    tcase_add_test(tc, test_chat_refuses_unsupported_constructs);
+    tcase_add_test(tc, test_chat_syntax_errors_name_line_and_column);
+    tcase_add_test(tc, test_chat_runtime_errors_name_line_and_column);
+    tcase_add_test(tc, test_chat_hostile_templates_are_bounded);
+    tcase_add_test(tc, test_chat_fuzzed_templates_fail_cleanly);
+    tcase_add_test(tc, test_chat_special_tokens_qwen);
+    tcase_add_test(tc, test_chat_special_tokens_llama3);
+    tcase_add_test(tc, test_chat_cli);
+    suite_add_tcase(s, tc);
+    return s;
+}
