@@ -11,6 +11,10 @@
 #include "chat.h"
 #include "gguf.h"
 #include "model.h"
+#include "run.h"
+#include "serve.h"
+#include "task.h"
+#include "task_chat.h"
 #include "testutil.h"
 #include "tokenizer.h"
 
@@ -510,6 +514,222 @@ START_TEST(test_chat_cli) {
 }
 END_TEST
 
+
+/* ---- a model with a template: serve and run ---- */
+
+/* A simple template in the spirit of the real ones: BOS, one line per message, the assistant's header. */
+static const char *const SIMPLE_TMPL =
+    "{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}"
+    "{% if add_generation_prompt %}[assistant]{% endif %}";
+
+/* Copies stories260K.gguf to dst with tokenizer.chat_template = tmpl (every other key and tensor as they were). */
+static bool write_template_model(const char *tmpl, const char *dst, const char *test) {
+    const char *src = t_shared("models/stories260K.gguf", test);
+    if (src == NULL) return false;
+    s2_gguf *g = NULL;
+    s2_gguf_writer *w = NULL;
+    s2_error err = {0};
+    ck_assert_msg(s2_gguf_open(src, &g, &err) == S2_OK, "%s", err.msg);
+    ck_assert_msg(s2_gguf_writer_init(&w, &err) == S2_OK, "%s", err.msg);
+    for (int64_t i = 0; i < s2_gguf_n_kv(g); i++) ck_assert_int_eq(s2_gguf_set_kv(w, s2_gguf_kv_at(g, i)), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_str(w, "tokenizer.chat_template", tmpl), S2_OK);
+    for (int64_t i = 0; i < s2_gguf_n_tensors(g); i++) {
+        const s2_gguf_tensor *t = s2_gguf_tensor_at(g, i);
+        ck_assert_msg(s2_gguf_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data, &err) == S2_OK, "%s", err.msg);
+    }
+    ck_assert_msg(s2_gguf_write(w, dst, &err) == S2_OK, "%s", err.msg);
+    s2_gguf_writer_free(w);
+    s2_gguf_free(g);
+    return true;
+}
+
+/* /v1/chat/completions renders with the model's template: the server's sample equals the local engine's on the
+ * text rendered here, tokenized with special tokens parsed and no BOS added (the template writes "<s>"). */
+START_TEST(test_chat_serve_uses_the_template) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/tmpl.gguf", t_tmpdir());
+    if (!write_template_model(SIMPLE_TMPL, path, __func__)) return;
+    s2_error err = {0};
+    s2_model *m = NULL;
+    ck_assert_msg(s2_model_load(path, NULL, &m, &err) == S2_OK, "%s", err.msg);
+    ck_assert_str_eq(s2_model_chat_template(m), SIMPLE_TMPL);
+    s2_server_params sp = s2_server_default_params();
+    sp.port = 0;
+    s2_server *srv = NULL;
+    ck_assert_msg(s2_server_start(m, &sp, &srv, &err) == S2_OK, "%s", err.msg);
+    char url[160];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/chat/completions", s2_server_port(srv));
+    s2_lm *remote = NULL, *local = NULL;
+    ck_assert_msg(s2_lm_open(url, NULL, &remote, &err) == S2_OK, "%s", err.msg);
+    s2_ctx_params cp = s2_ctx_default_params();
+    cp.kv_max_bytes = 16ll << 20;
+    ck_assert_msg(s2_lm_local_init(m, &cp, &local, &err) == S2_OK, "%s", err.msg);
+    s2_lm_set_parse_special(local, true);
+    s2_lm_seq rs, ls;
+    ck_assert_msg(s2_lm_seq_new(remote, "Tell me a story.", &rs, &err) == S2_OK, "%s", err.msg);
+    ck_assert_msg(s2_lm_seq_new(local, "<s>[user] Tell me a story.\n[assistant]", &ls, &err) == S2_OK, "%s", err.msg);
+    s2_counters c;
+    s2_lm_counters(local, &c);
+    const s2_vocab *v = s2_model_vocab(m);
+    int32_t ids[64];
+    int32_t n = s2_tokenize(v, "<s>[user] Tell me a story.\n[assistant]", 38, false, true, ids, 64);
+    ck_assert_int_eq(ids[0], s2_vocab_bos(v)); /* "<s>" parsed into BOS, and no second BOS before it */
+    ck_assert_int_ne(ids[1], s2_vocab_bos(v));
+    ck_assert_int_eq(c.prompt_tokens, n);
+    s2_lm_sample_params p = s2_lm_sample_default_params();
+    p.max_tokens = 16;
+    p.seed = 11;
+    s2_lm_gen rg, lg;
+    ck_assert_msg(s2_lm_sample(remote, &rs, 1, &p, &rg, &err) == S2_OK, "%s", err.msg);
+    ck_assert_msg(s2_lm_sample(local, &ls, 1, &p, &lg, &err) == S2_OK, "%s", err.msg);
+    ck_assert_int_eq(rg.n_tokens, lg.n_tokens);
+    for (int32_t i = 0; i < lg.n_tokens; i++) ck_assert_int_eq(rg.tokens[i], lg.tokens[i]);
+    ck_assert_str_eq(rg.text, lg.text);
+    s2_lm_gen_free(&rg);
+    s2_lm_gen_free(&lg);
+    s2_lm_seq_free(local, ls);
+    s2_lm_seq_free(remote, rs);
+    s2_lm_free(local);
+    s2_lm_free(remote);
+    s2_server_free(srv);
+    s2_model_free(m);
+}
+END_TEST
+
+/* The first result line's prompt_tokens, and whether the configuration line records chat. */
+static int64_t run_prompt_tokens(const char *out, bool *chat, const char **tmpl_recorded) {
+    FILE *f = fopen(out, "r");
+    ck_assert_ptr_nonnull(f);
+    char *line = NULL;
+    size_t cap = 0;
+    ck_assert(getline(&line, &cap, f) > 0);
+    json_t *cfg = json_loads(line, 0, NULL);
+    ck_assert(getline(&line, &cap, f) > 0);
+    json_t *item = json_loads(line, 0, NULL);
+    ck_assert(cfg != NULL && item != NULL);
+    json_t *ch = json_object_get(json_object_get(cfg, "sys2_run"), "chat");
+    *chat = ch != NULL;
+    static char rec[512];
+    snprintf(rec, sizeof rec, "%s", ch ? json_string_value(json_object_get(ch, "template")) : "");
+    *tmpl_recorded = rec;
+    ck_assert_str_eq(json_string_value(json_object_get(item, "status")), "ok");
+    int64_t n = json_integer_value(json_object_get(json_object_get(item, "counters"), "prompt_tokens"));
+    json_decref(cfg);
+    json_decref(item);
+    free(line);
+    fclose(f);
+    return n;
+}
+
+/* run: chat by default for a question-answer task when the model has a template, off with --no-chat, the
+ * template from a file with --template-file, a system message with --system; the prompt the model computed is
+ * the rendered conversation (its token count, tokenized here with special tokens and no added BOS). */
+START_TEST(test_chat_run_wraps_the_prompt) {
+    const char *dir = t_tmpdir();
+    char model[600], out[600], plain_model[1024];
+    snprintf(model, sizeof model, "%s/tmpl.gguf", dir);
+    if (!write_template_model(SIMPLE_TMPL, model, __func__)) return;
+    snprintf(plain_model, sizeof plain_model, "%s", t_shared("models/stories260K.gguf", __func__));
+    s2_task *gsm = NULL;
+    s2_error err = {0};
+    if (t_shared("data/gsm8k_test.jsonl", __func__) == NULL) return;
+    ck_assert_msg(s2_task_create("gsm8k", NULL, &gsm, &err) == S2_OK, "%s", err.msg);
+    ck_assert(s2_task_is_qa(gsm));
+    char *question = s2_task_prompt(gsm, 0);
+    s2_model *m = NULL;
+    s2_model_params mp = s2_model_default_params();
+    mp.vocab_only = true;
+    ck_assert_msg(s2_model_load(model, &mp, &m, &err) == S2_OK, "%s", err.msg);
+    const s2_vocab *v = s2_model_vocab(m);
+    const char *keys[] = {"max_step_tokens", "max_depth"}, *vals[] = {"2", "1"};
+    s2_run_config c = {0};
+    c.task = "gsm8k", c.search = "cot", c.model = model, c.n_ctx = 512, c.limit = 1, c.seed = 1, c.threads = 1;
+    c.keys = keys, c.vals = vals, c.n_params = 2, c.version = "test";
+    struct { int32_t chat; const char *system, *tmpl, *file; const char *want_tmpl; } runs[] = {
+        {0, NULL, NULL, NULL, "model"},                                 /* auto: on */
+        {-1, NULL, NULL, NULL, NULL},                                   /* --no-chat */
+        {1, "Be brief.", "{{ messages[0].content }}|{{ messages[1].content }}|", "t.jinja", "t.jinja"},
+    };
+    for (int r = 0; r < 3; r++) {
+        snprintf(out, sizeof out, "%s/run%d.jsonl", dir, r);
+        c.out = out, c.chat = runs[r].chat, c.system = runs[r].system;
+        c.chat_template = runs[r].tmpl, c.chat_template_file = runs[r].file;
+        s2_run_summary sum;
+        ck_assert_msg(s2_run(&c, &sum, &err) == S2_OK, "run %d: %s", r, err.msg);
+        char want_text[4096];
+        if (r == 0) snprintf(want_text, sizeof want_text, "<s>[user] %s\n[assistant]", question);
+        else if (r == 1) snprintf(want_text, sizeof want_text, "%s", question);
+        else snprintf(want_text, sizeof want_text, "Be brief.|%s|", question);
+        int32_t ids[4096];
+        int32_t want = s2_tokenize(v, want_text, strlen(want_text), r == 1, r != 1, ids, 4096);
+        bool chat;
+        const char *rec;
+        int64_t got = run_prompt_tokens(out, &chat, &rec);
+        ck_assert_msg(got == want, "run %d: %lld prompt tokens, want %d", r, (long long)got, want);
+        ck_assert_int_eq(chat, runs[r].want_tmpl != NULL);
+        if (chat) ck_assert_str_eq(rec, runs[r].want_tmpl);
+    }
+    /* errors: --chat on a model without a template; --system without chat; a template that refuses the prompt */
+    snprintf(out, sizeof out, "%s/bad.jsonl", dir);
+    c.out = out, c.model = plain_model, c.chat = 1, c.system = NULL, c.chat_template = NULL;
+    ck_assert_int_eq(s2_run(&c, &(s2_run_summary){0}, &err), S2_E_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "has no tokenizer.chat_template (give --template-file FILE)"));
+    c.chat = -1, c.system = "x";
+    ck_assert_int_eq(s2_run(&c, &(s2_run_summary){0}, &err), S2_E_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "--system needs a chat template"));
+    c.chat = 1, c.system = NULL, c.chat_template = "{{ raise_exception('no user turns here') }}";
+    ck_assert_int_eq(s2_run(&c, &(s2_run_summary){0}, &err), S2_E_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "no user turns here"));
+    c.chat_template = "{% if %}";
+    ck_assert_int_eq(s2_run(&c, &(s2_run_summary){0}, &err), S2_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "line 1 col 7"));
+    free(question);
+    s2_model_free(m);
+    s2_task_free(gsm);
+}
+END_TEST
+
+/* The task flag: the four question-answer tasks say so, a puzzle does not; the wrapper keeps everything else. */
+START_TEST(test_chat_task_wrapper_forwards) {
+    static const char *const qa[] = {"gsm8k", "math500", "humaneval", "mbpp"};
+    static const char *const data[] = {"data/gsm8k_test.jsonl", "data/math500_test.jsonl", "data/HumanEval.jsonl.gz",
+                                       "data/mbpp.jsonl"};
+    for (int i = 0; i < 4; i++) {
+        if (t_shared(data[i], __func__) == NULL) return;
+        s2_task *t = NULL;
+        s2_error err = {0};
+        ck_assert_msg(s2_task_create(qa[i], NULL, &t, &err) == S2_OK, "%s: %s", qa[i], err.msg);
+        ck_assert_msg(s2_task_is_qa(t), "%s", qa[i]);
+        s2_task_free(t);
+    }
+    s2_task *g24 = NULL, *w = NULL;
+    s2_error err = {0};
+    if (t_shared("data/game24.csv", __func__) == NULL) return;
+    ck_assert_msg(s2_task_create("game24", NULL, &g24, &err) == S2_OK, "%s", err.msg);
+    ck_assert(!s2_task_is_qa(g24));
+    s2_task_chat_params p = {.template_src = "<{{ messages[0].content }}>", .system = NULL};
+    ck_assert_msg(s2_task_chat_wrap(g24, true, &p, &w, &err) == S2_OK, "%s", err.msg);
+    ck_assert_str_eq(w->iface->name, "game24");
+    ck_assert_int_eq(s2_task_n_items(w), s2_task_n_items(g24));
+    ck_assert_str_eq(s2_task_item_id(w, 3), s2_task_item_id(g24, 3));
+    char *a = s2_task_prompt(g24, 3), *b = s2_task_prompt(w, 3), want[4096];
+    snprintf(want, sizeof want, "<%s>", a);
+    ck_assert_str_eq(b, want);
+    ck_assert(s2_task_oracle(w, 3, "") == s2_task_oracle(g24, 3, ""));
+    ck_assert((w->iface->value_prompt == NULL) == (g24->iface->value_prompt == NULL));
+    s2_verdict va = {0}, vb = {0};
+    ck_assert_int_eq(s2_task_verify(w, 3, "nonsense", &va, &err), S2_OK);
+    ck_assert_int_eq(s2_task_verify(g24, 3, "nonsense", &vb, &err), S2_OK);
+    ck_assert_int_eq(va.correct, vb.correct);
+    ck_assert_str_eq(va.reason, vb.reason);
+    s2_verdict_clear(&va);
+    s2_verdict_clear(&vb);
+    free(a);
+    free(b);
+    s2_task_free(w); /* frees game24 too (own_base) */
+}
+END_TEST
+
 T_SUITE_DECL(chat)
 Suite *chat_suite(void) {
     Suite *s = suite_create("chat");
@@ -526,6 +746,9 @@ Suite *chat_suite(void) {
     tcase_add_test(tc, test_chat_special_tokens_qwen);
     tcase_add_test(tc, test_chat_special_tokens_llama3);
     tcase_add_test(tc, test_chat_cli);
+    tcase_add_test(tc, test_chat_serve_uses_the_template);
+    tcase_add_test(tc, test_chat_run_wraps_the_prompt);
+    tcase_add_test(tc, test_chat_task_wrapper_forwards);
     suite_add_tcase(s, tc);
     return s;
 }
