@@ -14,6 +14,7 @@ static void chat_usage(FILE *f) {
     fprintf(f,
             "usage: sys2 chat-template [-m MODEL] --messages FILE.json [--add-generation-prompt] [--var KEY=VALUE]...\n"
             "                          [--template-file FILE]\n"
+            "       sys2 chat-template -m MODEL --print-template\n"
             "\n"
             "Prints the conversation in FILE.json (an array of {\"role\", \"content\"} messages, as the OpenAI API takes\n"
             "them) rendered with the model's tokenizer.chat_template, and nothing else (no newline is added).\n"
@@ -26,6 +27,7 @@ static void chat_usage(FILE *f) {
             "                           (enable_thinking=false is the boolean), else the string; bos_token= and\n"
             "                           eos_token= override the model's\n"
             "  --template-file FILE     render this template instead of the model's (-m is then optional)\n"
+            "  --print-template         print the model's tokenizer.chat_template itself (to save it for a server)\n"
             "  -h, --help               this help\n"
             "\n"
             "example:\n"
@@ -44,7 +46,7 @@ int cmd_chat_template(int argc, char **argv) {
     const char *cmd = "chat-template";
     cli_model_opts o = {0};
     const char *messages_path = NULL, *template_path = NULL;
-    bool add_gen = false, bad = false;
+    bool add_gen = false, bad = false, print_template = false;
     json_t *vars = json_object();
     if (vars == NULL) return cli_usage(cmd, "out of memory");
     int rc = 0;
@@ -61,6 +63,7 @@ int cmd_chat_template(int argc, char **argv) {
         else if (cli_flag(argc, argv, &i, "--messages", NULL, &messages_path, &bad)) continue;
         else if (cli_flag(argc, argv, &i, "--template-file", NULL, &template_path, &bad)) continue;
         else if (strcmp(a, "--add-generation-prompt") == 0) add_gen = true;
+        else if (strcmp(a, "--print-template") == 0) print_template = true;
         else if (cli_flag(argc, argv, &i, "--var", NULL, &val, &bad)) {
             const char *eq = strchr(val, '=');
             if (eq == NULL || eq == val) {
@@ -77,7 +80,8 @@ int cmd_chat_template(int argc, char **argv) {
         } else rc = cli_usage(cmd, "unknown option %s", a);
         if (bad) rc = cli_usage(cmd, "%s needs a value", a);
     }
-    if (rc == 0 && messages_path == NULL) rc = cli_usage(cmd, "--messages FILE.json is required");
+    if (rc == 0 && print_template && o.model == NULL) rc = cli_usage(cmd, "--print-template needs -m MODEL");
+    if (rc == 0 && messages_path == NULL && !print_template) rc = cli_usage(cmd, "--messages FILE.json is required");
     if (rc == 0 && o.model == NULL && template_path == NULL) rc = cli_usage(cmd, "-m MODEL or --template-file FILE is required");
     if (rc != 0) {
         json_decref(vars);
@@ -103,21 +107,24 @@ int cmd_chat_template(int argc, char **argv) {
         tmpl = s2_model_chat_template(m);
         if (tmpl == NULL) st = s2_error_set(&err, S2_E_ARG, "%s has no tokenizer.chat_template (give --template-file)", o.model);
     }
-    if (st == S2_OK) {
+    if (st == S2_OK && print_template) { /* the template as the model holds it, nothing else */
+        fputs(tmpl, stdout);
+        messages_path = NULL;
+    } else if (st == S2_OK) {
         json_error_t je;
         msgs = strcmp(messages_path, "-") == 0 ? json_loadf(stdin, 0, &je) : json_load_file(messages_path, 0, &je);
         if (msgs == NULL) st = s2_error_set(&err, S2_E_FORMAT, "%s: line %d: %s", messages_path, je.line, je.text);
         else if (!json_is_array(msgs)) st = s2_error_set(&err, S2_E_FORMAT, "%s: expected an array of messages", messages_path);
     }
-    if (st == S2_OK) st = s2_chat_template_parse(tmpl, &t, &err);
-    if (st == S2_OK) {
+    if (st == S2_OK && messages_path != NULL) st = s2_chat_template_parse(tmpl, &t, &err);
+    if (st == S2_OK && messages_path != NULL) {
         s2_chat_params p = s2_chat_default_params();
         p.add_generation_prompt = add_gen;
         p.bos_token = s2_model_bos_text(m), p.eos_token = s2_model_eos_text(m);
         p.extra = vars; /* bos_token= / eos_token= given here override the model's */
         st = s2_chat_apply(t, msgs, &p, &out, &err);
     }
-    if (st == S2_OK) fputs(out, stdout);
+    if (st == S2_OK && out != NULL) fputs(out, stdout);
     free(out);
     s2_chat_template_free(t);
     json_decref(msgs);

@@ -522,10 +522,8 @@ static const char *const SIMPLE_TMPL =
     "{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}"
     "{% if add_generation_prompt %}[assistant]{% endif %}";
 
-/* Copies stories260K.gguf to dst with tokenizer.chat_template = tmpl (every other key and tensor as they were). */
-static bool write_template_model(const char *tmpl, const char *dst, const char *test) {
-    const char *src = t_shared("models/stories260K.gguf", test);
-    if (src == NULL) return false;
+/* Copies src (a path) to dst with tokenizer.chat_template = tmpl (every other key and tensor as they were). */
+static void copy_with_template(const char *src, const char *tmpl, const char *dst) {
     s2_gguf *g = NULL;
     s2_gguf_writer *w = NULL;
     s2_error err = {0};
@@ -540,6 +538,13 @@ static bool write_template_model(const char *tmpl, const char *dst, const char *
     ck_assert_msg(s2_gguf_write(w, dst, &err) == S2_OK, "%s", err.msg);
     s2_gguf_writer_free(w);
     s2_gguf_free(g);
+}
+
+/* stories260K.gguf with tokenizer.chat_template = tmpl at dst; false (skipped) without ../shared. */
+static bool write_template_model(const char *tmpl, const char *dst, const char *test) {
+    const char *src = t_shared("models/stories260K.gguf", test);
+    if (src == NULL) return false;
+    copy_with_template(src, tmpl, dst);
     return true;
 }
 
@@ -730,6 +735,98 @@ START_TEST(test_chat_task_wrapper_forwards) {
 }
 END_TEST
 
+/* ---- the README's walkthrough ---- */
+
+/* Runs the README's walkthrough block as written (with the three substitutions the README states) on the tiny
+ * file of the same architecture and type: tiny-qwen2.gguf quantized to q8_0, with Qwen2.5's template added (the
+ * tiny models carry none); `huggingface-cli` finds that file, `vllm serve` starts `sys2 serve` on it. */
+START_TEST(test_chat_walkthrough) {
+    const char *tiny = t_shared("models/arch/tiny-qwen2.gguf", __func__);
+    if (tiny == NULL) return;
+    char tiny_path[1024];
+    snprintf(tiny_path, sizeof tiny_path, "%s", tiny);
+    json_t *d = load_reference(__func__);
+    if (d == NULL) return;
+    const char *tmpl = NULL;
+    size_t k;
+    json_t *x;
+    json_array_foreach(d, k, x) if (strcmp(jstr(x, "family"), "qwen2.5") == 0) tmpl = jstr(x, "template");
+    ck_assert_ptr_nonnull(tmpl);
+    /* the block, from the README */
+    size_t rl = 0;
+    char *readme = t_read_file("README.md", &rl);
+    ck_assert_msg(readme != NULL, "README.md not found (run from the repository root)");
+    const char *mark = strstr(readme, "<!-- walkthrough:");
+    ck_assert_ptr_nonnull(mark);
+    const char *b = strstr(mark, "```sh\n"), *e = b ? strstr(b + 6, "\n```\n") : NULL;
+    ck_assert(b != NULL && e != NULL && strstr(mark, "<!-- walkthrough end -->") > e);
+    b += 6;
+    const char *dir = t_tmpdir();
+    char path[1200], cmd[8192];
+    snprintf(path, sizeof path, "%s/block.sh", dir);
+    ck_assert(t_write_file(path, b, (size_t)(e - b) + 1));
+    /* the file the download would give: same architecture and type, with the template */
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/models %s/results %s/build", dir, dir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    char q8[1200], model[1200];
+    snprintf(q8, sizeof q8, "%s/tiny-q8_0.gguf", dir);
+    snprintf(model, sizeof model, "%s/models/qwen2.5-0.5b-instruct-q8_0.gguf", dir);
+    s2_error err = {0};
+    ck_assert_msg(s2_gguf_quantize(tiny_path, q8, 8 /* Q8_0 */, &err) == S2_OK, "%s", err.msg);
+    copy_with_template(q8, tmpl, model);
+    /* a free port for the stand-in server */
+    int port = 0;
+    {
+        char *out = NULL;
+        ck_assert_int_eq(t_run("python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); "
+                               "print(s.getsockname()[1])'", &out), 0);
+        port = atoi(out);
+        free(out);
+        ck_assert_int_gt(port, 0);
+    }
+    char bin[1024], shared[1024];
+    ck_assert_ptr_nonnull(realpath(t_sys2_bin(), bin));
+    const char *root = getenv("SYS2_SHARED");
+    ck_assert_ptr_nonnull(realpath(root && root[0] ? root : "../shared", shared)); /* the block runs elsewhere */
+    snprintf(cmd, sizeof cmd,
+             "cd %s && export SYS2_SHARED=%s && ln -sf %s build/sys2 && "
+             "sed -E -e 's/--limit 100/--limit 2/g' -e 's/tokens=[0-9]+/tokens=300/g' -e 's/8000/%d/g' block.sh > run.sh && "
+             "{ printf 'set -e\\nhuggingface-cli() { test -f models/qwen2.5-0.5b-instruct-q8_0.gguf; }\\n"
+             "vllm() { exec build/sys2 serve -m models/qwen2.5-0.5b-instruct-q8_0.gguf --port %d 2>/dev/null; }\\n'; "
+             "cat run.sh; } > all.sh && bash all.sh > log.txt 2>&1; echo \"rc=$?\" >> log.txt; cat log.txt",
+             dir, shared, bin, port, port);
+    char *log = NULL;
+    ck_assert_int_eq(t_run(cmd, &log), 0);
+    size_t ll = strlen(log);
+    const char *tail = ll > 3000 ? log + ll - 3000 : log; /* Check's messages are bounded */
+    ck_assert_msg(strstr(log, "rc=0\n") != NULL, "the walkthrough failed:\n%s", tail);
+    /* what each command left */
+    ck_assert_ptr_nonnull(strstr(log, "<|im_start|>user\nWhat is 2 + 2?<|im_end|>\n<|im_start|>assistant\n"));
+    const char *files[] = {"results/gsm8k-qwen2.5-0.5b-cot.jsonl", "results/gsm8k-qwen2.5-1.5b-vllm-sc16.jsonl",
+                           "results/gsm8k-qwen2.5-0.5b/cot__none__tokens_300.jsonl",
+                           "results/gsm8k-qwen2.5-0.5b/sc_n_8__logprob__tokens_300.jsonl",
+                           "results/gsm8k-qwen2.5-0.5b/bon_n_8__logprob__tokens_300.jsonl"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        char *txt = t_read_file(path, NULL);
+        ck_assert_msg(txt != NULL, "%s missing; log:\n%s", files[i], tail);
+        int lines = 0;
+        for (const char *p = txt; *p; p++) lines += *p == '\n';
+        ck_assert_msg(lines == 3, "%s: %d lines", files[i], lines);
+        ck_assert_ptr_nonnull(strstr(txt, "\"chat\":{\"template\":"));
+        ck_assert_ptr_nonnull(strstr(txt, "\"system\":\"Please reason step by step"));
+        free(txt);
+    }
+    snprintf(path, sizeof path, "%s/qwen2.5.jinja", dir);
+    char *saved = t_read_file(path, NULL);
+    ck_assert_str_eq(saved, tmpl);
+    free(saved);
+    free(log);
+    free(readme);
+    json_decref(d);
+}
+END_TEST
+
 T_SUITE_DECL(chat)
 Suite *chat_suite(void) {
     Suite *s = suite_create("chat");
@@ -750,5 +847,9 @@ Suite *chat_suite(void) {
     tcase_add_test(tc, test_chat_run_wraps_the_prompt);
     tcase_add_test(tc, test_chat_task_wrapper_forwards);
     suite_add_tcase(s, tc);
+    TCase *tw = tcase_create("walkthrough");
+    tcase_set_timeout(tw, 600); /* a dozen commands on a tiny model; slow under ASan on a loaded machine */
+    tcase_add_test(tw, test_chat_walkthrough);
+    suite_add_tcase(s, tw);
     return s;
 }
