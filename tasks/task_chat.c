@@ -3,8 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "chat.h"
 #include "task_chat.h"
 #include "task_impl.h"
@@ -42,17 +40,10 @@ static int32_t ct_wrong_answers(const s2_task *t, int32_t i, char **out, int32_t
 
 /* The base prompt as the user's message; NULL when out of memory or when the template refuses it. */
 static char *render(const chat_task *c, const char *user, s2_error *err) {
-    json_t *msgs = json_array();
-    int bad = msgs == NULL;
-    if (!bad && c->system) bad |= json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "system", "content", c->system));
-    if (!bad) bad |= json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "user", "content", user));
-    char *out = NULL;
     s2_chat_params p = s2_chat_default_params();
-    p.add_generation_prompt = true;
     p.bos_token = c->bos, p.eos_token = c->eos;
-    if (bad) s2_error_set(err, S2_E_ARG, "chat: a prompt that is not valid UTF-8");
-    else s2_chat_apply(c->tmpl, msgs, &p, &out, err);
-    json_decref(msgs);
+    char *out = NULL;
+    s2_chat_apply_prompt(c->tmpl, c->system, user, &p, &out, err);
     return out;
 }
 

@@ -130,10 +130,17 @@ START_TEST(test_chat_model_template_from_gguf) {
     /* a model without a template says so; llama2.c checkpoints have no metadata at all */
     s2_model *plain = load_vocab_model("models/stories260K.gguf", __func__);
     ck_assert_ptr_null(s2_model_chat_template(plain));
-    char *out = NULL;
+    /* one user message (and a system one) through the model's template, as run --chat puts a task's prompt */
+    s2_chat_template *t = NULL;
     s2_error err = {0};
-    ck_assert_int_eq(s2_chat_wrap_prompt(plain, NULL, NULL, "hi", &out, &err), S2_E_ARG);
-    ck_assert_ptr_nonnull(strstr(err.msg, "no tokenizer.chat_template"));
+    char *out = NULL;
+    ck_assert_int_eq(s2_chat_template_parse(tmpl, &t, &err), S2_OK);
+    ck_assert_int_eq(s2_chat_apply_prompt(t, "Be brief.", "Hi", NULL, &out, &err), S2_OK);
+    ck_assert_str_eq(out, "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    free(out);
+    ck_assert_int_eq(s2_chat_apply_prompt(t, NULL, "\xff", NULL, &out, &err), S2_E_ARG);
+    ck_assert_ptr_null(out);
+    s2_chat_template_free(t);
     /* the BOS and EOS texts come from the vocabulary: Llama 3's are the reference's bos_token / eos_token */
     s2_model *llama = load_vocab_model("vocab/ggml-vocab-llama-bpe.gguf", __func__);
     ck_assert_str_eq(s2_model_bos_text(llama), "<|begin_of_text|>");
@@ -225,6 +232,7 @@ static const bad_case runtime[] = {
     {"{{ undefined_x | tojson }}", S2_E_ARG, "tojson: 'undefined_x' is undefined"},
     {"{{ 'abc'.startswith(1) }}", S2_E_ARG, "str.startswith: expected a string, got int"},
     {"{{ 'a'.strip(chars=1, x=2) }}", S2_E_ARG, "str.strip got an unexpected keyword argument"},
+    {"{{ raise_exception('red \\x1b[31m \xff') }}", S2_E_ARG, "raised an exception: red \\x1b[31m \\xff"},
 };
 
 static void check_bad(const bad_case *tab, size_t n) {
@@ -297,7 +305,7 @@ START_TEST(test_chat_hostile_templates_are_bounded) {
         ck_assert_msg(strstr(err.msg, tab[i].msg) != NULL, "case %zu: [%s] lacks [%s]", i, err.msg, tab[i].msg);
         ck_assert_ptr_null(out);
     }
-    /* 99 levels of blocks are fine */
+    /* 90 levels of blocks are fine */
     k = 0;
     for (int i = 0; i < 90; i++) k += (size_t)snprintf(blocks + k, sizeof blocks - k, "{%% if true %%}");
     k += (size_t)snprintf(blocks + k, sizeof blocks - k, "deep");

@@ -84,23 +84,16 @@ static const char *token_text(const s2_model *m, int32_t id) {
 const char *s2_model_bos_text(const s2_model *m) { return m ? token_text(m, s2_vocab_bos(s2_model_vocab(m))) : NULL; }
 const char *s2_model_eos_text(const s2_model *m) { return m ? token_text(m, s2_vocab_eos(s2_model_vocab(m))) : NULL; }
 
-s2_status s2_chat_wrap_prompt(const s2_model *m, const char *tmpl, const char *system, const char *user, char **out,
-                              s2_error *err) {
+s2_status s2_chat_apply_prompt(const s2_chat_template *t, const char *system, const char *user, const s2_chat_params *params,
+                               char **out, s2_error *err) {
     *out = NULL;
-    const char *src = tmpl != NULL ? tmpl : s2_model_chat_template(m);
-    if (src == NULL) return s2_error_set(err, S2_E_ARG, "chat: the model has no tokenizer.chat_template (give a template file)");
-    s2_chat_template *t = NULL;
-    s2_status st = s2_chat_template_parse(src, &t, err);
-    if (st != S2_OK) return st;
     json_t *msgs = json_array();
-    int bad = msgs == NULL;
+    int bad = msgs == NULL || user == NULL;
     if (!bad && system != NULL) bad |= json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "system", "content", system));
     if (!bad) bad |= json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "user", "content", user));
-    s2_chat_params p = s2_chat_default_params();
+    s2_chat_params p = params ? *params : s2_chat_default_params();
     p.add_generation_prompt = true;
-    p.bos_token = s2_model_bos_text(m), p.eos_token = s2_model_eos_text(m);
-    st = bad ? s2_error_set(err, S2_E_ARG, "chat: the prompt is not valid UTF-8") : s2_chat_apply(t, msgs, &p, out, err);
+    s2_status st = bad ? s2_error_set(err, S2_E_ARG, "chat: a prompt that is not valid UTF-8") : s2_chat_apply(t, msgs, &p, out, err);
     json_decref(msgs);
-    s2_chat_template_free(t);
     return st;
 }

@@ -55,10 +55,10 @@ const char *s2_model_chat_template(const s2_model *m);
 const char *s2_model_bos_text(const s2_model *m);
 const char *s2_model_eos_text(const s2_model *m);
 
-/* A task's prompt as a conversation: an optional system message and one user message, rendered with
- * add_generation_prompt and the model's BOS/EOS texts. tmpl: a template source, or NULL for the model's (m may be
- * NULL when tmpl is given; then BOS and EOS are undefined). *out is malloc'd. S2_E_ARG when neither has a template. */
-s2_status s2_chat_wrap_prompt(const s2_model *m, const char *tmpl, const char *system, const char *user, char **out,
-                              s2_error *err);
+/* A prompt as a conversation: an optional system message (system may be NULL) and one user message, rendered
+ * with add_generation_prompt and p's tokens and variables (p->add_generation_prompt is ignored; p NULL: defaults).
+ * *out as s2_chat_apply. S2_E_ARG for text that is not UTF-8. */
+s2_status s2_chat_apply_prompt(const s2_chat_template *t, const char *system, const char *user, const s2_chat_params *p,
+                               char **out, s2_error *err);
 
 #endif

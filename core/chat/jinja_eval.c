@@ -17,6 +17,7 @@
 
 #include "chat.h"
 #include "jinja.h"
+#include "unicode.h"
 
 /* ---- growing byte buffers (malloc'd: the output and captured blocks) ---- */
 
@@ -91,11 +92,26 @@ typedef struct ev {
 
 static s2_status fail(ev *E, s2_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static s2_status fail(ev *E, s2_status st, const char *fmt, ...) {
-    char what[200];
+    char raw[200], what[200];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    /* names and strings from the template or the messages (raise_exception's text) reach a terminal: control
+     * bytes and invalid UTF-8 are written \xNN */
+    size_t o = 0, n = strlen(raw);
+    for (size_t i = 0; i < n && o + 5 < sizeof what;) {
+        uint32_t cp;
+        int len = s2_utf8_decode(raw + i, n - i, &cp);
+        if (len > 0 && cp >= 0x20 && cp != 0x7f && !(cp >= 0x80 && cp < 0xa0)) {
+            if (o + (size_t)len >= sizeof what) break;
+            memcpy(what + o, raw + i, (size_t)len), o += (size_t)len, i += (size_t)len;
+        } else {
+            o += (size_t)snprintf(what + o, sizeof what - o, "\\x%02x", (unsigned char)raw[i]);
+            i++;
+        }
+    }
+    what[o] = '\0';
     if (E->at != NULL) return s2_error_set(E->err, st, "chat template line %d col %d: %s", E->at->line, E->at->col, what);
     return s2_error_set(E->err, st, "chat template: %s", what);
 }
@@ -279,14 +295,14 @@ static s2_status py_cmp(ev *E, jv a, jv b, int *r) {
 
 /* ---- UTF-8 ---- */
 
+/* The offset after the character at i: a well-formed sequence, or one byte (standing for itself) of a broken one,
+ * as Python's surrogateescape would count it. */
 static size_t u8_next(const char *s, size_t n, size_t i, uint32_t *cp) {
-    unsigned char c = (unsigned char)s[i];
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
-    if (i + len > n) len = 1;
-    uint32_t v = len == 1 ? c : len == 2 ? (c & 31u) : len == 3 ? (c & 15u) : (c & 7u);
-    for (size_t k = 1; k < len; k++) v = v << 6 | ((unsigned char)s[i + k] & 63u);
+    uint32_t v;
+    int len = s2_utf8_decode(s + i, n - i, &v);
+    if (len == 0) len = 1, v = (unsigned char)s[i];
     if (cp) *cp = v;
-    return i + len;
+    return i + (size_t)len;
 }
 
 static size_t u8_len(const char *s, size_t n) {
@@ -719,7 +735,7 @@ static s2_status do_slice(ev *E, jv obj, const jv *lo, const jv *hi, const jv *s
 }
 
 static s2_status get_item(ev *E, jv obj, jv key, jv *out) {
-    *out = v_undef(key.k == JV_STR ? "item" : "item");
+    *out = v_undef("item");
     switch (obj.k) {
     case JV_UNDEF: return fail(E, S2_E_ARG, "'%s' is undefined (reading an item of it)", obj.u.undef ? obj.u.undef : "value");
     case JV_DICT: {
@@ -800,8 +816,6 @@ static s2_status length_of(ev *E, jv v, int64_t *n) {
 /* ---- string methods ---- */
 
 static s2_status str_split(ev *E, jv s, jv sep, int64_t maxsplit, bool from_right, jv *out) {
-    jv parts[1];
-    (void)parts;
     size_t cap = 8, n = 0;
     jv *v = malloc(cap * sizeof *v);
     if (v == NULL) return oom(E);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "jinja.h"
+#include "unicode.h"
 
 /* ---- arena ---- */
 
@@ -120,18 +121,6 @@ static bool at(const lexer *L, size_t p, const char *s) {
     return p + n <= L->len && memcmp(L->src + p, s, n) == 0;
 }
 
-static void put_utf8(char *o, size_t *n, uint32_t cp) {
-    if (cp < 0x80) o[(*n)++] = (char)cp;
-    else if (cp < 0x800) o[(*n)++] = (char)(0xC0 | cp >> 6), o[(*n)++] = (char)(0x80 | (cp & 63));
-    else if (cp < 0x10000) {
-        o[(*n)++] = (char)(0xE0 | cp >> 12), o[(*n)++] = (char)(0x80 | ((cp >> 6) & 63));
-        o[(*n)++] = (char)(0x80 | (cp & 63));
-    } else {
-        o[(*n)++] = (char)(0xF0 | cp >> 18), o[(*n)++] = (char)(0x80 | ((cp >> 12) & 63));
-        o[(*n)++] = (char)(0x80 | ((cp >> 6) & 63)), o[(*n)++] = (char)(0x80 | (cp & 63));
-    }
-}
-
 static int hexval(char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -179,12 +168,12 @@ static s2_status lex_string(lexer *L, tok *t) {
                 if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
                     return lex_fail(L, S2_E_UNSUPPORTED, t->line, t->col, "escape is not a Unicode scalar value");
                 i += (size_t)nhex;
-                put_utf8(out, &o, cp); /* at most 4 bytes for at least 4 source bytes */
+                o += (size_t)s2_utf8_encode(cp, out + o); /* at most 4 bytes for at least 4 source bytes */
             } else if (e >= '0' && e <= '7') {
                 uint32_t cp = (uint32_t)(e - '0');
                 for (int k = 0; k < 2 && i + 1 < n && s[i + 1] >= '0' && s[i + 1] <= '7'; k++)
                     cp = cp * 8 + (uint32_t)(s[++i] - '0');
-                put_utf8(out, &o, cp);
+                o += (size_t)s2_utf8_encode(cp, out + o); /* < 0x200: 2 bytes for 2-4 source bytes */
             } else {
                 out[o++] = '\\'; /* Python keeps an unknown escape as it is */
                 out[o++] = e;
