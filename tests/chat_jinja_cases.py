@@ -116,6 +116,22 @@ CASES = [
     ("{{ none.attr is defined }} {{ 5.attr is defined }} {{ [1][5] is defined }} {{ {'a': 1}.b }}|", {}),
 ]
 
+# the templates the shared vocabulary files carry (Phi-3's and the short Llama 3 one are in no reference file)
+import os, struct
+def gguf_str(path, key):
+    b = open(path, "rb").read()
+    k = key.encode()
+    i = b.find(struct.pack("<Q", len(k)) + k)
+    j = i + 8 + len(k)
+    n = struct.unpack("<Q", b[j + 4:j + 12])[0]
+    return b[j + 12:j + 12 + n].decode()
+shared = os.environ.get("SYS2_SHARED", "../shared")
+for name in ["phi-3", "llama-bpe"]:
+    t = gguf_str("%s/vocab/ggml-vocab-%s.gguf" % (shared, name), "tokenizer.chat_template")
+    for msgs in (M, M[1:], M[1:2]):
+        for agp in (True, False):
+            CASES.append((t, {"messages": msgs, "add_generation_prompt": agp, "bos_token": "<s>", "eos_token": "</s>"}))
+
 out = []
 for src, vars_ in CASES:
     out.append({"template": src, "vars": vars_, "expected": env.from_string(src).render(**vars_)})

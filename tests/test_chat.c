@@ -798,7 +798,8 @@ START_TEST(test_chat_walkthrough) {
     ck_assert_ptr_nonnull(realpath(root && root[0] ? root : "../shared", shared)); /* the block runs elsewhere */
     snprintf(cmd, sizeof cmd,
              "cd %s && export SYS2_SHARED=%s && ln -sf %s build/sys2 && "
-             "sed -E -e 's/--limit 100/--limit 2/g' -e 's/tokens=[0-9]+/tokens=300/g' -e 's/8000/%d/g' block.sh > run.sh && "
+             "sed -E -e 's/--limit 100/--limit 1/g' -e 's/tokens=[0-9]+/tokens=64/g' -e 's/max_step_tokens=[0-9]+/max_step_tokens=16/g' "
+             "-e 's/8000/%d/g' block.sh > run.sh && "
              "{ printf 'set -e\\nhuggingface-cli() { test -f models/qwen2.5-0.5b-instruct-q8_0.gguf; }\\n"
              "vllm() { exec build/sys2 serve -m models/qwen2.5-0.5b-instruct-q8_0.gguf --port %d 2>/dev/null; }\\n'; "
              "cat run.sh; } > all.sh && bash all.sh > log.txt 2>&1; echo \"rc=$?\" >> log.txt; cat log.txt",
@@ -811,16 +812,16 @@ START_TEST(test_chat_walkthrough) {
     /* what each command left */
     ck_assert_ptr_nonnull(strstr(log, "<|im_start|>user\nWhat is 2 + 2?<|im_end|>\n<|im_start|>assistant\n"));
     const char *files[] = {"results/gsm8k-qwen2.5-0.5b-cot.jsonl", "results/gsm8k-qwen2.5-1.5b-vllm-sc16.jsonl",
-                           "results/gsm8k-qwen2.5-0.5b/cot__none__tokens_300.jsonl",
-                           "results/gsm8k-qwen2.5-0.5b/sc_n_8__logprob__tokens_300.jsonl",
-                           "results/gsm8k-qwen2.5-0.5b/bon_n_8__logprob__tokens_300.jsonl"};
+                           "results/gsm8k-qwen2.5-0.5b/cot__none__tokens_64.jsonl",
+                           "results/gsm8k-qwen2.5-0.5b/sc_n_8__logprob__tokens_64.jsonl",
+                           "results/gsm8k-qwen2.5-0.5b/bon_n_8__logprob__tokens_64.jsonl"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
         char *txt = t_read_file(path, NULL);
         ck_assert_msg(txt != NULL, "%s missing; log:\n%s", files[i], tail);
         int lines = 0;
         for (const char *p = txt; *p; p++) lines += *p == '\n';
-        ck_assert_msg(lines == 3, "%s: %d lines", files[i], lines);
+        ck_assert_msg(lines == 2, "%s: %d lines", files[i], lines); /* the configuration and one item */
         ck_assert_ptr_nonnull(strstr(txt, "\"chat\":{\"template\":"));
         ck_assert_ptr_nonnull(strstr(txt, "\"system\":\"Please reason step by step"));
         free(txt);

@@ -420,7 +420,7 @@ static bool put_repr_str(sb *b, jv s) {
 static bool put_value(sb *b, jv v, bool repr) {
     char num[48];
     switch (v.k) {
-    case JV_UNDEF: return true;
+    case JV_UNDEF: return repr ? sb_puts(b, "Undefined") : true; /* jinja2's Undefined: "" as str, its repr in lists */
     case JV_NONE: return sb_puts(b, "None");
     case JV_BOOL: return sb_puts(b, v.u.b ? "True" : "False");
     case JV_INT: snprintf(num, sizeof num, "%lld", (long long)v.u.i); return sb_puts(b, num);
@@ -647,6 +647,7 @@ static s2_status get_attr(ev *E, jv obj, const char *name, jv *out) {
     case JV_LIST:
         if (in_list(name, UNSAFE_METHODS))
             return fail(E, S2_E_ARG, "access to attribute '%s' of 'list' object is unsafe (templates may not modify lists)", name);
+        if (!strcmp(name, "count") || !strcmp(name, "index")) return method(E, obj, name, out);
         return S2_OK;
     case JV_DICT:
         if (!obj.u.d->ns) {
@@ -709,6 +710,7 @@ static s2_status slice_bounds(ev *E, int64_t n, const jv *lo, const jv *hi, cons
 
 static s2_status do_slice(ev *E, jv obj, const jv *lo, const jv *hi, const jv *step, jv *out) {
     if (obj.k == JV_UNDEF) return undefined_error(E, obj);
+    /* jinja2 compiles a slice to Python's own subscript (not its lenient getitem): other types are an error */
     if (obj.k != JV_LIST && obj.k != JV_STR) return fail(E, S2_E_ARG, "'%s' object is not subscriptable", type_name(obj));
     bool str = obj.k == JV_STR;
     int64_t n = str ? (int64_t)u8_len(obj.u.s.p, obj.u.s.n) : (int64_t)obj.u.l->n, a = 0, b = 0, s = 1;
@@ -1265,6 +1267,7 @@ static s2_status apply_filter(ev *E, const char *name, jv v, const args *a, jv *
         static const char *const nm[] = {"default"};
         if ((st = bind(E, name, a, nm, 1, p)) != S2_OK) return st;
         bool is_i = name[0] == 'i';
+        if (v.k == JV_UNDEF) return undefined_error(E, v); /* int(Undefined) raises in jinja2 */
         jv dflt = p[0].k == JV_UNDEF ? (is_i ? v_int(0) : v_float(0.0)) : p[0];
         if (is_num(v)) *out = is_i ? v_int(v.k == JV_FLOAT ? (int64_t)v.u.f : as_int(v)) : v_float(as_float(v));
         else if (v.k == JV_STR) {
@@ -1503,6 +1506,18 @@ static s2_status call_value(ev *E, jv callee, const args *a, jv *out) {
         return S2_OK;
     case FK_METHOD:
         if (fn->self.k == JV_STR) return call_str_method(E, fn->self, fn->name, a, out);
+        if (fn->self.k == JV_LIST) { /* list.count(x), list.index(x) */
+            static const char *const nm[] = {"value"};
+            jv p[1];
+            s2_status st = bind(E, fn->name, a, nm, 1, p);
+            if (st != S2_OK) return st;
+            int64_t count = 0, first = -1;
+            for (size_t i = 0; i < fn->self.u.l->n; i++)
+                if (py_eq(fn->self.u.l->v[i], p[0])) count++, first = first < 0 ? (int64_t)i : first;
+            if (fn->name[0] == 'i' && first < 0) return fail(E, S2_E_ARG, "list.index(x): x not in list");
+            *out = v_int(fn->name[0] == 'c' ? count : first);
+            return S2_OK;
+        }
         return call_dict_method(E, fn->self, fn->name, a, out);
     }
     return S2_OK;
