@@ -1091,7 +1091,7 @@ static s2_status run_test(ev *E, const char *name, jv v, const args *a, bool *ou
     else if (!strcmp(name, "mapping")) *out = v.k == JV_DICT && !v.u.d->ns;
     else if (!strcmp(name, "iterable")) *out = v.k == JV_STR || v.k == JV_LIST || (v.k == JV_DICT && !v.u.d->ns) || v.k == JV_UNDEF;
     else if (!strcmp(name, "sequence")) *out = v.k == JV_STR || v.k == JV_LIST || (v.k == JV_DICT && !v.u.d->ns) || v.k == JV_UNDEF;
-    else if (!strcmp(name, "callable")) *out = v.k == JV_FUNC;
+    else if (!strcmp(name, "callable")) *out = v.k == JV_FUNC || v.k == JV_UNDEF; /* Undefined has __call__ */
     else if (!strcmp(name, "even") || !strcmp(name, "odd")) {
         if (!is_intlike(v)) return fail(E, S2_E_ARG, "test '%s' needs an integer, not %s", name, type_name(v));
         *out = (as_int(v) % 2 == 0) == (name[0] == 'e');
@@ -1318,6 +1318,7 @@ static s2_status apply_filter(ev *E, const char *name, jv v, const args *a, jv *
     } else if (!strcmp(name, "indent")) {
         static const char *const nm[] = {"width", "first", "blank"};
         jv s;
+        if (v.k == JV_UNDEF) return undefined_error(E, v); /* jinja2's indent appends to it: Undefined refuses */
         if ((st = bind(E, name, a, nm, 3, p)) != S2_OK || (st = to_str(E, v, &s)) != S2_OK) return st;
         sb pad = {0}, b = {.max = E->max_output};
         if (p[0].k == JV_STR) sb_put(&pad, p[0].u.s.p, p[0].u.s.n);
