@@ -946,8 +946,9 @@ s2_status s2_improve(const s2_improve_config *c, s2_improve_summary *out, s2_err
         if (old != NULL) json_object_foreach(cj, k, v) if (key == NULL && !json_equal(v, json_object_get(old, k))) key = k;
         json_decref(old);
         if (key != NULL) {
-            json_decref(cj);
-            return s2_error_set(err, S2_E_ARG, "%s holds a different loop ('%s' differs); give another --dir", path, key);
+            st = s2_error_set(err, S2_E_ARG, "%s holds a different loop ('%s' differs); give another --dir", path, key);
+            json_decref(cj); /* key points into cj */
+            return st;
         }
     } else {
         st = write_json(path, cj, err);
