@@ -16,34 +16,10 @@
 #include "numgame.h"
 #include "task_impl.h"
 #include "testutil.h"
+#include "testutil_ng.h"
 #include "train.h"
 
 /* ---- rules-only examples ---- */
-
-/* The numbers and target of an "Input: a b c d[ Target: T]" prompt (target 24 when absent). */
-static void parse_input(const char *prompt, s2_ng_state *s, s2_ng_rules *r, bool pos_int) {
-    const char *p = strstr(prompt, "Input:");
-    ck_assert_ptr_nonnull(p);
-    p += 6;
-    int64_t v[S2_NG_MAX];
-    int n = 0;
-    long long target = 24;
-    while (*p && *p != '\n') {
-        while (*p == ' ') p++;
-        if (strncmp(p, "Target:", 7) == 0) {
-            target = strtoll(p + 7, NULL, 10);
-            break;
-        }
-        char *e;
-        long long x = strtoll(p, &e, 10);
-        if (e == p) break;
-        v[n++] = x;
-        p = e;
-    }
-    s2_ng_state_ints(s, v, n);
-    r->target = s2_rat_int(target);
-    r->pos_int = pos_int;
-}
 
 static void check_legal_examples(const char *task_name, bool pos_int) {
     s2_task *t = NULL;
@@ -57,7 +33,7 @@ static void check_legal_examples(const char *task_name, bool pos_int) {
         ck_assert_int_eq(t->iface->gen_example(t, S2_ROLE_LEGAL, (uint64_t)k, &ex, &err), S2_OK);
         s2_ng_state s;
         s2_ng_rules r;
-        parse_input(ex.prompt, &s, &r, pos_int);
+        t_ng_input(ex.prompt, pos_int, &r, &s);
         if (!pos_int) { /* game24: never a held-out puzzle */
             int v[4];
             for (int j = 0; j < 4; j++) v[j] = (int)s.v[j].num;
