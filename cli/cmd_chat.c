@@ -34,6 +34,17 @@ static void chat_usage(FILE *f) {
             "  sys2 chat-template -m qwen2.5-0.5b-instruct-q8_0.gguf --messages chat.json --add-generation-prompt\n");
 }
 
+/* Jansson's message quotes the file ("near '...'"): its control bytes are written \xNN, not sent to the terminal. */
+static void escape_controls(const char *in, char *out, size_t cap) {
+    size_t o = 0;
+    for (; *in && o + 5 < cap; in++) {
+        unsigned char c = (unsigned char)*in;
+        if (c < 0x20 || c == 0x7f) o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+        else out[o++] = (char)c;
+    }
+    out[o] = '\0';
+}
+
 static char *read_path(const char *path) {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (f == NULL) return NULL;
@@ -113,7 +124,9 @@ int cmd_chat_template(int argc, char **argv) {
     } else if (st == S2_OK) {
         json_error_t je;
         msgs = strcmp(messages_path, "-") == 0 ? json_loadf(stdin, 0, &je) : json_load_file(messages_path, 0, &je);
-        if (msgs == NULL) st = s2_error_set(&err, S2_E_FORMAT, "%s: line %d: %s", messages_path, je.line, je.text);
+        char why[200];
+        escape_controls(je.text, why, sizeof why);
+        if (msgs == NULL) st = s2_error_set(&err, S2_E_FORMAT, "%s: line %d: %s", messages_path, je.line, why);
         else if (!json_is_array(msgs)) st = s2_error_set(&err, S2_E_FORMAT, "%s: expected an array of messages", messages_path);
     }
     if (st == S2_OK && messages_path != NULL) st = s2_chat_template_parse(tmpl, &t, &err);

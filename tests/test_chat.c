@@ -506,6 +506,11 @@ START_TEST(test_chat_cli) {
     ck_assert_int_eq(t_run(cmd, &out), 1);
     ck_assert_ptr_nonnull(strstr(out, "messages.json: line 1"));
     free(out);
+    ck_assert(t_write_file(msgs, "[{\"role\": \x1b[31m", 15)); /* a hostile file: no escape sequence reaches the terminal */
+    ck_assert_int_eq(t_run(cmd, &out), 1);
+    ck_assert_ptr_null(strchr(out, '\x1b'));
+    ck_assert_ptr_nonnull(strstr(out, "\\x1b"));
+    free(out);
     const char *gemma = "{% for m in messages %}{% if (m['role'] == 'user') != (loop.index0 % 2 == 0) %}"
                         "{{ raise_exception('Conversation roles must alternate') }}{% endif %}{% endfor %}";
     ck_assert(t_write_file(tmpl, gemma, strlen(gemma)));
