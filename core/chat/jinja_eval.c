@@ -720,6 +720,7 @@ static s2_status do_slice(ev *E, jv obj, const jv *lo, const jv *hi, const jv *s
     if (!str) {
         if ((st = new_list(E, (size_t)count, out)) != S2_OK) return st;
         for (int64_t k = 0; k < count; k++) out->u.l->v[k] = obj.u.l->v[a + k * s];
+        if (obj.u.l->kind == JV_SEQ_TUPLE) out->u.l->kind = JV_SEQ_TUPLE; /* a tuple's slice is a tuple */
         return S2_OK;
     }
     if (s == 1) { /* the common case: one span of bytes */
@@ -1145,6 +1146,7 @@ static s2_status apply_filter(ev *E, const char *name, jv v, const args *a, jv *
 static s2_status filter_select(ev *E, const char *name, jv v, const args *a, jv *out) {
     bool attr = strstr(name, "attr") != NULL, keep = name[0] == 's';
     int32_t skip = attr ? 1 : 0;
+    if (!truthy(v)) return new_list(E, 0, out); /* jinja2 walks the sequence only "if seq" */
     if (a->npos < skip) return fail(E, S2_E_ARG, "%s needs an attribute name", name);
     if (a->nkw > 0) return fail(E, S2_E_ARG, "%s takes no keyword arguments", name);
     jv items;
@@ -1295,6 +1297,7 @@ static s2_status apply_filter(ev *E, const char *name, jv v, const args *a, jv *
         st = filter_select(E, name, v, a, out);
     } else if (!strcmp(name, "map")) {
         jv items;
+        if (!truthy(v)) return new_list(E, 0, out); /* as select: jinja2 walks the sequence only "if seq" */
         if ((st = iter_items(E, v, &items)) != S2_OK || (st = new_list(E, items.u.l->n, out)) != S2_OK) return st;
         if (a->nkw > 0) { /* map(attribute='x', default=...) */
             static const char *const nm[] = {"attribute", "default"};
@@ -1338,6 +1341,10 @@ static s2_status apply_filter(ev *E, const char *name, jv v, const args *a, jv *
         static const char *const nm[] = {"precision", "method"};
         if ((st = bind(E, name, a, nm, 2, p)) != S2_OK) return st;
         if (!is_num(v)) return fail(E, S2_E_ARG, "round: expected a number, got %s", type_name(v));
+        if (is_intlike(v) && (p[0].k == JV_UNDEF || (is_intlike(p[0]) && as_int(p[0]) >= 0))) {
+            *out = v_int(as_int(v)); /* Python's round() of an int (or bool) is that int */
+            return S2_OK;
+        }
         if (p[1].k != JV_UNDEF && !str_eq(p[1], "common")) return fail(E, S2_E_UNSUPPORTED, "round: only method='common'");
         /* Python's round(): the exact binary value to the nearest, ties to even, which is what printf does */
         int64_t prec = p[0].k == JV_UNDEF ? 0 : as_int(p[0]);
