@@ -975,6 +975,49 @@ START_TEST(test_run_four_shard_processes_equal_one_run)
 }
 END_TEST
 
+/* The small defects of issue 13, each as a new user met it: a directory as -m, a directory given to verify,
+ * convert --ctx (accepted and ignored before), eval-value's "balanced accuracy nan%" for a tiny --n, and version
+ * naming no library. */
+START_TEST(test_run_cli_small_defects)
+{
+    const char *dir = t_tmpdir();
+    char cmd[2048], *txt = NULL;
+    snprintf(cmd, sizeof cmd, "%s generate -m %s -p hi 2>&1", t_sys2_bin(), dir);
+    ck_assert_int_eq(t_run(cmd, &txt), 2);
+    ck_assert_msg(strstr(txt, "is a directory: give a model file") != NULL, "%s", txt);
+    free(txt);
+    snprintf(cmd, sizeof cmd, "%s verify game24 --item 901 %s 2>&1", t_sys2_bin(), dir);
+    ck_assert_int_eq(t_run(cmd, &txt), 2); /* an error, not "rejected" */
+    ck_assert_msg(strstr(txt, "is a directory, not an answer file") != NULL, "%s", txt);
+    free(txt);
+    snprintf(cmd, sizeof cmd, "%s version", t_sys2_bin());
+    ck_assert_int_eq(t_run(cmd, &txt), 0);
+    ck_assert_msg(strstr(txt, "sys2 ") && strstr(txt, "OpenBLAS") && strstr(txt, "Jansson 2.") && strstr(txt, "libcurl/")
+                  && strstr(txt, "PCRE2 10.") && strstr(txt, "zlib "), "%s", txt);
+    free(txt);
+    char model[600];
+    snprintf(model, sizeof model, "%s/m.gguf", dir);
+    s2_init_params ip = s2_init_default_params();
+    ip.n_embd = 16;
+    ip.n_layer = 1;
+    ip.n_head = 2;
+    ip.n_head_kv = 1;
+    ip.n_ff = 32;
+    ip.n_ctx = 64;
+    s2_error err = {0};
+    ck_assert_msg(s2_model_init_random(&ip, model, &err) == S2_OK, "%s", err.msg);
+    snprintf(cmd, sizeof cmd, "%s convert -m %s --ctx 512 -o %s/c.gguf 2>&1", t_sys2_bin(), model, dir);
+    ck_assert_int_eq(t_run(cmd, &txt), 2);
+    ck_assert_msg(strstr(txt, "--ctx has no effect here") != NULL, "%s", txt);
+    free(txt);
+    /* one state: only one kind can be present, so there is no balanced accuracy to give */
+    snprintf(cmd, sizeof cmd, "%s eval-value -m %s --task game24 --n 1 2>&1", t_sys2_bin(), model);
+    ck_assert_int_eq(t_run(cmd, &txt), 0);
+    ck_assert_msg(strstr(txt, "nan") == NULL && strstr(txt, "balanced accuracy n/a") != NULL, "%s", txt);
+    free(txt);
+}
+END_TEST
+
 Suite *run_suite(void) {
     Suite *s = suite_create("run");
     TCase *tc = tcase_create("runner");
@@ -994,6 +1037,7 @@ Suite *run_suite(void) {
     tcase_add_test(tc, test_run_model_compared_by_content);
     tcase_add_test(tc, test_run_namespaced_params);
     tcase_add_test(tc, test_run_four_shard_processes_equal_one_run);
+    tcase_add_test(tc, test_run_cli_small_defects);
     suite_add_tcase(s, tc);
     return s;
 }
