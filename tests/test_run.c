@@ -1018,6 +1018,46 @@ START_TEST(test_run_cli_small_defects)
 }
 END_TEST
 
+/* Token-mode beam ends at the task's step or answer boundary, not mid-number: on ToT's first 20 game24
+ * puzzles with the shipped policy it solves within 10 points of step-mode beam (value scorer), and no answer
+ * text ends inside a line. (Before: 0 of 5, texts cut as "(left: 6 90)\n9".) */
+START_TEST(test_run_token_beam_matches_step_beam_on_game24)
+{
+    if (access("models/game24-policy.gguf", R_OK) != 0 || access("models/game24-value.gguf", R_OK) != 0) {
+        ck_assert_msg(getenv("CI") == NULL, "models/game24-*.gguf are absent, and CI may not skip");
+        fprintf(stderr, "SKIP test_run_token_beam_matches_step_beam_on_game24: run from the repository root\n");
+        return;
+    }
+    const char *dir = t_tmpdir();
+    char cmd[2048];
+    const char *common = "run --task game24 --split tot -m models/game24-policy.gguf --search beam --limit 20 --seed 1 "
+                         "--threads 2 -q";
+    snprintf(cmd, sizeof cmd, "%s %s --scorer value --value models/game24-value.gguf --out %s/step.jsonl", t_sys2_bin(),
+             common, dir);
+    ck_assert_int_eq(t_run(cmd, NULL), 0);
+    snprintf(cmd, sizeof cmd, "%s %s --param search.mode=token --out %s/token.jsonl", t_sys2_bin(), common, dir);
+    ck_assert_int_eq(t_run(cmd, NULL), 0);
+    int solved[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof cmd, "%s/%s.jsonl", dir, k ? "token" : "step");
+        json_t *lines = read_lines(cmd, NULL);
+        ck_assert_int_eq((int)json_array_size(lines), 20);
+        size_t i;
+        json_t *o;
+        json_array_foreach(lines, i, o) {
+            solved[k] += json_is_true(json_object_get(o, "correct"));
+            const char *text = json_string_value(json_object_get(o, "text"));
+            size_t n = strlen(text);
+            if (k == 1 && json_is_true(json_object_get(o, "correct")) == false && n > 0)
+                ck_assert_msg(text[n - 1] == '\n' || strstr(text, "Answer:") != NULL, "cut mid-step: '%s'", text);
+        }
+        json_decref(lines);
+    }
+    ck_assert_msg(solved[1] * 5 >= solved[0] * 5 - 10 && solved[0] >= 10, "step %d/20, token %d/20", solved[0],
+                  solved[1]); /* 5 points per puzzle */
+}
+END_TEST
+
 Suite *run_suite(void) {
     Suite *s = suite_create("run");
     TCase *tc = tcase_create("runner");
@@ -1039,5 +1079,9 @@ Suite *run_suite(void) {
     tcase_add_test(tc, test_run_four_shard_processes_equal_one_run);
     tcase_add_test(tc, test_run_cli_small_defects);
     suite_add_tcase(s, tc);
+    TCase *slow = tcase_create("runner_slow");
+    tcase_set_timeout(slow, 300);
+    tcase_add_test(slow, test_run_token_beam_matches_step_beam_on_game24);
+    suite_add_tcase(s, slow);
     return s;
 }
