@@ -14,6 +14,7 @@
 #include "fake_lm.h"
 #include "init_model.h"
 #include "run.h"
+#include "serve.h"
 #include "testutil.h"
 
 /* ---- the lm factory: fake lms, and the counters each had when the runner let it go ---- */
@@ -1058,6 +1059,103 @@ START_TEST(test_run_token_beam_matches_step_beam_on_game24)
 }
 END_TEST
 
+/* ---- one path to system 1: the engine commands on a server ---- */
+
+/* Runs cmd with -m spec and parses its stdout as JSON (the caller owns it). */
+static json_t *cmd_json(const char *spec, const char *args) {
+    char cmd[4096], *txt = NULL;
+    snprintf(cmd, sizeof cmd, "%s %s -m %s", t_sys2_bin(), args, spec);
+    int rc = t_run(cmd, &txt);
+    ck_assert_msg(rc == 0, "%s: exit %d: %s", cmd, rc, txt);
+    json_error_t je;
+    json_t *j = json_loads(txt, 0, &je);
+    ck_assert_msg(j != NULL, "%s: %s", cmd, txt);
+    free(txt);
+    return j;
+}
+
+/* generate, score, perplexity, info and bench against a `sys2 serve` of the same model (in this process, on an
+ * ephemeral port) give what the local file gives: the same text and token ids, log-probs within 1e-4; info says
+ * what /v1/models says; bench times requests. logits and tokenize need the weights or the vocabulary themselves
+ * and say so (exit 2). */
+START_TEST(test_run_engine_commands_on_a_server)
+{
+    char model[4096];
+    const char *pm = t_shared("models/stories260K.gguf", "test_run_engine_commands_on_a_server");
+    if (pm == NULL) return;
+    snprintf(model, sizeof model, "%s", pm);
+    s2_error err = {0};
+    s2_model *m = NULL;
+    ck_assert_int_eq(s2_model_load(model, NULL, &m, &err), S2_OK);
+    s2_server_params sp = s2_server_default_params();
+    sp.port = 0;
+    sp.model_name = "stories";
+    s2_server *srv = NULL;
+    ck_assert_msg(s2_server_start(m, &sp, &srv, &err) == S2_OK, "%s", err.msg);
+    char url[96];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", s2_server_port(srv));
+    char text[600];
+    snprintf(text, sizeof text, "%s/story.txt", t_tmpdir());
+    const char *story = "Once upon a time, there was a little girl named Lily. She liked to play in the park.";
+    ck_assert(t_write_file(text, story, strlen(story)));
+    char ppl_args[700];
+    snprintf(ppl_args, sizeof ppl_args, "perplexity --json -f %s", text);
+    const char *args[] = {"generate --json -p 'Once upon a time' -n 24",
+                          "generate --json -p 'Once upon a time' -n 16 --temp 0.8 --seed 3",
+                          "score --json -p 'Once upon a' -c ' time there was a dog'", ppl_args};
+    for (size_t a = 0; a < sizeof args / sizeof args[0]; a++) {
+        json_t *loc = cmd_json(model, args[a]), *rem = cmd_json(url, args[a]);
+        if (a < 2) {
+            ck_assert_str_eq(json_string_value(json_object_get(loc, "text")), json_string_value(json_object_get(rem, "text")));
+            ck_assert_str_eq(json_string_value(json_object_get(loc, "stop_reason")),
+                             json_string_value(json_object_get(rem, "stop_reason")));
+        }
+        if (a < 3) {
+            json_t *tl = json_object_get(loc, "tokens"), *tr = json_object_get(rem, "tokens");
+            ck_assert_int_eq((int)json_array_size(tl), (int)json_array_size(tr));
+            ck_assert(json_array_size(tl) > 2);
+            for (size_t i = 0; i < json_array_size(tl); i++) {
+                json_t *x = json_array_get(tl, i), *y = json_array_get(tr, i);
+                if (a < 2) ck_assert_int_eq(json_integer_value(json_object_get(x, "id")), json_integer_value(json_object_get(y, "id")));
+                ck_assert_double_eq_tol(json_real_value(json_object_get(x, "logprob")),
+                                        json_real_value(json_object_get(y, "logprob")), 1e-4);
+            }
+        }
+        if (a == 2)
+            ck_assert_double_eq_tol(json_real_value(json_object_get(loc, "logprob")),
+                                    json_real_value(json_object_get(rem, "logprob")), 1e-4);
+        if (a == 3) {
+            ck_assert_int_eq(json_integer_value(json_object_get(loc, "tokens")), json_integer_value(json_object_get(rem, "tokens")));
+            ck_assert_double_eq_tol(json_real_value(json_object_get(loc, "nll")), json_real_value(json_object_get(rem, "nll")), 1e-4);
+            ck_assert_double_eq_tol(json_real_value(json_object_get(loc, "perplexity")),
+                                    json_real_value(json_object_get(rem, "perplexity")), 1e-4);
+        }
+        json_decref(loc);
+        json_decref(rem);
+    }
+    json_t *info = cmd_json(url, "info --json");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(info, "data"), 0), "id")), "stories");
+    json_decref(info);
+    json_t *bench = cmd_json(url, "bench --json --branches 1,4 --gen 8 --repeat 2");
+    json_t *calls = json_object_get(bench, "calls");
+    ck_assert_int_eq((int)json_array_size(calls), 2);
+    ck_assert_double_eq(json_real_value(json_object_get(json_array_get(calls, 1), "tokens_per_call")), 32); /* 4 x 8 */
+    ck_assert(json_real_value(json_object_get(json_array_get(calls, 0), "tokens_per_s")) > 0);
+    json_decref(bench);
+    char cmd[2048], *txt = NULL;
+    snprintf(cmd, sizeof cmd, "%s logits -m %s -p 'Once' 2>&1", t_sys2_bin(), url);
+    ck_assert_int_eq(t_run(cmd, &txt), 2);
+    ck_assert_msg(strstr(txt, "needs the model's weights") != NULL, "%s", txt);
+    free(txt);
+    snprintf(cmd, sizeof cmd, "%s tokenize -m %s 'Once' 2>&1", t_sys2_bin(), url);
+    ck_assert_int_eq(t_run(cmd, &txt), 2);
+    ck_assert_msg(strstr(txt, "gives no tokenizer") != NULL, "%s", txt);
+    free(txt);
+    s2_server_free(srv);
+    s2_model_free(m);
+}
+END_TEST
+
 Suite *run_suite(void) {
     Suite *s = suite_create("run");
     TCase *tc = tcase_create("runner");
@@ -1078,6 +1176,7 @@ Suite *run_suite(void) {
     tcase_add_test(tc, test_run_namespaced_params);
     tcase_add_test(tc, test_run_four_shard_processes_equal_one_run);
     tcase_add_test(tc, test_run_cli_small_defects);
+    tcase_add_test(tc, test_run_engine_commands_on_a_server);
     suite_add_tcase(s, tc);
     TCase *slow = tcase_create("runner_slow");
     tcase_set_timeout(slow, 300);
