@@ -166,7 +166,8 @@ static int do_run(run_opts *o, const char *cmd, FILE *sum) {
     "  --n-items N       generated tasks: how many items\n"                                                       \
     "  --task-seed S     generated tasks: the items' seed (default: the task's)\n"                                                       \
     "  --value FILE      value model GGUF (for --scorer value)\n"                                                 \
-    "  --param K=V       a strategy, scorer or env parameter (repeatable; see sys2 strategies)\n"                 \
+    "  --param K=V       a strategy, scorer, task or env parameter (repeatable; see sys2 strategies):\n"        \
+    "                    search.K, scorer.K, task.K, env.K, or a bare K when only one of them has it\n"       \
     "  --limit N         the first N items only\n"                                                                \
     "  --seed S          run seed (per-item seeds derive from it and the item id; default 0)\n"                   \
     "  --shard i/n       only items with index %% n == i\n"                                                       \
@@ -190,7 +191,10 @@ int cmd_run(int argc, char **argv) {
             printf("usage: sys2 run --task T --search S [--scorer C] -m POLICY [--budget tokens=N|flops=F|calls=K]\n"
                    "                --out FILE.jsonl [options]\n"
                    "Runs a search strategy over a task's items; one JSON line per item, flushed as it is done.\n"
-                   "The same command again resumes: items already in FILE are skipped.\n\n"
+                   "The same command again resumes: items already in FILE are skipped (a larger --limit, or\n"
+                   "another --shard, extends the run). One writer per FILE (a second is refused). Exit status:\n"
+                   "0 every item ran, 1 some item errored (counted apart) or a failure, 2 a configuration\n"
+                   "refused before the first item (one that would fail every item, too).\n\n"
                    "  --search S        strategy (sys2 strategies)\n"
                    "  --scorer C        scorer (default logprob)\n"
                    "  --budget B        tokens=N, flops=F or calls=K per item (default none)\n"
@@ -810,8 +814,13 @@ int cmd_strategies(int argc, char **argv) {
     }
     int32_t n;
     const s2_param_def *defs = s2_env_param_defs(&n);
-    printf("\nevery run (--param):\n");
+    printf("\nevery run (--param, or env.K):\n");
     print_defs(defs, n);
+    defs = s2_run_task_param_defs(&n);
+    printf("\nthe task (--param task.K):\n");
+    print_defs(defs, n);
+    printf("\n--param K=V goes to the one of strategy, scorer, task and env that has K; a K that several have is\n"
+           "refused: name its owner (search.mode=token, scorer.mode=sum, task.n_shot=2, env.temperature=0.5).\n");
     printf("\nbudgets (--budget): tokens=N (prompt computed + generated + scored, policy and value model),\n"
            "  flops=F (the engine's count), calls=K (calls into system 1); checked before every step.\n");
     return 0;

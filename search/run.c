@@ -86,8 +86,6 @@ static const s2_param_def task_defs[] = {
      "code tasks: seconds per candidate (0 = the task's default)"},
     {"workers", S2_PARAM_INT, offsetof(s2_task_params, n_workers), 0, 0, 256, NULL,
      "code tasks: sandbox workers (0 = 2)"},
-    {"n_items", S2_PARAM_INT, offsetof(s2_task_params, n_items), 0, 0, 10000000, NULL,
-     "generated tasks: how many items (0 = the task's default; also --n-items)"},
 };
 
 const s2_param_def *s2_run_task_param_defs(int32_t *n) {
@@ -542,7 +540,8 @@ static s2_status setup(runner *r, s2_error *err) {
     r->tp.split = c->split;
     r->tp.seed = c->task_seed;
     r->tp.n_items = c->n_items;
-    s2_status st = apply_params(r, c->scorer ? c->scorer : "logprob", err);
+    s2_status st = apply_params(r, c->scorer ? c->scorer : "logprob", err); /* n_items stays --n-items': it only
+                                                                              * chooses items (see config_diff) */
     if (st == S2_OK) st = s2_budget_parse(c->budget, &r->ep.budget, err);
     r->ep.scorer = r->scorer;
     if (st != S2_OK) return st;

@@ -88,8 +88,8 @@ typedef struct s2_run_summary {
  * parameter, budget, seed and the models' content hashes (not their paths); limit and shard only choose items. */
 s2_status s2_run(const s2_run_config *cfg, s2_run_summary *out, s2_error *err);
 
-/* The task parameters a run takes as --param task.K=V (n_shot, difficulty, timeout, workers, n_items), on
- * s2_task_params. */
+/* The task parameters a run takes as --param task.K=V (n_shot, difficulty, timeout, workers), on s2_task_params
+ * (the split size of generated tasks is n_items in s2_run_config). */
 const s2_param_def *s2_run_task_param_defs(int32_t *n);
 
 /* The canonical text of what defines a run (a result file's "sys2_run" object without version, limit, shard and
