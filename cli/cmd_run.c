@@ -42,10 +42,12 @@ static int add_param(run_opts *o, const char *cmd, const char *kv) {
     const char *eq = strchr(kv, '=');
     if (eq == NULL || eq == kv) return cli_usage(cmd, "--param wants key=value, got '%s'", kv);
     if (o->n_params == 64) return cli_usage(cmd, "too many --param (64 at most)");
-    char *k = strndup(kv, (size_t)(eq - kv));
+    char *k = strdup(kv); /* key and value both owned: kv may be a caller's scratch buffer */
+    if (k == NULL) return cli_usage(cmd, "out of memory");
+    k[eq - kv] = '\0';
     o->kv_store[o->n_params] = k;
     o->keys[o->n_params] = k;
-    o->vals[o->n_params++] = eq + 1;
+    o->vals[o->n_params++] = k + (eq - kv) + 1;
     return 0;
 }
 
@@ -239,6 +241,7 @@ static void sanitize(char *s) {
 }
 
 static int report_files(char **files, int n, int fmt, const char *plot, bool dedupe);
+static const s2_param_def *strategy_defs(const char *name, int32_t *n);
 
 int cmd_sweep(int argc, char **argv) {
     run_opts o;
@@ -310,8 +313,15 @@ int cmd_sweep(int argc, char **argv) {
                     snprintf(spec2, sizeof spec2, "%s", sl[si]);
                     strtok(spec2, ":");
                     for (char *kv = strtok(NULL, ":"); kv && rc == 0; kv = strtok(NULL, ":")) {
-                        char nkv[300]; /* a strategy's own parameters: search.K unless they name their owner */
-                        snprintf(nkv, sizeof nkv, "%s%s", strchr(kv, '.') ? "" : "search.", kv);
+                        /* a key of the strategy's own table is the strategy's (beam:mode=token is search.mode);
+                         * any other goes as written */
+                        char nkv[300], key[128];
+                        snprintf(key, sizeof key, "%.*s", (int)strcspn(kv, "="), kv);
+                        int32_t nd;
+                        const s2_param_def *defs = strategy_defs(name, &nd);
+                        bool own = false;
+                        for (int32_t k = 0; k < nd; k++) own |= strcmp(defs[k].key, key) == 0;
+                        snprintf(nkv, sizeof nkv, "%s%s", own ? "search." : "", kv);
                         rc = add_param(&o, "sweep", nkv);
                     }
                     char base[512], path[1024];
@@ -436,6 +446,8 @@ static void label_row(json_t *cfg, row *r) {
     snprintf(r->label, sizeof r->label, "%s", search ? search : "?");
     const s2_param_def *defs = strategy_defs(search, &n);
     append_params(defs, n, json_object_get(cfg, "params"), false, r->label, sizeof r->label);
+    defs = s2_env_param_defs(&n); /* the shared ones too (max_step_tokens=16, temperature=0.5) */
+    append_params(defs, n, json_object_get(cfg, "env"), false, r->label, sizeof r->label);
     snprintf(r->search_name, sizeof r->search_name, "%s", search ? search : "?");
     if (scorerless(search)) {
         snprintf(r->scorer, sizeof r->scorer, "-");
@@ -642,6 +654,11 @@ static void print_defaults(const row *rows, int n, bool md) {
             append_params(defs, nd, NULL, true, buf, sizeof buf);
             printf("%s%s %s:%s\n", md ? "- " : "  ", pass ? "scorer" : "strategy", name, nd > 0 ? buf : " (none)");
         }
+    int32_t ne;
+    const s2_param_def *ed = s2_env_param_defs(&ne);
+    char buf[1024] = "";
+    append_params(ed, ne, NULL, true, buf, sizeof buf);
+    printf("%severy run:%s\n", md ? "- " : "  ", buf);
     printf("%sn = the items that ran; errors (configuration, system 1, a prompt longer than the context) are not in n,\n"
            "%sacc %% or its 95%% Wilson interval.\n", md ? "\n" : "", md ? "" : "");
 }
@@ -685,6 +702,11 @@ static int report_files(char **files, int n, int fmt, const char *plot_prefix, b
         free(s);
         json_decref(a);
     } else {
+        int wl = 28, ws = 9; /* the label columns as wide as their longest entry */
+        for (int i = 0; i < n; i++) {
+            if ((int)strlen(rows[i].label) > wl) wl = (int)strlen(rows[i].label);
+            if ((int)strlen(rows[i].scorer) > ws) ws = (int)strlen(rows[i].scorer);
+        }
         const char *hdr[] = {"task", "split", "strategy", "scorer", "budget", "n", "errors", "acc %", "95% CI",
                              "tokens/item", "FLOPs/item", "wall s/item", "cache hit", "outside S1"};
         if (fmt == 1) {
@@ -692,8 +714,8 @@ static int report_files(char **files, int n, int fmt, const char *plot_prefix, b
             for (int h = 0; h < 14; h++) printf(" %s |", hdr[h]);
             printf("\n|---|---|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|\n");
         } else {
-            printf("%-10s %-8s %-28s %-14s %-14s %5s %6s %6s %-13s %11s %10s %11s %9s %10s\n", hdr[0], hdr[1], hdr[2],
-                   hdr[3], hdr[4], hdr[5], hdr[6], hdr[7], hdr[8], hdr[9], hdr[10], hdr[11], hdr[12], hdr[13]);
+            printf("%-10s %-8s %-*s %-*s %-14s %5s %6s %6s %-13s %11s %10s %11s %9s %10s\n", hdr[0], hdr[1], wl, hdr[2],
+                   ws, hdr[3], hdr[4], hdr[5], hdr[6], hdr[7], hdr[8], hdr[9], hdr[10], hdr[11], hdr[12], hdr[13]);
         }
         for (int i = 0; i < n; i++) {
             const row *r = &rows[i];
@@ -704,8 +726,8 @@ static int report_files(char **files, int n, int fmt, const char *plot_prefix, b
                        r->task, r->split, r->label, r->scorer, r->budget, r->n, r->errors, 100 * r->acc, ci, r->tokens,
                        r->flops, r->wall, 100 * r->cache_hit, 100 * r->outside);
             else
-                printf("%-10s %-8s %-28s %-14s %-14s %5d %6d %6.1f %-13s %11.0f %10.3g %11.3f %8.1f%% %9.1f%%\n",
-                       r->task, r->split, r->label, r->scorer, r->budget, r->n, r->errors, 100 * r->acc, ci, r->tokens,
+                printf("%-10s %-8s %-*s %-*s %-14s %5d %6d %6.1f %-13s %11.0f %10.3g %11.3f %8.1f%% %9.1f%%\n",
+                       r->task, r->split, wl, r->label, ws, r->scorer, r->budget, r->n, r->errors, 100 * r->acc, ci, r->tokens,
                        r->flops, r->wall, 100 * r->cache_hit, 100 * r->outside);
         }
         print_defaults(rows, n, fmt == 1);

@@ -436,7 +436,7 @@ START_TEST(test_run_cli_run_report_strategies)
     ck_assert_msg(a != NULL, "%s", out);
     json_t *r = json_array_get(a, 0);
     ck_assert_int_eq(json_integer_value(json_object_get(r, "n")), 3);
-    ck_assert_str_eq(json_string_value(json_object_get(r, "label")), "beam width=2 expand=2");
+    ck_assert_str_eq(json_string_value(json_object_get(r, "label")), "beam width=2 expand=2 max_step_tokens=16 max_depth=3");
     double lo = json_real_value(json_object_get(r, "ci_lo")), hi = json_real_value(json_object_get(r, "ci_hi"));
     int k = (int)json_integer_value(json_object_get(r, "correct"));
     /* Wilson 95% for k of 3, by hand: k = 0 gives [0, 0.5615]; k = 3 gives [0.4385, 1] */
@@ -446,7 +446,7 @@ START_TEST(test_run_cli_run_report_strategies)
     free(out);
     snprintf(cmd, sizeof cmd, "%s report --md %s/r.jsonl", t_sys2_bin(), dir);
     ck_assert_int_eq(t_run(cmd, &out), 0);
-    ck_assert_msg(strstr(out, "| game24 | default | beam width=2 expand=2 | logprob | none | 3 | 0 |") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "| game24 | default | beam width=2 expand=2 max_step_tokens=16 max_depth=3 | logprob | none | 3 | 0 |") != NULL, "%s", out);
     ck_assert_msg(strstr(out, "- strategy beam: width=4 expand=4 mode=step") != NULL, "%s", out); /* defaults, once */
     free(out);
     if (access("/usr/bin/gnuplot", X_OK) == 0) {
