@@ -1156,6 +1156,41 @@ START_TEST(test_run_engine_commands_on_a_server)
 }
 END_TEST
 
+/* The same as two shell commands: a second `sys2 run` on a file another is writing exits 1 at once naming the
+ * first's pid; the first finishes and every item is in the file once. */
+START_TEST(test_run_cli_two_runs_one_file)
+{
+    const char *model = t_shared("models/stories260K.gguf", "test_run_cli_two_runs_one_file");
+    if (model == NULL) return;
+    const char *dir = t_tmpdir();
+    char cmd[4096], *txt = NULL;
+    snprintf(cmd, sizeof cmd,
+             "%s run --task game24 --search bon --param n=8 --param max_step_tokens=24 -m %s --ctx 512 --limit 6 "
+             "--threads 1 -q --out %s/one.jsonl > %s/first.log 2>&1 & first=$!; sleep 0.3; "
+             "%s run --task game24 --search bon --param n=8 --param max_step_tokens=24 -m %s --ctx 512 --limit 6 "
+             "-q --out %s/one.jsonl 2>&1; echo \"second=$? first=$first\"; wait $first; echo \"first_rc=$?\"",
+             t_sys2_bin(), model, dir, dir, t_sys2_bin(), model, dir);
+    ck_assert_int_eq(t_run(cmd, &txt), 0);
+    long pid = 0;
+    const char *f = strstr(txt, "first=");
+    ck_assert_msg(f && sscanf(f, "first=%ld", &pid) == 1, "%s", txt);
+    char want[128];
+    snprintf(want, sizeof want, "another sys2 run (pid %ld on ", pid);
+    ck_assert_msg(strstr(txt, want) != NULL && strstr(txt, "second=1") != NULL, "%s", txt);
+    ck_assert_msg(strstr(txt, "first_rc=0") != NULL, "%s", txt);
+    free(txt);
+    snprintf(cmd, sizeof cmd, "%s/one.jsonl", dir);
+    json_t *lines = read_lines(cmd, NULL);
+    ck_assert_int_eq((int)json_array_size(lines), 6);
+    int seen[6] = {0};
+    size_t i;
+    json_t *o;
+    json_array_foreach(lines, i, o) seen[json_integer_value(json_object_get(o, "index"))]++;
+    for (int k = 0; k < 6; k++) ck_assert_int_eq(seen[k], 1);
+    json_decref(lines);
+}
+END_TEST
+
 Suite *run_suite(void) {
     Suite *s = suite_create("run");
     TCase *tc = tcase_create("runner");
@@ -1177,6 +1212,7 @@ Suite *run_suite(void) {
     tcase_add_test(tc, test_run_four_shard_processes_equal_one_run);
     tcase_add_test(tc, test_run_cli_small_defects);
     tcase_add_test(tc, test_run_engine_commands_on_a_server);
+    tcase_add_test(tc, test_run_cli_two_runs_one_file);
     suite_add_tcase(s, tc);
     TCase *slow = tcase_create("runner_slow");
     tcase_set_timeout(slow, 300);
