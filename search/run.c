@@ -357,6 +357,15 @@ static const char *config_diff(json_t *a, json_t *b) {
         json_object_foreach(pass ? y : x, key, val) {
             if (!is_defining(key)) continue;
             json_t *other = json_object_get(pass ? x : y, key);
+            if (other == NULL && strcmp(key, "task_params") == 0) { /* a file from before task parameters existed */
+                s2_task_params tp = s2_task_default_params();
+                int32_t nt;
+                const s2_param_def *td = s2_run_task_param_defs(&nt);
+                json_t *dflt = params_json(td, nt, &tp);
+                bool same = json_equal(val, dflt);
+                json_decref(dflt);
+                if (same) continue;
+            }
             if (other == NULL) return key;
             bool model = strcmp(key, "model") == 0 || strcmp(key, "value") == 0;
             if (!json_equal(model ? model_key(val) : val, model ? model_key(other) : other)) return key;
