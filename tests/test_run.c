@@ -983,6 +983,24 @@ START_TEST(test_run_four_shard_processes_equal_one_run)
     snprintf(cmd, sizeof cmd, "%s sweep --task game24 -m %s --searches '' --dir %s/sw -q 2>/dev/null", t_sys2_bin(),
              model, dir);
     ck_assert_int_eq(t_run(cmd, NULL), 2);
+    /* a task option from sweep reaches the task and its header (1-shot game24: a longer prompt than 0-shot) */
+    for (int shots = 0; shots < 2; shots++) {
+        snprintf(cmd, sizeof cmd, "%s sweep --task game24 -m %s --ctx 512 --limit 1 --searches io --param "
+                 "max_step_tokens=4 --param max_depth=1 --param task.n_shot=%d --dir %s/shot%d -q > /dev/null 2>&1",
+                 t_sys2_bin(), model, shots, dir, shots);
+        ck_assert_int_eq(t_run(cmd, NULL), 0);
+    }
+    int64_t prompt_tokens[2];
+    for (int shots = 0; shots < 2; shots++) {
+        snprintf(cmd, sizeof cmd, "%s/shot%d/io__none__none.jsonl", dir, shots);
+        json_t *cfg = NULL, *lines = read_lines(cmd, &cfg);
+        json_t *tp = json_object_get(json_object_get(cfg, "sys2_run"), "task_params");
+        ck_assert_int_eq(json_integer_value(json_object_get(tp, "n_shot")), shots);
+        prompt_tokens[shots] = ci(json_array_get(lines, 0), "counters", "prompt_tokens");
+        json_decref(cfg);
+        json_decref(lines);
+    }
+    ck_assert(prompt_tokens[1] > prompt_tokens[0]);
     snprintf(cmd, sizeof cmd, "%s run --task game24 --search io -m %s --limit 1 --out %s -q 2>&1", t_sys2_bin(), model,
              dir);
     ck_assert_int_eq(t_run(cmd, &txt), 2);
