@@ -1199,10 +1199,11 @@ START_TEST(test_run_cli_two_runs_one_file)
     char cmd[4096], *txt = NULL;
     snprintf(cmd, sizeof cmd,
              "%s run --task game24 --search bon --param n=8 --param max_step_tokens=24 -m %s --ctx 512 --limit 6 "
-             "--threads 1 -q --out %s/one.jsonl > %s/first.log 2>&1 & first=$!; sleep 0.3; "
+             "--threads 1 -q --out %s/one.jsonl > %s/first.log 2>&1 & first=$!; "
+             "for k in $(seq 400); do [ -e %s/one.jsonl.lock ] && break; sleep 0.02; done; " /* until it holds it */
              "%s run --task game24 --search bon --param n=8 --param max_step_tokens=24 -m %s --ctx 512 --limit 6 "
              "-q --out %s/one.jsonl 2>&1; echo \"second=$? first=$first\"; wait $first; echo \"first_rc=$?\"",
-             t_sys2_bin(), model, dir, dir, t_sys2_bin(), model, dir);
+             t_sys2_bin(), model, dir, dir, dir, t_sys2_bin(), model, dir);
     ck_assert_int_eq(t_run(cmd, &txt), 0);
     long pid = 0;
     const char *f = strstr(txt, "first=");
