@@ -1075,9 +1075,9 @@ s2_expr_eq s2_expr_equal(s2_expr_pool *p, const s2_expr *a, const s2_expr *b) {
     uint64_t rng = 0x9e3779b97f4a7c15ull; /* fixed points: the same pair always gets the same answer */
     int valid = 0;
     for (int k = 0; k < S2_EXPR_EQ_POINTS; k++) {
-        /* two thirds in [-3, 3], where most functions are tame, the rest in [-10, 10] */
+        /* a third each in [-1, 1] (the domain of asin, acos), [-3, 3] and [-10, 10] */
         long double r = (long double)(s2_task_rng_next(&rng) >> 11) / (long double)(1ull << 53);
-        long double x = (k % 3 == 2 ? 20 : 6) * (r - 0.5L);
+        long double x = (k % 3 == 0 ? 2 : k % 3 == 1 ? 6 : 20) * (r - 0.5L);
         long double va = s2_expr_eval(a, x), vb = s2_expr_eval(b, x);
         if (!isfinite(va) || !isfinite(vb)) continue;
         long double scale_ = fmaxl(1, fmaxl(fabsl(va), fabsl(vb)));

@@ -107,7 +107,8 @@ typedef enum s2_expr_eq {
 #define S2_EXPR_EQ_POINTS 60     /* random points tried */
 #define S2_EXPR_EQ_MIN_VALID 20  /* fewer valid points: not verified */
 /* Equality as functions of x: a - b simplifies to 0, or else is 0 within a tight relative tolerance (1e-12 of
- * max(1, |a|, |b|)) at S2_EXPR_EQ_POINTS fixed pseudo-random points of [-10, 10] where both are defined. */
+ * max(1, |a|, |b|)) at S2_EXPR_EQ_POINTS fixed pseudo-random points (a third each in [-1, 1], [-3, 3] and
+ * [-10, 10]) where both are defined. */
 s2_expr_eq s2_expr_equal(s2_expr_pool *p, const s2_expr *a, const s2_expr *b);
 static inline bool s2_expr_eq_ok(s2_expr_eq e) { return e == S2_EXPR_EQ_SYMBOLIC || e == S2_EXPR_EQ_NUMERIC; }
 
