@@ -34,7 +34,20 @@ def pass_at_k(n, c, k):
     return 1.0 - comb(n - c, k) / comb(n, k)
 
 
+HEADER = """# integrate: the shipped policy (models/integrate-policy.gguf) beside SymPy
+
+Made by `sh results/integrate.sh` (every command is in it; this file is `python3 results/integrate_table.py`).
+Items: the first 50 of each test set for sc, best-of-N and the SymPy comparison, all 500 for greedy. Solved = the
+task's verifier (d/dx F equals f) accepts the answer; SymPy's answers are checked by SymPy's own differentiation at
+24 points (results/integrate_sympy.py). Tokens per item = prompt + generated tokens (characters) of the policy.
+pass@k rows come from one best-of-n run's samples (unbiased estimator; pass@n is the run itself), so best-of-k with
+the verifier as the filter solves an item exactly when one of its k samples verifies. Sampling temperature 0.7
+(the strategies' default, not tuned). SymPy's time is CPU time (the machine is shared), capped at 5 s per item.
+"""
+
+
 def main():
+    print(HEADER)
     print("| test set | method | items | solved | rate | tokens / item |")
     print("|---|---|---|---|---|---|")
     for s in ("test-bwd", "test-fwd"):
@@ -44,14 +57,16 @@ def main():
                 continue
             if head is not None and name == "sc":
                 label = f"sc, n={head['sys2_run']['params'].get('n')}"
-            ok = sum(bool(r["correct"]) for r in rows)
-            tok = sum(r["tokens"] for r in rows) / len(rows)
-            print(f"| {s} | {label} | {len(rows)} | {ok} | {100 * ok / len(rows):.1f}% | {tok:.0f} |")
+            for sub in ([rows, rows[:50]] if name == "io" and len(rows) > 50 else [rows]):
+                ok = sum(bool(r["correct"]) for r in sub)
+                tok = sum(r["tokens"] for r in sub) / len(sub)
+                what = label + (" (the first 50)" if len(sub) < len(rows) else "")
+                print(f"| {s} | {what} | {len(sub)} | {ok} | {100 * ok / len(sub):.1f}% | {tok:.0f} |")
         ids = None
         for bon in (f"bon_{s}", f"bon256_{s}"):
             head, rows = lines(f"{D}/{bon}.jsonl")
             if rows:
-                ids = [r["id"] for r in rows]
+                ids = ids if ids is not None else [r["id"] for r in rows]
                 n_run = head["sys2_run"]["params"].get("n") if head else "?"
                 print(f"| {s} | *one best-of-{n_run} run, pass@k estimated from its samples:* | | | | |")
                 per = []
@@ -76,7 +91,11 @@ def main():
                 continue
             ok = sum(r["status"] == "solved" for r in rows)
             cpu = sum(min(r["cpu_s"], 5.0) for r in rows) / len(rows)
-            print(f"| {s} | SymPy integrate, 5 s CPU per item ({what}) | {len(rows)} | {ok} | "
+            st = {}
+            for r in rows:
+                st[r["status"]] = st.get(r["status"], 0) + 1
+            detail = ", ".join(f"{v} {k}" for k, v in sorted(st.items()))
+            print(f"| {s} | SymPy integrate, 5 s CPU per item ({what}: {detail}) | {len(rows)} | {ok} | "
                   f"{100 * ok / len(rows):.1f}% | ({cpu:.2f} CPU s / item) |")
 
 
