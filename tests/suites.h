@@ -23,4 +23,5 @@
     X(run) \
     X(scorers) \
     X(models) \
-    X(improve)
+    X(improve) \
+    X(integrate)
