@@ -452,7 +452,7 @@ START_TEST(test_http_server_api)
     free(out);
     const char *bads[] = {"[1,2]", "{\"prompt\":3}", "{\"prompt\":\"a\",\"n\":0}", "{\"prompt\":\"a\",\"temperature\":-1}",
                           "{\"prompt\":\"a\",\"stop\":7}", "{\"prompt\":[1,99999999]}", "{\"prompt\":\"a\",\"logprobs\":99}",
-                          "{\"prompt\":\"a\",\"seed\":\"x\"}", "{\"prompt\":\"a\",\"stream\":true}",
+                          "{\"prompt\":\"a\",\"seed\":\"x\"}", "{\"prompt\":\"a\",\"stream\":\"yes\"}",
                           "{\"prompt\":[\"a\",\"b\"]}"};
     for (size_t i = 0; i < sizeof bads / sizeof *bads; i++) {
         ck_assert_msg(raw(url, bads[i], strlen(bads[i]), &out) == 400, "%s -> %s", bads[i], out);
@@ -513,6 +513,128 @@ START_TEST(test_http_server_api)
 }
 END_TEST
 
+/* The text of an SSE stream: every event's choices[0].text (completions) or delta.content (chat) joined; *done
+ * set when it ends with [DONE]; *finish gets the last finish_reason. */
+static char *sse_text(const char *body, bool chat, bool *done, char *finish, size_t fcap) {
+    size_t cap = strlen(body) + 1, n = 0;
+    char *out = calloc(1, cap);
+    *done = false;
+    for (const char *p = body; (p = strstr(p, "data: ")) != NULL;) {
+        p += 6;
+        const char *e = strstr(p, "\n\n");
+        ck_assert_ptr_nonnull(e); /* every event ends with a blank line */
+        if (strncmp(p, "[DONE]", 6) == 0) {
+            *done = e[2] == '\0';
+            break;
+        }
+        json_t *j = json_loadb(p, (size_t)(e - p), 0, NULL);
+        ck_assert_msg(j != NULL, "an event that is not JSON: %.80s", p);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "object")), chat ? "chat.completion.chunk" : "text_completion");
+        json_t *c0 = json_array_get(json_object_get(j, "choices"), 0);
+        const char *t = chat ? json_string_value(json_object_get(json_object_get(c0, "delta"), "content"))
+                             : json_string_value(json_object_get(c0, "text"));
+        if (t) {
+            memcpy(out + n, t, strlen(t));
+            n += strlen(t);
+        }
+        const char *fr = json_string_value(json_object_get(c0, "finish_reason"));
+        if (fr) snprintf(finish, fcap, "%s", fr);
+        json_decref(j);
+        p = e;
+    }
+    return out;
+}
+
+static char *field_of(const char *body, const char *path0, const char *key) { /* choices[0].path0.key or .key */
+    json_t *j = json_loads(body, 0, NULL);
+    json_t *c0 = json_array_get(json_object_get(j, "choices"), 0);
+    json_t *v = path0 ? json_object_get(json_object_get(c0, path0), key) : json_object_get(c0, key);
+    char *s = json_is_string(v) ? strdup(json_string_value(v)) : NULL;
+    json_decref(j);
+    return s;
+}
+
+START_TEST(test_http_serve_openai_features)
+{
+    fix f;
+    fix_open(&f, "test_http_serve_openai_features", NULL);
+    int port = s2_server_port(f.srv);
+    char url[160], *out = NULL, *ref = NULL;
+    /* a 2 MB body past the 1 MiB limit: read to its end, then 413 (not a broken pipe while the client sends) */
+    size_t big_n = 2u << 20;
+    char *big = malloc(big_n);
+    memset(big, ' ', big_n);
+    memcpy(big, "{\"prompt\":\"a\"}", 14);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/completions", port);
+    ck_assert_int_eq(raw(url, big, big_n, &out), 413);
+    ck_assert_ptr_nonnull(strstr(out, "request_too_large"));
+    free(out);
+    free(big);
+    /* stream: the events' text is the text of the same request without stream */
+    const char *plain = "{\"prompt\":\"Once upon a time\",\"max_tokens\":24,\"seed\":3,\"stop\":[\".\"]}";
+    const char *streamed = "{\"prompt\":\"Once upon a time\",\"max_tokens\":24,\"seed\":3,\"stop\":[\".\"],\"stream\":true,"
+                           "\"stream_options\":{\"include_usage\":true}}";
+    ck_assert_int_eq(raw(url, plain, strlen(plain), &ref), 200);
+    ck_assert_int_eq(raw(url, streamed, strlen(streamed), &out), 200);
+    bool done = false;
+    char finish[16] = "";
+    char *text = sse_text(out, false, &done, finish, sizeof finish);
+    char *want = field_of(ref, NULL, "text"), *want_fin = field_of(ref, NULL, "finish_reason");
+    ck_assert_ptr_nonnull(want);
+    ck_assert_str_eq(text, want);
+    ck_assert_str_eq(finish, want_fin);
+    ck_assert(done);
+    ck_assert_ptr_nonnull(strstr(out, "\"usage\":{")); /* stream_options.include_usage */
+    free(text), free(want), free(want_fin), free(out), free(ref);
+    /* chat: content as a string, as text parts, and null content in an earlier message; streamed the same */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/chat/completions", port);
+    const char *as_string = "{\"messages\":[{\"role\":\"assistant\",\"content\":\"\"},{\"role\":\"user\",\"content\":"
+                            "\"Once upon a time\"}],\"max_tokens\":12,\"seed\":2}";
+    const char *as_parts = "{\"messages\":[{\"role\":\"assistant\",\"content\":null},{\"role\":\"user\",\"content\":"
+                           "[{\"type\":\"text\",\"text\":\"Once upon\"},{\"type\":\"text\",\"text\":\" a time\"}]}],"
+                           "\"max_tokens\":12,\"seed\":2}";
+    const char *chat_stream = "{\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}],"
+                              "\"max_tokens\":12,\"seed\":2,\"stream\":true}";
+    const char *single = "{\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}],\"max_tokens\":12,\"seed\":2}";
+    ck_assert_int_eq(raw(url, as_string, strlen(as_string), &ref), 200);
+    ck_assert_int_eq(raw(url, as_parts, strlen(as_parts), &out), 200);
+    char *a = field_of(ref, "message", "content"), *b = field_of(out, "message", "content");
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_str_eq(a, b);
+    free(a), free(b), free(out), free(ref);
+    ck_assert_int_eq(raw(url, single, strlen(single), &ref), 200);
+    ck_assert_int_eq(raw(url, chat_stream, strlen(chat_stream), &out), 200);
+    text = sse_text(out, true, &done, finish, sizeof finish);
+    want = field_of(ref, "message", "content");
+    ck_assert_str_eq(text, want);
+    ck_assert(done);
+    free(text), free(want), free(out), free(ref);
+    const char *image = "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{}}]}]}";
+    ck_assert_int_eq(raw(url, image, strlen(image), &out), 400);
+    ck_assert_ptr_nonnull(strstr(out, "only text parts"));
+    free(out);
+    /* chat without max_tokens: OpenAI's default, as many tokens as the context holds (not 16) */
+    const char *nomax = "{\"messages\":[{\"role\":\"user\",\"content\":\"Once\"}],\"seed\":4,\"temperature\":0}";
+    ck_assert_int_eq(raw(url, nomax, strlen(nomax), &out), 200);
+    json_t *j = json_loads(out, 0, NULL);
+    json_int_t ct = json_integer_value(json_object_get(json_object_get(j, "usage"), "completion_tokens"));
+    const char *fr = json_string_value(json_object_get(json_array_get(json_object_get(j, "choices"), 0), "finish_reason"));
+    ck_assert_msg(ct > 16 || strcmp(fr, "stop") == 0, "%lld tokens, finish %s", (long long)ct, fr);
+    json_decref(j);
+    free(out);
+    /* a second server on the same port: "address in use" */
+    s2_server_params sp = s2_server_default_params();
+    sp.port = port;
+    s2_server *second = NULL;
+    s2_error err = {0};
+    ck_assert_int_eq(s2_server_start(f.m, &sp, &second, &err), S2_E_IO);
+    ck_assert_ptr_null(second);
+    ck_assert_msg(strstr(err.msg, "address in use") != NULL, "%s", err.msg);
+    fix_close(&f);
+}
+END_TEST
+
 START_TEST(test_http_chat_backend)
 {
     fix f;
@@ -543,10 +665,11 @@ END_TEST
 
 /* ---- a sys2 serve child killed in the middle of a run ---- */
 
-START_TEST(test_http_server_killed)
-{
-    const char *model = t_shared("models/stories260K.gguf", "test_http_server_killed");
-    char tmp[600];
+/* Starts `sys2 serve -m MODEL --port PORT [--model-name NAME]` as a child (model: stories260K, or a random model);
+ * url gets its base from the line it prints once it listens. Returns the pid. */
+static pid_t serve_child(const char *test, int port, const char *name, char *url, size_t cap, FILE **fr) {
+    const char *model = t_shared("models/stories260K.gguf", test);
+    static char tmp[600];
     if (model == NULL) {
         snprintf(tmp, sizeof tmp, "%s/rand.gguf", t_tmpdir());
         s2_init_params ip = s2_init_default_params();
@@ -554,6 +677,8 @@ START_TEST(test_http_server_killed)
         ck_assert_int_eq(s2_model_init_random(&ip, tmp, &e), S2_OK);
         model = tmp;
     }
+    char ports[16];
+    snprintf(ports, sizeof ports, "%d", port);
     int pfd[2];
     ck_assert_int_eq(pipe(pfd), 0);
     pid_t pid = fork();
@@ -561,17 +686,27 @@ START_TEST(test_http_server_killed)
     if (pid == 0) {
         dup2(pfd[1], 1);
         close(pfd[0]);
-        execl(t_sys2_bin(), "sys2", "serve", "-m", model, "--port", "0", (char *)NULL);
+        if (name) execl(t_sys2_bin(), "sys2", "serve", "-m", model, "--port", ports, "--model-name", name, (char *)NULL);
+        else execl(t_sys2_bin(), "sys2", "serve", "-m", model, "--port", ports, (char *)NULL);
         _exit(127);
     }
     close(pfd[1]);
-    FILE *fr = fdopen(pfd[0], "r");
+    *fr = fdopen(pfd[0], "r");
     char line[512] = {0};
-    ck_assert_ptr_nonnull(fgets(line, sizeof line, fr)); /* "sys2 serve: listening on http://127.0.0.1:PORT/v1 ..." */
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, *fr)); /* "sys2 serve: listening on http://127.0.0.1:PORT/v1 ..." */
     char *u = strstr(line, "http://");
     ck_assert_ptr_nonnull(u);
+    char fmt[16];
+    snprintf(fmt, sizeof fmt, "%%%zus", cap - 1);
+    ck_assert_int_eq(sscanf(u, fmt, url), 1);
+    return pid;
+}
+
+START_TEST(test_http_server_killed)
+{
     char url[128];
-    ck_assert_int_eq(sscanf(u, "%127s", url), 1);
+    FILE *fr = NULL;
+    pid_t pid = serve_child("test_http_server_killed", 0, NULL, url, sizeof url, &fr);
     s2_lm *lm = NULL;
     s2_error err = {0};
     ck_assert_int_eq(s2_lm_open(url, NULL, &lm, &err), S2_OK);
@@ -779,11 +914,23 @@ END_TEST
 
 START_TEST(test_http_serve_cli)
 {
-    char cmd[600];
+    char cmd[1400];
     snprintf(cmd, sizeof cmd, "%s serve --help", t_sys2_bin());
     char *out = NULL;
     ck_assert_int_eq(t_run(cmd, &out), 0);
     ck_assert_ptr_nonnull(strstr(out, "--max-queue"));
+    /* each option once in the list of options */
+    static const char *const flags[] = {"-m MODEL", "--ctx", "--threads", "--host", "--port", "--parallel",
+                                        "--max-queue", "--max-body", "--model-name", "-h, --help"};
+    const char *opts = strstr(out, "options:");
+    ck_assert_ptr_nonnull(opts);
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        int seen = 0;
+        char pat[48];
+        snprintf(pat, sizeof pat, "  %s", flags[i]);
+        for (const char *p = opts; (p = strstr(p, pat)) != NULL; p++) seen++;
+        ck_assert_msg(seen == 1, "%s listed %d times", flags[i], seen);
+    }
     free(out);
     snprintf(cmd, sizeof cmd, "%s serve 2>/dev/null", t_sys2_bin());
     ck_assert_int_eq(t_run(cmd, NULL), 2);
@@ -791,6 +938,32 @@ START_TEST(test_http_serve_cli)
     ck_assert_int_eq(t_run(cmd, NULL), 2);
     snprintf(cmd, sizeof cmd, "%s serve -m /nonexistent.gguf --port 0 2>/dev/null", t_sys2_bin());
     ck_assert_int_eq(t_run(cmd, NULL), 1);
+    /* --model-name names the model in /v1/models and in every response */
+    char url[128], u2[200];
+    FILE *fr = NULL;
+    pid_t pid = serve_child("test_http_serve_cli", 0, "my-policy", url, sizeof url, &fr);
+    snprintf(u2, sizeof u2, "%s/models", url);
+    ck_assert_int_eq(raw(u2, NULL, 0, &out), 200);
+    ck_assert_msg(strstr(out, "\"id\":\"my-policy\"") != NULL, "%s", out);
+    free(out);
+    snprintf(u2, sizeof u2, "%s/completions", url);
+    const char *one = "{\"prompt\":\"a\",\"max_tokens\":2}";
+    ck_assert_int_eq(raw(u2, one, strlen(one), &out), 200);
+    ck_assert_msg(strstr(out, "\"model\":\"my-policy\"") != NULL, "%s", out);
+    free(out);
+    /* a second serve on its port: "address in use", exit 1 */
+    int port = 0;
+    ck_assert_int_eq(sscanf(url, "http://127.0.0.1:%d", &port), 1);
+    const char *model = t_shared("models/stories260K.gguf", "test_http_serve_cli");
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s/rand.gguf", t_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s serve -m %s --port %d 2>&1", t_sys2_bin(), model ? model : tmp, port);
+    ck_assert_int_eq(t_run(cmd, &out), 1);
+    ck_assert_msg(strstr(out, "address in use") != NULL, "%s", out);
+    free(out);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    fclose(fr);
 }
 END_TEST
 
@@ -806,6 +979,7 @@ Suite *http_suite(void) {
     tcase_add_test(tc, test_http_context_budget_matches_local);
     tcase_add_test(tc, test_http_server_api);
     tcase_add_test(tc, test_http_chat_backend);
+    tcase_add_test(tc, test_http_serve_openai_features);
     tcase_add_test(tc, test_http_server_killed);
     tcase_add_test(tc, test_http_64_concurrent_clients);
     tcase_add_test(tc, test_http_overhead);

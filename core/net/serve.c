@@ -10,6 +10,7 @@
  * an RNG seeded the same way, the same end-of-generation rule, and the same stop-string rule (the text ends right
  * after the earliest-ending stop string). This file must not print: errors go back to the client as JSON. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <microhttpd.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ctx.h"
 #include "http.h"
@@ -59,6 +61,8 @@ typedef struct job {
     uint64_t seed;
     int32_t logprobs;             /* -1: none; else top-k per token (0: only the chosen token's) */
     bool echo, include_stop;
+    bool stream, stream_usage;    /* stream: true (server-sent events); stream_options.include_usage */
+    bool max_unset;               /* chat without max_tokens: as many as the context holds (OpenAI's default) */
     /* result */
     float *echo_lp;               /* (n_prompt): NAN where none */
     int32_t n_cached;
@@ -164,6 +168,7 @@ static void job_start(s2_server *s, job *j) {
         fail_job(j, 400, m);
         return;
     }
+    if (j->max_unset) j->max_tokens = s->n_ctx - j->n_prompt; /* ends with "length" where the context does */
     s2_seq s0 = -1;
     s2_status st = s2_seq_new(s->ctx, &s0, &err);
     int32_t pre = j->echo ? j->split : j->n_prompt;
@@ -506,7 +511,7 @@ static bool get_num(parse_ctx *pc, json_t *o, const char *key, double lo, double
 
 /* The sampling fields both endpoints share. */
 static bool parse_common(parse_ctx *pc, json_t *o, job *j) {
-    double n = 1, temp = 1, top_p = 1, top_k = 0, min_p = 0, max_tokens = 16;
+    double n = 1, temp = 1, top_p = 1, top_k = 0, min_p = 0, max_tokens = -1;
     if (!get_num(pc, o, "n", 1, MAX_N, &n) || !get_num(pc, o, "temperature", 0, 100, &temp) ||
         !get_num(pc, o, "top_p", 0, 1, &top_p) || !get_num(pc, o, "top_k", -1, 1e9, &top_k) ||
         !get_num(pc, o, "min_p", 0, 1, &min_p) || !get_num(pc, o, "max_tokens", 0, 1e7, &max_tokens) ||
@@ -521,7 +526,9 @@ static bool parse_common(parse_ctx *pc, json_t *o, job *j) {
     j->sp.top_p = (float)top_p;
     j->sp.top_k = top_k > 0 ? (int32_t)top_k : 0;
     j->sp.min_p = (float)min_p;
-    j->max_tokens = (int32_t)max_tokens;
+    /* OpenAI's defaults: 16 for completions; for chat, as many as the context holds (set once the prompt is known) */
+    j->max_unset = max_tokens < 0 && j->chat;
+    j->max_tokens = max_tokens < 0 ? 16 : (int32_t)max_tokens;
     json_t *stop = json_object_get(o, "stop");
     if (json_is_string(stop)) {
         if (json_string_length(stop) > 0) j->stops[j->n_stops++] = strdup(json_string_value(stop));
@@ -548,10 +555,59 @@ static bool parse_common(parse_ctx *pc, json_t *o, job *j) {
     } else {
         return bad(pc, "'%s' must be an integer", "seed");
     }
-    if (json_is_true(json_object_get(o, "stream"))) return bad(pc, "%s", "stream is not supported: send stream false");
+    json_t *stream = json_object_get(o, "stream");
+    if (stream != NULL && !json_is_boolean(stream) && !json_is_null(stream)) return bad(pc, "'%s' must be a boolean", "stream");
+    j->stream = json_is_true(stream);
+    j->stream_usage = j->stream && json_is_true(json_object_get(json_object_get(o, "stream_options"), "include_usage"));
     json_t *inc = json_object_get(o, "include_stop_str_in_output");
     j->include_stop = json_is_true(inc);
     return true;
+}
+
+/* A message's content as text: a string; an array of parts, whose "text" parts are joined (OpenAI's content parts;
+ * other kinds are refused); null (an assistant message with tool calls): empty. NULL with pc->msg when refused;
+ * *owned set when the result is malloc'd. */
+static const char *content_text(parse_ctx *pc, json_t *content, size_t *len, bool *owned) {
+    *owned = false;
+    if (json_is_string(content)) {
+        *len = json_string_length(content);
+        return json_string_value(content);
+    }
+    if (json_is_null(content)) {
+        *len = 0;
+        return "";
+    }
+    if (!json_is_array(content)) {
+        bad(pc, "each message needs a '%s' that is a string, an array of text parts or null", "content");
+        return NULL;
+    }
+    size_t total = 0, i;
+    json_t *part;
+    json_array_foreach(content, i, part) {
+        const char *type = json_string_value(json_object_get(part, "type"));
+        json_t *text = json_object_get(part, "text");
+        if (type == NULL || strcmp(type, "text") != 0 || !json_is_string(text)) {
+            snprintf(pc->msg, sizeof pc->msg, "content part %zu is not {\"type\": \"text\", \"text\": string} (type '%.40s'): "
+                     "only text parts are supported", i, type ? type : "(none)");
+            return NULL;
+        }
+        total += json_string_length(text);
+    }
+    char *out = malloc(total + 1);
+    if (out == NULL) {
+        bad(pc, "%s", "out of memory");
+        return NULL;
+    }
+    size_t at = 0;
+    json_array_foreach(content, i, part) {
+        json_t *text = json_object_get(part, "text");
+        memcpy(out + at, json_string_value(text), json_string_length(text));
+        at += json_string_length(text);
+    }
+    out[at] = '\0';
+    *len = at;
+    *owned = true;
+    return out;
 }
 
 /* "role: content\n" per message, then "assistant:" (the GGUF's chat template, if any, is not used). */
@@ -566,23 +622,31 @@ static char *chat_prompt(parse_ctx *pc, json_t *msgs) {
     if (out == NULL) return NULL;
     json_array_foreach(msgs, i, e) {
         const char *role = json_string_value(json_object_get(e, "role"));
-        json_t *content = json_object_get(e, "content");
-        if (role == NULL || !json_is_string(content)) {
+        if (role == NULL) {
             free(out);
-            bad(pc, "each message needs a string '%s' and a string 'content'", "role");
+            bad(pc, "each message needs a string '%s'", "role");
             return NULL;
         }
-        size_t need = len + strlen(role) + json_string_length(content) + 16;
+        size_t cl = 0;
+        bool owned = false;
+        const char *content = content_text(pc, json_object_get(e, "content"), &cl, &owned);
+        if (content == NULL) {
+            free(out);
+            return NULL;
+        }
+        size_t need = len + strlen(role) + cl + 16;
         if (need > cap) {
             while (cap < need) cap *= 2;
             char *no = realloc(out, cap);
             if (no == NULL) {
                 free(out);
+                if (owned) free((char *)content);
                 return NULL;
             }
             out = no;
         }
-        len += (size_t)snprintf(out + len, cap - len, "%s: %s\n", role, json_string_value(content));
+        len += (size_t)snprintf(out + len, cap - len, "%s: %.*s\n", role, (int)cl, content);
+        if (owned) free((char *)content);
     }
     char *no = realloc(out, len + 16);
     if (no == NULL) {
@@ -819,23 +883,116 @@ static json_t *choice_json(s2_server *s, job *j, int32_t i) {
     return ch;
 }
 
-static json_t *job_json(s2_server *s, job *j) {
-    json_t *choices = json_array();
+static json_t *usage_json(const job *j) {
     int64_t gen = 0;
-    for (int32_t i = 0; i < j->n; i++) {
-        json_array_append_new(choices, choice_json(s, j, i));
-        gen += j->ch[i].n;
-    }
+    for (int32_t i = 0; i < j->n; i++) gen += j->ch[i].n;
+    return json_pack("{s:I,s:I,s:I,s:{s:I}}", "prompt_tokens", (json_int_t)j->n_prompt, "completion_tokens",
+                     (json_int_t)gen, "total_tokens", (json_int_t)(j->n_prompt + gen), "prompt_tokens_details",
+                     "cached_tokens", (json_int_t)j->n_cached);
+}
+
+static void job_id(s2_server *s, const job *j, char *sid, size_t cap) {
     pthread_mutex_lock(&s->mu);
     int64_t id = s->next_id++;
     pthread_mutex_unlock(&s->mu);
+    snprintf(sid, cap, "%s-%lld", j->chat ? "chatcmpl" : "cmpl", (long long)id);
+}
+
+static json_t *job_json(s2_server *s, job *j) {
+    json_t *choices = json_array();
+    for (int32_t i = 0; i < j->n; i++) json_array_append_new(choices, choice_json(s, j, i));
     char sid[48];
-    snprintf(sid, sizeof sid, "%s-%lld", j->chat ? "chatcmpl" : "cmpl", (long long)id);
-    return json_pack("{s:s,s:s,s:I,s:s,s:o,s:{s:I,s:I,s:I,s:{s:I}}}", "id", sid, "object",
-                     j->chat ? "chat.completion" : "text_completion", "created", (json_int_t)time(NULL), "model",
-                     s->name, "choices", choices, "usage", "prompt_tokens", (json_int_t)j->n_prompt,
-                     "completion_tokens", (json_int_t)gen, "total_tokens", (json_int_t)(j->n_prompt + gen),
-                     "prompt_tokens_details", "cached_tokens", (json_int_t)j->n_cached);
+    job_id(s, j, sid, sizeof sid);
+    return json_pack("{s:s,s:s,s:I,s:s,s:o,s:o}", "id", sid, "object", j->chat ? "chat.completion" : "text_completion",
+                     "created", (json_int_t)time(NULL), "model", s->name, "choices", choices, "usage", usage_json(j));
+}
+
+/* ---- streaming: server-sent events as OpenAI sends them ---- */
+
+typedef struct sse {
+    char *buf;
+    size_t len, cap;
+    bool oom;
+} sse;
+
+static void sse_event(sse *o, json_t *js) { /* "data: JSON\n\n"; steals js */
+    char *t = js ? json_dumps(js, JSON_COMPACT) : NULL;
+    json_decref(js);
+    size_t n = t ? strlen(t) : 0;
+    if (t == NULL || o->len + n + 9 > o->cap) {
+        size_t nc = o->cap ? o->cap : 4096;
+        while (nc < o->len + n + 9) nc *= 2;
+        char *nb = t ? realloc(o->buf, nc) : NULL;
+        if (nb == NULL) {
+            o->oom = true;
+            free(t);
+            return;
+        }
+        o->buf = nb;
+        o->cap = nc;
+    }
+    o->len += (size_t)snprintf(o->buf + o->len, o->cap - o->len, "data: %s\n\n", t);
+    free(t);
+}
+
+/* One chunk: choice i's delta text (a completions "text" or a chat "delta"), its finish_reason (NULL: null). */
+static json_t *chunk(s2_server *s, const job *j, const char *sid, int32_t i, json_t *delta, const char *finish) {
+    json_t *ch = json_pack("{s:i,s:o,s:n}", "index", i, j->chat ? "delta" : "text", delta, "logprobs");
+    json_object_set_new(ch, "finish_reason", finish ? json_string(finish) : json_null());
+    return json_pack("{s:s,s:s,s:I,s:s,s:[o]}", "id", sid, "object", j->chat ? "chat.completion.chunk" : "text_completion",
+                     "created", (json_int_t)time(NULL), "model", s->name, "choices", ch);
+}
+
+/* The finished job as the events OpenAI streams: for each choice (chat: a first delta with the role) one event per
+ * token's text, then one with the finish_reason; with stream_options.include_usage an event with the usage and no
+ * choices; then "data: [DONE]". The events are written once the job is done, not as the tokens are decoded. */
+static char *job_sse(s2_server *s, job *j, size_t *len) {
+    sse o = {0};
+    char sid[48];
+    job_id(s, j, sid, sizeof sid);
+    char piece[256];
+    for (int32_t i = 0; i < j->n && !o.oom; i++) {
+        const choice *c = &j->ch[i];
+        size_t tlen = c->tlen;
+        if (c->stop_idx >= 0 && !j->include_stop) tlen -= strlen(j->stops[c->stop_idx]); /* as choice_json */
+        if (j->chat) sse_event(&o, chunk(s, j, sid, i, json_pack("{s:s,s:s}", "role", "assistant", "content", ""), NULL));
+        else if (j->echo && j->prompt_text) sse_event(&o, chunk(s, j, sid, i, jstr(j->prompt_text, j->prompt_len, NULL), NULL));
+        size_t at = 0;
+        for (int32_t t = 0; t < c->n && at < tlen && !o.oom; t++) {
+            int32_t pl = s2_token_to_piece(s->v, c->toks[t], false, piece, (int32_t)sizeof piece);
+            size_t k = pl > 0 ? (size_t)pl : 0;
+            if (at + k > tlen) k = tlen - at;
+            if (k == 0) continue;
+            json_t *text = jstr(c->text + at, k, NULL);
+            sse_event(&o, chunk(s, j, sid, i, j->chat ? json_pack("{s:o}", "content", text) : text, NULL));
+            at += k;
+        }
+        bool stopped = strcmp(c->finish, "stop") == 0 || strcmp(c->finish, "eos") == 0;
+        sse_event(&o, chunk(s, j, sid, i, j->chat ? json_object() : json_string(""), stopped ? "stop" : "length"));
+    }
+    if (j->stream_usage)
+        sse_event(&o, json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", sid, "object",
+                                j->chat ? "chat.completion.chunk" : "text_completion", "created", (json_int_t)time(NULL),
+                                "model", s->name, "choices", "usage", usage_json(j)));
+    const char done[] = "data: [DONE]\n\n";
+    if (!o.oom && o.len + sizeof done <= o.cap) {
+        memcpy(o.buf + o.len, done, sizeof done);
+        o.len += sizeof done - 1;
+    } else if (!o.oom) {
+        char *nb = realloc(o.buf, o.len + sizeof done);
+        if (nb == NULL) o.oom = true;
+        else {
+            o.buf = nb;
+            memcpy(o.buf + o.len, done, sizeof done);
+            o.len += sizeof done - 1;
+        }
+    }
+    if (o.oom) {
+        free(o.buf);
+        return NULL;
+    }
+    *len = o.len;
+    return o.buf;
 }
 
 /* ---- HTTP ---- */
@@ -863,6 +1020,25 @@ static enum MHD_Result send_json(s2_server *s, struct MHD_Connection *conn, unsi
     s->st.requests++;
     if (code == 503) s->st.rejected_busy++;
     if (code == 413) s->st.rejected_large++;
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+static enum MHD_Result send_sse(s2_server *s, struct MHD_Connection *conn, job *j) {
+    size_t len = 0;
+    char *txt = job_sse(s, j, &len);
+    if (txt == NULL) return send_json(s, conn, 503, err_json("out of memory", "server_error", NULL));
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, txt, MHD_RESPMEM_MUST_FREE);
+    if (r == NULL) {
+        free(txt);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "text/event-stream");
+    MHD_add_response_header(r, "Cache-Control", "no-cache");
+    enum MHD_Result ret = MHD_queue_response(conn, 200, r);
+    MHD_destroy_response(r);
+    pthread_mutex_lock(&s->mu);
+    s->st.requests++;
     pthread_mutex_unlock(&s->mu);
     return ret;
 }
@@ -900,7 +1076,10 @@ static enum MHD_Result run_completion(s2_server *s, struct MHD_Connection *conn,
     pthread_cond_signal(&s->work);
     while (!j->done) pthread_cond_wait(&j->cv, &s->mu);
     pthread_mutex_unlock(&s->mu);
-    enum MHD_Result ret = j->http ? send_error(s, conn, (unsigned)j->http, j->msg) : send_json(s, conn, 200, job_json(s, j));
+    enum MHD_Result ret;
+    if (j->http) ret = send_error(s, conn, (unsigned)j->http, j->msg);
+    else if (j->stream) ret = send_sse(s, conn, j);
+    else ret = send_json(s, conn, 200, job_json(s, j));
     job_free(j);
     return ret;
 }
@@ -916,8 +1095,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (r == NULL) return MHD_NO;
         *con_cls = r;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (post && cl != NULL && strtoll(cl, NULL, 10) > s->p.max_body) {
-            r->too_large = r->answered = true;
+        long long claimed = post && cl != NULL ? strtoll(cl, NULL, 10) : 0;
+        if (claimed > s->p.max_body) r->too_large = true; /* read and discarded, then 413: a client that is still
+                                                            * sending when the answer comes sees a broken pipe */
+        if (claimed > s->p.max_body + ((long long)64 << 20)) { /* beyond any honest mistake: answer and close */
+            r->answered = true;
             char m[128];
             snprintf(m, sizeof m, "the request body (%s bytes) is larger than the limit (%lld bytes)", cl,
                      (long long)s->p.max_body);
@@ -1025,18 +1207,30 @@ s2_status s2_server_start(const s2_model *m, const s2_server_params *params, s2_
     addr.sin_port = htons((uint16_t)p.port);
     if (st == S2_OK && inet_pton(AF_INET, s->host, &addr.sin_addr) != 1)
         st = s2_error_set(err, S2_E_ARG, "serve: '%s' is not an IPv4 address", s->host);
+    /* the listening socket is made here, without SO_REUSEPORT, so that a second server on a port in use fails with
+     * the reason instead of sharing the port and splitting the requests with the first */
+    int fd = -1;
     if (st == S2_OK) {
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int one = 1;
+        if (fd < 0) st = s2_error_set(err, S2_E_IO, "serve: socket: %s", strerror(errno));
+        else setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* TIME_WAIT only; not a shared port */
+    }
+    if (st == S2_OK && (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, 128) != 0))
+        st = s2_error_set(err, S2_E_IO, "serve: cannot listen on %s:%d: %s", s->host, p.port,
+                          errno == EADDRINUSE ? "address in use (another server listens there)" : strerror(errno));
+    if (st == S2_OK) {
+        struct sockaddr_in bound;
+        socklen_t bl = sizeof bound;
+        s->port = getsockname(fd, (struct sockaddr *)&bound, &bl) == 0 ? ntohs(bound.sin_port) : p.port;
         s->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)p.port,
-                                NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                                MHD_OPTION_NOTIFY_COMPLETED, on_done, s, MHD_OPTION_CONNECTION_LIMIT,
-                                (unsigned)p.max_conn, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
-                                MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+                                NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
+                                on_done, s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)p.max_conn,
+                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300, MHD_OPTION_END);
         if (s->d == NULL) st = s2_error_set(err, S2_E_IO, "serve: cannot listen on %s:%d", s->host, p.port);
+        else fd = -1; /* the daemon's now */
     }
-    if (st == S2_OK) {
-        const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-        s->port = di ? di->port : p.port;
-    }
+    if (fd >= 0) close(fd);
     if (st != S2_OK) {
         s2_server_free(s);
         return st;
