@@ -967,6 +967,32 @@ START_TEST(test_http_serve_cli)
 }
 END_TEST
 
+/* `sys2 serve` through the official OpenAI Node SDK (make test installs it in build/node: SYS2_NODE_MODULES):
+ * completions, chat with content parts, both streamed, a 413 seen as a 413, a 400, 20 concurrent requests. */
+START_TEST(test_http_serve_node_sdk)
+{
+    const char *mods = getenv("SYS2_NODE_MODULES") ? getenv("SYS2_NODE_MODULES") : "build/node/node_modules";
+    char probe[700];
+    snprintf(probe, sizeof probe, "%s/openai/package.json", mods);
+    if (access(probe, R_OK) != 0 || t_run("node --version >/dev/null 2>&1", NULL) != 0) {
+        fprintf(stderr, "SKIP test_http_serve_node_sdk: no node or no %s (make test installs them)\n", probe);
+        ck_assert_msg(getenv("CI") == NULL, "under CI the OpenAI Node SDK must be installed (%s)", probe);
+        return;
+    }
+    char url[128];
+    FILE *fr = NULL;
+    pid_t pid = serve_child("test_http_serve_node_sdk", 0, "sdk-model", url, sizeof url, &fr);
+    char cmd[1200], *out = NULL;
+    snprintf(cmd, sizeof cmd, "node tests/node/serve_openai.cjs %s sdk-model %s 2>&1", url, mods);
+    int rc = t_run(cmd, &out);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    fclose(fr);
+    ck_assert_msg(rc == 0 && strstr(out, "8 passed, 0 failed") != NULL, "exit %d:\n%s", rc, out);
+    free(out);
+}
+END_TEST
+
 Suite *http_suite(void) {
     Suite *s = suite_create("http");
     TCase *tc = tcase_create("core");
@@ -984,6 +1010,7 @@ Suite *http_suite(void) {
     tcase_add_test(tc, test_http_64_concurrent_clients);
     tcase_add_test(tc, test_http_overhead);
     tcase_add_test(tc, test_http_serve_cli);
+    tcase_add_test(tc, test_http_serve_node_sdk);
     suite_add_tcase(s, tc);
     return s;
 }
