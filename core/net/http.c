@@ -1014,6 +1014,8 @@ static s2_status sampling_fields(http_lm *h, json_t *b, const s2_lm_sample_param
         json_object_set_new(b, "top_n_sigma", json_real(-1));
         json_object_set_new(b, "dynatemp_range", json_real(0));
         json_object_set_new(b, "verbose", json_true()); /* __verbose.stop_type / stopping_word: which stop ended it */
+        json_object_set_new(b, "n_probs", json_integer(pr->sample_logprobs)); /* builds that do not read "logprobs" */
+        json_object_set_new(b, "post_sampling_probs", json_false()); /* the model's log-probs, not the sampler's */
     }
     if (pr->keep_stop) json_object_set_new(b, pr->keep_stop, json_true());
     json_object_set_new(b, "logprobs", h->chat ? json_true() : json_integer(pr->sample_logprobs));
