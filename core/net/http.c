@@ -233,14 +233,18 @@ static void server_says(const xfer *x, char *out, size_t cap) {
 }
 
 /* A 400 that says the prompt (plus max_tokens) is longer than the context: sys2 serve's and OpenAI's code
- * "context_length_exceeded", or vLLM's "maximum context length" message. */
+ * "context_length_exceeded", vLLM's "maximum context length" message, llama-server's type
+ * "exceed_context_size_error" ("request (N tokens) exceeds the available context size"). */
 static bool context_exceeded(const xfer *x) {
     json_t *j = x->resp ? json_loads(x->resp, 0, NULL) : NULL;
     json_t *e = json_object_get(j, "error");
     const char *code = json_string_value(json_object_get(e, "code"));
     const char *msg = json_string_value(json_object_get(e, "message"));
     if (msg == NULL) msg = json_string_value(json_object_get(j, "message"));
-    bool yes = (code && strcmp(code, "context_length_exceeded") == 0) || (msg && strstr(msg, "maximum context length"));
+    const char *type = json_string_value(json_object_get(e, "type"));
+    bool yes = (code && strcmp(code, "context_length_exceeded") == 0) || (msg && strstr(msg, "maximum context length")) ||
+               (type && strcmp(type, "exceed_context_size_error") == 0) || /* llama-server */
+               (msg && strstr(msg, "exceeds the available context size"));
     json_decref(j);
     return yes;
 }
