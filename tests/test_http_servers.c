@@ -283,6 +283,14 @@ static char *gen_text(const gen *g, bool keep_stop) {
  * 40 / 0.95 / 0.05 (the fake then answers something else); "verbose" adds __verbose with stop_type and
  * stopping_word; usage carries prompt_tokens_details.cached_tokens and timings.cache_n. */
 static void llama_post(fake *f, int c, json_t *b) {
+    if (prompt_tokens(b) > 64) { /* a 64-token slot; server-context.cpp's message and type */
+        char m[160];
+        snprintf(m, sizeof m, "request (%lld tokens) exceeds the available context size (64 tokens), try increasing it",
+                 (long long)prompt_tokens(b));
+        reply_json(c, 400, json_pack("{s:{s:i,s:s,s:s}}", "error", "code", 400, "message", m, "type",
+                                     "exceed_context_size_error"));
+        return;
+    }
     if (json_integer_value(json_object_get(b, "n")) > 1) {
         reply_error(c, 500, "Only one completion choice is allowed");
         return;
@@ -577,6 +585,28 @@ START_TEST(test_http_servers_llama_no_echo)
     const char *labels[] = {"sure", "impossible"};
     ck_assert_int_eq(s2_lm_score_labels(lm, s, labels, 2, out, &err), S2_E_UNSUPPORTED);
     ck_assert_int_eq(f.posts, 0);
+    s2_lm_free(lm);
+    fake_stop(&f);
+}
+END_TEST
+
+START_TEST(test_http_servers_llama_context)
+{
+    /* a prompt past llama-server's slot is a context overflow, as the local engine says it (S2_E_BUDGET) */
+    fake f;
+    fake_start(&f, &LLAMA);
+    s2_lm *lm = fake_lm(&f, NULL);
+    char prompt[100];
+    memset(prompt, 'a', sizeof prompt - 1);
+    prompt[sizeof prompt - 1] = '\0';
+    s2_lm_seq s;
+    s2_lm_gen g;
+    s2_lm_sample_params p = step_params();
+    OK(s2_lm_seq_new(lm, prompt, &s, err_));
+    s2_error err = {0};
+    ck_assert_int_eq(s2_lm_sample(lm, &s, 1, &p, &g, &err), S2_E_BUDGET);
+    ck_assert_msg(strstr(err.msg, "exceeds the available context size") != NULL, "%s", err.msg);
+    ck_assert_int_eq(f.posts, 1);
     s2_lm_free(lm);
     fake_stop(&f);
 }
@@ -903,6 +933,7 @@ Suite *http_servers_suite(void) {
     tcase_add_test(tc, test_http_servers_llama_chains);
     tcase_add_test(tc, test_http_servers_llama_no_echo);
     tcase_add_test(tc, test_http_servers_llama_stop_reason_required);
+    tcase_add_test(tc, test_http_servers_llama_context);
     tcase_add_test(tc, test_http_servers_vllm_sglang);
     tcase_add_test(tc, test_http_servers_openai);
     tcase_add_test(tc, test_http_servers_missing_fields);
