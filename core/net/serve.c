@@ -32,6 +32,12 @@
 
 /* ---- jobs ---- */
 
+typedef struct sse {              /* server-sent events written and not yet read */
+    char *buf;
+    size_t len, cap, read;
+    bool oom;
+} sse;
+
 typedef struct choice {
     s2_seq seq;
     float *logits;                /* (V) next-token logits */
@@ -63,6 +69,12 @@ typedef struct job {
     bool echo, include_stop;
     bool stream, stream_usage;    /* stream: true (server-sent events); stream_options.include_usage */
     bool max_unset;               /* chat without max_tokens: as many as the context holds (OpenAI's default) */
+    /* stream: the events (mu), what of each choice's text they carry, and who frees the job */
+    sse out;
+    size_t *sent;                 /* (n) bytes of each choice's text in the events */
+    bool began, out_final;        /* the first events; the last ([DONE] or an error) */
+    bool abandoned;               /* the response is gone (client done or away): the engine frees the job when done */
+    char sid[48];
     /* result */
     float *echo_lp;               /* (n_prompt): NAN where none */
     int32_t n_cached;
@@ -125,6 +137,8 @@ static void job_free(job *j) {
         free(j->ch[i].tops);
     }
     free(j->ch);
+    free(j->sent);
+    free(j->out.buf);
     pthread_cond_destroy(&j->cv);
     free(j);
 }
@@ -360,10 +374,14 @@ static bool job_running(const job *j) {
     return false;
 }
 
-/* (mu held) */
-static void job_done(job *j) {
+static void stream_publish(s2_server *s, job *j, bool final);
+
+/* (mu held) A stream gets its last events; a job whose stream response is gone is freed here. */
+static void job_done(s2_server *s, job *j) {
     j->done = true;
-    pthread_cond_signal(&j->cv);
+    if (j->stream) stream_publish(s, j, true);
+    if (j->abandoned) job_free(j);
+    else pthread_cond_broadcast(&j->cv);
 }
 
 static void *engine_main(void *arg) {
@@ -384,7 +402,7 @@ static void *engine_main(void *arg) {
                 job **nr = realloc(s->run, (size_t)nc * sizeof *nr);
                 if (nr == NULL) {
                     fail_job(j, 503, "serve: out of memory");
-                    job_done(j);
+                    job_done(s, j);
                     continue;
                 }
                 s->run = nr;
@@ -395,7 +413,7 @@ static void *engine_main(void *arg) {
             pthread_mutex_lock(&s->mu);
             s->st.completions++;
             if (j->http != 0 || !job_running(j)) {
-                job_done(j);
+                job_done(s, j);
             } else {
                 s->run[s->n_run++] = j;
                 s->n_active_seqs += j->n;
@@ -412,24 +430,26 @@ static void *engine_main(void *arg) {
                 fail_job(j, http_of(st), err.msg);
             }
             if (job_running(j)) {
+                if (j->stream) stream_publish(s, j, false);
                 r++;
                 continue;
             }
             s->n_active_seqs -= j->n;
             s->run[r] = s->run[--s->n_run];
-            job_done(j);
+            job_done(s, j);
         }
     }
     /* stopping: fail what runs and what waits */
     for (int32_t r = 0; r < s->n_run; r++) {
         for (int32_t i = 0; i < s->run[r]->n; i++) choice_release(s, &s->run[r]->ch[i]);
         fail_job(s->run[r], 503, "the server is shutting down");
-        job_done(s->run[r]);
+        job_done(s, s->run[r]);
     }
     s->n_run = 0;
-    for (job *j = s->q_head; j != NULL; j = j->next) {
+    for (job *j = s->q_head, *next; j != NULL; j = next) {
+        next = j->next;
         fail_job(j, 503, "the server is shutting down");
-        job_done(j);
+        job_done(s, j);
     }
     s->q_head = s->q_tail = NULL;
     pthread_mutex_unlock(&s->mu);
@@ -485,6 +505,14 @@ static json_t *err_json(const char *msg, const char *type, const char *code) {
 }
 
 /* ---- request parsing ---- */
+
+static void job_id(s2_server *s, const job *j, char *sid, size_t cap) {
+    pthread_mutex_lock(&s->mu);
+    int64_t id = s->next_id++;
+    pthread_mutex_unlock(&s->mu);
+    snprintf(sid, cap, "%s-%lld", j->chat ? "chatcmpl" : "cmpl", (long long)id);
+}
+
 
 typedef struct parse_ctx {
     s2_server *s;
@@ -763,6 +791,11 @@ static job *parse_job(parse_ctx *pc, json_t *o, bool chat) {
         j->echo_lp = malloc((size_t)j->n_prompt * sizeof *j->echo_lp);
         if (j->echo_lp == NULL) ok = bad(pc, "%s", "out of memory");
     }
+    if (ok && j->stream) {
+        j->sent = calloc((size_t)j->n, sizeof *j->sent);
+        if (j->sent == NULL) ok = bad(pc, "%s", "out of memory");
+        job_id(s, j, j->sid, sizeof j->sid);
+    }
     if (ok) {
         j->ch = calloc((size_t)j->n, sizeof *j->ch);
         if (j->ch == NULL) ok = bad(pc, "%s", "out of memory");
@@ -891,13 +924,6 @@ static json_t *usage_json(const job *j) {
                      "cached_tokens", (json_int_t)j->n_cached);
 }
 
-static void job_id(s2_server *s, const job *j, char *sid, size_t cap) {
-    pthread_mutex_lock(&s->mu);
-    int64_t id = s->next_id++;
-    pthread_mutex_unlock(&s->mu);
-    snprintf(sid, cap, "%s-%lld", j->chat ? "chatcmpl" : "cmpl", (long long)id);
-}
-
 static json_t *job_json(s2_server *s, job *j) {
     json_t *choices = json_array();
     for (int32_t i = 0; i < j->n; i++) json_array_append_new(choices, choice_json(s, j, i));
@@ -908,12 +934,6 @@ static json_t *job_json(s2_server *s, job *j) {
 }
 
 /* ---- streaming: server-sent events as OpenAI sends them ---- */
-
-typedef struct sse {
-    char *buf;
-    size_t len, cap;
-    bool oom;
-} sse;
 
 static void sse_event(sse *o, json_t *js) { /* "data: JSON\n\n"; steals js */
     char *t = js ? json_dumps(js, JSON_COMPACT) : NULL;
@@ -935,64 +955,105 @@ static void sse_event(sse *o, json_t *js) { /* "data: JSON\n\n"; steals js */
     free(t);
 }
 
-/* One chunk: choice i's delta text (a completions "text" or a chat "delta"), its finish_reason (NULL: null). */
-static json_t *chunk(s2_server *s, const job *j, const char *sid, int32_t i, json_t *delta, const char *finish) {
+/* One chunk: choice i's delta (a completions "text" or a chat "delta"), its finish_reason (NULL: null). */
+static json_t *chunk(s2_server *s, const job *j, int32_t i, json_t *delta, const char *finish) {
     json_t *ch = json_pack("{s:i,s:o,s:n}", "index", i, j->chat ? "delta" : "text", delta, "logprobs");
     json_object_set_new(ch, "finish_reason", finish ? json_string(finish) : json_null());
-    return json_pack("{s:s,s:s,s:I,s:s,s:[o]}", "id", sid, "object", j->chat ? "chat.completion.chunk" : "text_completion",
+    return json_pack("{s:s,s:s,s:I,s:s,s:[o]}", "id", j->sid, "object", j->chat ? "chat.completion.chunk" : "text_completion",
                      "created", (json_int_t)time(NULL), "model", s->name, "choices", ch);
 }
 
-/* The finished job as the events OpenAI streams: for each choice (chat: a first delta with the role) one event per
- * token's text, then one with the finish_reason; with stream_options.include_usage an event with the usage and no
- * choices; then "data: [DONE]". The events are written once the job is done, not as the tokens are decoded. */
-static char *job_sse(s2_server *s, job *j, size_t *len) {
-    sse o = {0};
-    char sid[48];
-    job_id(s, j, sid, sizeof sid);
-    char piece[256];
-    for (int32_t i = 0; i < j->n && !o.oom; i++) {
+/* (mu held, the engine thread: it alone writes the choices' text) New events for a stream: for each choice (chat: a
+ * first delta with the role) the text no stop string can still cut; at the end the rest, a chunk with the
+ * finish_reason per choice, with stream_options.include_usage a chunk with the usage and no choices, then
+ * "data: [DONE]"; a failed job ends with an error event. Wakes the connection thread that reads them. */
+static void stream_publish(s2_server *s, job *j, bool final) {
+    if (j->out_final) return;
+    if (j->http != 0) {
+        sse_event(&j->out, err_json(j->msg, j->http == 400 ? "invalid_request_error" : "server_error", NULL));
+        j->out_final = true;
+        pthread_cond_broadcast(&j->cv);
+        return;
+    }
+    if (!j->began) {
+        for (int32_t i = 0; i < j->n; i++) {
+            if (j->chat) sse_event(&j->out, chunk(s, j, i, json_pack("{s:s,s:s}", "role", "assistant", "content", ""), NULL));
+            else if (j->echo && j->prompt_text) sse_event(&j->out, chunk(s, j, i, jstr(j->prompt_text, j->prompt_len, NULL), NULL));
+        }
+        j->began = true;
+    }
+    size_t hold = 0; /* a stop string completed by a later token cuts at most this far back */
+    for (int32_t k = 0; k < j->n_stops; k++)
+        if (strlen(j->stops[k]) > hold) hold = strlen(j->stops[k]);
+    for (int32_t i = 0; i < j->n; i++) {
         const choice *c = &j->ch[i];
-        size_t tlen = c->tlen;
-        if (c->stop_idx >= 0 && !j->include_stop) tlen -= strlen(j->stops[c->stop_idx]); /* as choice_json */
-        if (j->chat) sse_event(&o, chunk(s, j, sid, i, json_pack("{s:s,s:s}", "role", "assistant", "content", ""), NULL));
-        else if (j->echo && j->prompt_text) sse_event(&o, chunk(s, j, sid, i, jstr(j->prompt_text, j->prompt_len, NULL), NULL));
-        size_t at = 0;
-        for (int32_t t = 0; t < c->n && at < tlen && !o.oom; t++) {
-            int32_t pl = s2_token_to_piece(s->v, c->toks[t], false, piece, (int32_t)sizeof piece);
-            size_t k = pl > 0 ? (size_t)pl : 0;
-            if (at + k > tlen) k = tlen - at;
-            if (k == 0) continue;
-            json_t *text = jstr(c->text + at, k, NULL);
-            sse_event(&o, chunk(s, j, sid, i, j->chat ? json_pack("{s:o}", "content", text) : text, NULL));
-            at += k;
+        size_t end = c->tlen;
+        if (!c->active || final) {
+            if (c->stop_idx >= 0 && !j->include_stop) end -= strlen(j->stops[c->stop_idx]); /* as choice_json */
+        } else {
+            end = end > hold ? end - hold : 0;
+            while (end > j->sent[i] && ((unsigned char)c->text[end] & 0xC0) == 0x80) end--; /* whole characters */
         }
-        bool stopped = strcmp(c->finish, "stop") == 0 || strcmp(c->finish, "eos") == 0;
-        sse_event(&o, chunk(s, j, sid, i, j->chat ? json_object() : json_string(""), stopped ? "stop" : "length"));
+        if (end <= j->sent[i] || c->text == NULL) continue;
+        json_t *text = jstr(c->text + j->sent[i], end - j->sent[i], NULL);
+        sse_event(&j->out, chunk(s, j, i, j->chat ? json_pack("{s:o}", "content", text) : text, NULL));
+        j->sent[i] = end;
     }
-    if (j->stream_usage)
-        sse_event(&o, json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", sid, "object",
-                                j->chat ? "chat.completion.chunk" : "text_completion", "created", (json_int_t)time(NULL),
-                                "model", s->name, "choices", "usage", usage_json(j)));
-    const char done[] = "data: [DONE]\n\n";
-    if (!o.oom && o.len + sizeof done <= o.cap) {
-        memcpy(o.buf + o.len, done, sizeof done);
-        o.len += sizeof done - 1;
-    } else if (!o.oom) {
-        char *nb = realloc(o.buf, o.len + sizeof done);
-        if (nb == NULL) o.oom = true;
-        else {
-            o.buf = nb;
-            memcpy(o.buf + o.len, done, sizeof done);
-            o.len += sizeof done - 1;
+    if (final) {
+        for (int32_t i = 0; i < j->n; i++) {
+            const choice *c = &j->ch[i];
+            bool stopped = c->finish && (strcmp(c->finish, "stop") == 0 || strcmp(c->finish, "eos") == 0);
+            sse_event(&j->out, chunk(s, j, i, j->chat ? json_object() : json_string(""), stopped ? "stop" : "length"));
         }
+        if (j->stream_usage)
+            sse_event(&j->out, json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", j->sid, "object",
+                                         j->chat ? "chat.completion.chunk" : "text_completion", "created",
+                                         (json_int_t)time(NULL), "model", s->name, "choices", "usage", usage_json(j)));
+        static const char done[] = "data: [DONE]\n\n";
+        if (!j->out.oom && j->out.len + sizeof done > j->out.cap) {
+            char *nb = realloc(j->out.buf, j->out.len + sizeof done);
+            if (nb == NULL) j->out.oom = true;
+            else j->out.buf = nb, j->out.cap = j->out.len + sizeof done;
+        }
+        if (!j->out.oom) {
+            memcpy(j->out.buf + j->out.len, done, sizeof done - 1);
+            j->out.len += sizeof done - 1;
+        }
+        j->out_final = true;
     }
-    if (o.oom) {
-        free(o.buf);
-        return NULL;
-    }
-    *len = o.len;
-    return o.buf;
+    pthread_cond_broadcast(&j->cv);
+}
+
+typedef struct stream_ctx {
+    s2_server *s;
+    job *j;
+} stream_ctx;
+
+/* libmicrohttpd's reader (the connection thread; it may block in thread-per-connection mode): the events written
+ * since the last call, waiting for more until the last. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+    (void)pos;
+    stream_ctx *x = cls;
+    job *j = x->j;
+    pthread_mutex_lock(&x->s->mu);
+    while (j->out.read == j->out.len && !j->out_final && !j->out.oom) pthread_cond_wait(&j->cv, &x->s->mu);
+    size_t n = j->out.len - j->out.read;
+    if (n > max) n = max;
+    if (n > 0) memcpy(buf, j->out.buf + j->out.read, n);
+    j->out.read += n;
+    bool end = n == 0; /* out_final (or out of memory) and everything read */
+    pthread_mutex_unlock(&x->s->mu);
+    return end ? (ssize_t)MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void stream_free(void *cls) { /* the response is done or the client gone */
+    stream_ctx *x = cls;
+    pthread_mutex_lock(&x->s->mu);
+    bool done = x->j->done;
+    x->j->abandoned = true;
+    pthread_mutex_unlock(&x->s->mu);
+    if (done) job_free(x->j); /* else the engine frees it when it is done */
+    free(x);
 }
 
 /* ---- HTTP ---- */
@@ -1024,15 +1085,21 @@ static enum MHD_Result send_json(s2_server *s, struct MHD_Connection *conn, unsi
     return ret;
 }
 
-static enum MHD_Result send_sse(s2_server *s, struct MHD_Connection *conn, job *j) {
-    size_t len = 0;
-    char *txt = job_sse(s, j, &len);
-    if (txt == NULL) return send_json(s, conn, 503, err_json("out of memory", "server_error", NULL));
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, txt, MHD_RESPMEM_MUST_FREE);
+/* A stream's response: its events as the engine writes them (Content-Type text/event-stream). Takes j. */
+static enum MHD_Result send_stream(s2_server *s, struct MHD_Connection *conn, job *j) {
+    stream_ctx *x = malloc(sizeof *x);
+    struct MHD_Response *r = x ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, x, stream_free) : NULL;
     if (r == NULL) {
-        free(txt);
+        free(x);
+        pthread_mutex_lock(&s->mu);
+        bool done = j->done;
+        j->abandoned = true;
+        pthread_mutex_unlock(&s->mu);
+        if (done) job_free(j);
         return MHD_NO;
     }
+    x->s = s;
+    x->j = j;
     MHD_add_response_header(r, "Content-Type", "text/event-stream");
     MHD_add_response_header(r, "Cache-Control", "no-cache");
     enum MHD_Result ret = MHD_queue_response(conn, 200, r);
@@ -1074,12 +1141,13 @@ static enum MHD_Result run_completion(s2_server *s, struct MHD_Connection *conn,
     s->q_tail = j;
     s->n_waiting++;
     pthread_cond_signal(&s->work);
-    while (!j->done) pthread_cond_wait(&j->cv, &s->mu);
+    /* a stream answers once its first events are written (so that a request refused at the start still gets its
+     * HTTP status), everything else once it is done */
+    while (!j->done && !(j->stream && j->out.len > 0)) pthread_cond_wait(&j->cv, &s->mu);
+    bool failed = j->done && j->http != 0;
     pthread_mutex_unlock(&s->mu);
-    enum MHD_Result ret;
-    if (j->http) ret = send_error(s, conn, (unsigned)j->http, j->msg);
-    else if (j->stream) ret = send_sse(s, conn, j);
-    else ret = send_json(s, conn, 200, job_json(s, j));
+    if (j->stream && !failed) return send_stream(s, conn, j);
+    enum MHD_Result ret = failed ? send_error(s, conn, (unsigned)j->http, j->msg) : send_json(s, conn, 200, job_json(s, j));
     job_free(j);
     return ret;
 }
