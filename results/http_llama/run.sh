@@ -6,6 +6,7 @@
 #   cmake --build build --target llama-server
 # Run from the repository root after `make`:
 #   LLAMA_SERVER=/path/to/llama-server sh results/http_llama/run.sh
+# LIMIT=N runs the first N puzzles only, CELLS="search:scorer:params ..." a subset of the cells.
 # Writes results/http_llama/{local,llama}/*.jsonl (resumable), results/http_llama/{local,llama}.md and
 # results/http_llama/compare.txt (io answers equal, accuracy and tokens per item side by side).
 set -e
@@ -26,7 +27,8 @@ i=0
 until curl -sf http://127.0.0.1:$PORT/health >/dev/null; do i=$((i+1)); [ $i -lt 120 ] || exit 1; sleep 0.5; done
 curl -s http://127.0.0.1:$PORT/props > $D/llama-props.json
 # search:scorer:params, as results/run.sh runs them (sc with n=8, best-of-N with n=10)
-for cell in io:none: cot:none: sc:value:n=8 bon:value:n=10 tot-bfs:value: mcts:value:; do
+CELLS=${CELLS:-io:none: cot:none: sc:value:n=8 bon:value:n=10 tot-bfs:value: mcts:value:}
+for cell in $CELLS; do
   s=${cell%%:*}; rest=${cell#*:}; sc=${rest%%:*}; par=${rest#*:}
   name=$s${par:+_$par}
   set -- --task game24 --split tot --search $s --seed 1 --threads $T
