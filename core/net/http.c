@@ -1076,7 +1076,9 @@ static s2_status http_sample(s2_lm *lm, const s2_lm_seq *seqs, int32_t n, const 
         }
         json_object_set_new(b, "n", json_integer(m));
         json_object_set_new(b, "max_tokens", json_integer(p->max_tokens));
-        json_object_set_new(b, "seed", json_integer((json_int_t)(p->seed + GOLDEN * (uint64_t)i)));
+        uint64_t seed = p->seed + GOLDEN * (uint64_t)i;
+        if (h->prof->llama_samplers) seed &= 0x7fffffff; /* llama.cpp's seed is a uint32, 0xFFFFFFFF meaning random */
+        json_object_set_new(b, "seed", json_integer((json_int_t)seed));
         st = sampling_fields(h, b, p, err);
         first[n_req] = i;
         if (st == S2_OK) st = add_body(&x[n_req++], b, err);
