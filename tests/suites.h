@@ -22,4 +22,5 @@
     X(http_servers) \
     X(run) \
     X(scorers) \
-    X(models)
+    X(models) \
+    X(improve)
