@@ -534,8 +534,8 @@ static s2_status add_body(xfer *x, json_t *b, s2_error *err) {
 /* Counts one response's usage as the local engine counts the same work. The server's prompt_tokens P are split into
  * cached (what it reports as cached: usage.prompt_tokens_details.cached_tokens, as vLLM, SGLang, OpenAI and newer
  * llama-servers send; else llama-server's timings.cache_n; else, estimated, the `known` tokens already sent on this
- * sequence, as the local engine keeps a sequence's KV), scored (teacher-forced continuation tokens, counted apart as
- * locally) and computed (the rest). shared: a further request of siblings sent together on the same prefix (one
+ * sequence, as the local engine keeps a sequence's KV; and never fewer than those), scored (teacher-forced
+ * continuation tokens, counted apart as locally) and computed (the rest). shared: a further request of siblings sent together on the same prefix (one
  * request per chain, or one per label), whose first `known` tokens the first request counted: they count as cached
  * at least, as n > 1 and the local engine's forks share them. Generated tokens count when
  * sampled. *seen gets the tokens the server now has of the sequence. A response without usage is an error. */
@@ -557,7 +557,11 @@ static s2_status count_usage(http_lm *h, json_t *resp, int64_t known, int64_t sc
         cached = known;
         h->estimated = true;
     }
-    if (shared && cached < known) cached = known;
+    /* what the server already holds of this sequence counts as cached even where it computed it again (sys2 serve
+     * caches whole 16-token blocks only, llama-server's slots move on): the count is the search's, as the local
+     * engine, which keeps each sequence's KV, spends it; what the server adds is the server's */
+    (void)shared;
+    if (cached < known) cached = known;
     if (cached > P - scored) cached = P - scored;
     if (cached < 0) cached = 0;
     int64_t computed = P - cached - scored;
