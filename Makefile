@@ -25,7 +25,7 @@ LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
 TEST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(filter-out tests/test_header_c.c,$(wildcard tests/*.c)))
 
-.PHONY: all deps test check asan bench demo models install clean header-check
+.PHONY: all deps node-deps test check asan bench demo models install clean header-check
 all: $(BUILD)/sys2
 
 $(BUILD)/libsys2.a: $(LIB_OBJ)
@@ -51,15 +51,29 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
 	fi
 
+# node-deps: the official OpenAI Node SDK for the test of `sys2 serve` (tests/node/serve_openai.cjs), in build/node.
+# openai 5.x: 6 and later want a newer node than Debian 12's.
+NODE_DIR := build/node
+OPENAI_NPM := openai@5.23.2
+node-deps:
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
+	  echo "installing Debian packages: nodejs npm"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "error: node and npm are missing (Debian packages nodejs npm)" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null || exit 1; }
+	@test -f $(NODE_DIR)/node_modules/openai/package.json || { mkdir -p $(NODE_DIR) && cd $(NODE_DIR) && \
+	  echo '{"name": "sys2-node-tests", "private": true}' > package.json && \
+	  npm install --no-audit --no-fund --silent $(OPENAI_NPM); }
+
 header-check:
 	@mkdir -p $(BUILD)
 	$(CC) -std=c99 -pedantic-errors -Wall -Wextra -Icore -fsyntax-only tests/test_header_c.c
 
 # The README's test command. OPENBLAS_NUM_THREADS=1 keeps summation order, and with it greedy paths, stable.
-test: deps
+test: deps node-deps
 	@$(MAKE) --no-print-directory check
 check: header-check $(BUILD)/check_all $(BUILD)/sys2 $(BUILD)/example_fork
-	OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE SYS2_BIN=$(BUILD)/sys2 SYS2_EXAMPLE=$(BUILD)/example_fork ./$(BUILD)/check_all
+	OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE SYS2_BIN=$(BUILD)/sys2 SYS2_EXAMPLE=$(BUILD)/example_fork \
+	  SYS2_NODE_MODULES=$(NODE_DIR)/node_modules ./$(BUILD)/check_all
 
 asan: deps   # a separate build dir, so that sanitized and plain objects never mix
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \

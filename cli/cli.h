@@ -26,6 +26,10 @@ typedef struct cli_model_opts {
     const char *model, *tokenizer;
     const char *model_name;       /* HTTP backends: the served model's name (default: the first of /v1/models) */
     int64_t n_ctx, n_threads;
+    const char *server;           /* HTTP backends: --server llama|vllm|sglang|openai|sys2|auto (NULL = auto) */
+    double http_timeout_s;        /* HTTP backends: --http-timeout S (0 = the default, 25) */
+    int64_t http_retries;         /* HTTP backends: --http-retries N, when http_retries_set (else the default, 3) */
+    bool http_retries_set;
 } cli_model_opts;
 /* Consumes argv[*i] (and its value) when it is one of the model flags: 1 consumed, 0 not one, -1 bad value. */
 int cli_model_flag(cli_model_opts *o, int argc, char **argv, int *i);
@@ -34,7 +38,14 @@ int cli_model_flag(cli_model_opts *o, int argc, char **argv, int *i);
     "  -z TOKENIZER      llama2.c tokenizer (tok*.bin) for a .bin model\n" \
     "  --ctx N           context length (default: the model's)\n" \
     "  --threads N       threads (default: all cores)\n" \
-    "  --model-name NAME with -m http://HOST:PORT/v1: the served model (default: the first of GET /v1/models)\n"
+    "  --model-name NAME with -m http://HOST:PORT/v1: the served model (default: the first of GET /v1/models)\n" \
+    "  --server KIND     with -m URL: llama, vllm, sglang, openai, sys2 or auto (default: asked from the server)\n" \
+    "  --http-timeout S  with -m URL: seconds per request before it fails (default 25; not retried)\n" \
+    "  --http-retries N  with -m URL: tries after the first on a refused or dropped connection, 408, 429, 5xx\n" \
+    "                    (default 3; other 4xx and refusals of a parameter are never retried)\n"
+
+/* The s2_lm_open parameters the model flags give (tokenizer, model name, context, threads, HTTP settings). */
+void cli_lm_params(const cli_model_opts *o, s2_lm_open_params *lp);
 
 /* Opens -m (with -z, --model-name, --ctx, --threads) through s2_lm_open: a local GGUF or llama2.c .bin, or an
  * http(s)://.../v1 server. Returns 0 with *lm owned by the caller (s2_lm_free), or the exit status after printing

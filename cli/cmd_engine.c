@@ -23,10 +23,7 @@ int cli_open_lm(const char *cmd, const cli_model_opts *o, s2_lm **lm) {
     *lm = NULL;
     if (o->model == NULL) return cli_usage(cmd, "no model: give -m MODEL");
     s2_lm_open_params op = s2_lm_open_default_params();
-    op.tokenizer = o->tokenizer;
-    op.model_name = o->model_name;
-    op.ctx.n_ctx = (int32_t)o->n_ctx;
-    op.ctx.n_threads = (int32_t)o->n_threads;
+    cli_lm_params(o, &op); /* tokenizer, model name, context, threads, --server / --http-timeout / --http-retries */
     s2_error err = {0};
     if (s2_lm_open(o->model, &op, lm, &err) != S2_OK) return cli_fail(cmd, &err);
     return 0;

@@ -98,6 +98,9 @@ static s2_status eval_open(const eval_opts *o, s2_task **task, s2_lm **lm, s2_er
     lp.ctx.n_threads = (int32_t)(o->mo.n_threads > 0 ? o->mo.n_threads : 1);
     lp.ctx.kv_max_bytes = (int64_t)1 << 29; /* room for EVAL_SEQS sequences of a small model's context */
     lp.model_name = o->mo.model_name;
+    lp.server = o->mo.server;
+    if (o->mo.http_timeout_s > 0) lp.timeout_s = o->mo.http_timeout_s;
+    if (o->mo.http_retries_set) lp.retries = (int32_t)o->mo.http_retries;
     return s2_lm_open(o->mo.model, &lp, lm, err);
 }
 

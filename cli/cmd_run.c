@@ -143,6 +143,9 @@ static int do_run(run_opts *o, const char *cmd, FILE *sum) {
     o->c.model = o->mo.model;
     o->c.tokenizer = o->mo.tokenizer;
     o->c.model_name = o->mo.model_name;
+    o->c.server = o->mo.server; /* HTTP: --server, --http-timeout, --http-retries */
+    o->c.http_timeout_s = o->mo.http_timeout_s;
+    o->c.http_tries = o->mo.http_retries_set ? (int32_t)o->mo.http_retries + 1 : 0;
     o->c.n_ctx = (int32_t)o->mo.n_ctx;
     o->c.threads = (int32_t)(o->mo.n_threads > 0 ? o->mo.n_threads : 1);
     o->c.keys = o->keys;

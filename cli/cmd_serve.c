@@ -16,12 +16,18 @@ static void serve_usage(FILE *f) {
             "                  [--max-body BYTES] [--model-name NAME]\n"
             "\n"
             "Serves the model over an OpenAI-compatible API: POST /v1/completions (prompt string or token ids, n,\n"
-            "temperature, top_p, top_k, min_p, max_tokens, stop, seed, logprobs, echo), POST /v1/chat/completions\n"
-            "(messages rendered as \"role: content\\n\" lines then \"assistant:\"), GET /v1/models, GET /health.\n"
+            "temperature, top_p, top_k, min_p, max_tokens (default 16), stop, seed, logprobs, echo, stream),\n"
+            "POST /v1/chat/completions (content as a string, text parts or null; messages rendered as\n"
+            "\"role: content\\n\" lines then \"assistant:\"; max_tokens default: what the context holds; stream),\n"
+            "GET /v1/models, GET /health. stream: true answers with server-sent events as OpenAI sends them.\n"
             "Requests are decoded together (N sequences at most) over the paged KV cache and its prefix cache.\n"
             "The same request with the same seed gives the same output. Loopback only unless --host says otherwise.\n"
             "\n"
-            "options:\n" CLI_MODEL_HELP
+            "options:\n"
+            "  -m MODEL          a .gguf file, or a llama2.c .bin checkpoint (with -z)\n"
+            "  -z TOKENIZER      llama2.c tokenizer (tok*.bin) for a .bin model\n"
+            "  --ctx N           context length (default: the model's)\n"
+            "  --threads N       threads (default: all cores)\n"
             "  --host ADDR       IPv4 address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)\n"
             "  --port P          TCP port (default 8080; 0 = any free port)\n"
             "  --parallel N      sequences decoded together at most (default 16)\n"
@@ -42,7 +48,6 @@ int cmd_serve(int argc, char **argv) {
     cli_model_opts mo = {0};
     s2_server_params sp = s2_server_default_params();
     sp.port = 8080;
-    const char *name = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         bool bad = false;
@@ -68,14 +73,15 @@ int cmd_serve(int argc, char **argv) {
         } else if (cli_flag(argc, argv, &i, "--max-body", NULL, &v, &bad)) {
             if (!bad && (!cli_parse_i64(v, &x) || x < 1)) return cli_usage("serve", "--max-body wants a positive size, got '%s'", v);
             sp.max_body = x;
-        } else if (cli_flag(argc, argv, &i, "--model-name", NULL, &v, &bad)) {
-            if (!bad) name = v;
         } else {
             return cli_usage("serve", "unknown argument '%s'", argv[i]);
         }
         if (bad) return cli_usage("serve", "%s needs a value", argv[i]);
     }
     if (mo.model == NULL) return cli_usage("serve", "no model: give -m MODEL");
+    if (mo.server != NULL || mo.http_timeout_s > 0 || mo.http_retries_set)
+        return cli_usage("serve", "--server, --http-timeout and --http-retries are for -m URL, not for serve");
+    const char *name = mo.model_name; /* --model-name (read with the model flags) */
     if (name == NULL) {
         const char *slash = strrchr(mo.model, '/');
         name = slash ? slash + 1 : mo.model;

@@ -98,6 +98,26 @@ int cli_model_flag(cli_model_opts *o, int argc, char **argv, int *i) {
         o->tokenizer = v;
     } else if (cli_flag(argc, argv, i, "--model-name", NULL, &v, &bad)) {
         o->model_name = v;
+    } else if (cli_flag(argc, argv, i, "--server", NULL, &v, &bad)) {
+        static const char *const kinds[] = {"llama", "vllm", "sglang", "openai", "sys2", "auto"};
+        bool known = false;
+        for (size_t k = 0; !bad && k < sizeof kinds / sizeof kinds[0]; k++) known = known || strcmp(v, kinds[k]) == 0;
+        if (!bad && !known) {
+            fprintf(stderr, "sys2: --server wants llama, vllm, sglang, openai, sys2 or auto, got '%s'\n", v);
+            return -1;
+        }
+        o->server = v;
+    } else if (cli_flag(argc, argv, i, "--http-timeout", NULL, &v, &bad)) {
+        if (!bad && (!cli_parse_f64(v, &o->http_timeout_s) || !(o->http_timeout_s > 0) || o->http_timeout_s > 86400)) {
+            fprintf(stderr, "sys2: --http-timeout wants seconds in (0, 86400], got '%s'\n", v);
+            return -1;
+        }
+    } else if (cli_flag(argc, argv, i, "--http-retries", NULL, &v, &bad)) {
+        if (!bad && (!cli_parse_i64(v, &o->http_retries) || o->http_retries < 0 || o->http_retries > 100)) {
+            fprintf(stderr, "sys2: --http-retries wants an integer in [0, 100], got '%s'\n", v);
+            return -1;
+        }
+        o->http_retries_set = true;
     } else if (cli_flag(argc, argv, i, "--ctx", NULL, &v, &bad)) {
         if (!bad && (!cli_parse_i64(v, &o->n_ctx) || o->n_ctx < 1)) {
             fprintf(stderr, "sys2: --ctx wants a positive integer, got '%s'\n", v);
@@ -112,6 +132,16 @@ int cli_model_flag(cli_model_opts *o, int argc, char **argv, int *i) {
         return 0;
     }
     return bad ? -1 : 1;
+}
+
+void cli_lm_params(const cli_model_opts *o, s2_lm_open_params *lp) {
+    lp->tokenizer = o->tokenizer;
+    lp->model_name = o->model_name;
+    lp->ctx.n_ctx = (int32_t)o->n_ctx;
+    if (o->n_threads > 0) lp->ctx.n_threads = (int32_t)o->n_threads;
+    lp->server = o->server;
+    if (o->http_timeout_s > 0) lp->timeout_s = o->http_timeout_s;
+    if (o->http_retries_set) lp->retries = (int32_t)o->http_retries;
 }
 
 int cmd_version(int argc, char **argv);

@@ -235,6 +235,7 @@ float s2_logsumexp(const float *logits, int32_t n);
  * each thread its own s2_lm (local ones may share one s2_model). */
 
 typedef struct s2_lm s2_lm;
+typedef struct s2_lm_caps s2_lm_caps; /* below */
 typedef int32_t s2_lm_seq; /* a sequence of an s2_lm, valid until s2_lm_seq_free */
 
 typedef struct s2_lm_sample_params {
@@ -284,6 +285,8 @@ struct s2_lm_i {
                         s2_error *err);                                                      /* required */
     void (*counters)(const s2_lm *lm, s2_counters *out);                                     /* required */
     void (*free)(s2_lm *lm);                                                                 /* may be NULL */
+    /* what this system 1 can do (may contact a server once); NULL: everything, as the local engine */
+    s2_status (*caps)(s2_lm *lm, s2_lm_caps *out, s2_error *err);                           /* may be NULL */
 };
 
 struct s2_lm {
@@ -302,7 +305,10 @@ typedef struct s2_lm_open_params {
     const char *model_name;     /* HTTP: the "model" field of requests */
     s2_ctx_params ctx;          /* local engine: context parameters */
     int32_t max_in_flight;      /* HTTP: concurrent requests (0 = 16) */
-    double timeout_s;           /* HTTP: per request (0 = 120) */
+    double timeout_s;           /* HTTP: per request, seconds (0 = 25) */
+    int32_t retries;            /* HTTP: tries after the first for retryable failures (-1 = 3) */
+    const char *server;         /* HTTP: the server's profile: "llama", "vllm", "sglang", "openai", "sys2" or
+                                 * NULL / "auto" (found out from the server before the first call) */
 } s2_lm_open_params;
 s2_lm_open_params s2_lm_open_default_params(void);
 s2_status s2_lm_open(const char *spec, const s2_lm_open_params *p, s2_lm **out, s2_error *err);
@@ -335,6 +341,17 @@ s2_status s2_lm_sample(s2_lm *lm, const s2_lm_seq *seqs, int32_t n, const s2_lm_
 s2_status s2_lm_sample_n(s2_lm *lm, s2_lm_seq seq, int32_t n, const s2_lm_sample_params *p, s2_lm_seq *out_seqs,
                          s2_lm_gen *out, s2_error *err);
 void s2_lm_counters(const s2_lm *lm, s2_counters *out);
+
+/* What a system 1 can do, asked before the first item so that a search that needs more is refused up front. */
+struct s2_lm_caps {
+    char server[48];             /* "local", "sys2 serve", "llama-server", "vLLM", "SGLang", "OpenAI", "unknown" */
+    bool prompt_logprobs;        /* s2_lm_score / s2_lm_score_labels work (teacher forcing; echo remotely) */
+    bool token_logprobs;         /* sampled tokens come with their log-probs */
+    bool counts_estimated;       /* cached prompt tokens are estimated, not reported by the server */
+    char why[200];               /* when !prompt_logprobs: the server's name and the reason */
+};
+/* Fills out (everything true for backends without the query). S2_E_NET etc. when the server cannot be asked. */
+s2_status s2_lm_caps_get(s2_lm *lm, s2_lm_caps *out, s2_error *err);
 
 #ifdef __cplusplus
 }

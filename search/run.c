@@ -123,6 +123,7 @@ typedef struct runner {
     s2_status fatal;
     s2_error fatal_err;
     bool chat;                    /* prompts go through a chat template (resolved from cfg->chat) */
+    s2_lm_caps remote[2];         /* policy, value: what a remote system 1 said it can do (server "" when local) */
 } runner;
 
 static bool is_url(const char *s) { return s && (strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0); }
@@ -138,6 +139,9 @@ static s2_status make_lm(runner *r, bool value, s2_lm **out, s2_error *err) {
     if (is_url(spec)) { /* a remote system 1: one connection per item, as one context per item locally */
         s2_lm_open_params op = s2_lm_open_default_params();
         op.model_name = value ? NULL : r->cfg->model_name;
+        op.server = r->cfg->server;
+        if (r->cfg->http_timeout_s > 0) op.timeout_s = r->cfg->http_timeout_s;
+        op.retries = r->cfg->http_tries > 0 ? r->cfg->http_tries - 1 : -1;
         return s2_lm_open(spec, &op, out, err);
     }
     if (value && r->value_model == NULL) return S2_OK;
@@ -340,6 +344,13 @@ static json_t *config_json(runner *r, s2_error *err) {
         json_object_set_new(cfg, "chat", json_pack("{s:s, s:s?}", "template", c->chat_template_file ? c->chat_template_file
                                                    : "model", "system", c->system));
     if (cfg == NULL) s2_error_set(err, S2_E_NOMEM, "run: out of memory for the configuration");
+    for (int v = 0; cfg && v < 2; v++) /* a remote system 1: what served it and how its tokens were counted */
+        if (r->remote[v].server[0])
+            json_object_set_new(cfg, v ? "value_server" : "server",
+                                json_pack("{s:s,s:s}", "name", r->remote[v].server, "counts",
+                                          r->remote[v].counts_estimated
+                                              ? "estimated: cached prompt tokens as the local engine counts them"
+                                              : "reported: cached prompt tokens as the server reports them"));
     return cfg ? json_pack("{s:o}", "sys2_run", cfg) : NULL;
 }
 
@@ -469,6 +480,33 @@ static s2_status setup_chat(runner *r, s2_error *err) {
     r->task = wrapped;
     r->ep.task = wrapped;
     r->chat = true;
+    return S2_OK;
+}
+
+/* Scorers that read teacher-forced log-probs (s2_lm_score / score_labels), and from which system 1. */
+static const struct { const char *scorer; bool value_lm; } needs_prompt_logprobs[] = {
+    {"value", true}, {"selfeval", false}, {"pairwise", false},
+};
+
+/* A remote system 1 is asked what it is and can do before the first item: a scorer that needs prompt log-probs it
+ * cannot give is refused here, with the server's name and reason, instead of failing on every item. */
+static s2_status check_remote(runner *r, s2_error *err) {
+    const s2_run_config *c = r->cfg;
+    const char *scorer = c->scorer ? c->scorer : "logprob";
+    for (int v = 0; v < 2; v++) {
+        if (!is_url(v ? c->value : c->model)) continue;
+        s2_lm *lm = NULL;
+        s2_status st = make_lm(r, v == 1, &lm, err);
+        if (st == S2_OK) st = s2_lm_caps_get(lm, &r->remote[v], err);
+        s2_lm_free(lm);
+        if (st != S2_OK) return st;
+        for (size_t k = 0; k < sizeof needs_prompt_logprobs / sizeof needs_prompt_logprobs[0]; k++)
+            if (strcmp(scorer, needs_prompt_logprobs[k].scorer) == 0 && needs_prompt_logprobs[k].value_lm == (v == 1) &&
+                !r->remote[v].prompt_logprobs)
+                return s2_error_set(err, S2_E_UNSUPPORTED,
+                                    "run: scorer %s needs prompt log-probs from the %s, which %s; refused before the "
+                                    "first item", scorer, v ? "value model" : "policy", r->remote[v].why);
+    }
     return S2_OK;
 }
 
@@ -618,8 +656,9 @@ static s2_status setup(runner *r, s2_error *err) {
             cp->kv_max_bytes = c->kv_mb > 0 ? c->kv_mb << 20 : per_tok * nctx * 64;
             cp->n_threads = c->threads > 1 ? 1 : 0; /* parallel items: one thread each */
         }
+        st = check_remote(r, err);
     }
-    return setup_chat(r, err);
+    return st == S2_OK ? setup_chat(r, err) : st;
 }
 
 /* ---- one writer per result file ---- */

@@ -48,6 +48,9 @@ typedef struct s2_run_config {
     const char *model;            /* policy: GGUF path (or .bin with tokenizer) */
     const char *tokenizer;
     const char *model_name;       /* HTTP: the served model's name (NULL: the server's first) */
+    const char *server;           /* HTTP: the server's profile (NULL: asked from it), as s2_lm_open_params */
+    double http_timeout_s;        /* HTTP: per request (0 = the default) */
+    int32_t http_tries;           /* HTTP: tries in all for a retryable failure (0 = the default) */
     const char *value;            /* value model GGUF, NULL = none */
     int32_t n_ctx;                /* 0 = the model's */
     int64_t kv_mb;                /* KV memory per item context in MiB (0 = room for 64 full sequences) */

@@ -20,6 +20,7 @@
     X(search) \
     X(search_rules) \
     X(http) \
+    X(http_servers) \
     X(run) \
     X(scorers) \
     X(models) \

@@ -1,8 +1,8 @@
 /* test_http.c: the HTTP backend (core/net/http.c) against `sys2 serve` (core/net/serve.c), and both against the local
  * engine. The reference for every number is the local engine (core/engine/lm.c), an independent path through the same
- * model: the same operations must give the same text and log-probs (1e-4) through HTTP. Fault tests use a raw-socket
- * fake server in a thread (malformed JSON, a truncated body, a wrong content type, HTTP 500, a server without
- * echo) and a `sys2 serve` child killed mid-run. Everything listens on 127.0.0.1 with ephemeral ports. */
+ * model: the same operations must give the same text and log-probs (1e-4) through HTTP. A `sys2 serve` child is
+ * killed mid-run; the fake servers of other kinds (llama-server, vLLM, SGLang, OpenAI, faulty ones) are in
+ * test_http_servers.c. Everything listens on 127.0.0.1 with ephemeral ports. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
@@ -173,8 +173,14 @@ START_TEST(test_http_tot_bfs_run_matches_local)
     json_t *a = result_lines(out[0]), *b = result_lines(out[1]);
     ck_assert_int_eq(json_array_size(a), 8);
     ck_assert_int_eq(json_array_size(b), 8);
+    double tok[2] = {0, 0};
     for (size_t i = 0; i < 8; i++) {
         json_t *x = json_array_get(a, i), *y = json_array_get(b, i);
+        /* the same tokens per item (issue 18: within 5%): the server's cached prompt tokens count as cached, as the
+         * local prefix sharing counts them */
+        double tx_ = json_number_value(json_object_get(x, "tokens")), ty_ = json_number_value(json_object_get(y, "tokens"));
+        ck_assert_msg(tx_ > 0 && fabs(ty_ - tx_) <= 0.05 * tx_, "item %zu: %g tokens locally, %g over HTTP", i, tx_, ty_);
+        tok[0] += tx_, tok[1] += ty_;
         ck_assert_str_eq(json_string_value(json_object_get(x, "id")), json_string_value(json_object_get(y, "id")));
         ck_assert_str_eq(json_string_value(json_object_get(x, "text")), json_string_value(json_object_get(y, "text")));
         json_t *tx = json_object_get(x, "trace"), *ty = json_object_get(y, "trace");
@@ -194,6 +200,7 @@ START_TEST(test_http_tot_bfs_run_matches_local)
                               i, j, json_number_value(sx), json_number_value(sy));
         }
     }
+    fprintf(stderr, "http tot-bfs, 8 items: %.1f tokens per item locally, %.1f through sys2 serve\n", tok[0] / 8, tok[1] / 8);
     json_decref(a);
     json_decref(b);
     s2_server_free(srv);
@@ -452,7 +459,7 @@ START_TEST(test_http_server_api)
     free(out);
     const char *bads[] = {"[1,2]", "{\"prompt\":3}", "{\"prompt\":\"a\",\"n\":0}", "{\"prompt\":\"a\",\"temperature\":-1}",
                           "{\"prompt\":\"a\",\"stop\":7}", "{\"prompt\":[1,99999999]}", "{\"prompt\":\"a\",\"logprobs\":99}",
-                          "{\"prompt\":\"a\",\"seed\":\"x\"}", "{\"prompt\":\"a\",\"stream\":true}",
+                          "{\"prompt\":\"a\",\"seed\":\"x\"}", "{\"prompt\":\"a\",\"stream\":\"yes\"}",
                           "{\"prompt\":[\"a\",\"b\"]}"};
     for (size_t i = 0; i < sizeof bads / sizeof *bads; i++) {
         ck_assert_msg(raw(url, bads[i], strlen(bads[i]), &out) == 400, "%s -> %s", bads[i], out);
@@ -513,6 +520,128 @@ START_TEST(test_http_server_api)
 }
 END_TEST
 
+/* The text of an SSE stream: every event's choices[0].text (completions) or delta.content (chat) joined; *done
+ * set when it ends with [DONE]; *finish gets the last finish_reason. */
+static char *sse_text(const char *body, bool chat, bool *done, char *finish, size_t fcap) {
+    size_t cap = strlen(body) + 1, n = 0;
+    char *out = calloc(1, cap);
+    *done = false;
+    for (const char *p = body; (p = strstr(p, "data: ")) != NULL;) {
+        p += 6;
+        const char *e = strstr(p, "\n\n");
+        ck_assert_ptr_nonnull(e); /* every event ends with a blank line */
+        if (strncmp(p, "[DONE]", 6) == 0) {
+            *done = e[2] == '\0';
+            break;
+        }
+        json_t *j = json_loadb(p, (size_t)(e - p), 0, NULL);
+        ck_assert_msg(j != NULL, "an event that is not JSON: %.80s", p);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "object")), chat ? "chat.completion.chunk" : "text_completion");
+        json_t *c0 = json_array_get(json_object_get(j, "choices"), 0);
+        const char *t = chat ? json_string_value(json_object_get(json_object_get(c0, "delta"), "content"))
+                             : json_string_value(json_object_get(c0, "text"));
+        if (t) {
+            memcpy(out + n, t, strlen(t));
+            n += strlen(t);
+        }
+        const char *fr = json_string_value(json_object_get(c0, "finish_reason"));
+        if (fr) snprintf(finish, fcap, "%s", fr);
+        json_decref(j);
+        p = e;
+    }
+    return out;
+}
+
+static char *field_of(const char *body, const char *path0, const char *key) { /* choices[0].path0.key or .key */
+    json_t *j = json_loads(body, 0, NULL);
+    json_t *c0 = json_array_get(json_object_get(j, "choices"), 0);
+    json_t *v = path0 ? json_object_get(json_object_get(c0, path0), key) : json_object_get(c0, key);
+    char *s = json_is_string(v) ? strdup(json_string_value(v)) : NULL;
+    json_decref(j);
+    return s;
+}
+
+START_TEST(test_http_serve_openai_features)
+{
+    fix f;
+    fix_open(&f, "test_http_serve_openai_features", NULL);
+    int port = s2_server_port(f.srv);
+    char url[160], *out = NULL, *ref = NULL;
+    /* a 2 MB body past the 1 MiB limit: read to its end, then 413 (not a broken pipe while the client sends) */
+    size_t big_n = 2u << 20;
+    char *big = malloc(big_n);
+    memset(big, ' ', big_n);
+    memcpy(big, "{\"prompt\":\"a\"}", 14);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/completions", port);
+    ck_assert_int_eq(raw(url, big, big_n, &out), 413);
+    ck_assert_ptr_nonnull(strstr(out, "request_too_large"));
+    free(out);
+    free(big);
+    /* stream: the events' text is the text of the same request without stream */
+    const char *plain = "{\"prompt\":\"Once upon a time\",\"max_tokens\":24,\"seed\":3,\"stop\":[\".\"]}";
+    const char *streamed = "{\"prompt\":\"Once upon a time\",\"max_tokens\":24,\"seed\":3,\"stop\":[\".\"],\"stream\":true,"
+                           "\"stream_options\":{\"include_usage\":true}}";
+    ck_assert_int_eq(raw(url, plain, strlen(plain), &ref), 200);
+    ck_assert_int_eq(raw(url, streamed, strlen(streamed), &out), 200);
+    bool done = false;
+    char finish[16] = "";
+    char *text = sse_text(out, false, &done, finish, sizeof finish);
+    char *want = field_of(ref, NULL, "text"), *want_fin = field_of(ref, NULL, "finish_reason");
+    ck_assert_ptr_nonnull(want);
+    ck_assert_str_eq(text, want);
+    ck_assert_str_eq(finish, want_fin);
+    ck_assert(done);
+    ck_assert_ptr_nonnull(strstr(out, "\"usage\":{")); /* stream_options.include_usage */
+    free(text), free(want), free(want_fin), free(out), free(ref);
+    /* chat: content as a string, as text parts, and null content in an earlier message; streamed the same */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/chat/completions", port);
+    const char *as_string = "{\"messages\":[{\"role\":\"assistant\",\"content\":\"\"},{\"role\":\"user\",\"content\":"
+                            "\"Once upon a time\"}],\"max_tokens\":12,\"seed\":2}";
+    const char *as_parts = "{\"messages\":[{\"role\":\"assistant\",\"content\":null},{\"role\":\"user\",\"content\":"
+                           "[{\"type\":\"text\",\"text\":\"Once upon\"},{\"type\":\"text\",\"text\":\" a time\"}]}],"
+                           "\"max_tokens\":12,\"seed\":2}";
+    const char *chat_stream = "{\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}],"
+                              "\"max_tokens\":12,\"seed\":2,\"stream\":true}";
+    const char *single = "{\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}],\"max_tokens\":12,\"seed\":2}";
+    ck_assert_int_eq(raw(url, as_string, strlen(as_string), &ref), 200);
+    ck_assert_int_eq(raw(url, as_parts, strlen(as_parts), &out), 200);
+    char *a = field_of(ref, "message", "content"), *b = field_of(out, "message", "content");
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_str_eq(a, b);
+    free(a), free(b), free(out), free(ref);
+    ck_assert_int_eq(raw(url, single, strlen(single), &ref), 200);
+    ck_assert_int_eq(raw(url, chat_stream, strlen(chat_stream), &out), 200);
+    text = sse_text(out, true, &done, finish, sizeof finish);
+    want = field_of(ref, "message", "content");
+    ck_assert_str_eq(text, want);
+    ck_assert(done);
+    free(text), free(want), free(out), free(ref);
+    const char *image = "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{}}]}]}";
+    ck_assert_int_eq(raw(url, image, strlen(image), &out), 400);
+    ck_assert_ptr_nonnull(strstr(out, "only text parts"));
+    free(out);
+    /* chat without max_tokens: OpenAI's default, as many tokens as the context holds (not 16) */
+    const char *nomax = "{\"messages\":[{\"role\":\"user\",\"content\":\"Once\"}],\"seed\":4,\"temperature\":0}";
+    ck_assert_int_eq(raw(url, nomax, strlen(nomax), &out), 200);
+    json_t *j = json_loads(out, 0, NULL);
+    json_int_t ct = json_integer_value(json_object_get(json_object_get(j, "usage"), "completion_tokens"));
+    const char *fr = json_string_value(json_object_get(json_array_get(json_object_get(j, "choices"), 0), "finish_reason"));
+    ck_assert_msg(ct > 16 || strcmp(fr, "stop") == 0, "%lld tokens, finish %s", (long long)ct, fr);
+    json_decref(j);
+    free(out);
+    /* a second server on the same port: "address in use" */
+    s2_server_params sp = s2_server_default_params();
+    sp.port = port;
+    s2_server *second = NULL;
+    s2_error err = {0};
+    ck_assert_int_eq(s2_server_start(f.m, &sp, &second, &err), S2_E_IO);
+    ck_assert_ptr_null(second);
+    ck_assert_msg(strstr(err.msg, "address in use") != NULL, "%s", err.msg);
+    fix_close(&f);
+}
+END_TEST
+
 START_TEST(test_http_chat_backend)
 {
     fix f;
@@ -541,240 +670,13 @@ START_TEST(test_http_chat_backend)
 }
 END_TEST
 
-/* ---- a fake server on a raw socket ---- */
-
-typedef struct fake {
-    int fd, port, mode, seen;
-    pthread_t th;
-    volatile int stop;
-    char auth[128];
-    char body[512];      /* the start of the last POST body */
-} fake;
-
-enum { FAKE_MALFORMED, FAKE_TRUNCATED, FAKE_HTML, FAKE_500, FAKE_NO_ECHO, FAKE_ZERO_REFUSED, FAKE_ONE_CHOICE };
-
-static void send_all(int c, const char *s, size_t n) {
-    while (n > 0) {
-        ssize_t w = send(c, s, n, MSG_NOSIGNAL);
-        if (w <= 0) return;
-        s += w;
-        n -= (size_t)w;
-    }
-}
-
-static void reply(int c, int code, const char *ctype, const char *body, long claimed) {
-    char head[256];
-    int hn = snprintf(head, sizeof head, "HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %ld\r\nConnection: close\r\n\r\n",
-                      code, ctype, claimed >= 0 ? claimed : (long)strlen(body));
-    send_all(c, head, (size_t)hn);
-    send_all(c, body, strlen(body));
-}
-
-static void *fake_main(void *arg) {
-    fake *f = arg;
-    while (!f->stop) {
-        int c = accept(f->fd, NULL, NULL);
-        if (c < 0) continue;
-        char req[65536];
-        size_t n = 0;
-        ssize_t r;
-        char *end = NULL;
-        long clen = 0;
-        while (n < sizeof req - 1 && (r = recv(c, req + n, sizeof req - 1 - n, 0)) > 0) {
-            n += (size_t)r;
-            req[n] = '\0';
-            if (end == NULL && (end = strstr(req, "\r\n\r\n")) != NULL) {
-                char *cl = strcasestr(req, "Content-Length:");
-                clen = cl ? strtol(cl + 15, NULL, 10) : 0;
-                char *au = strcasestr(req, "Authorization: ");
-                if (au) sscanf(au + 15, "%127[^\r]", f->auth);
-            }
-            if (end != NULL && n >= (size_t)(end + 4 - req) + (size_t)clen) break;
-        }
-        f->seen++;
-        if (end != NULL && strncmp(req, "POST", 4) == 0) snprintf(f->body, sizeof f->body, "%s", end + 4);
-        if (f->mode == FAKE_NO_ECHO && strncmp(req, "GET /v1/models", 14) == 0) {
-            reply(c, 200, "application/json", "{\"object\":\"list\",\"data\":[{\"id\":\"m1\"}]}", -1);
-            close(c);
-            continue;
-        }
-        bool zero = strstr(req, "\"max_tokens\":0") != NULL;
-        const char *good =
-            "{\"choices\":[{\"index\":0,\"text\":\"ab\",\"finish_reason\":\"length\",\"logprobs\":{\"tokens\":[\"<s>\",\"a\",\"b\"],"
-            "\"token_logprobs\":[null,-1.5,-0.25],\"text_offset\":[0,0,1]}}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":0}}";
-        switch (f->mode) {
-        case FAKE_MALFORMED: reply(c, 200, "application/json", "{\"choices\": [{\"text\": \"a\",", -1); break;
-        case FAKE_TRUNCATED: reply(c, 200, "application/json", "{\"choices\": [{\"text\": \"a\"}]", 500); break;
-        case FAKE_HTML: reply(c, 200, "text/html", "<html>hello</html>", -1); break;
-        case FAKE_500: reply(c, 500, "application/json", "{\"error\":{\"message\":\"boom\",\"type\":\"server_error\"}}", -1); break;
-        case FAKE_NO_ECHO:
-            reply(c, 200, "application/json",
-                  "{\"choices\":[{\"index\":0,\"text\":\"x\",\"finish_reason\":\"length\",\"logprobs\":null}]}", -1);
-            break;
-        case FAKE_ONE_CHOICE: /* llama-server: n > 1 refused */
-            if (strstr(req, "\"n\":1,") == NULL)
-                reply(c, 400, "application/json", "{\"error\":{\"message\":\"Only one completion choice is allowed\"}}", -1);
-            else
-                reply(c, 200, "application/json",
-                      "{\"choices\":[{\"index\":0,\"text\":\"x.\",\"finish_reason\":\"stop\",\"stop_reason\":\".\","
-                      "\"logprobs\":{\"tokens\":[\"x\",\".\"],\"token_logprobs\":[-0.5,-0.25]}}],"
-                      "\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":2}}", -1);
-            break;
-        case FAKE_ZERO_REFUSED:
-            if (zero) reply(c, 400, "application/json", "{\"error\":{\"message\":\"max_tokens must be at least 1\"}}", -1);
-            else reply(c, 200, "application/json", good, -1);
-            break;
-        }
-        close(c);
-    }
-    return NULL;
-}
-
-static void fake_start(fake *f, int mode) {
-    memset(f, 0, sizeof *f);
-    f->mode = mode;
-    f->fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(f->fd, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(f->fd, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(listen(f->fd, 16), 0);
-    socklen_t al = sizeof a;
-    getsockname(f->fd, (struct sockaddr *)&a, &al);
-    f->port = ntohs(a.sin_port);
-    struct timeval tv = {.tv_sec = 0, .tv_usec = 100000};
-    setsockopt(f->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv); /* accept wakes up to see stop */
-    pthread_create(&f->th, NULL, fake_main, f);
-}
-
-static void fake_stop(fake *f) {
-    f->stop = 1;
-    pthread_join(f->th, NULL);
-    close(f->fd);
-}
-
-/* One score and one sample against a fake server in mode; returns the score's status with its message. */
-static s2_status fake_call(int mode, s2_error *err, int *seen, double *sum) {
-    fake f;
-    fake_start(&f, mode);
-    char url[96];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", f.port);
-    s2_lm *lm = NULL;
-    ck_assert_int_eq(s2_lm_open(url, NULL, &lm, err), S2_OK);
-    s2_lm_http_set_retries(lm, 4, 10);
-    s2_lm_seq s;
-    ck_assert_int_eq(s2_lm_seq_new(lm, "a", &s, err), S2_OK);
-    int32_t n = 0;
-    s2_status st = s2_lm_score(lm, s, "b", NULL, 0, &n, sum, err);
-    s2_lm_gen g;
-    s2_error e2 = {0};
-    s2_lm_sample_params p = s2_lm_sample_default_params();
-    s2_status st2 = s2_lm_sample(lm, &s, 1, &p, &g, &e2); /* must fail cleanly or succeed, never crash */
-    if (st2 == S2_OK) s2_lm_gen_free(&g);
-    s2_lm_free(lm);
-    fake_stop(&f);
-    *seen = f.seen;
-    return st;
-}
-
-START_TEST(test_http_fake_server_faults)
-{
-    s2_error err = {0};
-    int seen = 0;
-    double sum = 0;
-    ck_assert_int_eq(fake_call(FAKE_MALFORMED, &err, &seen, &sum), S2_E_NET);
-    ck_assert_msg(strstr(err.msg, "malformed JSON") != NULL, "%s", err.msg);
-    memset(&err, 0, sizeof err);
-    ck_assert_int_eq(fake_call(FAKE_TRUNCATED, &err, &seen, &sum), S2_E_NET);
-    ck_assert_msg(strstr(err.msg, "after 4 tries") != NULL, "%s", err.msg); /* a short body is a dropped connection */
-    memset(&err, 0, sizeof err);
-    ck_assert_int_eq(fake_call(FAKE_HTML, &err, &seen, &sum), S2_E_NET);
-    ck_assert_msg(strstr(err.msg, "content type is 'text/html'") != NULL, "%s", err.msg);
-    memset(&err, 0, sizeof err);
-    ck_assert_int_eq(fake_call(FAKE_500, &err, &seen, &sum), S2_E_NET);
-    ck_assert_msg(strstr(err.msg, "HTTP 500 after 4 tries: boom") != NULL, "%s", err.msg);
-    ck_assert_int_eq(seen, 9); /* GET /models once, then 4 tries for the score and 4 for the sample */
-    memset(&err, 0, sizeof err);
-    ck_assert_int_eq(fake_call(FAKE_NO_ECHO, &err, &seen, &sum), S2_E_UNSUPPORTED);
-    ck_assert_msg(strstr(err.msg, "echo + logprobs") != NULL, "%s", err.msg);
-    memset(&err, 0, sizeof err);
-    ck_assert_msg(fake_call(FAKE_ZERO_REFUSED, &err, &seen, &sum) == S2_OK, "%s", err.msg);
-    ck_assert_double_eq_tol(sum, -0.25, 1e-9); /* "b" after "a": the one token past the prefix */
-}
-END_TEST
-
-START_TEST(test_http_api_key_and_refused)
-{
-    setenv("SYS2_API_KEY", "sk-test-123", 1);
-    fake f;
-    fake_start(&f, FAKE_NO_ECHO);
-    char url[96];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", f.port);
-    s2_lm *lm = NULL;
-    s2_error err = {0};
-    ck_assert_int_eq(s2_lm_open(url, NULL, &lm, &err), S2_OK);
-    s2_lm_seq s;
-    ck_assert_int_eq(s2_lm_seq_new(lm, "a", &s, &err), S2_OK);
-    s2_lm_gen g;
-    ck_assert_int_eq(s2_lm_sample(lm, &s, 1, NULL, &g, &err), S2_OK);
-    ck_assert_str_eq(g.text, "x");
-    s2_lm_gen_free(&g);
-    s2_lm_free(lm);
-    fake_stop(&f);
-    ck_assert_str_eq(f.auth, "Bearer sk-test-123");
-    ck_assert_msg(strstr(f.body, "\"model\":\"m1\"") != NULL, "%s", f.body); /* the name GET /v1/models gave */
-    unsetenv("SYS2_API_KEY");
-    /* nothing listens: connection refused, retried, then a clear error */
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", f.port);
-    ck_assert_int_eq(s2_lm_open(url, NULL, &lm, &err), S2_OK);
-    s2_lm_http_set_retries(lm, 3, 5);
-    ck_assert_int_eq(s2_lm_seq_new(lm, "a", &s, &err), S2_OK);
-    ck_assert_int_eq(s2_lm_score(lm, s, "b", NULL, 0, NULL, NULL, &err), S2_E_NET);
-    ck_assert_msg(strstr(err.msg, "after 3 tries") != NULL, "%s", err.msg);
-    s2_counters c;
-    s2_lm_counters(lm, &c);
-    ck_assert_int_eq(c.requests, 4); /* the GET /models try, then 3 */
-    s2_lm_free(lm);
-}
-END_TEST
-
-START_TEST(test_http_one_choice_per_request)
-{
-    /* a server that refuses n > 1 (llama-server): the call is sent again as one request per sequence */
-    fake f;
-    fake_start(&f, FAKE_ONE_CHOICE);
-    char url[96];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", f.port);
-    s2_lm *lm = NULL;
-    s2_error err = {0};
-    ck_assert_int_eq(s2_lm_open(url, NULL, &lm, &err), S2_OK);
-    s2_lm_seq root, kids[3];
-    s2_lm_gen g[3];
-    ck_assert_int_eq(s2_lm_seq_new(lm, "a", &root, &err), S2_OK);
-    ck_assert_msg(s2_lm_sample_n(lm, root, 3, NULL, kids, g, &err) == S2_OK, "%s", err.msg);
-    for (int i = 0; i < 3; i++) {
-        ck_assert_str_eq(g[i].text, "x.");
-        ck_assert_str_eq(g[i].finish, "stop");
-        ck_assert_int_eq(g[i].n_tokens, 2);
-        ck_assert_double_eq_tol(g[i].logprob, -0.75, 1e-9);
-        ck_assert_int_eq(g[i].tokens[0], -1); /* ids unknown remotely */
-        s2_lm_gen_free(&g[i]);
-    }
-    ck_assert_int_eq(f.seen, 1 + 1 + 3); /* GET /models, the refused n = 3, then three n = 1 */
-    ck_assert_msg(s2_lm_sample_n(lm, root, 2, NULL, kids, g, &err) == S2_OK, "%s", err.msg); /* remembered */
-    ck_assert_int_eq(f.seen, 5 + 2);
-    for (int i = 0; i < 2; i++) s2_lm_gen_free(&g[i]);
-    s2_lm_free(lm);
-    fake_stop(&f);
-}
-END_TEST
-
 /* ---- a sys2 serve child killed in the middle of a run ---- */
 
-START_TEST(test_http_server_killed)
-{
-    const char *model = t_shared("models/stories260K.gguf", "test_http_server_killed");
-    char tmp[600];
+/* Starts `sys2 serve -m MODEL --port PORT [--model-name NAME]` as a child (model: stories260K, or a random model);
+ * url gets its base from the line it prints once it listens. Returns the pid. */
+static pid_t serve_child(const char *test, int port, const char *name, char *url, size_t cap, FILE **fr) {
+    const char *model = t_shared("models/stories260K.gguf", test);
+    static char tmp[600];
     if (model == NULL) {
         snprintf(tmp, sizeof tmp, "%s/rand.gguf", t_tmpdir());
         s2_init_params ip = s2_init_default_params();
@@ -782,6 +684,8 @@ START_TEST(test_http_server_killed)
         ck_assert_int_eq(s2_model_init_random(&ip, tmp, &e), S2_OK);
         model = tmp;
     }
+    char ports[16];
+    snprintf(ports, sizeof ports, "%d", port);
     int pfd[2];
     ck_assert_int_eq(pipe(pfd), 0);
     pid_t pid = fork();
@@ -789,17 +693,27 @@ START_TEST(test_http_server_killed)
     if (pid == 0) {
         dup2(pfd[1], 1);
         close(pfd[0]);
-        execl(t_sys2_bin(), "sys2", "serve", "-m", model, "--port", "0", (char *)NULL);
+        if (name) execl(t_sys2_bin(), "sys2", "serve", "-m", model, "--port", ports, "--model-name", name, (char *)NULL);
+        else execl(t_sys2_bin(), "sys2", "serve", "-m", model, "--port", ports, (char *)NULL);
         _exit(127);
     }
     close(pfd[1]);
-    FILE *fr = fdopen(pfd[0], "r");
+    *fr = fdopen(pfd[0], "r");
     char line[512] = {0};
-    ck_assert_ptr_nonnull(fgets(line, sizeof line, fr)); /* "sys2 serve: listening on http://127.0.0.1:PORT/v1 ..." */
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, *fr)); /* "sys2 serve: listening on http://127.0.0.1:PORT/v1 ..." */
     char *u = strstr(line, "http://");
     ck_assert_ptr_nonnull(u);
+    char fmt[16];
+    snprintf(fmt, sizeof fmt, "%%%zus", cap - 1);
+    ck_assert_int_eq(sscanf(u, fmt, url), 1);
+    return pid;
+}
+
+START_TEST(test_http_server_killed)
+{
     char url[128];
-    ck_assert_int_eq(sscanf(u, "%127s", url), 1);
+    FILE *fr = NULL;
+    pid_t pid = serve_child("test_http_server_killed", 0, NULL, url, sizeof url, &fr);
     s2_lm *lm = NULL;
     s2_error err = {0};
     ck_assert_int_eq(s2_lm_open(url, NULL, &lm, &err), S2_OK);
@@ -943,7 +857,7 @@ START_TEST(test_http_64_concurrent_clients)
     s2_server_stats_get(f.srv, &st);
     fprintf(stderr, "http 64 clients, 2 s: %d answered, %d refused with 503; RSS %ld -> %ld kB; mean batch %.2f rows\n",
             answered, busy, before, after, st.batches ? (double)st.batch_rows / (double)st.batches : 0.0);
-    ck_assert_int_gt(answered, 64);
+    ck_assert_int_gt(answered, 0); /* how many depends on the machine's load: no throughput floor (no timed tests) */
     ck_assert_int_gt(busy, 0);
     ck_assert_int_eq(st.rejected_busy >= busy, 1);
 #ifndef __SANITIZE_ADDRESS__ /* ASan's quarantine keeps freed memory (hundreds of MB); LeakSanitizer checks leaks there */
@@ -1007,11 +921,23 @@ END_TEST
 
 START_TEST(test_http_serve_cli)
 {
-    char cmd[600];
+    char cmd[1400];
     snprintf(cmd, sizeof cmd, "%s serve --help", t_sys2_bin());
     char *out = NULL;
     ck_assert_int_eq(t_run(cmd, &out), 0);
     ck_assert_ptr_nonnull(strstr(out, "--max-queue"));
+    /* each option once in the list of options */
+    static const char *const flags[] = {"-m MODEL", "--ctx", "--threads", "--host", "--port", "--parallel",
+                                        "--max-queue", "--max-body", "--model-name", "-h, --help"};
+    const char *opts = strstr(out, "options:");
+    ck_assert_ptr_nonnull(opts);
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        int seen = 0;
+        char pat[48];
+        snprintf(pat, sizeof pat, "  %s", flags[i]);
+        for (const char *p = opts; (p = strstr(p, pat)) != NULL; p++) seen++;
+        ck_assert_msg(seen == 1, "%s listed %d times", flags[i], seen);
+    }
     free(out);
     snprintf(cmd, sizeof cmd, "%s serve 2>/dev/null", t_sys2_bin());
     ck_assert_int_eq(t_run(cmd, NULL), 2);
@@ -1019,6 +945,58 @@ START_TEST(test_http_serve_cli)
     ck_assert_int_eq(t_run(cmd, NULL), 2);
     snprintf(cmd, sizeof cmd, "%s serve -m /nonexistent.gguf --port 0 2>/dev/null", t_sys2_bin());
     ck_assert_int_eq(t_run(cmd, NULL), 1);
+    /* --model-name names the model in /v1/models and in every response */
+    char url[128], u2[200];
+    FILE *fr = NULL;
+    pid_t pid = serve_child("test_http_serve_cli", 0, "my-policy", url, sizeof url, &fr);
+    snprintf(u2, sizeof u2, "%s/models", url);
+    ck_assert_int_eq(raw(u2, NULL, 0, &out), 200);
+    ck_assert_msg(strstr(out, "\"id\":\"my-policy\"") != NULL, "%s", out);
+    free(out);
+    snprintf(u2, sizeof u2, "%s/completions", url);
+    const char *one = "{\"prompt\":\"a\",\"max_tokens\":2}";
+    ck_assert_int_eq(raw(u2, one, strlen(one), &out), 200);
+    ck_assert_msg(strstr(out, "\"model\":\"my-policy\"") != NULL, "%s", out);
+    free(out);
+    /* a second serve on its port: "address in use", exit 1 */
+    int port = 0;
+    ck_assert_int_eq(sscanf(url, "http://127.0.0.1:%d", &port), 1);
+    const char *model = t_shared("models/stories260K.gguf", "test_http_serve_cli");
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s/rand.gguf", t_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s serve -m %s --port %d 2>&1", t_sys2_bin(), model ? model : tmp, port);
+    ck_assert_int_eq(t_run(cmd, &out), 1);
+    ck_assert_msg(strstr(out, "address in use") != NULL, "%s", out);
+    free(out);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    fclose(fr);
+}
+END_TEST
+
+/* `sys2 serve` through the official OpenAI Node SDK (make test installs it in build/node: SYS2_NODE_MODULES):
+ * completions, chat with content parts, both streamed, a 413 seen as a 413, a 400, 20 concurrent requests. */
+START_TEST(test_http_serve_node_sdk)
+{
+    const char *mods = getenv("SYS2_NODE_MODULES") ? getenv("SYS2_NODE_MODULES") : "build/node/node_modules";
+    char probe[700];
+    snprintf(probe, sizeof probe, "%s/openai/package.json", mods);
+    if (access(probe, R_OK) != 0 || t_run("node --version >/dev/null 2>&1", NULL) != 0) {
+        fprintf(stderr, "SKIP test_http_serve_node_sdk: no node or no %s (make test installs them)\n", probe);
+        ck_assert_msg(getenv("CI") == NULL, "under CI the OpenAI Node SDK must be installed (%s)", probe);
+        return;
+    }
+    char url[128];
+    FILE *fr = NULL;
+    pid_t pid = serve_child("test_http_serve_node_sdk", 0, "sdk-model", url, sizeof url, &fr);
+    char cmd[1200], *out = NULL;
+    snprintf(cmd, sizeof cmd, "node tests/node/serve_openai.cjs %s sdk-model %s 2>&1", url, mods);
+    int rc = t_run(cmd, &out);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    fclose(fr);
+    ck_assert_msg(rc == 0 && strstr(out, "8 passed, 0 failed") != NULL, "exit %d:\n%s", rc, out);
+    free(out);
 }
 END_TEST
 
@@ -1034,13 +1012,12 @@ Suite *http_suite(void) {
     tcase_add_test(tc, test_http_context_budget_matches_local);
     tcase_add_test(tc, test_http_server_api);
     tcase_add_test(tc, test_http_chat_backend);
-    tcase_add_test(tc, test_http_fake_server_faults);
-    tcase_add_test(tc, test_http_api_key_and_refused);
-    tcase_add_test(tc, test_http_one_choice_per_request);
+    tcase_add_test(tc, test_http_serve_openai_features);
     tcase_add_test(tc, test_http_server_killed);
     tcase_add_test(tc, test_http_64_concurrent_clients);
     tcase_add_test(tc, test_http_overhead);
     tcase_add_test(tc, test_http_serve_cli);
+    tcase_add_test(tc, test_http_serve_node_sdk);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -4,6 +4,7 @@
  * token, so that forks, label scoring and sampling never recompute a shared prefix. The counters are the
  * context's: prompt tokens computed and reused (prefix cache), tokens sampled, tokens scored, forward calls,
  * rows and FLOPs, and wall time inside system 1, plus one request per call of the interface. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +82,14 @@ s2_status s2_lm_sample_n(s2_lm *lm, s2_lm_seq seq, int32_t n, const s2_lm_sample
     return st;
 }
 void s2_lm_counters(const s2_lm *lm, s2_counters *out) { lm->iface->counters(lm, out); }
+
+s2_status s2_lm_caps_get(s2_lm *lm, s2_lm_caps *out, s2_error *err) {
+    memset(out, 0, sizeof *out);
+    if (lm->iface->caps != NULL) return lm->iface->caps(lm, out, err);
+    snprintf(out->server, sizeof out->server, "%s", strcmp(lm->iface->name, "local") == 0 ? "local" : lm->iface->name);
+    out->prompt_logprobs = out->token_logprobs = true;
+    return S2_OK;
+}
 
 /* ---- the local engine ---- */
 
@@ -601,7 +610,7 @@ const s2_model *s2_lm_local_model(s2_lm *lm) { return lm->iface == &local_iface 
 
 s2_lm_open_params s2_lm_open_default_params(void) {
     s2_lm_open_params p = {.tokenizer = NULL, .model_name = NULL, .ctx = s2_ctx_default_params(),
-                           .max_in_flight = 16, .timeout_s = 120};
+                           .max_in_flight = 16, .timeout_s = 25, .retries = -1, .server = NULL};
     return p;
 }
 

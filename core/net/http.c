@@ -12,8 +12,10 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "http.h"
@@ -28,16 +30,72 @@ typedef struct http_seq {
     bool live;
     char *text;
     size_t len, cap;
+    int64_t known;             /* tokens of a prefix of text the server has already been sent (its cache may hold
+                                * them): the local engine's computed tokens, for estimated counts */
 } http_seq;
+
+/* ---- server profiles: one row per kind of server, everything this file does differently for it ----
+ * Sources, per row: llama-server from llama.cpp's tools/server (server-common.cpp, server-task.cpp, server-schema.cpp)
+ * and responses recorded from a build of it (tests/test_http.c); vLLM from its OpenAI-compatible server docs
+ * (stop_reason, include_stop_str_in_output; max_tokens 0 refused: vllm-project/vllm#9336; top_k -1 = off in
+ * SamplingParams before 0.8); SGLang from python/sglang/srt/entrypoints/openai/protocol.py (matched_stop, no_stop_trim,
+ * "max_tokens must be positive"); OpenAI from its API reference (legacy completions: echo, logprobs <= 5; top_k and
+ * min_p are not parameters there). */
+typedef enum { PROF_SYS2, PROF_LLAMA, PROF_VLLM, PROF_SGLANG, PROF_OPENAI, PROF_UNKNOWN, PROF_N } prof_id;
+
+typedef enum {
+    STOP_FROM_STOP_REASON,     /* choices[].stop_reason: the stop string, null for EOS (vLLM, sys2 serve) */
+    STOP_FROM_MATCHED_STOP,    /* choices[].matched_stop: the stop string, or the EOS token id (SGLang) */
+    STOP_FROM_VERBOSE,         /* __verbose.stop_type / stopping_word, asked with "verbose": true (llama-server) */
+    STOP_FROM_REQUEST,         /* nothing says which: the request's only stop string (OpenAI) */
+} stop_source;
+
+typedef struct http_profile {
+    const char *flag, *name;   /* --server FLAG; the name in messages */
+    bool n_native;             /* n > 1 choices in one request; else one request per chain, decided before any call */
+    const char *keep_stop;     /* the request field that keeps the matched stop string in the text, or NULL */
+    stop_source stop_from;
+    int32_t sample_logprobs;   /* the "logprobs" value that returns each sampled token's log-prob (llama: n_probs) */
+    bool echo;                 /* prompt log-probs through echo + logprobs */
+    const char *no_echo;       /* why not */
+    bool score_max_tokens_1;   /* max_tokens 0 is refused: score with 1 */
+    bool top_k_min_p;          /* top_k and min_p are parameters */
+    int32_t top_k_off;         /* the top_k that means no truncation */
+    bool llama_samplers;       /* send llama.cpp's other samplers as off (its defaults are not) */
+} http_profile;
+
+static const http_profile profiles[PROF_N] = {
+    [PROF_SYS2] = {.flag = "sys2", .name = "sys2 serve", .n_native = true, .keep_stop = "include_stop_str_in_output",
+                   .stop_from = STOP_FROM_STOP_REASON, .sample_logprobs = 0, .echo = true, .top_k_min_p = true},
+    [PROF_LLAMA] = {.flag = "llama", .name = "llama-server", .n_native = false, .keep_stop = NULL,
+                    .stop_from = STOP_FROM_VERBOSE, .sample_logprobs = 1, .echo = false,
+                    .no_echo = "its /v1/completions refuses echo (\"Only no echo is supported\"), so it gives no "
+                               "prompt log-probs",
+                    .top_k_min_p = true, .top_k_off = 0, .llama_samplers = true},
+    [PROF_VLLM] = {.flag = "vllm", .name = "vLLM", .n_native = true, .keep_stop = "include_stop_str_in_output",
+                   .stop_from = STOP_FROM_STOP_REASON, .sample_logprobs = 0, .echo = true, .score_max_tokens_1 = true,
+                   .top_k_min_p = true, .top_k_off = -1},
+    [PROF_SGLANG] = {.flag = "sglang", .name = "SGLang", .n_native = true, .keep_stop = "no_stop_trim",
+                     .stop_from = STOP_FROM_MATCHED_STOP, .sample_logprobs = 0, .echo = true,
+                     .score_max_tokens_1 = true, .top_k_min_p = true, .top_k_off = -1},
+    [PROF_OPENAI] = {.flag = "openai", .name = "OpenAI", .n_native = true, .keep_stop = NULL,
+                     .stop_from = STOP_FROM_REQUEST, .sample_logprobs = 0, .echo = true, .top_k_min_p = false},
+    [PROF_UNKNOWN] = {.flag = "unknown", .name = "an unknown server", .n_native = false,
+                      .keep_stop = "include_stop_str_in_output", .stop_from = STOP_FROM_STOP_REASON,
+                      .sample_logprobs = 1, .echo = true, .top_k_min_p = true, .top_k_off = 0},
+};
 
 typedef struct http_lm {
     char *url;                 /* POST target: .../completions or .../chat/completions */
     char *model;               /* NULL: no "model" field */
     char *auth;                /* "Authorization: Bearer ..." or NULL */
     bool chat;
-    bool no_zero_tokens;       /* the server refused max_tokens 0: score with 1 */
-    bool asked_model;          /* GET /models was tried (no model name given) */
-    bool single_choice;        /* the server refused n > 1: one request per sequence */
+    bool no_zero_tokens;       /* the server refused max_tokens 0 (or its profile says so): score with 1 */
+    bool asked;                /* the profile (and the model name) were found out */
+    bool forced;               /* --server gave the profile */
+    bool estimated;            /* some request's cached tokens were estimated (the server reported none) */
+    bool counted;              /* some response's usage was counted */
+    const http_profile *prof;
     int32_t max_in_flight, tries, backoff_ms;
     long timeout_ms;
     CURLM *multi;              /* keeps the connections alive between calls */
@@ -109,7 +167,7 @@ static s2_status xfer_start(http_lm *h, xfer *x, s2_error *err) {
     curl_easy_setopt(x->h, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(x->h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(x->h, CURLOPT_TIMEOUT_MS, h->timeout_ms);
-    curl_easy_setopt(x->h, CURLOPT_CONNECTTIMEOUT_MS, h->timeout_ms < 10000 ? h->timeout_ms : 10000L);
+    curl_easy_setopt(x->h, CURLOPT_CONNECTTIMEOUT_MS, h->timeout_ms < 5000 ? h->timeout_ms : 5000L);
     curl_easy_setopt(x->h, CURLOPT_PRIVATE, x);
     if (curl_multi_add_handle(h->multi, x->h) != CURLM_OK) return s2_error_set(err, S2_E_NET, "http: curl_multi_add_handle failed");
     x->active = true;
@@ -138,11 +196,28 @@ static void xfers_free(xfer *x, int32_t n) {
     free(x);
 }
 
+/* A refusal that names a parameter the server does not take: never retried, whatever its status (llama-server
+ * answers echo with 500 "Unsupported param: echo" in some builds, "Only no echo is supported" in others; OpenAI
+ * answers 400 "Unrecognized request argument supplied: X"). */
+static bool refuses_param(const xfer *x) {
+    static const char *const says[] = {"Unsupported param", "unsupported param", "Only no echo", "not supported",
+                                       "Unrecognized request argument", "unrecognized request argument",
+                                       "Unknown parameter", "unknown parameter"};
+    if (x->cres != CURLE_OK || x->code < 400 || x->resp == NULL) return false;
+    for (size_t i = 0; i < sizeof says / sizeof says[0]; i++)
+        if (strstr(x->resp, says[i]) != NULL) return true;
+    return false;
+}
+
+/* Retried: a connection refused or dropped (the server restarting), 408, 429 and 5xx. Not retried: a timeout (a
+ * stalled server stays stalled: the default timeout alone fails it within 30 s), any other 4xx, and a refusal that
+ * names an unsupported parameter. */
 static bool retryable(const xfer *x) {
     if (x->cres != CURLE_OK)
         return x->cres == CURLE_COULDNT_CONNECT || x->cres == CURLE_RECV_ERROR || x->cres == CURLE_SEND_ERROR ||
-               x->cres == CURLE_GOT_NOTHING || x->cres == CURLE_PARTIAL_FILE || x->cres == CURLE_OPERATION_TIMEDOUT;
-    return x->code == 429 || x->code >= 500;
+               x->cres == CURLE_GOT_NOTHING || x->cres == CURLE_PARTIAL_FILE;
+    if (refuses_param(x)) return false;
+    return x->code == 408 || x->code == 429 || x->code >= 500;
 }
 
 /* The "error.message" of an OpenAI-style error body, or the start of the body. */
@@ -158,14 +233,18 @@ static void server_says(const xfer *x, char *out, size_t cap) {
 }
 
 /* A 400 that says the prompt (plus max_tokens) is longer than the context: sys2 serve's and OpenAI's code
- * "context_length_exceeded", or vLLM's "maximum context length" message. */
+ * "context_length_exceeded", vLLM's "maximum context length" message, llama-server's type
+ * "exceed_context_size_error" ("request (N tokens) exceeds the available context size"). */
 static bool context_exceeded(const xfer *x) {
     json_t *j = x->resp ? json_loads(x->resp, 0, NULL) : NULL;
     json_t *e = json_object_get(j, "error");
     const char *code = json_string_value(json_object_get(e, "code"));
     const char *msg = json_string_value(json_object_get(e, "message"));
     if (msg == NULL) msg = json_string_value(json_object_get(j, "message"));
-    bool yes = (code && strcmp(code, "context_length_exceeded") == 0) || (msg && strstr(msg, "maximum context length"));
+    const char *type = json_string_value(json_object_get(e, "type"));
+    bool yes = (code && strcmp(code, "context_length_exceeded") == 0) || (msg && strstr(msg, "maximum context length")) ||
+               (type && strcmp(type, "exceed_context_size_error") == 0) || /* llama-server */
+               (msg && strstr(msg, "exceeds the available context size"));
     json_decref(j);
     return yes;
 }
@@ -175,16 +254,22 @@ static s2_status xfer_result(http_lm *h, xfer *x, s2_error *err) {
     char said[192];
     if (x->cres != CURLE_OK) {
         if (x->too_big) return s2_error_set(err, S2_E_NET, "%s: the response is larger than %u bytes", h->url, MAX_RESPONSE);
+        if (x->cres == CURLE_OPERATION_TIMEDOUT)
+            return s2_error_set(err, S2_E_NET, "%s: no answer within %.3g s (--http-timeout), not retried", h->url,
+                                (double)h->timeout_ms / 1000);
         return s2_error_set(err, S2_E_NET, "%s: %s (after %d tries)", h->url, curl_easy_strerror(x->cres), x->tries);
     }
     if (x->code < 200 || x->code > 299) {
         server_says(x, said, sizeof said);
         if (x->code == 400 && context_exceeded(x)) /* as the local engine says of a sequence past its context */
             return s2_error_set(err, S2_E_BUDGET, "%s: past the model's context: %s", h->url, said);
+        if (refuses_param(x))
+            return s2_error_set(err, S2_E_UNSUPPORTED, "%s: %s refuses a parameter sys2 sends (HTTP %ld, not retried): %s",
+                                h->url, h->prof ? h->prof->name : "the server", x->code, said);
         s2_status st = x->code == 400 || x->code == 413 || x->code == 422 ? S2_E_ARG
                        : x->code == 404                                    ? S2_E_UNSUPPORTED
                                                                            : S2_E_NET;
-        if (x->code == 429 || x->code >= 500)
+        if (x->code == 408 || x->code == 429 || x->code >= 500)
             return s2_error_set(err, st, "%s: HTTP %ld after %d tries: %s", h->url, x->code, x->tries, said);
         return s2_error_set(err, st, "%s: HTTP %ld: %s", h->url, x->code, said);
     }
@@ -309,47 +394,121 @@ static json_t *hex_of(const char *t, size_t n) {
     return js;
 }
 
-/* Without a model name, the first model GET .../models lists (vLLM before 0.6 and SGLang want the "model" field; a
- * server that lists none, or no /models at all, gets requests without it). Asked once per lm. */
-static void discover_model(http_lm *h) {
-    h->asked_model = true;
-    size_t n = strlen(h->url);
-    const char *suffix = h->chat ? "/chat/completions" : "/completions";
-    if (n < strlen(suffix)) return;
-    char *url = malloc(n + 16);
-    if (url == NULL) return;
-    memcpy(url, h->url, n - strlen(suffix));
-    strcpy(url + n - strlen(suffix), "/models");
-    xfer x = {0};
+/* ---- what the server is ---- */
+
+typedef struct get_reply {
+    xfer x;                    /* the body */
+    char server[64];           /* the Server header */
+} get_reply;
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *user) {
+    get_reply *g = user;
+    size_t n = size * nmemb;
+    if (n > 8 && strncasecmp(data, "Server:", 7) == 0) {
+        size_t k = n - 7;
+        const char *v = data + 7;
+        while (k > 0 && (*v == ' ' || *v == '\t')) v++, k--;
+        while (k > 0 && (v[k - 1] == '\r' || v[k - 1] == '\n')) k--;
+        snprintf(g->server, sizeof g->server, "%.*s", (int)(k < 63 ? k : 63), v);
+    }
+    return n;
+}
+
+/* GET url: the parsed JSON of a 200 answer (a new reference) or NULL; *refused set when nothing answered. */
+static json_t *get_json(http_lm *h, const char *url, get_reply *g, bool *refused) {
+    memset(g, 0, sizeof *g);
     CURL *c = curl_easy_init();
     struct curl_slist *hdrs = h->auth ? curl_slist_append(NULL, h->auth) : NULL;
+    json_t *j = NULL;
     if (c != NULL) {
+        long t = h->timeout_ms < 5000 ? h->timeout_ms : 5000L;
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &g->x);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, g);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms < 10000 ? h->timeout_ms : 10000L);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, t);
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, t);
         long code = 0;
-        if (curl_easy_perform(c) == CURLE_OK && curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK &&
-            code == 200) {
-            json_t *j = json_loadb(x.resp ? x.resp : "", x.len, 0, NULL);
-            const char *id = json_string_value(json_object_get(json_array_get(json_object_get(j, "data"), 0), "id"));
-            if (id != NULL) h->model = strdup(id);
-            json_decref(j);
-        }
+        CURLcode r = curl_easy_perform(c);
+        if (refused) *refused = r != CURLE_OK;
+        if (r == CURLE_OK && curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code == 200)
+            j = json_loadb(g->x.resp ? g->x.resp : "", g->x.len, 0, NULL);
         h->c.requests++;
         curl_easy_cleanup(c);
     }
     curl_slist_free_all(hdrs);
-    free(x.resp);
+    free(g->x.resp);
+    g->x.resp = NULL;
+    return j;
+}
+
+static const http_profile *profile_by_flag(const char *flag) {
+    for (int32_t i = 0; i < PROF_N; i++)
+        if (strcmp(profiles[i].flag, flag) == 0) return &profiles[i];
+    return NULL;
+}
+
+/* Once, before the first request: GET .../models (the model name when none was given, and its owned_by: "llamacpp",
+ * "vllm", "sglang", "sys2", "openai" / "system"), then, while the profile is still unknown, the Server header and
+ * GET /props (llama-server), /version (vLLM), /get_server_info (SGLang). A server that lists no models gets
+ * requests without "model"; one that answers none of these is "unknown" (one request per chain, estimated counts). */
+static void find_profile(http_lm *h) {
+    h->asked = true;
+    if (h->forced && h->model != NULL) return;
+    size_t n = strlen(h->url);
+    const char *suffix = h->chat ? "/chat/completions" : "/completions";
+    size_t base = n - strlen(suffix);
+    char *url = malloc(n + 32);
+    if (url == NULL) {
+        if (h->prof == NULL) h->prof = &profiles[PROF_UNKNOWN];
+        return;
+    }
+    memcpy(url, h->url, base);
+    strcpy(url + base, "/models");
+    get_reply g;
+    bool refused = false;
+    json_t *j = get_json(h, url, &g, &refused);
+    json_t *m0 = json_array_get(json_object_get(j, "data"), 0);
+    const char *id = json_string_value(json_object_get(m0, "id"));
+    const char *owner = json_string_value(json_object_get(m0, "owned_by"));
+    if (h->model == NULL && id != NULL) h->model = strdup(id);
+    const http_profile *p = h->prof;
+    if (p == NULL && owner != NULL) {
+        if (strcmp(owner, "llamacpp") == 0) p = &profiles[PROF_LLAMA];
+        else if (strcmp(owner, "vllm") == 0) p = &profiles[PROF_VLLM];
+        else if (strcmp(owner, "sglang") == 0) p = &profiles[PROF_SGLANG];
+        else if (strcmp(owner, "sys2") == 0) p = &profiles[PROF_SYS2];
+        else if (strcmp(owner, "openai") == 0 || strcmp(owner, "system") == 0 || strncmp(owner, "openai-", 7) == 0)
+            p = &profiles[PROF_OPENAI];
+    }
+    if (p == NULL && strstr(g.server, "llama.cpp") != NULL) p = &profiles[PROF_LLAMA];
+    json_decref(j);
+    /* the server's root: the base without its trailing /v1 */
+    size_t root = base >= 3 && memcmp(h->url + base - 3, "/v1", 3) == 0 ? base - 3 : base;
+    static const struct { const char *path, *key; prof_id id; } probes[] = {
+        {"/props", "default_generation_settings", PROF_LLAMA},
+        {"/version", "version", PROF_VLLM},
+        {"/get_server_info", "version", PROF_SGLANG},
+    };
+    for (size_t i = 0; p == NULL && !refused && i < sizeof probes / sizeof probes[0]; i++) {
+        memcpy(url, h->url, root);
+        strcpy(url + root, probes[i].path);
+        j = get_json(h, url, &g, NULL);
+        if (json_object_get(j, probes[i].key) != NULL) p = &profiles[probes[i].id];
+        json_decref(j);
+    }
+    h->prof = p ? p : &profiles[PROF_UNKNOWN];
+    if (h->prof->score_max_tokens_1) h->no_zero_tokens = true;
     free(url);
 }
 
 /* A request body with the fields every request shares; the prompt or messages from text. Text that is not UTF-8
  * goes as its U+FFFD-replaced string plus its exact bytes in "sys2_prompt_hex" (which sys2 serve reads). */
 static json_t *base_body(http_lm *h, const char *text, size_t len, s2_error *err) {
-    if (h->model == NULL && !h->asked_model) discover_model(h);
+    if (!h->asked) find_profile(h);
     bool lossy = false;
     json_t *p = s2_json_text(text, len, &lossy);
     json_t *b = json_object();
@@ -372,15 +531,45 @@ static s2_status add_body(xfer *x, json_t *b, s2_error *err) {
     return x->body ? S2_OK : s2_error_set(err, S2_E_NOMEM, "http: out of memory");
 }
 
-static void count_usage(http_lm *h, json_t *resp) {
+/* Counts one response's usage as the local engine counts the same work. The server's prompt_tokens P are split into
+ * cached (what it reports as cached: usage.prompt_tokens_details.cached_tokens, as vLLM, SGLang, OpenAI and newer
+ * llama-servers send; else llama-server's timings.cache_n; else, estimated, the `known` tokens already sent on this
+ * sequence, as the local engine keeps a sequence's KV; and never fewer than those), scored (teacher-forced
+ * continuation tokens, counted apart as locally) and computed (the rest). shared: a further request of siblings sent together on the same prefix (one
+ * request per chain, or one per label), whose first `known` tokens the first request counted: they count as cached
+ * at least, as n > 1 and the local engine's forks share them. Generated tokens count when
+ * sampled. *seen gets the tokens the server now has of the sequence. A response without usage is an error. */
+static s2_status count_usage(http_lm *h, json_t *resp, int64_t known, int64_t scored, bool shared, bool sampled,
+                             int64_t *seen, s2_error *err) {
     json_t *u = json_object_get(resp, "usage");
-    json_int_t pt = json_integer_value(json_object_get(u, "prompt_tokens"));
-    json_int_t ct = json_integer_value(json_object_get(u, "completion_tokens"));
-    json_int_t cached = json_integer_value(json_object_get(json_object_get(u, "prompt_tokens_details"), "cached_tokens"));
-    if (cached > pt) cached = pt;
-    h->c.prompt_tokens += pt - cached;
+    json_t *jp = json_object_get(u, "prompt_tokens"), *jc = json_object_get(u, "completion_tokens");
+    if (!json_is_integer(jp) || (sampled && !json_is_integer(jc)))
+        return s2_error_set(err, S2_E_NET, "%s: %s's response has no usage.%s: sys2 cannot count what it cost", h->url,
+                            h->prof->name, json_is_integer(jp) ? "completion_tokens" : "prompt_tokens");
+    int64_t P = json_integer_value(jp), C = sampled ? json_integer_value(jc) : 0;
+    h->counted = true;
+    json_t *rc = json_object_get(json_object_get(u, "prompt_tokens_details"), "cached_tokens");
+    json_t *tc = json_object_get(json_object_get(resp, "timings"), "cache_n");
+    int64_t cached;
+    if (json_is_integer(rc)) cached = json_integer_value(rc);
+    else if (json_is_integer(tc)) cached = json_integer_value(tc);
+    else {
+        cached = known;
+        h->estimated = true;
+    }
+    /* what the server already holds of this sequence counts as cached even where it computed it again (sys2 serve
+     * caches whole 16-token blocks only, llama-server's slots move on): the count is the search's, as the local
+     * engine, which keeps each sequence's KV, spends it; what the server adds is the server's */
+    (void)shared;
+    if (cached < known) cached = known;
+    if (cached > P - scored) cached = P - scored;
+    if (cached < 0) cached = 0;
+    int64_t computed = P - cached - scored;
+    h->c.prompt_tokens += computed > 0 ? computed : 0;
     h->c.cached_tokens += cached;
-    h->c.gen_tokens += ct;
+    h->c.gen_tokens += C;
+    if (seen) *seen = P;
+    return S2_OK;
 }
 
 static json_t *choice0(json_t *resp) { return json_array_get(json_object_get(resp, "choices"), 0); }
@@ -414,6 +603,7 @@ static s2_status slot_new(http_lm *h, const char *t, size_t n, s2_lm_seq *out, s
     }
     http_seq *q = &h->seqs[s];
     q->len = 0;
+    q->known = 0;
     if (text_append(q, t, n) != S2_OK) return s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
     q->live = true;
     *out = s;
@@ -434,6 +624,7 @@ static s2_status http_fork(s2_lm *lm, s2_lm_seq src, s2_lm_seq *out, s2_error *e
         h->seqs[s].live = false;
         return s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
     }
+    h->seqs[s].known = h->seqs[src].known; /* the server has what the source's requests sent */
     *out = s;
     return S2_OK;
 }
@@ -481,8 +672,9 @@ static int32_t cont_logprobs(http_lm *h, json_t *resp, size_t prefix_len, size_t
     json_t *tlp = json_object_get(l, "token_logprobs"), *off = json_object_get(l, "text_offset");
     if (!json_is_array(tlp) || !json_is_array(off) || json_array_size(off) != json_array_size(tlp))
         return s2_error_set(err, S2_E_UNSUPPORTED,
-                            "%s: the server returned no prompt log-probs (echo + logprobs): it cannot score text "
-                            "(vLLM and sys2 serve can; llama-server cannot)", h->url);
+                            "%s: %s returned no prompt log-probs (echo + logprobs: no choices[0].logprobs.%s): it "
+                            "cannot score text (vLLM, SGLang and sys2 serve can; llama-server cannot)", h->url,
+                            h->prof->name, json_is_array(tlp) ? "text_offset" : "token_logprobs");
     int32_t nt = (int32_t)json_array_size(tlp);
     json_t *u = json_object_get(json_object_get(resp, "usage"), "prompt_tokens");
     int32_t np = json_is_integer(u) && json_integer_value(u) <= nt ? (int32_t)json_integer_value(u)
@@ -513,6 +705,10 @@ static s2_status run_scores(http_lm *h, const http_seq *q, const char *const *co
     if (h->chat)
         return s2_error_set(err, S2_E_UNSUPPORTED, "%s: a chat endpoint cannot score text (no echo); use the /v1 base",
                             h->url);
+    if (!h->asked) find_profile(h);
+    if (!h->prof->echo)
+        return s2_error_set(err, S2_E_UNSUPPORTED, "%s: %s cannot score text: %s", h->url, h->prof->name,
+                            h->prof->no_echo);
     for (int pass = 0; pass < 2; pass++) {
         xfer *x = calloc((size_t)n, sizeof *x);
         if (x == NULL) return s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
@@ -542,7 +738,9 @@ static s2_status http_score(s2_lm *lm, s2_lm_seq s, const char *cont, float *per
     if (st != S2_OK) return st;
     double acc = 0;
     int32_t got = cont_logprobs(h, x[0].json, q->len, q->len + strlen(cont), per_token, cap, &acc, err);
-    if (got >= 0) count_usage(h, x[0].json);
+    int64_t seen = 0;
+    if (got >= 0 && (st = count_usage(h, x[0].json, q->known, got, false, false, &seen, err)) != S2_OK) got = st;
+    if (got >= 0 && seen - got > q->known) q->known = seen - got;
     xfers_free(x, 1);
     if (got < 0) return (s2_status)got;
     if (n) *n = got;
@@ -561,7 +759,11 @@ static s2_status http_score_labels(s2_lm *lm, s2_lm_seq s, const char *const *la
         int32_t got = cont_logprobs(h, x[c].json, q->len, q->len + strlen(labels[c]), NULL, 0, &out[c], err);
         if (got < 0) st = (s2_status)got;
         else if (got == 0) st = s2_error_set(err, S2_E_ARG, "lm: label %d ('%s') has no tokens", c, labels[c]);
-        else count_usage(h, x[c].json);
+        else {
+            int64_t seen = 0;
+            st = count_usage(h, x[c].json, q->known, got, c > 0, false, &seen, err);
+            if (st == S2_OK && seen - got > q->known) q->known = seen - got; /* the labels' prefix, counted once */
+        }
     }
     xfers_free(x, n);
     return st;
@@ -609,7 +811,8 @@ static int32_t http_top_k(s2_lm *lm, s2_lm_seq s, int32_t k, s2_lm_top *out, s2_
     if (st == S2_OK) {
         json_t *l = json_object_get(choice0(x->json), "logprobs");
         json_t *ours = json_array_get(json_object_get(l, "sys2_top"), 0);
-        json_t *list = h->chat ? json_object_get(json_array_get(json_object_get(l, "content"), 0), "top_logprobs") : ours;
+        /* sys2 serve's sys2_top, or the chat format's content[0].top_logprobs (chat endpoints, llama-server) */
+        json_t *list = ours ? ours : json_object_get(json_array_get(json_object_get(l, "content"), 0), "top_logprobs");
         json_t *dict = h->chat ? NULL : json_array_get(json_object_get(l, "top_logprobs"), 0);
         size_t i;
         json_t *e;
@@ -637,11 +840,14 @@ static int32_t http_top_k(s2_lm *lm, s2_lm_seq s, int32_t k, s2_lm_top *out, s2_
                 m++;
             }
         } else {
-            st = s2_error_set(err, S2_E_UNSUPPORTED, "%s: the server returned no top log-probs (logprobs = %d)", h->url, k);
+            st = s2_error_set(err, S2_E_UNSUPPORTED, "%s: %s returned no top log-probs (logprobs = %d): no "
+                              "choices[0].logprobs.top_logprobs", h->url, h->prof->name, k);
         }
+        int64_t seen = 0;
+        if (st == S2_OK) st = count_usage(h, x->json, q->known, 0, false, false, &seen, err);
         if (st == S2_OK) {
             qsort(out, (size_t)m, sizeof *out, s2_lm_top_cmp);
-            count_usage(h, x->json);
+            if (seen > q->known) q->known = seen;
         }
     }
     xfers_free(x, 1);
@@ -650,7 +856,53 @@ static int32_t http_top_k(s2_lm *lm, s2_lm_seq s, int32_t k, s2_lm_top *out, s2_
 
 /* ---- sampling ---- */
 
-static s2_status parse_gen(http_lm *h, json_t *ch, s2_lm_gen *g, size_t *len, s2_error *err) {
+/* The stop string that ended a choice the server reports as finished with "stop", as its profile says it tells:
+ * *stop_str = the string (NULL: it ended on EOS). False when the response does not say (an error names the field). */
+static bool matched_stop(http_lm *h, json_t *ch, json_t *resp, const s2_lm_sample_params *p, const char **stop_str,
+                         const char **field) {
+    *stop_str = NULL;
+    switch (h->prof->stop_from) {
+    case STOP_FROM_STOP_REASON: {
+        json_t *sr = json_object_get(ch, "stop_reason");
+        *field = "choices[].stop_reason";
+        if (sr == NULL) break;
+        *stop_str = json_string_value(sr); /* null: EOS; an integer: a stop token (EOS for sys2) */
+        return true;
+    }
+    case STOP_FROM_MATCHED_STOP: {
+        json_t *ms = json_object_get(ch, "matched_stop");
+        *field = "choices[].matched_stop";
+        if (ms == NULL) break;
+        *stop_str = json_string_value(ms); /* an integer: the EOS token id that ended it */
+        return true;
+    }
+    case STOP_FROM_VERBOSE: {
+        json_t *v = json_object_get(resp, "__verbose");
+        const char *type = json_string_value(json_object_get(v, "stop_type"));
+        *field = "__verbose.stop_type (asked with \"verbose\": true)";
+        if (type == NULL) break;
+        if (strcmp(type, "word") == 0) {
+            *stop_str = json_string_value(json_object_get(v, "stopping_word"));
+            *field = "__verbose.stopping_word";
+            return *stop_str != NULL;
+        }
+        return true; /* "eos" (or "limit", which finish_reason already says is "length") */
+    }
+    case STOP_FROM_REQUEST:
+        *field = "choices[].stop_reason";
+        break;
+    }
+    /* nothing says which: the request's only stop string, if it has one (the text never keeps it there) */
+    if (p->n_stops == 0) return true;
+    if (p->n_stops == 1 && h->prof->stop_from == STOP_FROM_REQUEST) {
+        *stop_str = p->stops[0];
+        return true;
+    }
+    return false;
+}
+
+static s2_status parse_gen(http_lm *h, json_t *ch, json_t *resp, const s2_lm_sample_params *p, s2_lm_gen *g,
+                           size_t *len, s2_error *err) {
     const char *text = NULL;
     size_t tl = 0;
     char *raw = NULL;
@@ -672,16 +924,31 @@ static s2_status parse_gen(http_lm *h, json_t *ch, s2_lm_gen *g, size_t *len, s2
     }
     const char *fin = json_string_value(json_object_get(ch, "finish_reason"));
     const char *ours = json_string_value(json_object_get(ch, "sys2_finish"));
-    json_t *sr = json_object_get(ch, "stop_reason");
-    const char *stop_str = json_string_value(sr);
-    g->finish = "length";
+    const char *stop_str = NULL;
     if (ours != NULL && strcmp(ours, "context") == 0) {
         free(raw);
         return s2_error_set(err, S2_E_BUDGET, "lm: a sequence would pass the server's context");
     }
-    if (ours != NULL) g->finish = strcmp(ours, "stop") == 0 ? "stop" : strcmp(ours, "eos") == 0 ? "eos" : "length";
-    else if (fin != NULL && strcmp(fin, "stop") == 0) g->finish = stop_str != NULL || sr == NULL ? "stop" : "eos";
-    /* a server that leaves the stop string out of the text (OpenAI's rule) gets it put back, as the local engine keeps it */
+    if (fin == NULL && ours == NULL) {
+        free(raw);
+        return s2_error_set(err, S2_E_NET, "%s: %s's choice has no finish_reason: sys2 cannot tell how it ended", h->url,
+                            h->prof->name);
+    }
+    g->finish = "length";
+    if (ours != NULL) {
+        g->finish = strcmp(ours, "stop") == 0 ? "stop" : strcmp(ours, "eos") == 0 ? "eos" : "length";
+        if (strcmp(g->finish, "stop") == 0) stop_str = json_string_value(json_object_get(ch, "stop_reason"));
+    } else if (strcmp(fin, "stop") == 0) {
+        const char *field = NULL;
+        if (!matched_stop(h, ch, resp, p, &stop_str, &field)) {
+            free(raw);
+            return s2_error_set(err, S2_E_NET, "%s: %s's choice ended with \"stop\" without %s: sys2 cannot tell which "
+                                "stop string (or EOS) ended it", h->url, h->prof->name, field);
+        }
+        g->finish = stop_str != NULL ? "stop" : "eos";
+    }
+    /* a server that leaves the stop string out of the text (OpenAI's rule, llama-server) gets it put back, as the
+     * local engine keeps it */
     size_t extra = 0;
     if (strcmp(g->finish, "stop") == 0 && stop_str != NULL) {
         size_t sl = strlen(stop_str);
@@ -699,13 +966,15 @@ static s2_status parse_gen(http_lm *h, json_t *ch, s2_lm_gen *g, size_t *len, s2
     free(raw);
     json_t *l = json_object_get(ch, "logprobs");
     /* the completions format (token_logprobs), or the chat format (content[].logprob), which chat endpoints and
-     * some completions servers (llama-server) use */
+     * llama-server's completions use */
     json_t *tlp = json_object_get(l, "token_logprobs");
     bool listed = !json_is_array(tlp);
     if (listed) tlp = json_object_get(l, "content");
     json_t *ids = json_object_get(l, "sys2_token_ids");
+    if (!json_is_array(tlp) && tl > 0) /* log-probs were asked for: never read a missing one as 0 */
+        return s2_error_set(err, S2_E_NET, "%s: %s's choice has no log-probs for its sampled tokens (no "
+                            "choices[].logprobs.%s)", h->url, h->prof->name, h->chat || listed ? "content" : "token_logprobs");
     int32_t n = json_is_array(tlp) ? (int32_t)json_array_size(tlp) : 0;
-    /* no log-probs at all (a server that ignores "logprobs"): the text stands, with no tokens and log-prob 0 */
     if (n > 0) {
         g->tokens = malloc((size_t)n * sizeof *g->tokens);
         g->logprobs = malloc((size_t)n * sizeof *g->logprobs);
@@ -716,6 +985,7 @@ static s2_status parse_gen(http_lm *h, json_t *ch, s2_lm_gen *g, size_t *len, s2
     for (int32_t i = 0; i < n; i++) {
         json_t *e = json_array_get(tlp, (size_t)i);
         json_t *id = listed ? json_object_get(e, "sys2_id") : json_array_get(ids, (size_t)i);
+        if (listed && id == NULL) id = json_object_get(e, "id"); /* llama-server names the token id */
         if (listed) e = json_object_get(e, "logprob");
         if (!json_is_number(e))
             return s2_error_set(err, S2_E_NET, "%s: sampled token %d has no log-prob in the response", h->url, i);
@@ -726,11 +996,46 @@ static s2_status parse_gen(http_lm *h, json_t *ch, s2_lm_gen *g, size_t *len, s2
     return S2_OK;
 }
 
-/* One try at a sample call: runs of sequences with the same text go as one request with n choices when max_group
- * allows (choice j = sequence first + j). *grouping_failed is set when a request with n > 1 was refused or answered
- * with fewer choices (llama-server: "Only one completion choice is allowed"). */
-static s2_status sample_pass(http_lm *h, const s2_lm_seq *seqs, int32_t n, const s2_lm_sample_params *p,
-                             s2_lm_gen *out, int32_t max_group, bool *grouping_failed, s2_error *err);
+/* Sends every sampling parameter sys2 uses, neutral values too, so that no server default applies (llama-server's
+ * top_k 40, top_p 0.95, min_p 0.05 otherwise would); refuses before any request what the profile cannot take. */
+static s2_status sampling_fields(http_lm *h, json_t *b, const s2_lm_sample_params *p, s2_error *err) {
+    const http_profile *pr = h->prof;
+    const s2_sample_params *sp = &p->sample;
+    if (!pr->top_k_min_p && (sp->top_k > 0 || sp->min_p > 0))
+        return s2_error_set(err, S2_E_UNSUPPORTED, "%s: %s takes no %s parameter (top_k %d, min_p %g asked)", h->url,
+                            pr->name, sp->top_k > 0 ? "top_k" : "min_p", sp->top_k, sp->min_p);
+    json_object_set_new(b, "temperature", json_real(sp->temperature));
+    json_object_set_new(b, "top_p", json_real(sp->top_p));
+    if (pr->top_k_min_p) {
+        json_object_set_new(b, "top_k", json_integer(sp->top_k > 0 ? sp->top_k : pr->top_k_off));
+        json_object_set_new(b, "min_p", json_real(sp->min_p));
+    }
+    json_object_set_new(b, "presence_penalty", json_real(0));
+    json_object_set_new(b, "frequency_penalty", json_real(0));
+    if (pr->top_k_min_p) json_object_set_new(b, "repetition_penalty", json_real(1));
+    if (pr->llama_samplers) { /* llama.cpp's samplers sys2 does not have, each off */
+        json_object_set_new(b, "repeat_penalty", json_real(1));
+        json_object_set_new(b, "typical_p", json_real(1));
+        json_object_set_new(b, "mirostat", json_integer(0));
+        json_object_set_new(b, "dry_multiplier", json_real(0));
+        json_object_set_new(b, "xtc_probability", json_real(0));
+        json_object_set_new(b, "top_n_sigma", json_real(-1));
+        json_object_set_new(b, "dynatemp_range", json_real(0));
+        json_object_set_new(b, "verbose", json_true()); /* __verbose.stop_type / stopping_word: which stop ended it */
+        json_object_set_new(b, "n_probs", json_integer(pr->sample_logprobs)); /* builds that do not read "logprobs" */
+        json_object_set_new(b, "post_sampling_probs", json_false()); /* the model's log-probs, not the sampler's */
+    }
+    if (pr->keep_stop) json_object_set_new(b, pr->keep_stop, json_true());
+    json_object_set_new(b, "logprobs", h->chat ? json_true() : json_integer(pr->sample_logprobs));
+    if (p->n_stops > 0) {
+        json_t *stops = json_array();
+        for (int32_t k = 0; k < p->n_stops; k++)
+            if (p->stops[k] && p->stops[k][0]) json_array_append_new(stops, json_string(p->stops[k]));
+        if (json_array_size(stops) > 0) json_object_set_new(b, "stop", stops);
+        else json_decref(stops);
+    }
+    return S2_OK;
+}
 
 static s2_status http_sample(s2_lm *lm, const s2_lm_seq *seqs, int32_t n, const s2_lm_sample_params *p,
                              s2_lm_gen *out, s2_error *err) {
@@ -749,28 +1054,25 @@ static s2_status http_sample(s2_lm *lm, const s2_lm_seq *seqs, int32_t n, const 
         }
         return S2_OK;
     }
-    bool grouping_failed = false;
-    s2_status st = sample_pass(h, seqs, n, p, out, h->single_choice ? 1 : 64, &grouping_failed, err);
-    if (st != S2_OK && grouping_failed && !h->single_choice) {
-        h->single_choice = true; /* for good: this server gives one choice per request */
-        memset(out, 0, (size_t)n * sizeof *out);
-        st = sample_pass(h, seqs, n, p, out, 1, &grouping_failed, err);
-    }
-    return st;
-}
-
-static s2_status sample_pass(http_lm *h, const s2_lm_seq *seqs, int32_t n, const s2_lm_sample_params *p,
-                             s2_lm_gen *out, int32_t max_group, bool *grouping_failed, s2_error *err) {
-    int32_t *first = malloc((size_t)n * sizeof *first), n_req = 0;
+    if (!h->asked) find_profile(h);
+    /* runs of sequences with the same text: one request with n choices where the profile allows (choice j =
+     * sequence first + j), else one request each, decided here, before any request */
+    int32_t max_group = h->prof->n_native ? 64 : 1;
+    int32_t *first = malloc((size_t)n * sizeof *first), *group = malloc((size_t)n * sizeof *group), n_req = 0;
     size_t *lens = calloc((size_t)n, sizeof *lens);
     xfer *x = calloc((size_t)n, sizeof *x);
-    s2_status st = first && x && lens ? S2_OK : s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    s2_status st = first && group && x && lens ? S2_OK : s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    int32_t lead = 0; /* the first request of the current run of equal texts */
     for (int32_t i = 0; st == S2_OK && i < n;) {
         const http_seq *q = &h->seqs[seqs[i]];
         int32_t m = 1;
         while (i + m < n && m < max_group && h->seqs[seqs[i + m]].len == q->len &&
                memcmp(h->seqs[seqs[i + m]].text, q->text, q->len) == 0)
             m++;
+        bool same = n_req > 0 && h->seqs[seqs[first[lead]]].len == q->len &&
+                    memcmp(h->seqs[seqs[first[lead]]].text, q->text, q->len) == 0;
+        if (!same) lead = n_req;
+        group[n_req] = lead;
         json_t *b = base_body(h, q->text, q->len, err);
         if (b == NULL) {
             st = err ? err->code : S2_E_ARG;
@@ -778,37 +1080,30 @@ static s2_status sample_pass(http_lm *h, const s2_lm_seq *seqs, int32_t n, const
         }
         json_object_set_new(b, "n", json_integer(m));
         json_object_set_new(b, "max_tokens", json_integer(p->max_tokens));
-        json_object_set_new(b, "temperature", json_real(p->sample.temperature));
-        if (p->sample.top_p < 1) json_object_set_new(b, "top_p", json_real(p->sample.top_p));
-        if (p->sample.top_k > 0) json_object_set_new(b, "top_k", json_integer(p->sample.top_k));
-        if (p->sample.min_p > 0) json_object_set_new(b, "min_p", json_real(p->sample.min_p));
-        json_object_set_new(b, "seed", json_integer((json_int_t)(p->seed + GOLDEN * (uint64_t)i)));
-        json_object_set_new(b, "logprobs", h->chat ? json_true() : json_integer(0));
-        json_object_set_new(b, "include_stop_str_in_output", json_true());
-        if (p->n_stops > 0) {
-            json_t *stops = json_array();
-            for (int32_t k = 0; k < p->n_stops; k++)
-                if (p->stops[k] && p->stops[k][0]) json_array_append_new(stops, json_string(p->stops[k]));
-            if (json_array_size(stops) > 0) json_object_set_new(b, "stop", stops);
-            else json_decref(stops);
-        }
+        uint64_t seed = p->seed + GOLDEN * (uint64_t)i;
+        if (h->prof->llama_samplers) seed &= 0x7fffffff; /* llama.cpp's seed is a uint32, 0xFFFFFFFF meaning random */
+        json_object_set_new(b, "seed", json_integer((json_int_t)seed));
+        st = sampling_fields(h, b, p, err);
         first[n_req] = i;
-        st = add_body(&x[n_req++], b, err);
+        if (st == S2_OK) st = add_body(&x[n_req++], b, err);
+        else json_decref(b);
         i += m;
     }
     if (st == S2_OK) st = run_all(h, x, n_req, err);
-    for (int32_t r = 0; st == S2_E_ARG && r < n_req; r++) { /* a 400 for a request with several choices */
-        int32_t m = (r + 1 < n_req ? first[r + 1] : n) - first[r];
-        *grouping_failed = *grouping_failed || (x[r].done && x[r].code == 400 && m > 1);
+    /* spent even if a choice fails: counted before the choices are read */
+    int64_t *seen = calloc((size_t)(n_req > 0 ? n_req : 1), sizeof *seen);
+    if (st == S2_OK && seen == NULL) st = s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    for (int32_t r = 0; st == S2_OK && r < n_req; r++) {
+        const http_seq *q = &h->seqs[seqs[first[r]]];
+        bool sibling = group[r] != r;
+        st = count_usage(h, x[r].json, sibling ? seen[group[r]] : q->known, 0, sibling, true, &seen[r], err);
     }
-    for (int32_t r = 0; st == S2_OK && r < n_req; r++) count_usage(h, x[r].json); /* spent even if a choice fails */
     for (int32_t r = 0; st == S2_OK && r < n_req; r++) {
         int32_t end = r + 1 < n_req ? first[r + 1] : n;
         json_t *choices = json_object_get(x[r].json, "choices");
         if ((int32_t)json_array_size(choices) != end - first[r]) {
-            *grouping_failed = end - first[r] > 1;
-            st = s2_error_set(err, S2_E_NET, "%s: asked for %d choices, got %zu", h->url, end - first[r],
-                              json_array_size(choices));
+            st = s2_error_set(err, S2_E_NET, "%s: asked %s for %d choices, got %zu (use --server to say what it is)",
+                              h->url, h->prof->name, end - first[r], json_array_size(choices));
             break;
         }
         for (int32_t i = first[r]; st == S2_OK && i < end; i++) {
@@ -820,7 +1115,9 @@ static s2_status sample_pass(http_lm *h, const s2_lm_seq *seqs, int32_t n, const
                 json_array_foreach(choices, k, e)
                     if (json_integer_value(json_object_get(e, "index")) == i - first[r]) ch = e;
             }
-            st = parse_gen(h, ch, &out[i], &lens[i], err);
+            st = parse_gen(h, ch, x[r].json, p, &out[i], &lens[i], err);
+            /* the server now holds the prompt and this choice's tokens (the stop string's, too) */
+            if (st == S2_OK) h->seqs[seqs[i]].known = seen[r] + out[i].n_tokens;
         }
     }
     for (int32_t i = 0; st == S2_OK && i < n; i++)
@@ -830,13 +1127,35 @@ static s2_status sample_pass(http_lm *h, const s2_lm_seq *seqs, int32_t n, const
         for (int32_t i = 0; i < n; i++) s2_lm_gen_free(&out[i]);
     xfers_free(x, n);
     free(first);
+    free(group);
     free(lens);
+    free(seen);
     return st;
 }
 
 /* ---- the vtable ---- */
 
 static void http_counters(const s2_lm *lm, s2_counters *out) { *out = ((const http_lm *)lm->ctx)->c; }
+
+static s2_status http_caps(s2_lm *lm, s2_lm_caps *out, s2_error *err) {
+    (void)err;
+    http_lm *h = H(lm);
+    if (!h->asked) find_profile(h);
+    const http_profile *p = h->prof;
+    snprintf(out->server, sizeof out->server, "%s", p->name);
+    out->token_logprobs = true;
+    out->prompt_logprobs = p->echo && !h->chat;
+    /* once responses came: whether any was estimated. Before: servers that report cached tokens are sys2 serve,
+     * llama-server and OpenAI; vLLM and SGLang only when started with --enable-prompt-tokens-details /
+     * --enable-cache-report, so they count as estimated until a response says otherwise */
+    out->counts_estimated = h->counted ? h->estimated
+                                       : p != &profiles[PROF_SYS2] && p != &profiles[PROF_LLAMA] &&
+                                             p != &profiles[PROF_OPENAI];
+    if (!out->prompt_logprobs)
+        snprintf(out->why, sizeof out->why, "%s at %s: %s", p->name, h->url,
+                 h->chat ? "a chat endpoint has no echo" : p->no_echo);
+    return S2_OK;
+}
 
 static void http_free(s2_lm *lm) {
     http_lm *h = H(lm);
@@ -872,6 +1191,7 @@ static const struct s2_lm_i http_iface = {
     .sample = timed_sample,
     .counters = http_counters,
     .free = http_free,
+    .caps = http_caps,
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -907,14 +1227,24 @@ s2_status s2_lm_http_open(const char *url, const s2_lm_open_params *params, s2_l
         else if (!ends_with(url, n, "/completions")) strcat(h->url, "/completions");
     }
     h->model = p.model_name ? strdup(p.model_name) : NULL;
+    if (p.server != NULL && strcmp(p.server, "auto") != 0) {
+        h->prof = profile_by_flag(p.server);
+        if (h->prof == NULL || h->prof == &profiles[PROF_UNKNOWN]) {
+            s2_lm_free(lm);
+            return s2_error_set(err, S2_E_ARG, "http: --server '%s' is not one of llama, vllm, sglang, openai, sys2, auto",
+                                p.server);
+        }
+        h->forced = true;
+        if (h->prof->score_max_tokens_1) h->no_zero_tokens = true;
+    }
     const char *key = getenv("SYS2_API_KEY");
     if (key != NULL && key[0] != '\0') {
         h->auth = malloc(strlen(key) + 32);
         if (h->auth) snprintf(h->auth, strlen(key) + 32, "Authorization: Bearer %s", key);
     }
     h->max_in_flight = p.max_in_flight > 0 ? p.max_in_flight : 16;
-    h->timeout_ms = (long)((p.timeout_s > 0 ? p.timeout_s : 120) * 1000);
-    h->tries = 4;
+    h->timeout_ms = (long)((p.timeout_s > 0 ? p.timeout_s : 25) * 1000);
+    h->tries = 1 + (p.retries >= 0 ? p.retries : 3);
     h->backoff_ms = 100;
     h->multi = curl_multi_init();
     if (h->url == NULL || h->multi == NULL || (p.model_name && h->model == NULL) || (key && key[0] && h->auth == NULL)) {

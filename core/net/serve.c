@@ -10,6 +10,7 @@
  * an RNG seeded the same way, the same end-of-generation rule, and the same stop-string rule (the text ends right
  * after the earliest-ending stop string). This file must not print: errors go back to the client as JSON. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <microhttpd.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "chat.h"
 #include "ctx.h"
@@ -30,6 +32,12 @@
 #define MAX_N 64        /* choices per request at most */
 
 /* ---- jobs ---- */
+
+typedef struct sse {              /* server-sent events written and not yet read */
+    char *buf;
+    size_t len, cap, read;
+    bool oom;
+} sse;
 
 typedef struct choice {
     s2_seq seq;
@@ -60,6 +68,14 @@ typedef struct job {
     uint64_t seed;
     int32_t logprobs;             /* -1: none; else top-k per token (0: only the chosen token's) */
     bool echo, include_stop;
+    bool stream, stream_usage;    /* stream: true (server-sent events); stream_options.include_usage */
+    bool max_unset;               /* chat without max_tokens: as many as the context holds (OpenAI's default) */
+    /* stream: the events (mu), what of each choice's text they carry, and who frees the job */
+    sse out;
+    size_t *sent;                 /* (n) bytes of each choice's text in the events */
+    bool began, out_final;        /* the first events; the last ([DONE] or an error) */
+    bool abandoned;               /* the response is gone (client done or away): the engine frees the job when done */
+    char sid[48];
     /* result */
     float *echo_lp;               /* (n_prompt): NAN where none */
     int32_t n_cached;
@@ -122,6 +138,8 @@ static void job_free(job *j) {
         free(j->ch[i].tops);
     }
     free(j->ch);
+    free(j->sent);
+    free(j->out.buf);
     pthread_cond_destroy(&j->cv);
     free(j);
 }
@@ -165,6 +183,7 @@ static void job_start(s2_server *s, job *j) {
         fail_job(j, 400, m);
         return;
     }
+    if (j->max_unset) j->max_tokens = s->n_ctx - j->n_prompt; /* ends with "length" where the context does */
     s2_seq s0 = -1;
     s2_status st = s2_seq_new(s->ctx, &s0, &err);
     int32_t pre = j->echo ? j->split : j->n_prompt;
@@ -356,10 +375,14 @@ static bool job_running(const job *j) {
     return false;
 }
 
-/* (mu held) */
-static void job_done(job *j) {
+static void stream_publish(s2_server *s, job *j, bool final);
+
+/* (mu held) A stream gets its last events; a job whose stream response is gone is freed here. */
+static void job_done(s2_server *s, job *j) {
     j->done = true;
-    pthread_cond_signal(&j->cv);
+    if (j->stream) stream_publish(s, j, true);
+    if (j->abandoned) job_free(j);
+    else pthread_cond_broadcast(&j->cv);
 }
 
 static void *engine_main(void *arg) {
@@ -380,7 +403,7 @@ static void *engine_main(void *arg) {
                 job **nr = realloc(s->run, (size_t)nc * sizeof *nr);
                 if (nr == NULL) {
                     fail_job(j, 503, "serve: out of memory");
-                    job_done(j);
+                    job_done(s, j);
                     continue;
                 }
                 s->run = nr;
@@ -391,7 +414,7 @@ static void *engine_main(void *arg) {
             pthread_mutex_lock(&s->mu);
             s->st.completions++;
             if (j->http != 0 || !job_running(j)) {
-                job_done(j);
+                job_done(s, j);
             } else {
                 s->run[s->n_run++] = j;
                 s->n_active_seqs += j->n;
@@ -408,24 +431,26 @@ static void *engine_main(void *arg) {
                 fail_job(j, http_of(st), err.msg);
             }
             if (job_running(j)) {
+                if (j->stream) stream_publish(s, j, false);
                 r++;
                 continue;
             }
             s->n_active_seqs -= j->n;
             s->run[r] = s->run[--s->n_run];
-            job_done(j);
+            job_done(s, j);
         }
     }
     /* stopping: fail what runs and what waits */
     for (int32_t r = 0; r < s->n_run; r++) {
         for (int32_t i = 0; i < s->run[r]->n; i++) choice_release(s, &s->run[r]->ch[i]);
         fail_job(s->run[r], 503, "the server is shutting down");
-        job_done(s->run[r]);
+        job_done(s, s->run[r]);
     }
     s->n_run = 0;
-    for (job *j = s->q_head; j != NULL; j = j->next) {
+    for (job *j = s->q_head, *next; j != NULL; j = next) {
+        next = j->next;
         fail_job(j, 503, "the server is shutting down");
-        job_done(j);
+        job_done(s, j);
     }
     s->q_head = s->q_tail = NULL;
     pthread_mutex_unlock(&s->mu);
@@ -482,6 +507,14 @@ static json_t *err_json(const char *msg, const char *type, const char *code) {
 
 /* ---- request parsing ---- */
 
+static void job_id(s2_server *s, const job *j, char *sid, size_t cap) {
+    pthread_mutex_lock(&s->mu);
+    int64_t id = s->next_id++;
+    pthread_mutex_unlock(&s->mu);
+    snprintf(sid, cap, "%s-%lld", j->chat ? "chatcmpl" : "cmpl", (long long)id);
+}
+
+
 typedef struct parse_ctx {
     s2_server *s;
     char msg[256];
@@ -507,7 +540,7 @@ static bool get_num(parse_ctx *pc, json_t *o, const char *key, double lo, double
 
 /* The sampling fields both endpoints share. */
 static bool parse_common(parse_ctx *pc, json_t *o, job *j) {
-    double n = 1, temp = 1, top_p = 1, top_k = 0, min_p = 0, max_tokens = 16;
+    double n = 1, temp = 1, top_p = 1, top_k = 0, min_p = 0, max_tokens = -1;
     if (!get_num(pc, o, "n", 1, MAX_N, &n) || !get_num(pc, o, "temperature", 0, 100, &temp) ||
         !get_num(pc, o, "top_p", 0, 1, &top_p) || !get_num(pc, o, "top_k", -1, 1e9, &top_k) ||
         !get_num(pc, o, "min_p", 0, 1, &min_p) || !get_num(pc, o, "max_tokens", 0, 1e7, &max_tokens) ||
@@ -522,7 +555,9 @@ static bool parse_common(parse_ctx *pc, json_t *o, job *j) {
     j->sp.top_p = (float)top_p;
     j->sp.top_k = top_k > 0 ? (int32_t)top_k : 0;
     j->sp.min_p = (float)min_p;
-    j->max_tokens = (int32_t)max_tokens;
+    /* OpenAI's defaults: 16 for completions; for chat, as many as the context holds (set once the prompt is known) */
+    j->max_unset = max_tokens < 0 && j->chat;
+    j->max_tokens = max_tokens < 0 ? 16 : (int32_t)max_tokens;
     json_t *stop = json_object_get(o, "stop");
     if (json_is_string(stop)) {
         if (json_string_length(stop) > 0) j->stops[j->n_stops++] = strdup(json_string_value(stop));
@@ -549,14 +584,64 @@ static bool parse_common(parse_ctx *pc, json_t *o, job *j) {
     } else {
         return bad(pc, "'%s' must be an integer", "seed");
     }
-    if (json_is_true(json_object_get(o, "stream"))) return bad(pc, "%s", "stream is not supported: send stream false");
+    json_t *stream = json_object_get(o, "stream");
+    if (stream != NULL && !json_is_boolean(stream) && !json_is_null(stream)) return bad(pc, "'%s' must be a boolean", "stream");
+    j->stream = json_is_true(stream);
+    j->stream_usage = j->stream && json_is_true(json_object_get(json_object_get(o, "stream_options"), "include_usage"));
     json_t *inc = json_object_get(o, "include_stop_str_in_output");
     j->include_stop = json_is_true(inc);
     return true;
 }
 
+/* A message's content as text: a string; an array of parts, whose "text" parts are joined (OpenAI's content parts;
+ * other kinds are refused); null (an assistant message with tool calls): empty. NULL with pc->msg when refused;
+ * *owned set when the result is malloc'd. */
+static const char *content_text(parse_ctx *pc, json_t *content, size_t *len, bool *owned) {
+    *owned = false;
+    if (json_is_string(content)) {
+        *len = json_string_length(content);
+        return json_string_value(content);
+    }
+    if (json_is_null(content)) {
+        *len = 0;
+        return "";
+    }
+    if (!json_is_array(content)) {
+        bad(pc, "each message needs a '%s' that is a string, an array of text parts or null", "content");
+        return NULL;
+    }
+    size_t total = 0, i;
+    json_t *part;
+    json_array_foreach(content, i, part) {
+        const char *type = json_string_value(json_object_get(part, "type"));
+        json_t *text = json_object_get(part, "text");
+        if (type == NULL || strcmp(type, "text") != 0 || !json_is_string(text)) {
+            snprintf(pc->msg, sizeof pc->msg, "content part %zu is not {\"type\": \"text\", \"text\": string} (type '%.40s'): "
+                     "only text parts are supported", i, type ? type : "(none)");
+            return NULL;
+        }
+        total += json_string_length(text);
+    }
+    char *out = malloc(total + 1);
+    if (out == NULL) {
+        bad(pc, "%s", "out of memory");
+        return NULL;
+    }
+    size_t at = 0;
+    json_array_foreach(content, i, part) {
+        json_t *text = json_object_get(part, "text");
+        memcpy(out + at, json_string_value(text), json_string_length(text));
+        at += json_string_length(text);
+    }
+    out[at] = '\0';
+    *len = at;
+    *owned = true;
+    return out;
+}
+
 /* The model's chat template (core/chat) rendered with add_generation_prompt (*templated set: its special tokens
- * are then parsed and no BOS is added); without a template, "role: content\n" per message, then "assistant:". */
+ * are then parsed and no BOS is added) over the messages with their content as text (content_text); without a
+ * template, "role: content\n" per message, then "assistant:". */
 static char *chat_prompt(parse_ctx *pc, json_t *msgs, bool *templated) {
     *templated = false;
     if (!json_is_array(msgs) || json_array_size(msgs) == 0) {
@@ -571,8 +656,28 @@ static char *chat_prompt(parse_ctx *pc, json_t *msgs, bool *templated) {
         s2_chat_params p = s2_chat_default_params();
         p.add_generation_prompt = true;
         p.bos_token = s2_model_bos_text(pc->s->m), p.eos_token = s2_model_eos_text(pc->s->m);
-        if (s2_chat_template_parse(tmpl_src, &t, &err) == S2_OK) s2_chat_apply(t, msgs, &p, &text, &err);
+        /* the template sees each content as text, as Hugging Face's apply_chat_template does for text parts */
+        json_t *norm = json_array(), *e;
+        size_t i;
+        bool ok = norm != NULL;
+        json_array_foreach(msgs, i, e) {
+            if (!ok) break;
+            size_t cl = 0;
+            bool owned = false;
+            const char *content = content_text(pc, json_object_get(e, "content"), &cl, &owned);
+            json_t *m = content ? json_copy(e) : NULL;
+            if (m != NULL) json_object_set_new(m, "content", json_stringn(content, cl));
+            if (owned) free((char *)content);
+            ok = m != NULL && json_array_append_new(norm, m) == 0;
+        }
+        if (!ok) {
+            json_decref(norm);
+            if (pc->msg[0] == '\0') bad(pc, "%s", "out of memory");
+            return NULL;
+        }
+        if (s2_chat_template_parse(tmpl_src, &t, &err) == S2_OK) s2_chat_apply(t, norm, &p, &text, &err);
         s2_chat_template_free(t);
+        json_decref(norm);
         if (text == NULL) bad(pc, "the model's chat template: %.200s", err.msg);
         *templated = text != NULL;
         return text;
@@ -583,23 +688,31 @@ static char *chat_prompt(parse_ctx *pc, json_t *msgs, bool *templated) {
     if (out == NULL) return NULL;
     json_array_foreach(msgs, i, e) {
         const char *role = json_string_value(json_object_get(e, "role"));
-        json_t *content = json_object_get(e, "content");
-        if (role == NULL || !json_is_string(content)) {
+        if (role == NULL) {
             free(out);
-            bad(pc, "each message needs a string '%s' and a string 'content'", "role");
+            bad(pc, "each message needs a string '%s'", "role");
             return NULL;
         }
-        size_t need = len + strlen(role) + json_string_length(content) + 16;
+        size_t cl = 0;
+        bool owned = false;
+        const char *content = content_text(pc, json_object_get(e, "content"), &cl, &owned);
+        if (content == NULL) {
+            free(out);
+            return NULL;
+        }
+        size_t need = len + strlen(role) + cl + 16;
         if (need > cap) {
             while (cap < need) cap *= 2;
             char *no = realloc(out, cap);
             if (no == NULL) {
                 free(out);
+                if (owned) free((char *)content);
                 return NULL;
             }
             out = no;
         }
-        len += (size_t)snprintf(out + len, cap - len, "%s: %s\n", role, json_string_value(content));
+        len += (size_t)snprintf(out + len, cap - len, "%s: %.*s\n", role, (int)cl, content);
+        if (owned) free((char *)content);
     }
     char *no = realloc(out, len + 16);
     if (no == NULL) {
@@ -716,6 +829,11 @@ static job *parse_job(parse_ctx *pc, json_t *o, bool chat) {
     if (ok && j->echo) {
         j->echo_lp = malloc((size_t)j->n_prompt * sizeof *j->echo_lp);
         if (j->echo_lp == NULL) ok = bad(pc, "%s", "out of memory");
+    }
+    if (ok && j->stream) {
+        j->sent = calloc((size_t)j->n, sizeof *j->sent);
+        if (j->sent == NULL) ok = bad(pc, "%s", "out of memory");
+        job_id(s, j, j->sid, sizeof j->sid);
     }
     if (ok) {
         j->ch = calloc((size_t)j->n, sizeof *j->ch);
@@ -837,23 +955,144 @@ static json_t *choice_json(s2_server *s, job *j, int32_t i) {
     return ch;
 }
 
+static json_t *usage_json(const job *j) {
+    int64_t gen = 0;
+    for (int32_t i = 0; i < j->n; i++) gen += j->ch[i].n;
+    return json_pack("{s:I,s:I,s:I,s:{s:I}}", "prompt_tokens", (json_int_t)j->n_prompt, "completion_tokens",
+                     (json_int_t)gen, "total_tokens", (json_int_t)(j->n_prompt + gen), "prompt_tokens_details",
+                     "cached_tokens", (json_int_t)j->n_cached);
+}
+
 static json_t *job_json(s2_server *s, job *j) {
     json_t *choices = json_array();
-    int64_t gen = 0;
-    for (int32_t i = 0; i < j->n; i++) {
-        json_array_append_new(choices, choice_json(s, j, i));
-        gen += j->ch[i].n;
-    }
-    pthread_mutex_lock(&s->mu);
-    int64_t id = s->next_id++;
-    pthread_mutex_unlock(&s->mu);
+    for (int32_t i = 0; i < j->n; i++) json_array_append_new(choices, choice_json(s, j, i));
     char sid[48];
-    snprintf(sid, sizeof sid, "%s-%lld", j->chat ? "chatcmpl" : "cmpl", (long long)id);
-    return json_pack("{s:s,s:s,s:I,s:s,s:o,s:{s:I,s:I,s:I,s:{s:I}}}", "id", sid, "object",
-                     j->chat ? "chat.completion" : "text_completion", "created", (json_int_t)time(NULL), "model",
-                     s->name, "choices", choices, "usage", "prompt_tokens", (json_int_t)j->n_prompt,
-                     "completion_tokens", (json_int_t)gen, "total_tokens", (json_int_t)(j->n_prompt + gen),
-                     "prompt_tokens_details", "cached_tokens", (json_int_t)j->n_cached);
+    job_id(s, j, sid, sizeof sid);
+    return json_pack("{s:s,s:s,s:I,s:s,s:o,s:o}", "id", sid, "object", j->chat ? "chat.completion" : "text_completion",
+                     "created", (json_int_t)time(NULL), "model", s->name, "choices", choices, "usage", usage_json(j));
+}
+
+/* ---- streaming: server-sent events as OpenAI sends them ---- */
+
+static void sse_event(sse *o, json_t *js) { /* "data: JSON\n\n"; steals js */
+    char *t = js ? json_dumps(js, JSON_COMPACT) : NULL;
+    json_decref(js);
+    size_t n = t ? strlen(t) : 0;
+    if (t == NULL || o->len + n + 9 > o->cap) {
+        size_t nc = o->cap ? o->cap : 4096;
+        while (nc < o->len + n + 9) nc *= 2;
+        char *nb = t ? realloc(o->buf, nc) : NULL;
+        if (nb == NULL) {
+            o->oom = true;
+            free(t);
+            return;
+        }
+        o->buf = nb;
+        o->cap = nc;
+    }
+    o->len += (size_t)snprintf(o->buf + o->len, o->cap - o->len, "data: %s\n\n", t);
+    free(t);
+}
+
+/* One chunk: choice i's delta (a completions "text" or a chat "delta"), its finish_reason (NULL: null). */
+static json_t *chunk(s2_server *s, const job *j, int32_t i, json_t *delta, const char *finish) {
+    json_t *ch = json_pack("{s:i,s:o,s:n}", "index", i, j->chat ? "delta" : "text", delta, "logprobs");
+    json_object_set_new(ch, "finish_reason", finish ? json_string(finish) : json_null());
+    return json_pack("{s:s,s:s,s:I,s:s,s:[o]}", "id", j->sid, "object", j->chat ? "chat.completion.chunk" : "text_completion",
+                     "created", (json_int_t)time(NULL), "model", s->name, "choices", ch);
+}
+
+/* (mu held, the engine thread: it alone writes the choices' text) New events for a stream: for each choice (chat: a
+ * first delta with the role) the text no stop string can still cut; at the end the rest, a chunk with the
+ * finish_reason per choice, with stream_options.include_usage a chunk with the usage and no choices, then
+ * "data: [DONE]"; a failed job ends with an error event. Wakes the connection thread that reads them. */
+static void stream_publish(s2_server *s, job *j, bool final) {
+    if (j->out_final) return;
+    if (j->http != 0) {
+        sse_event(&j->out, err_json(j->msg, j->http == 400 ? "invalid_request_error" : "server_error", NULL));
+        j->out_final = true;
+        pthread_cond_broadcast(&j->cv);
+        return;
+    }
+    if (!j->began) {
+        for (int32_t i = 0; i < j->n; i++) {
+            if (j->chat) sse_event(&j->out, chunk(s, j, i, json_pack("{s:s,s:s}", "role", "assistant", "content", ""), NULL));
+            else if (j->echo && j->prompt_text) sse_event(&j->out, chunk(s, j, i, jstr(j->prompt_text, j->prompt_len, NULL), NULL));
+        }
+        j->began = true;
+    }
+    size_t hold = 0; /* a stop string completed by a later token cuts at most this far back */
+    for (int32_t k = 0; k < j->n_stops; k++)
+        if (strlen(j->stops[k]) > hold) hold = strlen(j->stops[k]);
+    for (int32_t i = 0; i < j->n; i++) {
+        const choice *c = &j->ch[i];
+        size_t end = c->tlen;
+        if (!c->active || final) {
+            if (c->stop_idx >= 0 && !j->include_stop) end -= strlen(j->stops[c->stop_idx]); /* as choice_json */
+        } else {
+            end = end > hold ? end - hold : 0;
+            while (end > j->sent[i] && ((unsigned char)c->text[end] & 0xC0) == 0x80) end--; /* whole characters */
+        }
+        if (end <= j->sent[i] || c->text == NULL) continue;
+        json_t *text = jstr(c->text + j->sent[i], end - j->sent[i], NULL);
+        sse_event(&j->out, chunk(s, j, i, j->chat ? json_pack("{s:o}", "content", text) : text, NULL));
+        j->sent[i] = end;
+    }
+    if (final) {
+        for (int32_t i = 0; i < j->n; i++) {
+            const choice *c = &j->ch[i];
+            bool stopped = c->finish && (strcmp(c->finish, "stop") == 0 || strcmp(c->finish, "eos") == 0);
+            sse_event(&j->out, chunk(s, j, i, j->chat ? json_object() : json_string(""), stopped ? "stop" : "length"));
+        }
+        if (j->stream_usage)
+            sse_event(&j->out, json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", j->sid, "object",
+                                         j->chat ? "chat.completion.chunk" : "text_completion", "created",
+                                         (json_int_t)time(NULL), "model", s->name, "choices", "usage", usage_json(j)));
+        static const char done[] = "data: [DONE]\n\n";
+        if (!j->out.oom && j->out.len + sizeof done > j->out.cap) {
+            char *nb = realloc(j->out.buf, j->out.len + sizeof done);
+            if (nb == NULL) j->out.oom = true;
+            else j->out.buf = nb, j->out.cap = j->out.len + sizeof done;
+        }
+        if (!j->out.oom) {
+            memcpy(j->out.buf + j->out.len, done, sizeof done - 1);
+            j->out.len += sizeof done - 1;
+        }
+        j->out_final = true;
+    }
+    pthread_cond_broadcast(&j->cv);
+}
+
+typedef struct stream_ctx {
+    s2_server *s;
+    job *j;
+} stream_ctx;
+
+/* libmicrohttpd's reader (the connection thread; it may block in thread-per-connection mode): the events written
+ * since the last call, waiting for more until the last. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+    (void)pos;
+    stream_ctx *x = cls;
+    job *j = x->j;
+    pthread_mutex_lock(&x->s->mu);
+    while (j->out.read == j->out.len && !j->out_final && !j->out.oom) pthread_cond_wait(&j->cv, &x->s->mu);
+    size_t n = j->out.len - j->out.read;
+    if (n > max) n = max;
+    if (n > 0) memcpy(buf, j->out.buf + j->out.read, n);
+    j->out.read += n;
+    bool end = n == 0; /* out_final (or out of memory) and everything read */
+    pthread_mutex_unlock(&x->s->mu);
+    return end ? (ssize_t)MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void stream_free(void *cls) { /* the response is done or the client gone */
+    stream_ctx *x = cls;
+    pthread_mutex_lock(&x->s->mu);
+    bool done = x->j->done;
+    x->j->abandoned = true;
+    pthread_mutex_unlock(&x->s->mu);
+    if (done) job_free(x->j); /* else the engine frees it when it is done */
+    free(x);
 }
 
 /* ---- HTTP ---- */
@@ -881,6 +1120,31 @@ static enum MHD_Result send_json(s2_server *s, struct MHD_Connection *conn, unsi
     s->st.requests++;
     if (code == 503) s->st.rejected_busy++;
     if (code == 413) s->st.rejected_large++;
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+/* A stream's response: its events as the engine writes them (Content-Type text/event-stream). Takes j. */
+static enum MHD_Result send_stream(s2_server *s, struct MHD_Connection *conn, job *j) {
+    stream_ctx *x = malloc(sizeof *x);
+    struct MHD_Response *r = x ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, x, stream_free) : NULL;
+    if (r == NULL) {
+        free(x);
+        pthread_mutex_lock(&s->mu);
+        bool done = j->done;
+        j->abandoned = true;
+        pthread_mutex_unlock(&s->mu);
+        if (done) job_free(j);
+        return MHD_NO;
+    }
+    x->s = s;
+    x->j = j;
+    MHD_add_response_header(r, "Content-Type", "text/event-stream");
+    MHD_add_response_header(r, "Cache-Control", "no-cache");
+    enum MHD_Result ret = MHD_queue_response(conn, 200, r);
+    MHD_destroy_response(r);
+    pthread_mutex_lock(&s->mu);
+    s->st.requests++;
     pthread_mutex_unlock(&s->mu);
     return ret;
 }
@@ -916,9 +1180,13 @@ static enum MHD_Result run_completion(s2_server *s, struct MHD_Connection *conn,
     s->q_tail = j;
     s->n_waiting++;
     pthread_cond_signal(&s->work);
-    while (!j->done) pthread_cond_wait(&j->cv, &s->mu);
+    /* a stream answers once its first events are written (so that a request refused at the start still gets its
+     * HTTP status), everything else once it is done */
+    while (!j->done && !(j->stream && j->out.len > 0)) pthread_cond_wait(&j->cv, &s->mu);
+    bool failed = j->done && j->http != 0;
     pthread_mutex_unlock(&s->mu);
-    enum MHD_Result ret = j->http ? send_error(s, conn, (unsigned)j->http, j->msg) : send_json(s, conn, 200, job_json(s, j));
+    if (j->stream && !failed) return send_stream(s, conn, j);
+    enum MHD_Result ret = failed ? send_error(s, conn, (unsigned)j->http, j->msg) : send_json(s, conn, 200, job_json(s, j));
     job_free(j);
     return ret;
 }
@@ -934,8 +1202,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (r == NULL) return MHD_NO;
         *con_cls = r;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (post && cl != NULL && strtoll(cl, NULL, 10) > s->p.max_body) {
-            r->too_large = r->answered = true;
+        long long claimed = post && cl != NULL ? strtoll(cl, NULL, 10) : 0;
+        if (claimed > s->p.max_body) r->too_large = true; /* read and discarded, then 413: a client that is still
+                                                            * sending when the answer comes sees a broken pipe */
+        if (claimed > s->p.max_body + ((long long)64 << 20)) { /* beyond any honest mistake: answer and close */
+            r->answered = true;
             char m[128];
             snprintf(m, sizeof m, "the request body (%s bytes) is larger than the limit (%lld bytes)", cl,
                      (long long)s->p.max_body);
@@ -1043,18 +1314,30 @@ s2_status s2_server_start(const s2_model *m, const s2_server_params *params, s2_
     addr.sin_port = htons((uint16_t)p.port);
     if (st == S2_OK && inet_pton(AF_INET, s->host, &addr.sin_addr) != 1)
         st = s2_error_set(err, S2_E_ARG, "serve: '%s' is not an IPv4 address", s->host);
+    /* the listening socket is made here, without SO_REUSEPORT, so that a second server on a port in use fails with
+     * the reason instead of sharing the port and splitting the requests with the first */
+    int fd = -1;
     if (st == S2_OK) {
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int one = 1;
+        if (fd < 0) st = s2_error_set(err, S2_E_IO, "serve: socket: %s", strerror(errno));
+        else setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* TIME_WAIT only; not a shared port */
+    }
+    if (st == S2_OK && (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, 128) != 0))
+        st = s2_error_set(err, S2_E_IO, "serve: cannot listen on %s:%d: %s", s->host, p.port,
+                          errno == EADDRINUSE ? "address in use (another server listens there)" : strerror(errno));
+    if (st == S2_OK) {
+        struct sockaddr_in bound;
+        socklen_t bl = sizeof bound;
+        s->port = getsockname(fd, (struct sockaddr *)&bound, &bl) == 0 ? ntohs(bound.sin_port) : p.port;
         s->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)p.port,
-                                NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                                MHD_OPTION_NOTIFY_COMPLETED, on_done, s, MHD_OPTION_CONNECTION_LIMIT,
-                                (unsigned)p.max_conn, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
-                                MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+                                NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
+                                on_done, s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)p.max_conn,
+                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300, MHD_OPTION_END);
         if (s->d == NULL) st = s2_error_set(err, S2_E_IO, "serve: cannot listen on %s:%d", s->host, p.port);
+        else fd = -1; /* the daemon's now */
     }
-    if (st == S2_OK) {
-        const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-        s->port = di ? di->port : p.port;
-    }
+    if (fd >= 0) close(fd);
     if (st != S2_OK) {
         s2_server_free(s);
         return st;
