@@ -124,12 +124,14 @@ static s2_status beam_token_run(const s2_beam_params *p, s2_env *env, s2_result 
             }
         }
         qsort(cand, (size_t)nc, sizeof *cand, cmp_cand);
-        int32_t nn = 0;
+        int32_t nn = 0, room = s2_env_afford(env, W, 1), added = 0; /* fewer beams where the budget ends */
         for (int32_t j = 0; j < nc && nn < W; j++) {
             if (cand[j].top.id < 0) { /* a finished beam stays */
                 next[nn++] = cand[j].beam;
                 continue;
             }
+            if (added >= room && added > 0) continue;
+            added++;
             s2_status st = S2_OK;
             s2_node *c = s2_env_add_child(env, cand[j].beam, cand[j].top.piece, cand[j].top.logprob, 1, p->max_tokens, &st);
             if (c == NULL && st != S2_OK) return st;

@@ -20,6 +20,8 @@ static const s2_param_def sc_defs[] = {
 };
 static const s2_param_def bon_defs[] = {
     INT(s2_bon_params, n, 100, 1, 100000, "candidates (Cobbe et al. 2021 rerank 100 samples)"),
+    ENUM(s2_bon_params, select, 0, "best|weighted", "the best single score, or the answer whose candidates' scores "
+         "sum highest (weighted best-of-N, Hugging Face search-and-learn, Beeching et al. 2024)"),
     FLT(s2_bon_params, temperature, 0.7, 0, 10, "sampling temperature"),
 };
 static const s2_param_def beam_defs[] = {
@@ -69,7 +71,8 @@ static const entry entries[] = {
     {"cot", "one sampled chain of thought", "Wei et al. 2022; ToT's CoT baseline", DEFS(cot_defs)},
     {"sc", "self-consistency: n chains, majority or weighted vote", "Wang et al. 2022 (ToT's CoT-SC, k = 100)",
      DEFS(sc_defs)},
-    {"bon", "best-of-N by the scorer (tournament with pairwise)", "Cobbe et al. 2021", DEFS(bon_defs)},
+    {"bon", "best-of-N by the scorer (tournament with pairwise), best or weighted", "Cobbe et al. 2021; weighted: "
+     "Hugging Face search-and-learn (Beeching et al. 2024)", DEFS(bon_defs)},
     {"beam", "beam search over steps (scorer) or tokens (length penalty)", "Xie et al. 2023; Snell et al. 2024; Wu et al. 2016",
      DEFS(beam_defs)},
     {"tot-bfs", "Tree of Thoughts breadth first: k thoughts per state, keep the best b", "Yao et al. 2023 (Game of 24)",

@@ -15,8 +15,12 @@
  *            run through the forward pass, sampled tokens, teacher-forced tokens; prefix-cache hits are free)
  *   flops  = flops (the engine's formula: 2 * matmul params per row + attention)
  *   calls  = requests (calls into system 1: seq_new, fork, append, score, score_labels, top_k, sample)
- * Every strategy checks the budget before each step (one expansion with the scoring of its children, or one MCTS
- * iteration), so a run stops at most one step past the limit, and then returns its best answer so far. */
+ * A budget is a hard limit, not a check between steps. An expansion the rest of the budget cannot pay for
+ * shrinks (fewer children, given out round-robin over the parents in the order the strategy lists them), and its
+ * sampling stops where the budget ends (each sequence's max_tokens is cut to its share of what is left); the cost
+ * of a step and of a scoring are planned from what this item has measured so far. A scoring the rest cannot pay
+ * for is not begun (S2_E_BUDGET). A strategy stopped by the budget returns its best answer so far, with
+ * budget_hit. */
 #ifndef S2_SEARCH_H
 #define S2_SEARCH_H
 
@@ -104,6 +108,16 @@ void s2_env_counters(const s2_env *env, s2_counters *policy, s2_counters *value)
 /* The budget spent so far in its own measure, and whether any is left (always true without a budget). */
 double s2_env_budget_used(const s2_env *env);
 bool s2_env_budget_left(const s2_env *env);
+/* The budget left in its own measure (INFINITY without a budget; <= 0 once spent). */
+double s2_env_budget_remaining(const s2_env *env);
+/* Tokens per sampled step and budget units per scoring, as measured in this item so far (0 before any). */
+double s2_env_step_tokens(const s2_env *env);
+double s2_env_score_cost(const s2_env *env);
+/* How many of n units the rest of the budget pays for, each costing `tokens` generated tokens, one fork and one
+ * scoring (priced as measured so far); n without a budget, 0 when nothing is left. */
+int32_t s2_env_afford(const s2_env *env, int32_t n, double tokens);
+/* Whether slot of the last s2_env_expand_many's out[] stayed NULL because the budget could not pay for it. */
+bool s2_env_cut(const s2_env *env, int32_t slot);
 
 /* Options of one expansion. */
 typedef struct s2_expand_opts {
@@ -116,8 +130,10 @@ typedef struct s2_expand_opts {
  * of the parents' sequences, sampled until the task's step delimiter). Children are appended to each parent's
  * children and written to out (sum k entries, parent by parent). opts may be NULL (one step, env temperature).
  * Identical sibling steps are kept (they are legitimately sampled twice); strategies dedupe if they want to.
- * Terminal parents get no children. A parent whose sequence would pass the context is marked terminal.
- * Returns the number of children made, or a (negative) s2_status: S2_E_BUDGET when max_nodes is reached. */
+ * Terminal parents get no children. A parent whose sequence would pass the context is marked terminal. Under a
+ * budget the expansion shrinks to what the rest pays for (the slots dropped are NULL and s2_env_cut says which).
+ * Returns the number of children made, or a (negative) s2_status: S2_E_BUDGET when max_nodes is reached or the
+ * budget is spent. */
 int32_t s2_env_expand_many(s2_env *env, s2_node *const *parents, const int32_t *k, int32_t n,
                            const s2_expand_opts *opts, s2_node **out);
 /* A child of parent whose step is text, given rather than sampled (token-level beam): the parent's sequence is
@@ -204,7 +220,8 @@ typedef struct s2_io_params { int32_t dummy; } s2_io_params;
 typedef struct s2_cot_params { double temperature; } s2_cot_params;
 typedef enum s2_vote_kind { S2_VOTE_MAJORITY = 0, S2_VOTE_WEIGHTED = 1 } s2_vote_kind;
 typedef struct s2_sc_params { int32_t n, vote, tie; double temperature; } s2_sc_params;
-typedef struct s2_bon_params { int32_t n; double temperature; } s2_bon_params;
+typedef enum s2_bon_select { S2_BON_BEST = 0, S2_BON_WEIGHTED = 1 } s2_bon_select;
+typedef struct s2_bon_params { int32_t n, select; double temperature; } s2_bon_params;
 typedef enum s2_beam_mode { S2_BEAM_STEP = 0, S2_BEAM_TOKEN = 1 } s2_beam_mode;
 typedef struct s2_beam_params { int32_t width, expand, mode, max_tokens; double alpha; } s2_beam_params;
 typedef struct s2_tot_bfs_params { int32_t b, k, steps, retries; } s2_tot_bfs_params;
