@@ -111,6 +111,7 @@ s2_env_params s2_env_default_params(void) {
     p.agg = S2_AGG_LAST;
     p.max_nodes = 100000;
     p.legal = 1;
+    p.batch_score = 1;
     return p;
 }
 
@@ -129,6 +130,8 @@ static const s2_param_def env_defs[] = {
     {"legal", S2_PARAM_INT, offsetof(s2_env_params, legal), 1, 0, 1, NULL,
      "1: expansions that break the task's rules (a step's arithmetic and bookkeeping, as a game's legal moves) are "
      "dropped; 0: kept for the scorer to judge"},
+    {"batch_score", S2_PARAM_INT, offsetof(s2_env_params, batch_score), 1, 0, 1, NULL,
+     "1: a level's new nodes are scored together (one batch of value prompts); 0: one node at a time"},
 };
 
 const s2_param_def *s2_env_param_defs(int32_t *n) {
@@ -525,6 +528,16 @@ void s2_env_score_in(s2_env *env, const s2_node *node, s2_score_in *in) {
     in->terminal = node->terminal;
 }
 
+/* Records v as node's own score and aggregates it along the path. */
+static void set_score(s2_env *env, s2_node *node, double v) {
+    node->own_score = v;
+    node->score = node->parent && node->parent->scored
+                      ? s2_agg_step((s2_agg)env->p.agg, node->parent->score, v, node->depth)
+                      : v;
+    node->scored = true;
+    env->stats.scored++;
+}
+
 s2_status s2_env_score(s2_env *env, s2_node *node) {
     if (node->scored) return S2_OK;
     double before = 0;
@@ -543,17 +556,59 @@ s2_status s2_env_score(s2_env *env, s2_node *node) {
         s2_status st = s2_scorer_score(env->p.scorer, &in, &v, &env->err);
         if (st != S2_OK) return st;
     }
-    node->own_score = v;
-    node->score = node->parent && node->parent->scored
-                      ? s2_agg_step((s2_agg)env->p.agg, node->parent->score, v, node->depth)
-                      : v;
-    node->scored = true;
-    env->stats.scored++;
+    set_score(env, node, v);
     if (env->p.budget.kind != S2_BUDGET_NONE) {
         env->score_cost_sum += s2_env_budget_used(env) - before;
         env->n_score_costs++;
     }
     return S2_OK;
+}
+
+s2_status s2_env_score_many(s2_env *env, s2_node *const *nodes, int32_t n) {
+    s2_node **todo = malloc((size_t)(n > 0 ? n : 1) * sizeof *todo);
+    if (todo == NULL) return s2_error_set(&env->err, S2_E_NOMEM, "score: out of memory");
+    int32_t m = 0;
+    for (int32_t i = 0; i < n; i++) {
+        bool dup = nodes[i] == NULL || nodes[i]->scored;
+        for (int32_t j = 0; j < m && !dup; j++) dup = todo[j] == nodes[i];
+        if (!dup) todo[m++] = nodes[i];
+    }
+    s2_status st = S2_OK;
+    int32_t from = 0;
+    bool budget = env->p.budget.kind != S2_BUDGET_NONE;
+    if (m > 0 && (env->p.scorer == NULL || !env->p.batch_score || m == 1 || (budget && env->n_score_costs == 0))) {
+        st = s2_env_score(env, todo[0]); /* alone: nothing to batch, or the first scoring prices the rest */
+        from = 1;
+        if (env->p.scorer == NULL || !env->p.batch_score)
+            for (; st == S2_OK && from < m; from++) st = s2_env_score(env, todo[from]);
+    }
+    int32_t take = m - from;
+    if (st == S2_OK && take > 0 && budget) { /* only what the rest of the budget pays for */
+        double left = s2_env_budget_remaining(env), cost = s2_env_score_cost(env);
+        int32_t fit = cost > 0 ? (left > 0 ? (int32_t)fmin(floor(left / cost), (double)take) : 0) : take;
+        if (fit < take) st = S2_E_BUDGET;
+        take = fit;
+    }
+    s2_status bst = S2_OK;
+    if (take > 0) {
+        s2_score_in *in = malloc((size_t)take * sizeof *in);
+        double *v = malloc((size_t)take * sizeof *v);
+        double before = budget ? s2_env_budget_used(env) : 0;
+        bst = in && v ? S2_OK : s2_error_set(&env->err, S2_E_NOMEM, "score: out of memory");
+        for (int32_t i = 0; bst == S2_OK && i < take; i++) s2_env_score_in(env, todo[from + i], &in[i]);
+        if (bst == S2_OK) bst = s2_scorer_score_many(env->p.scorer, in, take, v, &env->err);
+        for (int32_t i = 0; bst == S2_OK && i < take; i++) set_score(env, todo[from + i], v[i]);
+        if (bst == S2_OK && budget) {
+            env->score_cost_sum += s2_env_budget_used(env) - before;
+            env->n_score_costs += take;
+        }
+        free(in);
+        free(v);
+    }
+    if (bst != S2_OK) st = bst;
+    else if (st == S2_E_BUDGET) s2_error_set(&env->err, S2_E_BUDGET, "score: the budget pays for %d of %d scorings", from + take, m);
+    free(todo);
+    return st;
 }
 
 s2_status s2_env_compare(s2_env *env, s2_node *a, s2_node *b, double *p_a) {

@@ -30,13 +30,10 @@ s2_status s2_sample_chains(s2_env *env, int32_t n, int32_t batch, double tempera
             }
         *done += kept;
         /* scored wave by wave: the next wave is planned with what a scoring costs */
-        for (int32_t i = 0; score && i < kept && (st == S2_OK || st == S2_E_BUDGET); i++) {
-            s2_status sst = s2_env_score(env, wave[i]);
-            if (sst != S2_OK) {
-                if (sst != S2_E_BUDGET) return sst;
-                st = S2_E_BUDGET;
-                break;
-            }
+        if (score && kept > 0 && (st == S2_OK || st == S2_E_BUDGET)) {
+            s2_status sst = s2_env_score_many(env, wave, kept);
+            if (sst != S2_OK && sst != S2_E_BUDGET) return sst;
+            if (sst == S2_E_BUDGET) st = S2_E_BUDGET;
         }
     }
     return st;

@@ -86,6 +86,7 @@ typedef struct s2_env_params {
     int32_t agg;                  /* s2_agg: how step scores combine along a path (default last) */
     int32_t max_nodes;            /* nodes at most (default 100000): S2_E_BUDGET past it */
     int32_t legal;                /* 1: drop expansions that break the task's rules (s2_task_i.legal); 0: keep */
+    int32_t batch_score;          /* 1: s2_env_score_many judges a level's nodes together; 0: one at a time */
 } s2_env_params;
 s2_env_params s2_env_default_params(void);
 
@@ -146,6 +147,12 @@ s2_node *s2_env_add_child(s2_env *env, s2_node *parent, const char *text, double
 int32_t s2_env_expand(s2_env *env, s2_node *parent, int32_t k, s2_node **children);
 /* Scores node with the scorer (once: a scored node keeps its score) and aggregates along the path. */
 s2_status s2_env_score(s2_env *env, s2_node *node);
+/* Scores every unscored node of nodes (n, NULL entries skipped) as s2_env_score would, all together: the
+ * scorer's score_many (the value and selfeval scorers make every value prompt a sequence in one forward and read
+ * every label in one more). Under a budget the first scoring of an item is done alone (to price a scoring), and
+ * only as many as the rest of the budget pays for are scored, in order; then S2_E_BUDGET. batch_score=0 scores
+ * them one at a time. */
+s2_status s2_env_score_many(s2_env *env, s2_node *const *nodes, int32_t n);
 /* The scorer's verdict on two nodes (S2_E_UNSUPPORTED when it cannot compare). */
 s2_status s2_env_compare(s2_env *env, s2_node *a, s2_node *b, double *p_a);
 /* Fills in as the scorers see node. */
