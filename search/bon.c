@@ -3,9 +3,7 @@
  * (pairwise), a knock-out tournament in sampling order picks the winner instead. select=weighted sums the
  * scores of the chains per extracted answer and answers with the heaviest (weighted best-of-N,
  * as in Hugging Face's search-and-learn). Chains are scored wave by wave, so a budget plans with the scoring. */
-#include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "sample_chains.h"
 
@@ -44,10 +42,9 @@ static s2_status bon_run(const s2_strategy *s, s2_env *env, s2_result *out) {
         const char **answers = s2_env_alloc(env, (size_t)(done + 1) * sizeof *answers);
         double *w = s2_env_alloc(env, (size_t)(done + 1) * sizeof *w);
         if (answers == NULL || w == NULL) return S2_E_NOMEM;
-        bool as_prob = sc == NULL || strcmp(sc->iface->name, "logprob") == 0;
         for (int32_t i = 0; i < done; i++) {
             answers[i] = leaves[i]->scored ? s2_env_answer(env, leaves[i]) : NULL;
-            w[i] = !leaves[i]->scored ? 0 : as_prob ? exp(leaves[i]->score) : leaves[i]->score;
+            w[i] = s2_env_vote_weight(env, leaves[i]);
         }
         int32_t win = s2_vote(answers, w, done, S2_TIE_EARLIEST, &out->votes);
         if (win >= 0) {

@@ -338,6 +338,16 @@ int32_t s2_env_expand_many(s2_env *env, s2_node *const *parents, const int32_t *
         kk[i] = grows ? k[i] : 0;
         wanted += kk[i];
     }
+    if (p->budget.kind != S2_BUDGET_NONE && wanted > 0 && p->scorer != NULL && env->n_score_costs == 0 &&
+        !env->nodes[0]->scored) {
+        /* the first expansion of an item under a budget: price a scoring first (on the root, whose judgement costs
+         * what its children's will), so that the level leaves room to judge what it samples */
+        s2_status pst = s2_env_score(env, env->nodes[0]);
+        if (pst != S2_OK && pst != S2_E_BUDGET) {
+            free(kk);
+            return pst;
+        }
+    }
     if (p->budget.kind != S2_BUDGET_NONE && wanted > 0) {
         /* a level the rest of the budget cannot pay for shrinks: children are given out round-robin in parent
          * order (strategies list their best parents first), and sampling stops where the budget ends */
@@ -350,6 +360,12 @@ int32_t s2_env_expand_many(s2_env *env, s2_node *const *parents, const int32_t *
         double est = s2_env_step_tokens(env); /* a child costs at least one token, before any step is measured too */
         int32_t allowed = s2_env_afford(env, wanted, est > 1 ? est : 1);
         if (allowed < 1) allowed = 1;
+        double sc = s2_env_score_cost(env); /* each child must leave room for its own judgement and one token */
+        while (allowed > 0 && left - call - allowed * (fork + sc) < allowed * tok) allowed--;
+        if (allowed == 0) {
+            free(kk);
+            return s2_error_set(&env->err, S2_E_BUDGET, "expand: the budget left (%g) cannot pay for one more step", left);
+        }
         if (allowed < wanted) {
             int32_t given = 0;
             for (int32_t i = 0; i < n; i++) kk[i] = 0;
@@ -679,6 +695,12 @@ s2_status s2_env_rollout(s2_env *env, s2_node **leaves, int32_t n, double temper
     free(ones);
     free(start);
     return st == S2_OK && cut ? S2_E_BUDGET : st;
+}
+
+double s2_env_vote_weight(const s2_env *env, const s2_node *node) {
+    if (!node->scored) return 0;
+    const s2_scorer *sc = env->p.scorer;
+    return sc == NULL || strcmp(sc->iface->name, "logprob") == 0 ? exp(node->score) : node->score;
 }
 
 s2_node *s2_env_best(s2_node *const *nodes, int32_t n) {

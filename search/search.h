@@ -235,11 +235,18 @@ typedef struct s2_tot_bfs_params { int32_t b, k, steps, retries; } s2_tot_bfs_pa
 typedef struct s2_tot_dfs_params { int32_t k, max_visits; double threshold; } s2_tot_dfs_params;
 typedef enum s2_mcts_eval { S2_MCTS_EVAL_SCORER = 0, S2_MCTS_EVAL_ROLLOUT = 1 } s2_mcts_eval;
 typedef enum s2_mcts_answer { S2_MCTS_ANSWER_VISITS = 0, S2_MCTS_ANSWER_VALUE = 1, S2_MCTS_ANSWER_VOTE = 2 } s2_mcts_answer;
+typedef enum s2_mcts_root { S2_MCTS_ROOT_PUCT = 0, S2_MCTS_ROOT_GUMBEL = 1 } s2_mcts_root;
 typedef struct s2_mcts_params {
     int32_t iters, expand, eval, answer;
     double c_puct, pw_c, pw_alpha, prior_temp;
+    int32_t root, m;              /* root=gumbel: m actions considered at the root */
+    double c_visit, c_scale;      /* Gumbel's sigma(q) = (c_visit + max N) * c_scale * q */
 } s2_mcts_params;
 typedef struct s2_best_first_params { int32_t k, max_expansions; } s2_best_first_params;
+typedef struct s2_dvts_params { int32_t n, width, expand; } s2_dvts_params;
+typedef enum s2_resample_kind { S2_RESAMPLE_MULTINOMIAL = 0, S2_RESAMPLE_SYSTEMATIC = 1 } s2_resample_kind;
+typedef struct s2_particle_params { int32_t n, resample; double temp, ess; } s2_particle_params;
+typedef struct s2_rebase_params { int32_t n; double temp; } s2_rebase_params;
 
 /* The constructors (params NULL = defaults). */
 s2_status s2_strategy_io_init(const s2_io_params *p, s2_strategy **out, s2_error *err);
@@ -251,6 +258,26 @@ s2_status s2_strategy_tot_bfs_init(const s2_tot_bfs_params *p, s2_strategy **out
 s2_status s2_strategy_tot_dfs_init(const s2_tot_dfs_params *p, s2_strategy **out, s2_error *err);
 s2_status s2_strategy_mcts_init(const s2_mcts_params *p, s2_strategy **out, s2_error *err);
 s2_status s2_strategy_best_first_init(const s2_best_first_params *p, s2_strategy **out, s2_error *err);
+s2_status s2_strategy_dvts_init(const s2_dvts_params *p, s2_strategy **out, s2_error *err);
+s2_status s2_strategy_particle_init(const s2_particle_params *p, s2_strategy **out, s2_error *err);
+s2_status s2_strategy_rebase_init(const s2_rebase_params *p, s2_strategy **out, s2_error *err);
+
+/* ---- the strategies' arithmetic, exposed for the tests ---- */
+
+/* Particle weights: w = softmax over the particles of r / temp, 0 where alive[i] is false (alive may be NULL);
+ * returns the effective sample size 1 / sum w^2 (0 when no particle is alive). */
+double s2_particle_weights(const double *r, const bool *alive, int32_t n, double temp, double *w);
+/* n indices drawn in proportion to w: multinomial (idx[j] = F^-1(u[j]), n uniforms) or systematic
+ * (idx[j] = F^-1((u[0] + j) / n), one uniform), F the cumulative weights. */
+void s2_particle_resample(const double *w, int32_t n, int32_t kind, const double *u, int32_t *idx);
+/* REBASE: budget expansions over n frontier states, in proportion to softmax(r / temp), floors then the largest
+ * remainders (ties to the lower index), summing to budget exactly. */
+void s2_rebase_allocate(const double *r, int32_t n, double temp, int32_t budget, int32_t *w);
+/* Gumbel MCTS's sequential halving (Danihelka et al. 2022): with n simulations over m considered root actions,
+ * phase i (of ceil(log2 m), at least 1) gives each of its remaining actions max(1, floor(n / (phases * remaining)))
+ * visits, then keeps the better half (ceil). visits[i] (capacity 32) gets phase i's per-action visits, remain[i]
+ * the actions in phase i; returns the number of phases. */
+int32_t s2_gumbel_schedule(int32_t n, int32_t m, int32_t *visits, int32_t *remain);
 
 /* ---- helpers the strategies share (search/env.c) ---- */
 
@@ -258,6 +285,9 @@ s2_status s2_strategy_best_first_init(const s2_best_first_params *p, s2_strategy
  * budget runs out, or an error. leaves[i] starts as chain i's start node and ends as its last node. temperature
  * as s2_expand_opts. Returns S2_OK, S2_E_BUDGET when the budget stopped it, or an error. */
 s2_status s2_env_rollout(s2_env *env, s2_node **leaves, int32_t n, double temperature);
+/* A node's weight in a vote: 0 unscored; exp(score) for the logprob scorer (or none: a mean log-prob counts as a
+ * probability); the score itself otherwise. */
+double s2_env_vote_weight(const s2_env *env, const s2_node *node);
 /* The best of n nodes by score (scored ones first, ties to the lowest id); NULL for n = 0. */
 s2_node *s2_env_best(s2_node *const *nodes, int32_t n);
 
