@@ -338,7 +338,7 @@ int32_t s2_env_expand_many(s2_env *env, s2_node *const *parents, const int32_t *
         kk[i] = grows ? k[i] : 0;
         wanted += kk[i];
     }
-    if (p->budget.kind != S2_BUDGET_NONE && wanted > 0 && p->scorer != NULL && env->n_score_costs == 0 &&
+    if (p->budget.kind != S2_BUDGET_NONE && wanted > 0 && p->scorer != NULL && !o.unscored && env->n_score_costs == 0 &&
         !env->nodes[0]->scored) {
         /* the first expansion of an item under a budget: price a scoring first (on the root, whose judgement costs
          * what its children's will), so that the level leaves room to judge what it samples */
@@ -358,9 +358,10 @@ int32_t s2_env_expand_many(s2_env *env, s2_node *const *parents, const int32_t *
         }
         unit_costs(env, &tok, &fork, &call);
         double est = s2_env_step_tokens(env); /* a child costs at least one token, before any step is measured too */
-        int32_t allowed = s2_env_afford(env, wanted, est > 1 ? est : 1);
+        int32_t allowed = o.unscored ? (int32_t)fmin(wanted, floor((left - call) / (fork + tok * (est > 1 ? est : 1))))
+                                     : s2_env_afford(env, wanted, est > 1 ? est : 1);
         if (allowed < 1) allowed = 1;
-        double sc = s2_env_score_cost(env); /* each child must leave room for its own judgement and one token */
+        double sc = o.unscored ? 0 : s2_env_score_cost(env); /* room for each child's judgement and one token */
         while (allowed > 0 && left - call - allowed * (fork + sc) < allowed * tok) allowed--;
         if (allowed == 0) {
             free(kk);
@@ -377,7 +378,7 @@ int32_t s2_env_expand_many(s2_env *env, s2_node *const *parents, const int32_t *
                     if (!parents[i]->terminal && parents[i]->seq >= 0) env->cut[slot + c] = true;
         }
         if (tok > 0) {
-            double mt = floor((left - call - allowed * (fork + s2_env_score_cost(env))) / (allowed * tok));
+            double mt = floor((left - call - allowed * (fork + sc)) / (allowed * tok));
             if (mt < 1) mt = 1;
             if (mt < max_tokens) max_tokens = (int32_t)mt;
         }
@@ -647,13 +648,13 @@ const char *s2_env_answer(s2_env *env, s2_node *node) {
 
 /* ---- helpers for strategies ---- */
 
-s2_status s2_env_rollout(s2_env *env, s2_node **leaves, int32_t n, double temperature) {
+s2_status s2_env_rollout(s2_env *env, s2_node **leaves, int32_t n, double temperature, bool scored) {
     s2_node **par = malloc((size_t)(n > 0 ? n : 1) * sizeof *par), **kids = malloc((size_t)(n > 0 ? n : 1) * sizeof *kids);
     int32_t *idx = malloc((size_t)(n > 0 ? n : 1) * sizeof *idx), *ones = malloc((size_t)(n > 0 ? n : 1) * sizeof *ones);
     s2_node **start = malloc((size_t)(n > 0 ? n : 1) * sizeof *start);
     s2_status st = par && kids && idx && ones && start ? S2_OK : s2_error_set(&env->err, S2_E_NOMEM, "rollout: out of memory");
     for (int32_t i = 0; start && i < n; i++) start[i] = leaves[i];
-    s2_expand_opts o = {.temperature = temperature};
+    s2_expand_opts o = {.temperature = temperature, .unscored = !scored};
     bool cut = false;
     while (st == S2_OK) {
         int32_t m = 0;

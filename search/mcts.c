@@ -100,7 +100,7 @@ static s2_status iterate(const s2_mcts_params *p, s2_env *env, s2_node *start) {
     s2_status st = S2_OK;
     if (p->eval == S2_MCTS_EVAL_ROLLOUT && !leaf->terminal) {
         s2_node *end = leaf;
-        st = s2_env_rollout(env, &end, 1, s2_env_params_of(env)->temperature);
+        st = s2_env_rollout(env, &end, 1, s2_env_params_of(env)->temperature, true);
         if (st != S2_OK && st != S2_E_BUDGET) return st;
         for (s2_node *x = end; x != leaf; x = x->parent) x->pruned = true; /* rollout steps stay out of the tree */
         if (end != leaf) s2_env_release(env, end);

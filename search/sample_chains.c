@@ -21,7 +21,7 @@ s2_status s2_sample_chains(s2_env *env, int32_t n, int32_t batch, double tempera
         }
         s2_node **wave = *leaves + *done;
         for (int32_t i = 0; i < m; i++) wave[i] = root;
-        st = s2_env_rollout(env, wave, m, temperature);
+        st = s2_env_rollout(env, wave, m, temperature, score);
         int32_t kept = 0; /* keep the finished chains, in order */
         for (int32_t i = 0; i < m; i++)
             if (wave[i] != root && wave[i]->terminal) {

@@ -125,6 +125,7 @@ typedef struct s2_expand_opts {
     double temperature;           /* < 0: the env's temperature; 0: greedy */
     bool full;                    /* generate to the end (EOS or max_tokens) instead of one step */
     int32_t max_tokens;           /* 0: the env's max_step_tokens (full: max_step_tokens * max_depth) */
+    bool unscored;                /* the children will not be judged: a budget keeps no room for their scoring */
 } s2_expand_opts;
 
 /* Expands n parents at once: parent i gets k[i] new children, all of them decoded together in one batch (forks
@@ -283,8 +284,9 @@ int32_t s2_gumbel_schedule(int32_t n, int32_t m, int32_t *visits, int32_t *remai
 
 /* Extends each of n chains by one step at a time (all chains decoded together) until each is terminal, the
  * budget runs out, or an error. leaves[i] starts as chain i's start node and ends as its last node. temperature
- * as s2_expand_opts. Returns S2_OK, S2_E_BUDGET when the budget stopped it, or an error. */
-s2_status s2_env_rollout(s2_env *env, s2_node **leaves, int32_t n, double temperature);
+ * as s2_expand_opts; scored: the chains' ends will be judged (a budget keeps room for that). Returns S2_OK,
+ * S2_E_BUDGET when the budget stopped it, or an error. */
+s2_status s2_env_rollout(s2_env *env, s2_node **leaves, int32_t n, double temperature, bool scored);
 /* A node's weight in a vote: 0 unscored; exp(score) for the logprob scorer (or none: a mean log-prob counts as a
  * probability); the score itself otherwise. */
 double s2_env_vote_weight(const s2_env *env, const s2_node *node);

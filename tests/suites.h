@@ -18,6 +18,7 @@
     X(tokenizer) \
     X(search) \
     X(search_rules) \
+    X(search_real) \
     X(http) \
     X(run) \
     X(scorers) \
