@@ -11,7 +11,7 @@ V=models/game24-value.gguf
 D=results/budget_cap
 ALL="io,cot,sc:n=100,bon,bon:select=weighted,beam,tot-bfs,tot-dfs,mcts,mcts:root=gumbel:iters=128,best-first,dvts,particle,rebase"
 nice -n 10 $S2 sweep --task game24 --split tot --limit 20 -m $P --value $V --searches $ALL --scorers value \
-  --budgets tokens=500,tokens=1000,tokens=2000 --seed 1 --threads 1 -q --dir $D --md > $D.md
+  --budgets tokens=500,tokens=1000,tokens=2000 --seed 1 --threads ${THREADS:-1} -q --dir $D --md > $D.md
 {
   echo
   echo "| file | items | budget | mean / budget | max / budget |"

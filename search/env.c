@@ -357,7 +357,8 @@ int32_t s2_env_expand_many(s2_env *env, s2_node *const *parents, const int32_t *
             return s2_error_set(&env->err, S2_E_BUDGET, "expand: the budget is spent");
         }
         unit_costs(env, &tok, &fork, &call);
-        double est = s2_env_step_tokens(env); /* a child costs at least one token, before any step is measured too */
+        /* a step costs what this item's steps have cost; before any is measured, the most it may (max_tokens) */
+        double est = env->n_steps > 0 ? s2_env_step_tokens(env) : base_tokens;
         int32_t allowed = o.unscored ? (int32_t)fmin(wanted, floor((left - call) / (fork + tok * (est > 1 ? est : 1))))
                                      : s2_env_afford(env, wanted, est > 1 ? est : 1);
         if (allowed < 1) allowed = 1;
