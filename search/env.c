@@ -70,6 +70,7 @@ struct s2_env {
     double score_cost_sum;        /* budget units spent by s2_env_score ... */
     int64_t n_score_costs;        /* ... and how many scorings */
     bool *cut;                    /* per out[] slot of the last expand: dropped because the budget could not pay */
+    bool spent;                   /* the budget refused work: nothing more is left to spend, whatever the counters */
     int32_t cap_cut;
 };
 
@@ -249,7 +250,11 @@ double s2_env_budget_used(const s2_env *env) {
 }
 
 bool s2_env_budget_left(const s2_env *env) {
-    return env->p.budget.kind == S2_BUDGET_NONE || s2_env_budget_used(env) < env->p.budget.limit;
+    return env->p.budget.kind == S2_BUDGET_NONE || (!env->spent && s2_env_budget_used(env) < env->p.budget.limit);
+}
+
+void s2_env_budget_stop(s2_env *env) {
+    if (env->p.budget.kind != S2_BUDGET_NONE) env->spent = true;
 }
 
 double s2_env_budget_remaining(const s2_env *env) {
@@ -354,6 +359,7 @@ int32_t s2_env_expand_many(s2_env *env, s2_node *const *parents, const int32_t *
         double left = s2_env_budget_remaining(env), tok, fork, call;
         if (left <= 0) {
             free(kk);
+            env->spent = true;
             return s2_error_set(&env->err, S2_E_BUDGET, "expand: the budget is spent");
         }
         unit_costs(env, &tok, &fork, &call);
@@ -366,6 +372,7 @@ int32_t s2_env_expand_many(s2_env *env, s2_node *const *parents, const int32_t *
         while (allowed > 0 && left - call - allowed * (fork + sc) < allowed * tok) allowed--;
         if (allowed == 0) {
             free(kk);
+            env->spent = true;
             return s2_error_set(&env->err, S2_E_BUDGET, "expand: the budget left (%g) cannot pay for one more step", left);
         }
         if (allowed < wanted) {
@@ -566,8 +573,10 @@ s2_status s2_env_score(s2_env *env, s2_node *node) {
     double before = 0;
     if (env->p.budget.kind != S2_BUDGET_NONE) { /* a scoring the rest of the budget cannot pay for is not begun */
         double left = s2_env_budget_remaining(env), cost = s2_env_score_cost(env);
-        if ((env->n_score_costs == 0 && left <= 0) || (env->n_score_costs > 0 && cost > 0 && cost > left))
+        if ((env->n_score_costs == 0 && left <= 0) || (env->n_score_costs > 0 && cost > 0 && cost > left)) {
+            env->spent = true;
             return s2_error_set(&env->err, S2_E_BUDGET, "score: the budget cannot pay for node %d's scoring", node->id);
+        }
         before = s2_env_budget_used(env);
     }
     double v = 0;
@@ -629,7 +638,10 @@ s2_status s2_env_score_many(s2_env *env, s2_node *const *nodes, int32_t n) {
         free(v);
     }
     if (bst != S2_OK) st = bst;
-    else if (st == S2_E_BUDGET) s2_error_set(&env->err, S2_E_BUDGET, "score: the budget pays for %d of %d scorings", from + take, m);
+    else if (st == S2_E_BUDGET) {
+        env->spent = budget;
+        s2_error_set(&env->err, S2_E_BUDGET, "score: the budget pays for %d of %d scorings", from + take, m);
+    }
     free(todo);
     return st;
 }
@@ -701,7 +713,11 @@ s2_status s2_env_rollout(s2_env *env, s2_node **leaves, int32_t n, double temper
     free(idx);
     free(ones);
     free(start);
-    return st == S2_OK && cut ? S2_E_BUDGET : st;
+    if (st == S2_OK && cut) {
+        s2_env_budget_stop(env);
+        return S2_E_BUDGET;
+    }
+    return st;
 }
 
 double s2_env_vote_weight(const s2_env *env, const s2_node *node) {

@@ -16,7 +16,10 @@ s2_status s2_sample_chains(s2_env *env, int32_t n, int32_t batch, double tempera
         int32_t m = n - start < batch ? n - start : batch;
         if (*done > 0) { /* as many chains as the rest of the budget pays for, whole */
             int32_t fit = s2_env_afford(env, m, chain_tokens / *done);
-            if (fit < 1) return S2_E_BUDGET;
+            if (fit < 1) {
+                s2_env_budget_stop(env); /* not even one more whole chain */
+                return S2_E_BUDGET;
+            }
             m = fit;
         }
         s2_node **wave = *leaves + *done;

@@ -109,6 +109,9 @@ void s2_env_counters(const s2_env *env, s2_counters *policy, s2_counters *value)
 /* The budget spent so far in its own measure, and whether any is left (always true without a budget). */
 double s2_env_budget_used(const s2_env *env);
 bool s2_env_budget_left(const s2_env *env);
+/* Marks the budget spent: the env or a strategy found that what is left cannot pay for any more work (the runner
+ * then tells a budget stop from a context one). s2_env_budget_left is false from then on. */
+void s2_env_budget_stop(s2_env *env);
 /* The budget left in its own measure (INFINITY without a budget; <= 0 once spent). */
 double s2_env_budget_remaining(const s2_env *env);
 /* Tokens per sampled step and budget units per scoring, as measured in this item so far (0 before any). */
