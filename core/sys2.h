@@ -278,6 +278,11 @@ struct s2_lm_i {
     /* the summed log-prob of each of n candidate strings after seq (seq unchanged) */
     s2_status (*score_labels)(s2_lm *lm, s2_lm_seq seq, const char *const *labels, int32_t n, double *out,
                               s2_error *err);                                                /* required */
+    /* may be NULL (then the wrapper does seq_new + score_labels + seq_free per text): the summed log-prob of each
+     * of n_labels labels after each of n new texts (as seq_new would make them, prefix cache included) into
+     * out[i * n_labels + c]; no sequence outlives the call */
+    s2_status (*score_labels_many)(s2_lm *lm, const char *const *texts, int32_t n, const char *const *labels,
+                                   int32_t n_labels, double *out, s2_error *err);
     /* the k most likely next tokens after seq, best first; returns the count or -status */
     int32_t (*top_k)(s2_lm *lm, s2_lm_seq seq, int32_t k, s2_lm_top *out, s2_error *err);  /* required */
     /* samples a continuation for each of n sequences at once, extending each in place; out (n) are filled */
@@ -334,6 +339,11 @@ s2_status s2_lm_score(s2_lm *lm, s2_lm_seq seq, const char *cont, float *per_tok
                       double *sum, s2_error *err);
 s2_status s2_lm_score_labels(s2_lm *lm, s2_lm_seq seq, const char *const *labels, int32_t n, double *out,
                              s2_error *err);
+/* Labels after many texts at once (the value and self-evaluation scorers of a whole tree level): out gets
+ * n * n_labels sums, text by text. The local engine batches it (a shared prefix once, every text in one forward,
+ * every label in one more); other backends do each text in turn. A text given twice is computed once. */
+s2_status s2_lm_score_labels_many(s2_lm *lm, const char *const *texts, int32_t n, const char *const *labels,
+                                  int32_t n_labels, double *out, s2_error *err);
 int32_t s2_lm_top_k(s2_lm *lm, s2_lm_seq seq, int32_t k, s2_lm_top *out, s2_error *err);
 s2_status s2_lm_sample(s2_lm *lm, const s2_lm_seq *seqs, int32_t n, const s2_lm_sample_params *p, s2_lm_gen *out,
                        s2_error *err);

@@ -118,6 +118,15 @@ s2_status s2_scorer_score(s2_scorer *sc, const s2_score_in *in, double *out, s2_
     return sc->iface->score(sc, in, out, err);
 }
 
+s2_status s2_scorer_score_many(s2_scorer *sc, const s2_score_in *in, int32_t n, double *out, s2_error *err) {
+    if (sc->iface->score_many != NULL && n > 1) return sc->iface->score_many(sc, in, n, out, err);
+    for (int32_t i = 0; i < n; i++) {
+        s2_status st = sc->iface->score(sc, &in[i], &out[i], err);
+        if (st != S2_OK) return st;
+    }
+    return S2_OK;
+}
+
 bool s2_scorer_can_compare(const s2_scorer *sc) { return sc->iface->compare != NULL; }
 
 s2_status s2_scorer_compare(s2_scorer *sc, const s2_score_in *a, const s2_score_in *b, double *p_a, s2_error *err) {

@@ -70,6 +70,9 @@ struct s2_scorer_i {
     const char *name;                                                                       /* required */
     /* *out = the state's score, higher is better */
     s2_status (*score)(s2_scorer *sc, const s2_score_in *in, double *out, s2_error *err); /* required */
+    /* may be NULL (then score is called n times): out[i] = state in[i]'s score, all n judged together (one
+     * batch of system-1 work for a whole tree level) and equal to what score would give each */
+    s2_status (*score_many)(s2_scorer *sc, const s2_score_in *in, int32_t n, double *out, s2_error *err);
     /* may be NULL: *p_a = the probability that a is better than b */
     s2_status (*compare)(s2_scorer *sc, const s2_score_in *a, const s2_score_in *b, double *p_a, s2_error *err);
     void (*free)(s2_scorer *sc);                                                            /* NULL: free(ctx) */
@@ -83,6 +86,8 @@ struct s2_scorer {
 s2_status s2_scorer_new(const struct s2_scorer_i *iface, void *ctx, s2_scorer **out, s2_error *err);
 void s2_scorer_free(s2_scorer *sc); /* NULL is a no-op */
 s2_status s2_scorer_score(s2_scorer *sc, const s2_score_in *in, double *out, s2_error *err);
+/* n states at once (score_many, or score for each in turn). */
+s2_status s2_scorer_score_many(s2_scorer *sc, const s2_score_in *in, int32_t n, double *out, s2_error *err);
 bool s2_scorer_can_compare(const s2_scorer *sc);
 s2_status s2_scorer_compare(s2_scorer *sc, const s2_score_in *a, const s2_score_in *b, double *p_a, s2_error *err);
 
@@ -129,6 +134,11 @@ s2_status s2_scorer_pairwise_init(s2_scorer **out, s2_error *err);
  * S2_VALUE_SURE and S2_VALUE_IMPOSSIBLE right after task->value_prompt(text) on lm (the value model). A task
  * without value_prompt is S2_E_UNSUPPORTED. Exposed for the tests. */
 s2_status s2_value_p_sure(s2_lm *lm, const s2_task *task, int32_t item, const char *text, double *p, s2_error *err);
+/* What the value and selfeval scorers share: the task's value prompt for each of n states (in[i].text), and the
+ * summed log-prob of each of n_labels labels after each, all through one s2_lm_score_labels_many on lm, into
+ * lp[i * n_labels + c]. who names the scorer in errors. */
+s2_status s2_value_labels_many(s2_lm *lm, const s2_score_in *in, int32_t n, const char *const *labels,
+                               int32_t n_labels, double *lp, const char *who, s2_error *err);
 
 /* ---- step-score aggregation ---- */
 

@@ -53,11 +53,9 @@ static s2_status beam_step_run(const s2_beam_params *p, s2_env *env, s2_result *
         if (!s2_env_budget_left(env)) return S2_E_BUDGET;
         int32_t got = s2_env_expand_many(env, par, ks, np, NULL, kids);
         if (got < 0) return (s2_status)got;
-        for (int32_t j = 0; j < np * E; j++) {
-            if (kids[j] == NULL) continue;
-            if ((st = s2_env_score(env, kids[j])) != S2_OK) return st;
-            cand[nc++] = kids[j];
-        }
+        if ((st = s2_env_score_many(env, kids, np * E)) != S2_OK) return st; /* the level's states together */
+        for (int32_t j = 0; j < np * E; j++)
+            if (kids[j] != NULL) cand[nc++] = kids[j];
         for (int32_t i = 0; i < np; i++) s2_env_release(env, par[i]);
         if (nc == 0) break;
         qsort(cand, (size_t)nc, sizeof *cand, cmp_nodes);
@@ -125,12 +123,14 @@ static s2_status beam_token_run(const s2_beam_params *p, s2_env *env, s2_result 
             }
         }
         qsort(cand, (size_t)nc, sizeof *cand, cmp_cand);
-        int32_t nn = 0;
+        int32_t nn = 0, room = s2_env_afford(env, W, 1), added = 0; /* fewer beams where the budget ends */
         for (int32_t j = 0; j < nc && nn < W; j++) {
             if (cand[j].top.id < 0) { /* a finished beam stays */
                 next[nn++] = cand[j].beam;
                 continue;
             }
+            if (added >= room && added > 0) continue;
+            added++;
             s2_status st = S2_OK;
             s2_node *c = s2_env_add_child(env, cand[j].beam, cand[j].top.piece, cand[j].top.logprob, 1, p->max_tokens, &st);
             if (c == NULL && st != S2_OK) return st;

@@ -7,7 +7,7 @@
 static s2_status cot_run(const s2_strategy *s, s2_env *env, s2_result *out) {
     const s2_cot_params *p = s->ctx;
     s2_node *leaf = s2_env_root(env);
-    s2_status st = s2_env_rollout(env, &leaf, 1, p->temperature);
+    s2_status st = s2_env_rollout(env, &leaf, 1, p->temperature, false);
     out->best = leaf;
     return st;
 }

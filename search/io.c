@@ -7,7 +7,7 @@
 static s2_status io_run(const s2_strategy *s, s2_env *env, s2_result *out) {
     (void)s;
     s2_node *leaf = s2_env_root(env);
-    s2_status st = s2_env_rollout(env, &leaf, 1, 0.0);
+    s2_status st = s2_env_rollout(env, &leaf, 1, 0.0, false);
     out->best = leaf;
     return st;
 }

@@ -20,6 +20,8 @@ static const s2_param_def sc_defs[] = {
 };
 static const s2_param_def bon_defs[] = {
     INT(s2_bon_params, n, 100, 1, 100000, "candidates (Cobbe et al. 2021 rerank 100 samples)"),
+    ENUM(s2_bon_params, select, 0, "best|weighted", "the best single score, or the answer whose candidates' scores "
+         "sum highest (weighted best-of-N, Hugging Face search-and-learn, Beeching et al. 2024)"),
     FLT(s2_bon_params, temperature, 0.7, 0, 10, "sampling temperature"),
 };
 static const s2_param_def beam_defs[] = {
@@ -51,6 +53,29 @@ static const s2_param_def mcts_defs[] = {
     FLT(s2_mcts_params, pw_c, 1.0, 0, 1e6, "progressive widening: children allowed ceil(pw_c * N^pw_alpha); 0 = off"),
     FLT(s2_mcts_params, pw_alpha, 0.5, 0, 1, "progressive widening exponent (Couetoux et al. 2011: 0.5)"),
     FLT(s2_mcts_params, prior_temp, 1.0, 1e-6, 1e6, "priors: softmax of per-token log-prob / prior_temp"),
+    ENUM(s2_mcts_params, root, 0, "puct|gumbel", "root selection: PUCT, or Gumbel-top-k + sequential halving "
+         "(Danihelka et al. 2022)"),
+    INT(s2_mcts_params, m, 16, 1, 4096, "root=gumbel: actions considered at the root (Danihelka et al. 2022, Go: 16)"),
+    FLT(s2_mcts_params, c_visit, 50, 0, 1e9, "root=gumbel: sigma's c_visit (Danihelka et al. 2022: 50)"),
+    FLT(s2_mcts_params, c_scale, 1.0, 0, 1e9, "root=gumbel: sigma's c_scale (Danihelka et al. 2022: 1.0)"),
+};
+static const s2_param_def dvts_defs[] = {
+    INT(s2_dvts_params, n, 16, 1, 100000, "beams in all (search-and-learn's n; subtrees = n / width)"),
+    INT(s2_dvts_params, width, 4, 1, 4096, "beams per subtree (search-and-learn: beam_width M = 4)"),
+    INT(s2_dvts_params, expand, 4, 1, 4096, "steps sampled per beam (search-and-learn: M = 4)"),
+};
+static const s2_param_def particle_defs[] = {
+    INT(s2_particle_params, n, 16, 1, 100000, "particles (ours: 16)"),
+    ENUM(s2_particle_params, resample, 0, "multinomial|systematic", "resampling scheme (Puri et al.: multinomial)"),
+    FLT(s2_particle_params, temp, 1.0, 1e-6, 1e6, "softmax temperature of the step rewards (ours: 1)"),
+    FLT(s2_particle_params, ess, 1.0, 0, 1, "resample when ESS < ess * n (1: every step, as Puri et al.; 0.5: "
+        "the usual SMC rule, Doucet & Johansen 2009)"),
+};
+static const s2_param_def rebase_defs[] = {
+    INT(s2_rebase_params, n, 16, 1, 100000, "width budget: expansions per level, less finished solutions (Wu et al. "
+        "2024 sweep 8..256)"),
+    FLT(s2_rebase_params, temp, 0.2, 1e-6, 1e6, "balance temperature of the reward softmax (ours: 0.2; REBASE's "
+        "T_b)"),
 };
 static const s2_param_def best_first_defs[] = {
     INT(s2_best_first_params, k, 4, 1, 4096, "children per expansion"),
@@ -69,7 +94,8 @@ static const entry entries[] = {
     {"cot", "one sampled chain of thought", "Wei et al. 2022; ToT's CoT baseline", DEFS(cot_defs)},
     {"sc", "self-consistency: n chains, majority or weighted vote", "Wang et al. 2022 (ToT's CoT-SC, k = 100)",
      DEFS(sc_defs)},
-    {"bon", "best-of-N by the scorer (tournament with pairwise)", "Cobbe et al. 2021", DEFS(bon_defs)},
+    {"bon", "best-of-N by the scorer (tournament with pairwise), best or weighted", "Cobbe et al. 2021; weighted: "
+     "Hugging Face search-and-learn (Beeching et al. 2024)", DEFS(bon_defs)},
     {"beam", "beam search over steps (scorer) or tokens (length penalty)", "Xie et al. 2023; Snell et al. 2024; Wu et al. 2016",
      DEFS(beam_defs)},
     {"tot-bfs", "Tree of Thoughts breadth first: k thoughts per state, keep the best b", "Yao et al. 2023 (Game of 24)",
@@ -80,6 +106,12 @@ static const entry entries[] = {
      DEFS(mcts_defs)},
     {"best-first", "best-first search: a priority queue on the scorer", "greedy best-first (Koh et al. 2024)",
      DEFS(best_first_defs)},
+    {"dvts", "diverse verifier tree search: n / width independent beam searches", "Beeching et al. 2024 "
+     "(Hugging Face search-and-learn)", DEFS(dvts_defs)},
+    {"particle", "particle filtering over steps: softmax weights, resampling by ESS, weighted vote",
+     "Puri et al. 2025; Doucet & Johansen 2009", DEFS(particle_defs)},
+    {"rebase", "reward-balanced search: expansions per state by softmax of rewards over the frontier",
+     "Wu et al. 2024 (REBASE)", DEFS(rebase_defs)},
 };
 #define N_ENTRIES ((int32_t)(sizeof entries / sizeof entries[0]))
 
@@ -119,6 +151,9 @@ s2_status s2_strategy_create(const char *name, const char *const *keys, const ch
         s2_tot_dfs_params dfs;
         s2_mcts_params mcts;
         s2_best_first_params bf;
+        s2_dvts_params dvts;
+        s2_particle_params pf;
+        s2_rebase_params rb;
     } p;
     s2_status st = s2_params_parse(entries[e].defs, entries[e].n_defs, &p, sizeof p, "strategy", name, keys, vals, n,
                                    used, err);
@@ -132,6 +167,9 @@ s2_status s2_strategy_create(const char *name, const char *const *keys, const ch
     case 5: return s2_strategy_tot_bfs_init(&p.bfs, out, err);
     case 6: return s2_strategy_tot_dfs_init(&p.dfs, out, err);
     case 7: return s2_strategy_mcts_init(&p.mcts, out, err);
-    default: return s2_strategy_best_first_init(&p.bf, out, err);
+    case 8: return s2_strategy_best_first_init(&p.bf, out, err);
+    case 9: return s2_strategy_dvts_init(&p.dvts, out, err);
+    case 10: return s2_strategy_particle_init(&p.pf, out, err);
+    default: return s2_strategy_rebase_init(&p.rb, out, err);
     }
 }

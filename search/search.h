@@ -15,8 +15,12 @@
  *            run through the forward pass, sampled tokens, teacher-forced tokens; prefix-cache hits are free)
  *   flops  = flops (the engine's formula: 2 * matmul params per row + attention)
  *   calls  = requests (calls into system 1: seq_new, fork, append, score, score_labels, top_k, sample)
- * Every strategy checks the budget before each step (one expansion with the scoring of its children, or one MCTS
- * iteration), so a run stops at most one step past the limit, and then returns its best answer so far. */
+ * A budget is a hard limit, not a check between steps. An expansion the rest of the budget cannot pay for
+ * shrinks (fewer children, given out round-robin over the parents in the order the strategy lists them), and its
+ * sampling stops where the budget ends (each sequence's max_tokens is cut to its share of what is left); the cost
+ * of a step and of a scoring are planned from what this item has measured so far. A scoring the rest cannot pay
+ * for is not begun (S2_E_BUDGET). A strategy stopped by the budget returns its best answer so far, with
+ * budget_hit. */
 #ifndef S2_SEARCH_H
 #define S2_SEARCH_H
 
@@ -82,6 +86,7 @@ typedef struct s2_env_params {
     int32_t agg;                  /* s2_agg: how step scores combine along a path (default last) */
     int32_t max_nodes;            /* nodes at most (default 100000): S2_E_BUDGET past it */
     int32_t legal;                /* 1: drop expansions that break the task's rules (s2_task_i.legal); 0: keep */
+    int32_t batch_score;          /* 1: s2_env_score_many judges a level's nodes together; 0: one at a time */
 } s2_env_params;
 s2_env_params s2_env_default_params(void);
 
@@ -104,20 +109,36 @@ void s2_env_counters(const s2_env *env, s2_counters *policy, s2_counters *value)
 /* The budget spent so far in its own measure, and whether any is left (always true without a budget). */
 double s2_env_budget_used(const s2_env *env);
 bool s2_env_budget_left(const s2_env *env);
+/* Marks the budget spent: the env or a strategy found that what is left cannot pay for any more work (the runner
+ * then tells a budget stop from a context one). s2_env_budget_left is false from then on. */
+void s2_env_budget_stop(s2_env *env);
+/* The budget left in its own measure (INFINITY without a budget; <= 0 once spent). */
+double s2_env_budget_remaining(const s2_env *env);
+/* Tokens per sampled step and budget units per scoring, as measured in this item so far (0 before any). */
+double s2_env_step_tokens(const s2_env *env);
+double s2_env_score_cost(const s2_env *env);
+/* How many of n units the rest of the budget pays for, each costing `tokens` generated tokens, one fork and one
+ * scoring (priced as measured so far); n without a budget, 0 when nothing is left. */
+int32_t s2_env_afford(const s2_env *env, int32_t n, double tokens);
+/* Whether slot of the last s2_env_expand_many's out[] stayed NULL because the budget could not pay for it. */
+bool s2_env_cut(const s2_env *env, int32_t slot);
 
 /* Options of one expansion. */
 typedef struct s2_expand_opts {
     double temperature;           /* < 0: the env's temperature; 0: greedy */
     bool full;                    /* generate to the end (EOS or max_tokens) instead of one step */
     int32_t max_tokens;           /* 0: the env's max_step_tokens (full: max_step_tokens * max_depth) */
+    bool unscored;                /* the children will not be judged: a budget keeps no room for their scoring */
 } s2_expand_opts;
 
 /* Expands n parents at once: parent i gets k[i] new children, all of them decoded together in one batch (forks
  * of the parents' sequences, sampled until the task's step delimiter). Children are appended to each parent's
  * children and written to out (sum k entries, parent by parent). opts may be NULL (one step, env temperature).
  * Identical sibling steps are kept (they are legitimately sampled twice); strategies dedupe if they want to.
- * Terminal parents get no children. A parent whose sequence would pass the context is marked terminal.
- * Returns the number of children made, or a (negative) s2_status: S2_E_BUDGET when max_nodes is reached. */
+ * Terminal parents get no children. A parent whose sequence would pass the context is marked terminal. Under a
+ * budget the expansion shrinks to what the rest pays for (the slots dropped are NULL and s2_env_cut says which).
+ * Returns the number of children made, or a (negative) s2_status: S2_E_BUDGET when max_nodes is reached or the
+ * budget is spent. */
 int32_t s2_env_expand_many(s2_env *env, s2_node *const *parents, const int32_t *k, int32_t n,
                            const s2_expand_opts *opts, s2_node **out);
 /* A child of parent whose step is text, given rather than sampled (token-level beam): the parent's sequence is
@@ -130,6 +151,12 @@ s2_node *s2_env_add_child(s2_env *env, s2_node *parent, const char *text, double
 int32_t s2_env_expand(s2_env *env, s2_node *parent, int32_t k, s2_node **children);
 /* Scores node with the scorer (once: a scored node keeps its score) and aggregates along the path. */
 s2_status s2_env_score(s2_env *env, s2_node *node);
+/* Scores every unscored node of nodes (n, NULL entries skipped) as s2_env_score would, all together: the
+ * scorer's score_many (the value and selfeval scorers make every value prompt a sequence in one forward and read
+ * every label in one more). Under a budget the first scoring of an item is done alone (to price a scoring), and
+ * only as many as the rest of the budget pays for are scored, in order; then S2_E_BUDGET. batch_score=0 scores
+ * them one at a time. */
+s2_status s2_env_score_many(s2_env *env, s2_node *const *nodes, int32_t n);
 /* The scorer's verdict on two nodes (S2_E_UNSUPPORTED when it cannot compare). */
 s2_status s2_env_compare(s2_env *env, s2_node *a, s2_node *b, double *p_a);
 /* Fills in as the scorers see node. */
@@ -204,18 +231,26 @@ typedef struct s2_io_params { int32_t dummy; } s2_io_params;
 typedef struct s2_cot_params { double temperature; } s2_cot_params;
 typedef enum s2_vote_kind { S2_VOTE_MAJORITY = 0, S2_VOTE_WEIGHTED = 1 } s2_vote_kind;
 typedef struct s2_sc_params { int32_t n, vote, tie; double temperature; } s2_sc_params;
-typedef struct s2_bon_params { int32_t n; double temperature; } s2_bon_params;
+typedef enum s2_bon_select { S2_BON_BEST = 0, S2_BON_WEIGHTED = 1 } s2_bon_select;
+typedef struct s2_bon_params { int32_t n, select; double temperature; } s2_bon_params;
 typedef enum s2_beam_mode { S2_BEAM_STEP = 0, S2_BEAM_TOKEN = 1 } s2_beam_mode;
 typedef struct s2_beam_params { int32_t width, expand, mode, max_tokens; double alpha; } s2_beam_params;
 typedef struct s2_tot_bfs_params { int32_t b, k, steps, retries; } s2_tot_bfs_params;
 typedef struct s2_tot_dfs_params { int32_t k, max_visits; double threshold; } s2_tot_dfs_params;
 typedef enum s2_mcts_eval { S2_MCTS_EVAL_SCORER = 0, S2_MCTS_EVAL_ROLLOUT = 1 } s2_mcts_eval;
 typedef enum s2_mcts_answer { S2_MCTS_ANSWER_VISITS = 0, S2_MCTS_ANSWER_VALUE = 1, S2_MCTS_ANSWER_VOTE = 2 } s2_mcts_answer;
+typedef enum s2_mcts_root { S2_MCTS_ROOT_PUCT = 0, S2_MCTS_ROOT_GUMBEL = 1 } s2_mcts_root;
 typedef struct s2_mcts_params {
     int32_t iters, expand, eval, answer;
     double c_puct, pw_c, pw_alpha, prior_temp;
+    int32_t root, m;              /* root=gumbel: m actions considered at the root */
+    double c_visit, c_scale;      /* Gumbel's sigma(q) = (c_visit + max N) * c_scale * q */
 } s2_mcts_params;
 typedef struct s2_best_first_params { int32_t k, max_expansions; } s2_best_first_params;
+typedef struct s2_dvts_params { int32_t n, width, expand; } s2_dvts_params;
+typedef enum s2_resample_kind { S2_RESAMPLE_MULTINOMIAL = 0, S2_RESAMPLE_SYSTEMATIC = 1 } s2_resample_kind;
+typedef struct s2_particle_params { int32_t n, resample; double temp, ess; } s2_particle_params;
+typedef struct s2_rebase_params { int32_t n; double temp; } s2_rebase_params;
 
 /* The constructors (params NULL = defaults). */
 s2_status s2_strategy_io_init(const s2_io_params *p, s2_strategy **out, s2_error *err);
@@ -227,13 +262,37 @@ s2_status s2_strategy_tot_bfs_init(const s2_tot_bfs_params *p, s2_strategy **out
 s2_status s2_strategy_tot_dfs_init(const s2_tot_dfs_params *p, s2_strategy **out, s2_error *err);
 s2_status s2_strategy_mcts_init(const s2_mcts_params *p, s2_strategy **out, s2_error *err);
 s2_status s2_strategy_best_first_init(const s2_best_first_params *p, s2_strategy **out, s2_error *err);
+s2_status s2_strategy_dvts_init(const s2_dvts_params *p, s2_strategy **out, s2_error *err);
+s2_status s2_strategy_particle_init(const s2_particle_params *p, s2_strategy **out, s2_error *err);
+s2_status s2_strategy_rebase_init(const s2_rebase_params *p, s2_strategy **out, s2_error *err);
+
+/* ---- the strategies' arithmetic, exposed for the tests ---- */
+
+/* Particle weights: w = softmax over the particles of r / temp, 0 where alive[i] is false (alive may be NULL);
+ * returns the effective sample size 1 / sum w^2 (0 when no particle is alive). */
+double s2_particle_weights(const double *r, const bool *alive, int32_t n, double temp, double *w);
+/* n indices drawn in proportion to w: multinomial (idx[j] = F^-1(u[j]), n uniforms) or systematic
+ * (idx[j] = F^-1((u[0] + j) / n), one uniform), F the cumulative weights. */
+void s2_particle_resample(const double *w, int32_t n, int32_t kind, const double *u, int32_t *idx);
+/* REBASE: budget expansions over n frontier states, in proportion to softmax(r / temp), floors then the largest
+ * remainders (ties to the lower index), summing to budget exactly. */
+void s2_rebase_allocate(const double *r, int32_t n, double temp, int32_t budget, int32_t *w);
+/* Gumbel MCTS's sequential halving (Danihelka et al. 2022): with n simulations over m considered root actions,
+ * phase i (of ceil(log2 m), at least 1) gives each of its remaining actions max(1, floor(n / (phases * remaining)))
+ * visits, then keeps the better half (ceil). visits[i] (capacity 32) gets phase i's per-action visits, remain[i]
+ * the actions in phase i; returns the number of phases. */
+int32_t s2_gumbel_schedule(int32_t n, int32_t m, int32_t *visits, int32_t *remain);
 
 /* ---- helpers the strategies share (search/env.c) ---- */
 
 /* Extends each of n chains by one step at a time (all chains decoded together) until each is terminal, the
  * budget runs out, or an error. leaves[i] starts as chain i's start node and ends as its last node. temperature
- * as s2_expand_opts. Returns S2_OK, S2_E_BUDGET when the budget stopped it, or an error. */
-s2_status s2_env_rollout(s2_env *env, s2_node **leaves, int32_t n, double temperature);
+ * as s2_expand_opts; scored: the chains' ends will be judged (a budget keeps room for that). Returns S2_OK,
+ * S2_E_BUDGET when the budget stopped it, or an error. */
+s2_status s2_env_rollout(s2_env *env, s2_node **leaves, int32_t n, double temperature, bool scored);
+/* A node's weight in a vote: 0 unscored; exp(score) for the logprob scorer (or none: a mean log-prob counts as a
+ * probability); the score itself otherwise. */
+double s2_env_vote_weight(const s2_env *env, const s2_node *node);
 /* The best of n nodes by score (scored ones first, ties to the lowest id); NULL for n = 0. */
 s2_node *s2_env_best(s2_node *const *nodes, int32_t n);
 

@@ -81,14 +81,13 @@ static s2_status tot_bfs_run(const s2_strategy *s, s2_env *env, s2_result *out) 
                 at += ks[q];
             }
         }
+        int32_t first_new = nc;
         for (int32_t i = 0; i < np; i++) {
-            for (int32_t a = 0; a < nd[i]; a++) {
-                s2_status st = s2_env_score(env, dist[(size_t)i * K + a]);
-                if (st != S2_OK) return st;
-                cand[nc++] = dist[(size_t)i * K + a];
-            }
+            for (int32_t a = 0; a < nd[i]; a++) cand[nc++] = dist[(size_t)i * K + a];
             s2_env_release(env, par[i]);
         }
+        s2_status sst = s2_env_score_many(env, cand + first_new, nc - first_new); /* the level's states together */
+        if (sst != S2_OK) return sst;
         if (nc == 0) break;
         qsort(cand, (size_t)nc, sizeof *cand, cmp_nodes);
         nk = nc < B ? nc : B;

@@ -162,6 +162,13 @@ static char *code_prompt(const s2_task *t, int32_t i) {
     return s2_buf_take(&b);
 }
 
+/* The problem (HumanEval's prompt, MBPP's description and tests) and the code so far. */
+static char *code_value_prompt(const s2_task *t, int32_t i, const char *text) {
+    char *q = code_prompt(t, i), *v = q ? s2_task_dataset_value_prompt(q, "Code so far:", text) : NULL;
+    free(q);
+    return v;
+}
+
 /* True when a line in column 0 that is not code follows the code: the answer has ended. */
 static bool code_is_terminal(const s2_task *t, int32_t i, const char *text) {
     const code_ctx *c = ctx_of(t);
@@ -356,6 +363,7 @@ static const struct s2_task_i humaneval_iface = {
     .item_id = code_item_id,
     .prompt = code_prompt,
     .is_terminal = code_is_terminal,
+    .value_prompt = code_value_prompt,
     .extract = code_extract,
     .verify = code_verify,
     .reference = code_reference,
@@ -372,6 +380,7 @@ static const struct s2_task_i mbpp_iface = {
     .item_id = code_item_id,
     .prompt = code_prompt,
     .is_terminal = code_is_terminal,
+    .value_prompt = code_value_prompt,
     .extract = code_extract,
     .verify = code_verify,
     .reference = code_reference,

@@ -1,6 +1,7 @@
 /* gsm8k.c: GSM8K (Cobbe et al. 2021), the test set from a JSONL file ({"question", "answer" ending "#### N"}).
  * The prompt is "Question: ...\nAnswer:" (zero-shot by default); with n_shot = k the first k items of the file
- * are worked examples in every prompt and are left out of the evaluation. Steps are lines. The answer is
+ * are worked examples in every prompt and are left out of the evaluation. Steps are paragraphs (a blank
+ * line ends one); the value prompt is the question and the answer so far. The answer is
  * exact: numbers are compared as normalised decimal strings (commas, currency, %, a trailing '.', 5.0 == 5),
  * never as floats. Reference answers are the dataset's solutions without the <<calculator>> annotations. */
 #include <ctype.h>
@@ -193,6 +194,14 @@ static char *gsm_prompt(const s2_task *t, int32_t i) {
     return s2_buf_take(&b);
 }
 
+static char *gsm_value_prompt(const s2_task *t, int32_t i, const char *text) {
+    s2_buf b = {0};
+    s2_buf_printf(&b, "Question: %s", item_of(t, i)->question);
+    char *q = s2_buf_take(&b), *v = q ? s2_task_dataset_value_prompt(q, "Answer so far:", text) : NULL;
+    free(q);
+    return v;
+}
+
 static bool gsm_is_terminal(const s2_task *t, int32_t i, const char *text) {
     (void)t;
     (void)i;
@@ -256,12 +265,13 @@ static void gsm_free(s2_task *t) {
 static const struct s2_task_i gsm_iface = {
     .name = "gsm8k",
     .summary = "GSM8K grade-school math word problems (1,319 test items), exact numeric answer after ####",
-    .step_delim = "\n",
+    .step_delim = "\n\n", /* a step is a paragraph (issue 15: a blank line for math) */
     .qa = true,
     .n_items = gsm_n_items,
     .item_id = gsm_item_id,
     .prompt = gsm_prompt,
     .is_terminal = gsm_is_terminal,
+    .value_prompt = gsm_value_prompt,
     .extract = gsm_extract,
     .verify = gsm_verify,
     .reference = gsm_reference,

@@ -59,6 +59,14 @@ static char *math_prompt(const s2_task *t, int32_t i) {
     return s2_buf_take(&b);
 }
 
+static char *math_value_prompt(const s2_task *t, int32_t i, const char *text) {
+    s2_buf b = {0};
+    s2_buf_printf(&b, "Problem: %s", item_of(t, i)->problem);
+    char *q = s2_buf_take(&b), *v = q ? s2_task_dataset_value_prompt(q, "Solution so far:", text) : NULL;
+    free(q);
+    return v;
+}
+
 static bool math_is_terminal(const s2_task *t, int32_t i, const char *text) {
     (void)t;
     (void)i;
@@ -132,12 +140,13 @@ static void math_free(s2_task *t) {
 static const struct s2_task_i math_iface = {
     .name = "math500",
     .summary = "MATH-500 competition problems (PRM800K split, 500 items), \\boxed{} answer, LaTeX-aware equivalence",
-    .step_delim = "\n",
+    .step_delim = "\n\n", /* a step is a paragraph (issue 15: a blank line for math) */
     .qa = true,
     .n_items = math_n_items,
     .item_id = math_item_id,
     .prompt = math_prompt,
     .is_terminal = math_is_terminal,
+    .value_prompt = math_value_prompt,
     .extract = math_extract,
     .verify = math_verify,
     .reference = math_reference,

@@ -142,6 +142,13 @@ void s2_buf_free(s2_buf *b) {
 
 char *s2_strdup(const char *s) { return s != NULL ? s2_strndup(s, strlen(s)) : NULL; }
 
+char *s2_task_dataset_value_prompt(const char *problem, const char *heading, const char *text) {
+    s2_buf b = {0};
+    s2_buf_printf(&b, "%s\n%s\n%s\nIs this right so far (sure, likely or impossible)? Judgement: ", problem, heading,
+                  text);
+    return s2_buf_take(&b);
+}
+
 char *s2_strndup(const char *s, size_t n) {
     if (s == NULL) return NULL;
     char *d = malloc(n + 1);

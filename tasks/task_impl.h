@@ -60,6 +60,10 @@ void s2_buf_free(s2_buf *b);
 
 char *s2_strdup(const char *s);                          /* NULL for NULL or no memory */
 char *s2_strndup(const char *s, size_t n);
+/* The value prompt of a dataset task (what selfeval asks the policy and value a value model): the problem, the
+ * work so far under its heading, and the question that one of the labels (S2_VALUE_SURE, "likely",
+ * S2_VALUE_IMPOSSIBLE) answers right after. Malloc'd, NULL without memory. */
+char *s2_task_dataset_value_prompt(const char *problem, const char *heading, const char *text);
 /* splitmix64: the state advances; the same seed gives the same sequence on every platform. */
 uint64_t s2_task_rng_next(uint64_t *state);
 uint64_t s2_task_rng_below(uint64_t *state, uint64_t n);      /* uniform in [0, n), n > 0 (no modulo bias) */

@@ -19,6 +19,7 @@
     X(chat) \
     X(search) \
     X(search_rules) \
+    X(search_real) \
     X(http) \
     X(http_servers) \
     X(run) \

@@ -106,7 +106,7 @@ START_TEST(test_gsm8k_task_on_test_set)
     ck_assert(strncmp(prompt, "Question: Janet", 15) == 0);
     ck_assert(strcmp(prompt + strlen(prompt) - 8, "\nAnswer:") == 0);
     free(prompt);
-    ck_assert_str_eq(t->iface->step_delim, "\n");
+    ck_assert_str_eq(t->iface->step_delim, "\n\n"); /* paragraphs (issue 15) */
     /* item 0 by hand: Janet's ducks make $18 */
     s2_verdict v;
     ck_assert_int_eq(s2_task_verify(t, 0, " 16 - 3 - 4 = 9 eggs, 9 * 2 = 18.\n#### 18", &v, &err), S2_OK);

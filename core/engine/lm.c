@@ -56,6 +56,44 @@ s2_status s2_lm_score_labels(s2_lm *lm, s2_lm_seq seq, const char *const *labels
     if (n < 1 || labels == NULL) return s2_error_set(err, S2_E_ARG, "lm: score_labels with %d labels", n);
     return lm->iface->score_labels(lm, seq, labels, n, out, err);
 }
+s2_status s2_lm_score_labels_many(s2_lm *lm, const char *const *texts, int32_t n, const char *const *labels,
+                                  int32_t n_labels, double *out, s2_error *err) {
+    if (n < 0 || n_labels < 1 || labels == NULL)
+        return s2_error_set(err, S2_E_ARG, "lm: score_labels_many with %d texts and %d labels", n, n_labels);
+    for (int32_t i = 0; i < n; i++)
+        if (texts[i] == NULL) return s2_error_set(err, S2_E_ARG, "lm: score_labels_many: text %d is NULL", i);
+    if (n == 0) return S2_OK;
+    /* a text given twice is computed once (the same state reached by two paths gets one judgement, bit for bit) */
+    int32_t *first = malloc((size_t)n * sizeof *first), nu = 0;
+    const char **uniq = malloc((size_t)n * sizeof *uniq);
+    double *uout = malloc((size_t)n * (size_t)n_labels * sizeof *uout);
+    s2_status st = first && uniq && uout ? S2_OK : s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    for (int32_t i = 0; st == S2_OK && i < n; i++) {
+        first[i] = -1;
+        for (int32_t u = 0; u < nu && first[i] < 0; u++)
+            if (strcmp(uniq[u], texts[i]) == 0) first[i] = u;
+        if (first[i] < 0) {
+            first[i] = nu;
+            uniq[nu++] = texts[i];
+        }
+    }
+    if (st == S2_OK && lm->iface->score_labels_many != NULL) {
+        st = lm->iface->score_labels_many(lm, uniq, nu, labels, n_labels, uout, err);
+    } else {
+        for (int32_t u = 0; st == S2_OK && u < nu; u++) { /* a backend without it: one sequence at a time */
+            s2_lm_seq seq = -1;
+            st = lm->iface->seq_new(lm, uniq[u], &seq, err);
+            if (st == S2_OK) st = lm->iface->score_labels(lm, seq, labels, n_labels, uout + (size_t)u * n_labels, err);
+            if (seq >= 0) lm->iface->seq_free(lm, seq);
+        }
+    }
+    for (int32_t i = 0; st == S2_OK && i < n; i++)
+        memcpy(out + (size_t)i * n_labels, uout + (size_t)first[i] * n_labels, (size_t)n_labels * sizeof *out);
+    free(first);
+    free(uniq);
+    free(uout);
+    return st;
+}
 int32_t s2_lm_top_k(s2_lm *lm, s2_lm_seq seq, int32_t k, s2_lm_top *out, s2_error *err) {
     if (k < 1) return s2_error_set(err, S2_E_ARG, "lm: top_k with k = %d", k);
     return lm->iface->top_k(lm, seq, k, out, err);
@@ -244,10 +282,10 @@ static s2_status local_append(s2_lm *lm, s2_lm_seq s, const char *text, s2_error
     return st;
 }
 
-/* Teacher forcing of several continuations after one sequence in one forward: continuation c's tokens are fed on
- * a temporary fork, and token i's log-prob is read from the logits before it. lp gets every token's log-prob,
- * continuation after continuation. */
-static s2_status force(local_lm *l, local_seq *q, int32_t **toks, const int32_t *nt, int32_t nc, float *lp,
+/* Teacher forcing of several continuations in one forward: continuation c follows sequence qs[c] (the same one
+ * for all, or one each); its tokens are fed on a temporary fork, and token i's log-prob is read from the logits
+ * before it. lp gets every token's log-prob, continuation after continuation. */
+static s2_status force(local_lm *l, local_seq *const *qs, int32_t **toks, const int32_t *nt, int32_t nc, float *lp,
                        s2_error *err) {
     int32_t rows = 0, total = 0;
     for (int32_t c = 0; c < nc; c++) {
@@ -260,7 +298,7 @@ static s2_status force(local_lm *l, local_seq *q, int32_t **toks, const int32_t 
     int32_t made = 0, r = 0;
     for (int32_t c = 0; st == S2_OK && c < nc; c++) {
         if (nt[c] > 1) {
-            st = s2_seq_fork(l->ctx, q->seq, &forks[c], err);
+            st = s2_seq_fork(l->ctx, qs[c]->seq, &forks[c], err);
             if (st == S2_OK) made = c + 1;
             for (int32_t i = 0; st == S2_OK && i < nt[c] - 1; i++, r++) seqs[r] = forks[c], ids[r] = toks[c][i];
         } else {
@@ -275,11 +313,10 @@ static s2_status force(local_lm *l, local_seq *q, int32_t **toks, const int32_t 
         if (st == S2_OK) st = s2_ctx_decode(l->ctx, seqs, ids, want, rows, err);
         free(want);
     }
-    float lse0 = s2_logsumexp(q->logits, l->V);
     for (int32_t c = 0, row = 0, k = 0; st == S2_OK && c < nc; c++) {
         for (int32_t i = 0; i < nt[c]; i++, k++) {
             if (i == 0) {
-                lp[k] = q->logits[toks[c][0]] - lse0;
+                lp[k] = qs[c]->logits[toks[c][0]] - s2_logsumexp(qs[c]->logits, l->V);
             } else {
                 const float *lg = s2_ctx_logits(l->ctx, row++);
                 lp[k] = lg[toks[c][i]] - s2_logsumexp(lg, l->V);
@@ -305,7 +342,7 @@ static s2_status local_score(s2_lm *lm, s2_lm_seq s, const char *cont, float *pe
     int32_t *ids = append_tokens(l, q, cont, &nt);
     float *lp = malloc((size_t)(nt > 0 ? nt : 1) * sizeof(float));
     s2_status st = ids && lp ? S2_OK : s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
-    if (st == S2_OK) st = force(l, q, &ids, &nt, 1, lp, err);
+    if (st == S2_OK) st = force(l, &q, &ids, &nt, 1, lp, err);
     double acc = 0;
     for (int32_t i = 0; st == S2_OK && i < nt; i++) {
         acc += lp[i];
@@ -335,8 +372,10 @@ static s2_status local_score_labels(s2_lm *lm, s2_lm_seq s, const char *const *l
         total += toks[c] ? nt[c] : 0;
     }
     float *lp = st == S2_OK ? malloc((size_t)total * sizeof(float)) : NULL;
-    if (st == S2_OK && lp == NULL) st = s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
-    if (st == S2_OK) st = force(l, q, toks, nt, n, lp, err);
+    local_seq **qs = st == S2_OK ? malloc((size_t)n * sizeof *qs) : NULL;
+    if (st == S2_OK && (lp == NULL || qs == NULL)) st = s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    for (int32_t c = 0; st == S2_OK && c < n; c++) qs[c] = q;
+    if (st == S2_OK) st = force(l, qs, toks, nt, n, lp, err);
     for (int32_t c = 0, k = 0; st == S2_OK && c < n; c++) {
         out[c] = 0;
         for (int32_t i = 0; i < nt[c]; i++) out[c] += lp[k++];
@@ -344,6 +383,121 @@ static s2_status local_score_labels(s2_lm *lm, s2_lm_seq s, const char *const *l
     for (int32_t c = 0; toks && c < n; c++) free(toks[c]);
     free(toks);
     free(nt);
+    free(lp);
+    free(qs);
+    return st;
+}
+
+/* Labels after many new texts, in at most three forwards: (1) the full blocks that every text begins with and
+ * the prefix cache lacks, computed once (so that (2) links them, as a second seq_new would); (2) every text's
+ * remaining tokens, all texts in one forward of many rows; (3) every label's tokens after every text, teacher
+ * forced in one forward. The counters come out as n seq_new + score_labels calls would make them when no two
+ * texts share a full block beyond what all of them share; requests count one. */
+static s2_status local_score_labels_many(s2_lm *lm, const char *const *texts, int32_t n, const char *const *labels,
+                                         int32_t n_labels, double *out, s2_error *err) {
+    local_lm *l = L(lm);
+    s2_ctx *ctx = l->ctx;
+    ctx->c.requests++;
+    s2_kv_stats ks;
+    s2_ctx_kv_stats(ctx, &ks);
+    s2_lm_seq *ids = malloc((size_t)n * sizeof *ids);
+    int32_t **pt = calloc((size_t)n, sizeof *pt), *pn = calloc((size_t)n, sizeof *pn);
+    int32_t *linked = calloc((size_t)n, sizeof *linked);
+    int32_t nc = n * n_labels, **toks = calloc((size_t)nc, sizeof *toks), *nt = calloc((size_t)nc, sizeof *nt);
+    local_seq **qs = malloc((size_t)nc * sizeof *qs);
+    s2_status st = ids && pt && pn && linked && toks && nt && qs ? S2_OK : s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    int32_t made = 0;
+    for (int32_t i = 0; st == S2_OK && i < n; i++) {
+        pt[i] = s2_tokenize_alloc(l->v, texts[i], strlen(texts[i]), true, false, &pn[i]);
+        if (pt[i] == NULL) st = s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+        else if (pn[i] < 1) st = s2_error_set(err, S2_E_ARG, "lm: text %d is empty and there is no BOS token", i);
+        else if (pn[i] > ctx->p.n_ctx)
+            st = s2_error_set(err, S2_E_BUDGET, "prompt of %d tokens is longer than the context (%d tokens)", pn[i],
+                              ctx->p.n_ctx);
+        if (st == S2_OK) st = slot_new(l, &ids[i], err);
+        if (st == S2_OK) {
+            made = i + 1;
+            st = s2_seq_new(ctx, &l->seqs[ids[i]].seq, err);
+        }
+        if (st == S2_OK && text_append(&l->seqs[ids[i]], texts[i], strlen(texts[i])) != S2_OK)
+            st = s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    }
+    /* (1) the shared full blocks, once */
+    int32_t lcp = st == S2_OK && n > 1 ? pn[0] - 1 : 0;
+    for (int32_t i = 1; st == S2_OK && i < n; i++) {
+        int32_t m = 0, lim = pn[i] - 1 < lcp ? pn[i] - 1 : lcp; /* each text computes at least its last token */
+        while (m < lim && pt[i][m] == pt[0][m]) m++;
+        lcp = m;
+    }
+    lcp = ks.block_size > 0 ? lcp / ks.block_size * ks.block_size : 0;
+    if (st == S2_OK && lcp > 0) {
+        s2_seq s0 = -1;
+        st = s2_seq_new(ctx, &s0, err);
+        int32_t have = st == S2_OK ? s2_kv_prefix_link(ctx->kv, s0, pt[0], lcp, lcp) : 0;
+        if (st == S2_OK && have < lcp) {
+            s2_seq *rs = malloc((size_t)(lcp - have) * sizeof *rs);
+            if (rs == NULL) st = s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+            for (int32_t r = 0; st == S2_OK && r < lcp - have; r++) rs[r] = s0;
+            if (st == S2_OK) st = s2_ctx_decode(ctx, rs, pt[0] + have, NULL, lcp - have, err);
+            free(rs);
+        }
+        if (s0 >= 0) s2_seq_free(ctx, s0); /* its full blocks stay in the prefix cache for (2) */
+    }
+    /* (2) every text's own tokens, one forward */
+    int32_t rows = 0;
+    for (int32_t i = 0; st == S2_OK && i < n; i++) {
+        linked[i] = s2_kv_prefix_link(ctx->kv, l->seqs[ids[i]].seq, pt[i], pn[i], pn[i] - 1);
+        rows += pn[i] - linked[i];
+    }
+    if (st == S2_OK) {
+        s2_seq *rs = malloc((size_t)rows * sizeof *rs);
+        int32_t *rt = malloc((size_t)rows * sizeof *rt);
+        bool *want = calloc((size_t)rows, sizeof *want);
+        if (rs == NULL || rt == NULL || want == NULL) st = s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+        for (int32_t i = 0, r = 0; st == S2_OK && i < n; i++)
+            for (int32_t t = linked[i]; t < pn[i]; t++, r++) {
+                rs[r] = l->seqs[ids[i]].seq;
+                rt[r] = pt[i][t];
+                want[r] = t == pn[i] - 1;
+            }
+        if (st == S2_OK) st = s2_ctx_decode(ctx, rs, rt, want, rows, err);
+        for (int32_t i = 0; st == S2_OK && i < n; i++) {
+            memcpy(l->seqs[ids[i]].logits, s2_ctx_logits(ctx, i), (size_t)l->V * sizeof(float));
+            ctx->c.cached_tokens += linked[i];
+            ctx->c.prompt_tokens += pn[i] - linked[i];
+        }
+        free(rs);
+        free(rt);
+        free(want);
+    }
+    /* (3) the labels after every text, one forward */
+    int32_t total = 0;
+    for (int32_t i = 0; st == S2_OK && i < n; i++)
+        for (int32_t c = 0; st == S2_OK && c < n_labels; c++) {
+            int32_t k = i * n_labels + c;
+            qs[k] = &l->seqs[ids[i]];
+            toks[k] = append_tokens(l, qs[k], labels[c], &nt[k]);
+            if (toks[k] == NULL) st = s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+            else if (nt[k] == 0) st = s2_error_set(err, S2_E_ARG, "lm: label %d ('%s') has no tokens", c, labels[c]);
+            total += nt[k];
+        }
+    float *lp = st == S2_OK ? malloc((size_t)(total > 0 ? total : 1) * sizeof(float)) : NULL;
+    if (st == S2_OK && lp == NULL) st = s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
+    if (st == S2_OK) st = force(l, qs, toks, nt, nc, lp, err);
+    for (int32_t k = 0, j = 0; st == S2_OK && k < nc; k++) {
+        out[k] = 0;
+        for (int32_t t = 0; t < nt[k]; t++) out[k] += lp[j++];
+    }
+    for (int32_t i = 0; i < made; i++) local_seq_free(lm, ids[i]);
+    for (int32_t i = 0; pt && i < n; i++) free(pt[i]);
+    for (int32_t k = 0; toks && k < nc; k++) free(toks[k]);
+    free(ids);
+    free(pt);
+    free(pn);
+    free(linked);
+    free(toks);
+    free(nt);
+    free(qs);
     free(lp);
     return st;
 }
@@ -557,6 +711,9 @@ static void leave(s2_lm *lm, int64_t t0) {
 TIMED(s2_status, seq_new, (s2_lm *lm, const char *text, s2_lm_seq *out, s2_error *err), (lm, text, out, err))
 TIMED(s2_status, fork, (s2_lm *lm, s2_lm_seq src, s2_lm_seq *out, s2_error *err), (lm, src, out, err))
 TIMED(s2_status, append, (s2_lm *lm, s2_lm_seq s, const char *text, s2_error *err), (lm, s, text, err))
+TIMED(s2_status, score_labels_many,
+      (s2_lm *lm, const char *const *texts, int32_t n, const char *const *labels, int32_t nl, double *out, s2_error *err),
+      (lm, texts, n, labels, nl, out, err))
 S2_LM_TIMED_CALLS(TIMED)
 #undef TIMED
 
@@ -568,6 +725,7 @@ static const struct s2_lm_i local_iface = {
     .seq_free = local_seq_free,
     .score = timed_score,
     .score_labels = timed_score_labels,
+    .score_labels_many = timed_score_labels_many,
     .top_k = timed_top_k,
     .sample = timed_sample,
     .counters = local_counters,
