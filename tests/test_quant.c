@@ -49,7 +49,13 @@ START_TEST(test_quant_type_table)
     ck_assert_uint_eq(s2_type_row_size(S2_TYPE_F32, INT64_MAX), 0); /* overflows size_t */
     ck_assert(!s2_type_known(4) && !s2_type_known(5) && !s2_type_known(31) && !s2_type_known(-1));
     ck_assert(!s2_type_known(S2_TYPE_COUNT) && s2_type_known(S2_TYPE_BF16) && s2_type_known(S2_TYPE_I8));
-    ck_assert(s2_type_supported(S2_TYPE_Q4_0) && !s2_type_supported(S2_TYPE_Q4_K));
+    ck_assert(s2_type_supported(S2_TYPE_Q4_0) && s2_type_supported(S2_TYPE_Q4_K) && s2_type_supported(S2_TYPE_IQ4_XS));
+    ck_assert(!s2_type_supported(16) && !s2_type_supported(S2_TYPE_Q8_K) && !s2_type_supported(39)); /* iq2_xxs, mxfp4 */
+    ck_assert(s2_type_writable(S2_TYPE_Q5_K) && !s2_type_writable(S2_TYPE_Q2_K) && !s2_type_writable(S2_TYPE_Q8_K));
+    ck_assert_int_eq(s2_vec_dot_type(S2_TYPE_Q4_1), S2_TYPE_Q8_1);
+    ck_assert_int_eq(s2_vec_dot_type(S2_TYPE_Q6_K), S2_TYPE_Q8_K);
+    ck_assert_int_eq(s2_vec_dot_type(S2_TYPE_IQ4_NL), S2_TYPE_Q8_0);
+    ck_assert_int_eq(s2_vec_dot_type(16), -1);
     ck_assert_str_eq(s2_type_name(S2_TYPE_Q8_0), "q8_0");
     ck_assert_ptr_null(s2_type_name(4));
     ck_assert_int_eq(s2_type_from_name("Q4_0"), S2_TYPE_Q4_0);
@@ -199,9 +205,9 @@ START_TEST(test_quant_dequantize_matches_naive)
     s2_quant_set_simd(-1);
     float out[32];
     uint8_t blk[64] = {0};
-    ck_assert_int_eq(s2_dequantize_row(S2_TYPE_Q4_K, blk, out, 256), S2_E_UNSUPPORTED);
+    ck_assert_int_eq(s2_dequantize_row(16, blk, out, 256), S2_E_UNSUPPORTED); /* iq2_xxs */
     ck_assert_int_eq(s2_dequantize_row(S2_TYPE_Q8_0, blk, out, 31), S2_E_ARG);
-    ck_assert_int_eq(s2_quantize_row(S2_TYPE_Q6_K, out, blk, 256), S2_E_UNSUPPORTED);
+    ck_assert_int_eq(s2_quantize_row(S2_TYPE_Q2_K, out, blk, 256), S2_E_UNSUPPORTED); /* read, not written */
 }
 END_TEST
 

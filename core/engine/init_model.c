@@ -154,7 +154,7 @@ s2_status s2_model_init_random(const s2_init_params *params, const char *path, s
                             "init-model: bad shape dim %d, layers %d, heads %d, kv-heads %d, ff %d, ctx %d (heads must "
                             "divide dim into even head sizes, kv-heads must divide heads)",
                             p.n_embd, p.n_layer, p.n_head, p.n_head_kv, p.n_ff, p.n_ctx);
-    if (!s2_type_supported(p.type)) return s2_error_set(err, S2_E_ARG, "init-model: unsupported weight type %d", p.type);
+    if (!s2_type_writable(p.type)) return s2_error_set(err, S2_E_ARG, "init-model: unsupported weight type %d", p.type);
     s2_gguf_writer *w = NULL;
     s2_status st = s2_gguf_writer_init(&w, err);
     if (st != S2_OK) return st;
@@ -224,7 +224,7 @@ static s2_status add_vector(s2_gguf_writer *w, const char *name, const float *x,
 }
 
 s2_status s2_model_save_gguf(const s2_model *m, const char *path, int32_t type, s2_error *err) {
-    if (!s2_type_supported(type)) return s2_error_set(err, S2_E_ARG, "save: unsupported weight type %d", type);
+    if (!s2_type_writable(type)) return s2_error_set(err, S2_E_ARG, "save: unsupported weight type %d", type);
     if (m->layers == NULL) return s2_error_set(err, S2_E_ARG, "save: the model has no weights (vocab only)");
     const s2_hparams *hp = &m->hp;
     s2_gguf_writer *w = NULL;

@@ -1,0 +1,145 @@
+/* kquant_simd.c: AVX2 and AVX-512 VNNI dot products of Q4_K, Q5_K and Q6_K rows with Q8_K activations, on the
+ * stored blocks (the weights are read once, nothing is dequantized to floats).
+ *
+ * Each is held bit for bit to its naive twin in kquant.c: the integer sum of a super-block (scale * sum(q * y)
+ * over its groups) is exact in int32 whichever order the lanes add it in, and the float step per super-block is
+ * the twin's, in the twin's order. The two levels share one body per type (a macro over the 32-byte unsigned x
+ * signed dot: maddubs + madd for AVX2, vpdpbusd for VNNI). Nothing here allocates or prints. */
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "quant.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+#define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+
+static inline float h2f(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return s2_fp16_to_fp32(h);
+}
+
+static inline float q8k_d(const uint8_t *y) {
+    float d;
+    memcpy(&d, y, 4);
+    return d;
+}
+
+static inline int16_t q8k_bsum(const uint8_t *y, int g) {
+    int16_t s;
+    memcpy(&s, y + 260 + 2 * g, 2);
+    return s;
+}
+
+/* sum of 4 unsigned (0..63) x signed bytes per int32 lane, exact: maddubs cannot saturate for u <= 63 (63 * 128
+ * * 2 < 32767) */
+AVX2 static inline __m256i dot32_avx2(__m256i u, __m256i s) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+VNNI static inline __m256i dot32_vnni(__m256i u, __m256i s) {
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+}
+
+AVX2 static inline int32_t hsum_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* The 6-bit scales and mins of a Q4_K / Q5_K super-block (as kquant.c's scale_min_k4, all eight at once). */
+static inline void scales_mins_k4(const uint8_t *q, int sc[8], int m[8]) {
+    for (int j = 0; j < 4; j++) {
+        sc[j] = q[j] & 63;
+        m[j] = q[j + 4] & 63;
+        sc[j + 4] = (q[j + 8] & 0xf) | ((q[j] >> 6) << 4);
+        m[j + 4] = (q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4);
+    }
+}
+
+/* Q4_K (HAS_QH 0) and Q5_K (HAS_QH 1): for each pair of groups (2k, 2k + 1), 32 bytes of qs hold group 2k in
+ * their low nibbles and 2k + 1 in their high ones; Q5_K's fifth bits are bits 2k and 2k + 1 of qh[0..31]. */
+#define K4_DOT(NAME, ATTR, DOT32, HAS_QH, BYTES, QS_OFF)                                                    \
+    ATTR float NAME(const void *row, const void *x, int64_t n) {                                             \
+        const uint8_t *a = row, *y = x;                                                                      \
+        const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);                                \
+        float s = 0.0f;                                                                                      \
+        for (int64_t i = 0; i < n / 256; i++, a += (BYTES), y += 292) {                                      \
+            int sc[8], mn[8];                                                                                \
+            scales_mins_k4(a + 4, sc, mn);                                                                   \
+            __m256i acc = _mm256_setzero_si256();                                                            \
+            __m256i qh = HAS_QH ? _mm256_loadu_si256((const __m256i *)(a + 16)) : _mm256_setzero_si256();   \
+            for (int k = 0; k < 4; k++) {                                                                    \
+                __m256i raw = _mm256_loadu_si256((const __m256i *)(a + (QS_OFF) + 32 * k));                 \
+                __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4); \
+                if (HAS_QH) {                                                                                \
+                    __m256i b0 = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), one);                      \
+                    __m256i b1 = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k + 1), one);                  \
+                    lo = _mm256_or_si256(lo, _mm256_slli_epi16(b0, 4));                                     \
+                    hi = _mm256_or_si256(hi, _mm256_slli_epi16(b1, 4));                                     \
+                }                                                                                            \
+                __m256i y0 = _mm256_loadu_si256((const __m256i *)(y + 4 + 64 * k));                         \
+                __m256i y1 = _mm256_loadu_si256((const __m256i *)(y + 4 + 64 * k + 32));                    \
+                acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(DOT32(lo, y0), _mm256_set1_epi32(sc[2 * k]))); \
+                acc = _mm256_add_epi32(acc,                                                                  \
+                                       _mm256_mullo_epi32(DOT32(hi, y1), _mm256_set1_epi32(sc[2 * k + 1]))); \
+            }                                                                                                \
+            int32_t sumi = hsum_i32(acc), summ = 0;                                                          \
+            for (int g = 0; g < 8; g++) summ += mn[g] * (q8k_bsum(y, 2 * g) + q8k_bsum(y, 2 * g + 1));      \
+            float yd = q8k_d(y);                                                                             \
+            s += (yd * h2f(a)) * (float)sumi - (yd * h2f(a + 2)) * (float)summ;                              \
+        }                                                                                                    \
+        return s;                                                                                            \
+    }
+
+K4_DOT(s2_kq_dot_q4_k_avx2, AVX2, dot32_avx2, 0, 144, 16)
+K4_DOT(s2_kq_dot_q4_k_avx512, VNNI, dot32_vnni, 0, 144, 16)
+K4_DOT(s2_kq_dot_q5_k_avx2, AVX2, dot32_avx2, 1, 176, 48)
+K4_DOT(s2_kq_dot_q5_k_avx512, VNNI, dot32_vnni, 1, 176, 48)
+
+/* Q6_K: in each half h (128 elements) slot s (32 elements) takes its low 4 bits from the nibbles of 32 bytes of
+ * ql (bytes 64h + 32 (s & 1), low nibbles for s < 2) and its high 2 bits from bits 2s..2s+1 of qh[32h..]; the
+ * levels are q - 32 with q unsigned 0..63, so sum((q - 32) y) = sum(q y) - 32 sum(y), the latter from bsums.
+ * A slot's 32 bytes are two groups of 16: lanes 0-3 of the 8 int32 sums belong to the first, 4-7 to the second. */
+#define Q6_DOT(NAME, ATTR, DOT32)                                                                            \
+    ATTR float NAME(const void *row, const void *x, int64_t n) {                                             \
+        const uint8_t *a = row, *y = x;                                                                      \
+        const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);                                 \
+        float s = 0.0f;                                                                                      \
+        for (int64_t i = 0; i < n / 256; i++, a += 210, y += 292) {                                          \
+            const int8_t *sc = (const int8_t *)(a + 192);                                                    \
+            __m256i acc = _mm256_setzero_si256();                                                            \
+            for (int h = 0; h < 2; h++) {                                                                    \
+                __m256i l0 = _mm256_loadu_si256((const __m256i *)(a + 64 * h));                             \
+                __m256i l1 = _mm256_loadu_si256((const __m256i *)(a + 64 * h + 32));                        \
+                __m256i qh = _mm256_loadu_si256((const __m256i *)(a + 128 + 32 * h));                       \
+                __m256i nib[4] = {_mm256_and_si256(l0, m4), _mm256_and_si256(l1, m4),                        \
+                                  _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),                            \
+                                  _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4)};                           \
+                for (int sl = 0; sl < 4; sl++) {                                                             \
+                    __m256i hb = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * sl), m2);                       \
+                    __m256i q = _mm256_or_si256(nib[sl], _mm256_slli_epi16(hb, 4));                         \
+                    __m256i yv = _mm256_loadu_si256((const __m256i *)(y + 4 + 128 * h + 32 * sl));          \
+                    int g = 8 * h + 2 * sl;                                                                  \
+                    __m256i scv = _mm256_setr_epi32(sc[g], sc[g], sc[g], sc[g], sc[g + 1], sc[g + 1],        \
+                                                    sc[g + 1], sc[g + 1]);                                   \
+                    acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(DOT32(q, yv), scv));                      \
+                }                                                                                            \
+            }                                                                                                \
+            int32_t sumi = hsum_i32(acc), corr = 0;                                                          \
+            for (int g = 0; g < 16; g++) corr += sc[g] * q8k_bsum(y, g);                                     \
+            sumi -= 32 * corr;                                                                               \
+            s += (h2f(a + 208) * q8k_d(y)) * (float)sumi;                                                    \
+        }                                                                                                    \
+        return s;                                                                                            \
+    }
+
+Q6_DOT(s2_kq_dot_q6_k_avx2, AVX2, dot32_avx2)
+Q6_DOT(s2_kq_dot_q6_k_avx512, VNNI, dot32_vnni)
+
+#endif
