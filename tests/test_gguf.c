@@ -874,7 +874,8 @@ START_TEST(test_gguf_quantize_converts_row_by_row)
     ck_assert_int_eq(s2_gguf_find_tensor(g, "output_norm.weight")->type, S2_TYPE_F32);
     s2_gguf_free(g);
 
-    ck_assert_int_eq(s2_gguf_quantize(in, out, S2_TYPE_Q4_K, &err), S2_E_ARG);
+    ck_assert_int_eq(s2_gguf_quantize(in, out, S2_TYPE_Q2_K, &err), S2_E_ARG); /* read, never written */
+    ck_assert_int_eq(s2_gguf_quantize_mix(in, out, "q3_k_m", &err), S2_E_ARG);
     ck_assert_int_eq(s2_gguf_quantize("/nonexistent.gguf", out, S2_TYPE_Q8_0, &err), S2_E_IO);
     char bad[600];
     snprintf(bad, sizeof bad, "%s/bad.gguf", dir);
@@ -995,7 +996,7 @@ START_TEST(test_gguf_cli_quantize)
     const char *dir = t_tmpdir();
     char cmd[1400], *out = NULL, dst[600];
     snprintf(dst, sizeof dst, "%s/q4.gguf", dir);
-    snprintf(cmd, sizeof cmd, "%s quantize %s %s q4_0", t_sys2_bin(), src, dst);
+    snprintf(cmd, sizeof cmd, "%s quantize --pure %s %s q4_0", t_sys2_bin(), src, dst);
     ck_assert_int_eq(t_run(cmd, &out), 0);
     /* 5 layers x 6 matrices with ne[0] = 64, plus token_embd and output, are converted; ffn_down stays */
     ck_assert_msg(strstr(out, "32 of 48 tensors converted") != NULL, "%s", out);
@@ -1004,7 +1005,7 @@ START_TEST(test_gguf_cli_quantize)
     ck_assert_ptr_nonnull(strstr(out, want));
     free(out);
     check_quantized(src, dst, S2_TYPE_Q4_0, 2);
-    snprintf(cmd, sizeof cmd, "%s quantize %s %s q5_k 2>/dev/null", t_sys2_bin(), src, dst);
+    snprintf(cmd, sizeof cmd, "%s quantize %s %s q2_k 2>/dev/null", t_sys2_bin(), src, dst);
     ck_assert_int_eq(t_run(cmd, NULL), 2);
     snprintf(cmd, sizeof cmd, "%s quantize %s 2>/dev/null", t_sys2_bin(), src);
     ck_assert_int_eq(t_run(cmd, NULL), 2);
