@@ -411,6 +411,206 @@ START_TEST(test_quant_vec_dot_extreme_int8)
 }
 END_TEST
 
+/* ---- the types beyond Q8_0/Q4_0 ---- */
+
+/* Every type sys2 reads but does not write, with the byte offsets of its F16 scales in a block. */
+static const struct { int32_t type; int d_off[2]; } read_only[] = {
+    {S2_TYPE_Q2_K, {80, 82}}, {S2_TYPE_Q3_K, {108, -1}}, {S2_TYPE_IQ4_NL, {0, -1}}, {S2_TYPE_IQ4_XS, {0, -1}}};
+static const int32_t kq_all[] = {S2_TYPE_Q4_1, S2_TYPE_Q5_0, S2_TYPE_Q5_1, S2_TYPE_Q2_K, S2_TYPE_Q3_K, S2_TYPE_Q4_K,
+                                 S2_TYPE_Q5_K, S2_TYPE_Q6_K, S2_TYPE_IQ4_NL, S2_TYPE_IQ4_XS};
+#define N_KQ (int)(sizeof kq_all / sizeof kq_all[0])
+
+/* A row of n elements of type: quantized from random floats where sys2 writes the type, otherwise random bytes
+ * with finite random F16 scales. */
+static void random_row(int32_t type, uint8_t *row, int64_t n) {
+    size_t bytes = s2_type_row_size(type, n);
+    if (s2_type_writable(type)) {
+        float *w = malloc((size_t)n * sizeof(float));
+        for (int64_t i = 0; i < n; i++) w[i] = rnd_unit() * 0.1f * (i % 13 == 0 ? 4.0f : 1.0f);
+        ck_assert_int_eq(s2_quantize_row(type, w, row, n), S2_OK);
+        free(w);
+        return;
+    }
+    for (size_t i = 0; i < bytes; i++) row[i] = (uint8_t)rnd();
+    for (size_t k = 0; k < sizeof read_only / sizeof read_only[0]; k++) {
+        if (read_only[k].type != type) continue;
+        size_t bb = s2_type_block_bytes(type);
+        for (size_t b = 0; b < bytes / bb; b++)
+            for (int o = 0; o < 2; o++)
+                if (read_only[k].d_off[o] >= 0) {
+                    uint16_t h = s2_fp32_to_fp16(rnd_unit() * 0.01f);
+                    memcpy(row + b * bb + read_only[k].d_off[o], &h, 2);
+                }
+    }
+}
+
+/* Each new type's dot product (at every SIMD level) against a double-precision dot of the naive dequantization
+ * of both operands; the SIMD levels bit for bit equal to the naive twin. */
+START_TEST(test_quant_kquant_dot_matches_naive_and_double)
+{
+    int32_t best = s2_quant_set_simd(-1);
+    rng_state = 4242;
+    for (int ti = 0; ti < N_KQ; ti++) {
+        int32_t type = kq_all[ti], xt = s2_vec_dot_type(type);
+        for (int64_t nb = 1; nb <= 12; nb += 5) {
+            int64_t n = nb * 256;
+            uint8_t *row = malloc(s2_type_row_size(type, n)), *xq = malloc(s2_type_row_size(xt, n));
+            float *xf = malloc((size_t)n * 4), *wd = malloc((size_t)n * 4), *xd = malloc((size_t)n * 4);
+            for (int rep = 0; rep < 8; rep++) {
+                random_row(type, row, n);
+                for (int64_t i = 0; i < n; i++) xf[i] = rnd_unit() * (rep % 2 ? 30.0f : 1.0f);
+                if (rep == 7) xf[n / 2] = -40.0f * 127.0f; /* a lone extreme: Q8_K's -128 */
+                ck_assert_int_eq(s2_quantize_row(xt, xf, xq, n), S2_OK);
+                s2_dequantize_row_naive(type, row, wd, n);
+                ck_assert_int_eq(s2_dequantize_row(xt, xq, xd, n), S2_OK);
+                double ref = 0, mag = 0;
+                for (int64_t i = 0; i < n; i++) {
+                    ref += (double)wd[i] * xd[i];
+                    mag += fabs((double)wd[i] * xd[i]);
+                }
+                /* Q8_1's s is d * sum(q) rounded to F16: the weight's min multiplies that rounding (llama.cpp's
+                 * scheme), up to half an F16 step of s per block */
+                double extra = 0;
+                if (xt == S2_TYPE_Q8_1)
+                    for (int64_t b = 0; b < n / 32; b++) {
+                        uint16_t hm, hs;
+                        memcpy(&hm, row + b * s2_type_block_bytes(type) + 2, 2);
+                        memcpy(&hs, xq + b * 36 + 2, 2);
+                        extra += fabs((double)s2_fp16_to_fp32(hm) * s2_fp16_to_fp32(hs)) * ldexp(1, -11);
+                    }
+                s2_quant_set_simd(0);
+                float naive = s2_vec_dot(type, row, xq, n);
+                ck_assert_msg(fabs(naive - ref) <= 1e-5 * mag + extra + 1e-30, "%s n %lld: %.9g vs %.9g (mag %g)",
+                              s2_type_name(type), (long long)n, (double)naive, ref, mag);
+                for (int32_t level = 1; level <= best; level++) {
+                    s2_quant_set_simd(level);
+                    float got = s2_vec_dot(type, row, xq, n);
+                    ck_assert_msg(fbits(got) == fbits(naive), "%s level %d n %lld: %a vs naive %a", s2_type_name(type),
+                                  level, (long long)n, (double)got, (double)naive);
+                }
+            }
+            free(row);
+            free(xq);
+            free(xf);
+            free(wd);
+            free(xd);
+        }
+    }
+    s2_quant_set_simd(-1);
+}
+END_TEST
+
+/* The activation types: Q8_K keeps the sums of each 16 q's and rounds ties to even; Q8_1's s = d * sum(q). */
+START_TEST(test_quant_activation_types)
+{
+    float x[256];
+    for (int i = 0; i < 256; i++) x[i] = (float)(i % 16) - 7.5f; /* amax 7.5 at i = 0: -127 / -7.5 scale */
+    x[0] = -7.5f;
+    uint8_t q[292];
+    ck_assert_int_eq(s2_quantize_row(S2_TYPE_Q8_K, x, q, 256), S2_OK);
+    float d;
+    memcpy(&d, q, 4);
+    ck_assert_float_eq_tol(d, 7.5f / 127.0f, 1e-9);
+    ck_assert_int_eq((int8_t)q[4], -127);
+    for (int g = 0; g < 16; g++) {
+        int16_t bs, want = 0;
+        memcpy(&bs, q + 260 + 2 * g, 2);
+        for (int j = 0; j < 16; j++) want = (int16_t)(want + (int8_t)q[4 + 16 * g + j]);
+        ck_assert_int_eq(bs, want);
+    }
+    /* x = -0.5 * 7.5 / 127 * k ... a value of exactly half a step rounds to the even level */
+    float y[256] = {0};
+    y[0] = 127.0f;
+    y[1] = 2.5f; /* scale -1: -2.5 -> -2 (even) */
+    y[2] = 3.5f; /* -> -4 */
+    ck_assert_int_eq(s2_quantize_row(S2_TYPE_Q8_K, y, q, 256), S2_OK);
+    ck_assert_int_eq((int8_t)q[4 + 1], -2);
+    ck_assert_int_eq((int8_t)q[4 + 2], -4);
+    float z[32];
+    for (int i = 0; i < 32; i++) z[i] = (float)i * 0.25f;
+    uint8_t q1[36];
+    ck_assert_int_eq(s2_quantize_row(S2_TYPE_Q8_1, z, q1, 32), S2_OK);
+    int sum = 0;
+    for (int i = 0; i < 32; i++) sum += (int8_t)q1[4 + i];
+    uint16_t hd, hs;
+    memcpy(&hd, q1, 2);
+    memcpy(&hs, q1 + 2, 2);
+    ck_assert_uint_eq(hs, s2_fp32_to_fp16((float)sum * (7.75f / 127.0f)));
+    ck_assert_uint_eq(hd, s2_fp32_to_fp16(7.75f / 127.0f));
+}
+END_TEST
+
+/* Hand-made blocks whose values follow from the layout alone: one Q4_K, Q6_K and Q5_0 block each. */
+START_TEST(test_quant_hand_computed_new_blocks)
+{
+    /* Q4_K: d = 1, dmin = 0.5; group 0 scale 2 min 3 (low 6 bits of bytes 0 and 4); group 5 scale 17 = 0x11
+     * (low nibble 1 in byte 9, high bits 01 in bits 6-7 of byte 1), min 33 = 0x21 (nibble 1 in byte 9's top,
+     * bits 10 in byte 5's bits 6-7) */
+    uint8_t k4[144] = {0};
+    uint16_t one = 0x3c00, half = 0x3800;
+    memcpy(k4, &one, 2);
+    memcpy(k4 + 2, &half, 2);
+    k4[4 + 0] = 2;
+    k4[4 + 4] = 3;
+    k4[4 + 9] = 0x11;
+    k4[4 + 1] = 1 << 6;
+    k4[4 + 5] = 2 << 6;
+    k4[16 + 0] = 0x57;  /* element 0 (group 0): 7; element 32 (group 1, scale 0... byte 1's low bits = 0) */
+    k4[16 + 64 + 3] = 0xa0; /* qs[64 + 3] is pair (4, 5): element 4*32+3 low nibble 0, element 5*32+3 high nibble 10 */
+    float y[256];
+    ck_assert_int_eq(s2_dequantize_row(S2_TYPE_Q4_K, k4, y, 256), S2_OK);
+    ck_assert_float_eq(y[0], 2.0f * 7 - 0.5f * 3);
+    ck_assert_float_eq(y[1], -1.5f);
+    ck_assert_float_eq(y[5 * 32 + 3], 17.0f * 10 - 0.5f * 33);
+    ck_assert_float_eq(y[5 * 32 + 4], -0.5f * 33);
+    /* Q6_K: d = 1, scale of group 0 = -3, element 0: low nibble 5 (ql[0]), high bits 2 (qh[0] bits 0-1): q = 37
+     * -> 5; element 64 (slot 2, group 4, scale 7): high nibble of ql[0] = 0xc, qh[0] bits 4-5 = 1: q = 28 -> -4 */
+    uint8_t k6[210] = {0};
+    k6[0] = 0xc5;
+    k6[128] = 0x02 | 0x10;
+    k6[192] = (uint8_t)-3;
+    k6[192 + 4] = 7;
+    memcpy(k6 + 208, &one, 2);
+    ck_assert_int_eq(s2_dequantize_row(S2_TYPE_Q6_K, k6, y, 256), S2_OK);
+    ck_assert_float_eq(y[0], -3.0f * 5);
+    ck_assert_float_eq(y[64], 7.0f * -4);
+    ck_assert_float_eq(y[1], -3.0f * -32);
+    /* Q5_0: d = 1; element 3 low nibble 9 with qh bit 3 set: 25 - 16 = 9; element 19: high nibble 2, bit 19
+     * clear: 2 - 16 = -14 */
+    uint8_t q5[22] = {0};
+    memcpy(q5, &one, 2);
+    uint32_t qh = 1u << 3;
+    memcpy(q5 + 2, &qh, 4);
+    q5[6 + 3] = 0x29;
+    ck_assert_int_eq(s2_dequantize_row(S2_TYPE_Q5_0, q5, y, 32), S2_OK);
+    ck_assert_float_eq(y[3], 9.0f);
+    ck_assert_float_eq(y[19], -14.0f);
+    ck_assert_float_eq(y[0], -16.0f);
+}
+END_TEST
+
+/* The quantizers of the new types take inf, nan and zero rows without a crash or undefined behaviour (UBSan in
+ * `make asan`), and a zero row dequantizes to zeros. */
+START_TEST(test_quant_new_quantizers_take_specials)
+{
+    const int32_t types[] = {S2_TYPE_Q4_1, S2_TYPE_Q5_0, S2_TYPE_Q5_1, S2_TYPE_Q4_K, S2_TYPE_Q5_K, S2_TYPE_Q6_K,
+                             S2_TYPE_Q8_1, S2_TYPE_Q8_K};
+    float x[512], y[512];
+    uint8_t q[1024];
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        for (int i = 0; i < 512; i++) x[i] = i % 5 == 0 ? INFINITY : i % 7 == 0 ? NAN : i % 3 == 0 ? -INFINITY : 1.0f;
+        ck_assert_int_eq(s2_quantize_row(types[t], x, q, 512), S2_OK);
+        ck_assert_int_eq(s2_dequantize_row(types[t], q, y, 512), S2_OK);
+        for (int i = 0; i < 512; i++) x[i] = 0.0f;
+        ck_assert_int_eq(s2_quantize_row(types[t], x, q, 512), S2_OK);
+        ck_assert_int_eq(s2_dequantize_row(types[t], q, y, 512), S2_OK);
+        for (int i = 0; i < 512; i++) ck_assert_msg(y[i] == 0.0f, "%s: zero row gives %g", s2_type_name(types[t]), (double)y[i]);
+        for (int i = 0; i < 512; i++) x[i] = 1e30f * (i % 2 ? 1.0f : -1.0f); /* scales past F16: inf, no crash */
+        ck_assert_int_eq(s2_quantize_row(types[t], x, q, 512), S2_OK);
+    }
+}
+END_TEST
+
 /* ---- llama.cpp's files and references (../shared/models/quant, ../shared/reference/quant) ---- */
 
 /* Every file llama-quantize made, with the max |logit - llama.cpp| the reference README recommends. */
@@ -718,6 +918,10 @@ Suite *quant_suite(void) {
     tcase_add_test(tc, test_quant_quantize_fast_matches_scalar);
     tcase_add_test(tc, test_quant_vec_dot_matches_double_reference);
     tcase_add_test(tc, test_quant_vec_dot_extreme_int8);
+    tcase_add_test(tc, test_quant_kquant_dot_matches_naive_and_double);
+    tcase_add_test(tc, test_quant_activation_types);
+    tcase_add_test(tc, test_quant_hand_computed_new_blocks);
+    tcase_add_test(tc, test_quant_new_quantizers_take_specials);
     suite_add_tcase(s, tc);
     TCase *ts = tcase_create("shared");
     tcase_set_timeout(ts, 300);
