@@ -706,6 +706,8 @@ static void check_logits(const char *what, const float *got, json_t *ref, int32_
             den += w * w;
         }
     }
+    if (getenv("SYS2_TEST_VERBOSE")) /* the README's figures */
+        fprintf(stderr, "quant: %-34s max abs %.2g  rel RMS %.2g (tolerance %g)\n", what, mx, sqrt(num / den), tol);
     ck_assert_msg(mx <= tol, "%s: max |logit - llama.cpp| = %g > %g", what, mx, tol);
     if (quantized) ck_assert_msg(sqrt(num / den) <= 0.03, "%s: rel RMS %g > 0.03", what, sqrt(num / den));
 }
@@ -892,6 +894,9 @@ START_TEST(test_quant_quantize_matches_llama_quantize)
                 den += w * w;
             }
         double e = sqrt(num / den);
+        if (getenv("SYS2_TEST_VERBOSE"))
+            fprintf(stderr, "quant: sys2 quantize %-7s rel RMS vs F32 %.4f, llama-quantize %.4f (%.3fx); bytes equal %zu/%zu\n",
+                    cases[c].mix, e, cases[c].llama_err, e / cases[c].llama_err, same, total);
         ck_assert_msg(e <= 1.1 * cases[c].llama_err, "%s: rel RMS %g vs llama-quantize's %g", cases[c].mix, e,
                       cases[c].llama_err);
         ck_assert_msg(e > 0.0, "%s: the quantized file equals F32?", cases[c].mix);
