@@ -176,17 +176,20 @@ END_TEST
 /* ---- dequantization: fast paths against the naive twins, bit for bit ---- */
 
 static const int32_t supported[] = {S2_TYPE_F32, S2_TYPE_F16, S2_TYPE_BF16, S2_TYPE_Q8_0, S2_TYPE_Q4_0};
+/* the types with SIMD dequantization; from Q4_K on a nan may come back with another payload */
+static const int32_t deq_types[] = {S2_TYPE_F32,  S2_TYPE_F16,  S2_TYPE_BF16, S2_TYPE_Q8_0,
+                                    S2_TYPE_Q4_0, S2_TYPE_Q4_K, S2_TYPE_Q5_K, S2_TYPE_Q6_K};
 #define N_SUPPORTED (int)(sizeof supported / sizeof supported[0])
 
 START_TEST(test_quant_dequantize_matches_naive)
 {
     int32_t best = s2_quant_set_simd(-1);
     rng_state = 99;
-    const int64_t n = 32 * 37; /* also leaves a tail for the 8- and 16-wide loops of the float types */
+    const int64_t n = 256 * 5; /* also leaves a tail for the 8- and 16-wide loops of the float types */
     for (int32_t level = 0; level <= best; level++) {
         ck_assert_int_eq(s2_quant_set_simd(level), level);
-        for (int ti = 0; ti < N_SUPPORTED; ti++) {
-            int32_t type = supported[ti];
+        for (int ti = 0; ti < (int)(sizeof deq_types / sizeof deq_types[0]); ti++) {
+            int32_t type = deq_types[ti];
             size_t bytes = s2_type_row_size(type, n);
             uint8_t *src = malloc(bytes);
             float *fast = malloc((size_t)n * 4), *ref = malloc((size_t)n * 4);
@@ -197,7 +200,7 @@ START_TEST(test_quant_dequantize_matches_naive)
                     ck_assert_int_eq(s2_dequantize_row(type, src, fast, m), S2_OK);
                     s2_dequantize_row_naive(type, src, ref, m);
                     for (int64_t i = 0; i < m; i++)
-                        ck_assert_msg(fbits(fast[i]) == fbits(ref[i]), "%s level %d elem %lld: %08x vs %08x",
+                        ck_assert_msg(fbits(fast[i]) == fbits(ref[i]) || (isnan(fast[i]) && isnan(ref[i]) && ti >= 5), "%s level %d elem %lld: %08x vs %08x",
                                       s2_type_name(type), level, (long long)i, fbits(fast[i]), fbits(ref[i]));
                 }
             }

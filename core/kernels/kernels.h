@@ -58,5 +58,8 @@ float s2_kq_dot_q6_k_avx2(const void *row, const void *x, int64_t n);
 float s2_kq_dot_q4_k_avx512(const void *row, const void *x, int64_t n);
 float s2_kq_dot_q5_k_avx512(const void *row, const void *x, int64_t n);
 float s2_kq_dot_q6_k_avx512(const void *row, const void *x, int64_t n);
+void s2_kq_to_f32_q4_k_avx2(const void *src, float *dst, int64_t n);
+void s2_kq_to_f32_q5_k_avx2(const void *src, float *dst, int64_t n);
+void s2_kq_to_f32_q6_k_avx2(const void *src, float *dst, int64_t n);
 
 #endif

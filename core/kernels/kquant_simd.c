@@ -142,4 +142,67 @@ K4_DOT(s2_kq_dot_q5_k_avx512, VNNI, dot32_vnni, 1, 176, 48)
 Q6_DOT(s2_kq_dot_q6_k_avx2, AVX2, dot32_avx2)
 Q6_DOT(s2_kq_dot_q6_k_avx512, VNNI, dot32_vnni)
 
+/* ---- dequantization (prefill's tiles): ggml's loop order, which the compiler vectorizes; every element is the
+ * twin's expression (d * sc) * q - dmin * m, so the results are the same bits ---- */
+
+#define VEC __attribute__((target("avx2,fma,f16c"), optimize("O3")))
+
+VEC void s2_kq_to_f32_q4_k_avx2(const void *src, float *y, int64_t n) {
+    const uint8_t *b = src;
+    for (int64_t i = 0; i < n / 256; i++, b += 144, y += 256) {
+        float d = h2f(b), dmin = h2f(b + 2);
+        int sc[8], mn[8];
+        scales_mins_k4(b + 4, sc, mn);
+        for (int k = 0; k < 4; k++) {
+            const uint8_t *q = b + 16 + 32 * k;
+            float d1 = d * (float)sc[2 * k], m1 = dmin * (float)mn[2 * k];
+            float d2 = d * (float)sc[2 * k + 1], m2 = dmin * (float)mn[2 * k + 1];
+            for (int l = 0; l < 32; l++) y[64 * k + l] = d1 * (float)(q[l] & 0xf) - m1;
+            for (int l = 0; l < 32; l++) y[64 * k + 32 + l] = d2 * (float)(q[l] >> 4) - m2;
+        }
+    }
+}
+
+VEC void s2_kq_to_f32_q5_k_avx2(const void *src, float *y, int64_t n) {
+    const uint8_t *b = src;
+    for (int64_t i = 0; i < n / 256; i++, b += 176, y += 256) {
+        float d = h2f(b), dmin = h2f(b + 2);
+        int sc[8], mn[8];
+        scales_mins_k4(b + 4, sc, mn);
+        const uint8_t *qh = b + 16;
+        for (int k = 0; k < 4; k++) {
+            const uint8_t *q = b + 48 + 32 * k;
+            float d1 = d * (float)sc[2 * k], m1 = dmin * (float)mn[2 * k];
+            float d2 = d * (float)sc[2 * k + 1], m2 = dmin * (float)mn[2 * k + 1];
+            for (int l = 0; l < 32; l++)
+                y[64 * k + l] = d1 * (float)((q[l] & 0xf) | ((qh[l] >> (2 * k)) & 1) << 4) - m1;
+            for (int l = 0; l < 32; l++)
+                y[64 * k + 32 + l] = d2 * (float)((q[l] >> 4) | ((qh[l] >> (2 * k + 1)) & 1) << 4) - m2;
+        }
+    }
+}
+
+VEC void s2_kq_to_f32_q6_k_avx2(const void *src, float *y, int64_t n) {
+    const uint8_t *b = src;
+    for (int64_t i = 0; i < n / 256; i++, b += 210, y += 256) {
+        const int8_t *sc = (const int8_t *)(b + 192);
+        float d = h2f(b + 208);
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = b + 64 * h, *qh = b + 128 + 32 * h;
+            float *o = y + 128 * h;
+            for (int l = 0; l < 32; l++) {
+                int g = 8 * h + l / 16;
+                int q1 = ((ql[l] & 0xf) | ((qh[l] >> 0) & 3) << 4) - 32;
+                int q2 = ((ql[l + 32] & 0xf) | ((qh[l] >> 2) & 3) << 4) - 32;
+                int q3 = ((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4) - 32;
+                int q4 = ((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4) - 32;
+                o[l] = d * (float)sc[g] * (float)q1;
+                o[l + 32] = d * (float)sc[g + 2] * (float)q2;
+                o[l + 64] = d * (float)sc[g + 4] * (float)q3;
+                o[l + 96] = d * (float)sc[g + 6] * (float)q4;
+            }
+        }
+    }
+}
+
 #endif
