@@ -17,10 +17,11 @@
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
-static inline float h2f(const uint8_t *p) {
+/* an F16 through F16C: the same bits as s2_fp16_to_fp32, nans included (quant.c says why) */
+AVX2 static inline float h2f(const uint8_t *p) {
     uint16_t h;
     memcpy(&h, p, 2);
-    return s2_fp16_to_fp32(h);
+    return _cvtsh_ss(h);
 }
 
 static inline float q8k_d(const uint8_t *y) {
@@ -29,20 +30,17 @@ static inline float q8k_d(const uint8_t *y) {
     return d;
 }
 
-static inline int16_t q8k_bsum(const uint8_t *y, int g) {
-    int16_t s;
-    memcpy(&s, y + 260 + 2 * g, 2);
-    return s;
+/* sc * sum(u * s) per int32 lane (u unsigned 0..63, s signed, 4 byte pairs per lane), exact: AVX2 takes maddubs
+ * (pairs, which cannot saturate: 63 * 128 * 2 < 32767) and madd by the 16-bit scale; VNNI takes vpdpbusd and
+ * one multiply. sc16 / sc32 hold the scale of each lane in 16 / 32 bits. */
+AVX2 static inline __m256i dot32s_avx2(__m256i u, __m256i s, __m256i sc16, __m256i sc32) {
+    (void)sc32;
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), sc16);
 }
 
-/* sum of 4 unsigned (0..63) x signed bytes per int32 lane, exact: maddubs cannot saturate for u <= 63 (63 * 128
- * * 2 < 32767) */
-AVX2 static inline __m256i dot32_avx2(__m256i u, __m256i s) {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
-}
-
-VNNI static inline __m256i dot32_vnni(__m256i u, __m256i s) {
-    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+VNNI static inline __m256i dot32s_vnni(__m256i u, __m256i s, __m256i sc16, __m256i sc32) {
+    (void)sc16;
+    return _mm256_mullo_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s), sc32);
 }
 
 AVX2 static inline int32_t hsum_i32(__m256i v) {
@@ -85,22 +83,25 @@ static inline void scales_mins_k4(const uint8_t *q, int sc[8], int m[8]) {
                 }                                                                                            \
                 __m256i y0 = _mm256_loadu_si256((const __m256i *)(y + 4 + 64 * k));                         \
                 __m256i y1 = _mm256_loadu_si256((const __m256i *)(y + 4 + 64 * k + 32));                    \
-                acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(DOT32(lo, y0), _mm256_set1_epi32(sc[2 * k]))); \
-                acc = _mm256_add_epi32(acc,                                                                  \
-                                       _mm256_mullo_epi32(DOT32(hi, y1), _mm256_set1_epi32(sc[2 * k + 1]))); \
+                int s0 = sc[2 * k], s1 = sc[2 * k + 1];                                                     \
+                acc = _mm256_add_epi32(acc, DOT32(lo, y0, _mm256_set1_epi16((short)s0), _mm256_set1_epi32(s0))); \
+                acc = _mm256_add_epi32(acc, DOT32(hi, y1, _mm256_set1_epi16((short)s1), _mm256_set1_epi32(s1))); \
             }                                                                                                \
-            int32_t sumi = hsum_i32(acc), summ = 0;                                                          \
-            for (int g = 0; g < 8; g++) summ += mn[g] * (q8k_bsum(y, 2 * g) + q8k_bsum(y, 2 * g + 1));      \
+            /* sum over groups of min * (the group's two bsums), as pairs of int16 products */              \
+            __m256i m16 = _mm256_setr_epi16(mn[0], mn[0], mn[1], mn[1], mn[2], mn[2], mn[3], mn[3], mn[4],   \
+                                            mn[4], mn[5], mn[5], mn[6], mn[6], mn[7], mn[7]);               \
+            __m256i bs = _mm256_loadu_si256((const __m256i *)(y + 260));                                     \
+            int32_t sumi = hsum_i32(acc), summ = hsum_i32(_mm256_madd_epi16(bs, m16));                       \
             float yd = q8k_d(y);                                                                             \
             s += (yd * h2f(a)) * (float)sumi - (yd * h2f(a + 2)) * (float)summ;                              \
         }                                                                                                    \
         return s;                                                                                            \
     }
 
-K4_DOT(s2_kq_dot_q4_k_avx2, AVX2, dot32_avx2, 0, 144, 16)
-K4_DOT(s2_kq_dot_q4_k_avx512, VNNI, dot32_vnni, 0, 144, 16)
-K4_DOT(s2_kq_dot_q5_k_avx2, AVX2, dot32_avx2, 1, 176, 48)
-K4_DOT(s2_kq_dot_q5_k_avx512, VNNI, dot32_vnni, 1, 176, 48)
+K4_DOT(s2_kq_dot_q4_k_avx2, AVX2, dot32s_avx2, 0, 144, 16)
+K4_DOT(s2_kq_dot_q4_k_avx512, VNNI, dot32s_vnni, 0, 144, 16)
+K4_DOT(s2_kq_dot_q5_k_avx2, AVX2, dot32s_avx2, 1, 176, 48)
+K4_DOT(s2_kq_dot_q5_k_avx512, VNNI, dot32s_vnni, 1, 176, 48)
 
 /* Q6_K: in each half h (128 elements) slot s (32 elements) takes its low 4 bits from the nibbles of 32 bytes of
  * ql (bytes 64h + 32 (s & 1), low nibbles for s < 2) and its high 2 bits from bits 2s..2s+1 of qh[32h..]; the
@@ -126,21 +127,21 @@ K4_DOT(s2_kq_dot_q5_k_avx512, VNNI, dot32_vnni, 1, 176, 48)
                     __m256i q = _mm256_or_si256(nib[sl], _mm256_slli_epi16(hb, 4));                         \
                     __m256i yv = _mm256_loadu_si256((const __m256i *)(y + 4 + 128 * h + 32 * sl));          \
                     int g = 8 * h + 2 * sl;                                                                  \
-                    __m256i scv = _mm256_setr_epi32(sc[g], sc[g], sc[g], sc[g], sc[g + 1], sc[g + 1],        \
-                                                    sc[g + 1], sc[g + 1]);                                   \
-                    acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(DOT32(q, yv), scv));                      \
+                    __m256i sc16 = _mm256_set_m128i(_mm_set1_epi16(sc[g + 1]), _mm_set1_epi16(sc[g]));      \
+                    __m256i sc32 = _mm256_set_m128i(_mm_set1_epi32(sc[g + 1]), _mm_set1_epi32(sc[g]));      \
+                    acc = _mm256_add_epi32(acc, DOT32(q, yv, sc16, sc32));                                   \
                 }                                                                                            \
             }                                                                                                \
-            int32_t sumi = hsum_i32(acc), corr = 0;                                                          \
-            for (int g = 0; g < 16; g++) corr += sc[g] * q8k_bsum(y, g);                                     \
-            sumi -= 32 * corr;                                                                               \
+            __m256i bs = _mm256_loadu_si256((const __m256i *)(y + 260));                                     \
+            __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));                      \
+            int32_t sumi = hsum_i32(acc) - 32 * hsum_i32(_mm256_madd_epi16(bs, sc16));                       \
             s += (h2f(a + 208) * q8k_d(y)) * (float)sumi;                                                    \
         }                                                                                                    \
         return s;                                                                                            \
     }
 
-Q6_DOT(s2_kq_dot_q6_k_avx2, AVX2, dot32_avx2)
-Q6_DOT(s2_kq_dot_q6_k_avx512, VNNI, dot32_vnni)
+Q6_DOT(s2_kq_dot_q6_k_avx2, AVX2, dot32s_avx2)
+Q6_DOT(s2_kq_dot_q6_k_avx512, VNNI, dot32s_vnni)
 
 /* ---- dequantization (prefill's tiles): ggml's loop order, which the compiler vectorizes; every element is the
  * twin's expression (d * sc) * q - dmin * m, so the results are the same bits ---- */
