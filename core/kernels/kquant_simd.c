@@ -1,4 +1,5 @@
-/* kquant_simd.c: AVX2 and AVX-512 VNNI dot products of Q4_K, Q5_K and Q6_K rows with Q8_K activations, on the
+/* kquant_simd.c: AVX2 and AVX-512 VNNI dot products of Q4_K, Q5_K and Q6_K rows with Q8_K activations (and AVX2
+ * ones of Q4_1, Q5_0, Q5_1, IQ4_NL, IQ4_XS), on the
  * stored blocks (the weights are read once, nothing is dequantized to floats).
  *
  * Each is held bit for bit to its naive twin in kquant.c: the integer sum of a super-block (scale * sum(q * y)
@@ -142,6 +143,105 @@ K4_DOT(s2_kq_dot_q5_k_avx512, VNNI, dot32s_vnni, 1, 176, 48)
 
 Q6_DOT(s2_kq_dot_q6_k_avx2, AVX2, dot32s_avx2)
 Q6_DOT(s2_kq_dot_q6_k_avx512, VNNI, dot32s_vnni)
+
+/* ---- the 32-element types: per block an exact int32 sum in vector, then the twin's float step ---- */
+
+static const int8_t kvalues_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+/* A block's 16 bytes of nibbles as 32 bytes in element order: low nibbles (elements 0-15), then high (16-31). */
+AVX2 static inline __m256i nibbles32(const uint8_t *qs) {
+    __m128i raw = _mm_loadu_si128((const __m128i *)qs), m4 = _mm_set1_epi8(0x0f);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), m4), _mm_and_si128(raw, m4));
+}
+
+/* 0x10 in byte j where bit j of the little-endian word at p is set (the Q5 fifth bits). */
+AVX2 static inline __m256i fifth_bits(const uint8_t *p) {
+    uint32_t qh;
+    memcpy(&qh, p, 4);
+    const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3,
+                                          3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201LL);
+    __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), shuf), bit);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(v, bit), _mm256_set1_epi8(0x10));
+}
+
+/* sum(u * y) - c * sum(y) over 32 bytes (u unsigned <= 31, y signed), exact */
+AVX2 static inline int32_t dot_u_minus_c(__m256i u, __m256i y, int c) {
+    __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(u, y), _mm256_maddubs_epi16(_mm256_set1_epi8((char)c), y));
+    return hsum_i32(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+}
+
+/* sum(v * y) over 32 signed bytes each, exact (through int16) */
+AVX2 static inline int32_t dot_i8(__m256i v, __m256i y) {
+    __m256i lo = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_castsi256_si128(v)),
+                                   _mm256_cvtepi8_epi16(_mm256_castsi256_si128(y)));
+    __m256i hi = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_extracti128_si256(v, 1)),
+                                   _mm256_cvtepi8_epi16(_mm256_extracti128_si256(y, 1)));
+    return hsum_i32(_mm256_add_epi32(lo, hi));
+}
+
+AVX2 float s2_kq_dot_q5_0_avx2(const void *row, const void *x, int64_t n) {
+    const uint8_t *a = row, *y = x;
+    float s = 0.0f;
+    for (int64_t i = 0; i < n / 32; i++, a += 22, y += 34) {
+        __m256i q = _mm256_or_si256(nibbles32(a + 6), fifth_bits(a + 2));
+        int32_t acc = dot_u_minus_c(q, _mm256_loadu_si256((const __m256i *)(y + 2)), 16);
+        s += (float)acc * (h2f(a) * h2f(y));
+    }
+    return s;
+}
+
+AVX2 float s2_kq_dot_q4_1_avx2(const void *row, const void *x, int64_t n) {
+    const uint8_t *a = row, *y = x;
+    float s = 0.0f;
+    for (int64_t i = 0; i < n / 32; i++, a += 20, y += 36) {
+        int32_t acc = dot_u_minus_c(nibbles32(a + 4), _mm256_loadu_si256((const __m256i *)(y + 4)), 0);
+        s += (h2f(a) * h2f(y)) * (float)acc + h2f(a + 2) * h2f(y + 2);
+    }
+    return s;
+}
+
+AVX2 float s2_kq_dot_q5_1_avx2(const void *row, const void *x, int64_t n) {
+    const uint8_t *a = row, *y = x;
+    float s = 0.0f;
+    for (int64_t i = 0; i < n / 32; i++, a += 24, y += 36) {
+        __m256i q = _mm256_or_si256(nibbles32(a + 8), fifth_bits(a + 4));
+        int32_t acc = dot_u_minus_c(q, _mm256_loadu_si256((const __m256i *)(y + 4)), 0);
+        s += (h2f(a) * h2f(y)) * (float)acc + h2f(a + 2) * h2f(y + 2);
+    }
+    return s;
+}
+
+/* IQ4 values: the nibbles looked up in the 16-entry table (one pshufb per 128-bit lane) */
+AVX2 static inline __m256i iq4_values(const uint8_t *qs) {
+    const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kvalues_iq4nl));
+    return _mm256_shuffle_epi8(table, nibbles32(qs));
+}
+
+AVX2 float s2_kq_dot_iq4_nl_avx2(const void *row, const void *x, int64_t n) {
+    const uint8_t *a = row, *y = x;
+    float s = 0.0f;
+    for (int64_t i = 0; i < n / 32; i++, a += 18, y += 34) {
+        int32_t acc = dot_i8(iq4_values(a + 2), _mm256_loadu_si256((const __m256i *)(y + 2)));
+        s += (float)acc * (h2f(a) * h2f(y));
+    }
+    return s;
+}
+
+AVX2 float s2_kq_dot_iq4_xs_avx2(const void *row, const void *x, int64_t n) {
+    const uint8_t *a = row, *y = x;
+    float s = 0.0f;
+    for (int64_t i = 0; i < n / 256; i++, a += 136, y += 292) {
+        uint16_t sh = (uint16_t)(a[2] | a[3] << 8);
+        int32_t sumi = 0;
+        for (int g = 0; g < 8; g++) {
+            int ls = (((a[4 + g / 2] >> (4 * (g % 2))) & 0xf) | ((sh >> (2 * g)) & 3) << 4) - 32;
+            sumi += ls * dot_i8(iq4_values(a + 8 + 16 * g), _mm256_loadu_si256((const __m256i *)(y + 4 + 32 * g)));
+        }
+        s += (h2f(a) * q8k_d(y)) * (float)sumi;
+    }
+    return s;
+}
 
 /* ---- dequantization (prefill's tiles): ggml's loop order, which the compiler vectorizes; every element is the
  * twin's expression (d * sc) * q - dmin * m, so the results are the same bits ---- */
