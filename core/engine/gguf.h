@@ -109,6 +109,9 @@ s2_status s2_gguf_quantize(const char *in, const char *out, int32_t type, s2_err
  * attn_v and ffn_down in the _M mixes, and a fallback where 256 does not divide a K-quant's rows: Q4_K -> Q5_0,
  * Q5_K -> Q5_1, Q6_K -> Q8_0, then F16 if the block still does not divide). S2_E_ARG for an unknown mix. */
 s2_status s2_gguf_quantize_mix(const char *in, const char *out, const char *mix, s2_error *err);
+/* llama.cpp's general.file_type for a file whose weights are all in type (the first mix of that base type:
+ * 14 for Q4_K, 16 for Q5_K); -1 for a type sys2 does not write. */
+int32_t s2_quant_ftype(int32_t type);
 /* The mixes, space-separated, for usage lines ("f32 f16 bf16 q8_0 ..."). Static. */
 const char *s2_quant_mix_names(void);
 /* The type the mix gives tensor name (ne0 x rows, n_dims, layer counts from the file), or its own type when it

@@ -44,7 +44,7 @@ static s2_status write_hparams(s2_gguf_writer *w, const s2_hparams *hp, const ch
 #define SETF32(k, v) (snprintf(key, sizeof key, "%s." k, arch), s2_gguf_set_f32(w, key, (float)(v)))
     s2_status st = s2_gguf_set_str(w, "general.architecture", arch);
     if (st == S2_OK) st = s2_gguf_set_str(w, "general.name", name);
-    if (st == S2_OK) st = s2_gguf_set_u32(w, "general.file_type", type == S2_TYPE_F32 ? 0 : type == S2_TYPE_F16 ? 1 : type == S2_TYPE_Q4_0 ? 2 : type == S2_TYPE_Q8_0 ? 7 : 32);
+    if (st == S2_OK) st = s2_gguf_set_u32(w, "general.file_type", (uint32_t)s2_quant_ftype(type));
     if (st == S2_OK) st = SETU32("context_length", hp->n_ctx_train);
     if (st == S2_OK) st = SETU32("embedding_length", hp->n_embd);
     if (st == S2_OK) st = SETU32("block_count", hp->n_layer);

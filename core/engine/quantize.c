@@ -53,8 +53,7 @@ static const quant_mix *find_mix(const char *name) {
     return NULL;
 }
 
-/* llama.cpp's ftype for a pure file of type (the _M number for the K-quants, as llama-quantize --pure writes). */
-static int32_t pure_ftype(int32_t type) {
+int32_t s2_quant_ftype(int32_t type) {
     for (int i = 0; i < N_MIXES; i++)
         if (mixes[i].base == type) return mixes[i].ftype;
     return -1;
@@ -200,7 +199,7 @@ static s2_status quantize_file(const char *in, const char *out, const quant_mix 
 }
 
 s2_status s2_gguf_quantize(const char *in, const char *out, int32_t type, s2_error *err) {
-    int32_t ftype = s2_type_writable(type) ? pure_ftype(type) : -1;
+    int32_t ftype = s2_type_writable(type) ? s2_quant_ftype(type) : -1;
     if (ftype < 0)
         return s2_error_set(err, S2_E_ARG, "quantize: type %d (%s) is not one sys2 writes (%s)", type,
                             s2_type_name(type) ? s2_type_name(type) : "unknown",
