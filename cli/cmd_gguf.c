@@ -161,7 +161,8 @@ static void info_text(const char *path, const s2_gguf *g) {
     printf("\nmetadata:\n");
     for (int64_t i = 0; i < s2_gguf_n_kv(g); i++) {
         const s2_gguf_kv *kv = s2_gguf_kv_at(g, i);
-        printf("  %s = ", kv->key);
+        char ek[256];
+        printf("  %s = ", s2_escape(ek, sizeof ek, kv->key, strlen(kv->key))); /* keys from the file: escaped */
         if (kv->type == S2_GGUF_ARRAY) {
             printf("[%s x %" PRIu64 "]", s2_gguf_type_name(kv->arr_type), kv->n);
             for (uint64_t j = 0; j < kv->n && j < INFO_FIRST; j++) {
@@ -187,7 +188,9 @@ static void info_text(const char *path, const s2_gguf *g) {
         for (int d = 1; d < t->n_dims; d++)
             len += snprintf(shape + len, sizeof shape - (size_t)len, ", %" PRId64, t->ne[d]);
         snprintf(shape + len, sizeof shape - (size_t)len, "]");
-        printf("  %-32s %-6s %-22s %zu bytes\n", t->name, tensor_type_name(t->type), shape, t->nbytes);
+        char en[256];
+        printf("  %-32s %-6s %-22s %zu bytes\n", s2_escape(en, sizeof en, t->name, strlen(t->name)),
+               tensor_type_name(t->type), shape, t->nbytes);
         n_params += tensor_elements(t);
         n_bytes += (int64_t)t->nbytes;
     }

@@ -1127,6 +1127,32 @@ START_TEST(test_gguf_corrupt_quant_blocks)
 }
 END_TEST
 
+/* `sys2 info` prints tensor names and keys from a hostile file escaped: no raw escape byte reaches the terminal. */
+START_TEST(test_gguf_cli_info_escapes_names)
+{
+    char path[600], cmd[1400];
+    snprintf(path, sizeof path, "%s/evil.gguf", t_tmpdir());
+    s2_gguf_writer *w = NULL;
+    s2_error err = {0};
+    ck_assert_int_eq(s2_gguf_writer_init(&w, &err), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_u32(w, "evil.\x1b]0;pwned\x07key", 1), S2_OK);
+    float data[64] = {0};
+    const int64_t ne[2] = {32, 2};
+    ck_assert_int_eq(s2_gguf_add_tensor(w, "t\x1b[2J\xfe", S2_TYPE_F32, 2, ne, data, &err), S2_OK);
+    ck_assert_int_eq(s2_gguf_write(w, path, &err), S2_OK);
+    s2_gguf_writer_free(w);
+    snprintf(cmd, sizeof cmd, "%s info -m %s", t_sys2_bin(), path);
+    char *out = NULL;
+    ck_assert_int_eq(t_run(cmd, &out), 0);
+    ck_assert_ptr_null(strchr(out, 0x1b));
+    ck_assert_ptr_null(strchr(out, 0x07));
+    ck_assert_msg(strstr(out, "t\\x1b[2J\\xfe") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "evil.\\x1b]0;pwned\\x07key") != NULL, "%s", out);
+    free(out);
+    rm_tmp(path);
+}
+END_TEST
+
 /* A model whose weight has a type sys2 does not read (iq2_xxs, patched into tiny-q4_0) is refused by name. */
 START_TEST(test_gguf_model_refuses_unread_type_by_name)
 {
@@ -1185,6 +1211,7 @@ Suite *gguf_suite(void) {
     tcase_add_test(tq, test_gguf_cli_info);
     tcase_add_test(tq, test_gguf_cli_info_odd_values);
     tcase_add_test(tq, test_gguf_cli_quantize);
+    tcase_add_test(tq, test_gguf_cli_info_escapes_names);
     suite_add_tcase(s, tq);
     return s;
 }
