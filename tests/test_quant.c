@@ -910,6 +910,44 @@ START_TEST(test_quant_quantize_matches_llama_quantize)
 }
 END_TEST
 
+/* llama-quantize's rules on shapes the tiny files do not have: Qwen2.5-0.5B's 896-wide rows (256 does not divide
+ * them: Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0), rows no block divides (F16), 24 layers' use_more_bits, a tied
+ * embedding (it takes the output rule), a fused QKV, norms and 1-D tensors kept. */
+START_TEST(test_quant_mix_rules)
+{
+#define MIX(mix, name, ne0, nl, out) s2_quant_mix_tensor_type(mix, name, S2_TYPE_F32, 2, ne0, nl, out)
+    ck_assert_int_eq(MIX("q4_k_m", "blk.0.attn_q.weight", 896, 24, true), S2_TYPE_Q5_0);
+    ck_assert_int_eq(MIX("q5_k_m", "blk.0.attn_q.weight", 896, 24, true), S2_TYPE_Q5_1);
+    ck_assert_int_eq(MIX("q4_k_m", "blk.0.attn_v.weight", 896, 24, true), S2_TYPE_Q8_0); /* Q6_K, then fallback */
+    ck_assert_int_eq(MIX("q4_k_m", "blk.1.ffn_down.weight", 4864, 24, true), S2_TYPE_Q6_K); /* 4864 = 19 * 256 */
+    ck_assert_int_eq(MIX("q4_k_m", "output.weight", 896, 24, true), S2_TYPE_Q8_0);
+    ck_assert_int_eq(MIX("q4_k_m", "blk.0.attn_q.weight", 100, 24, true), S2_TYPE_F16);
+    /* use_more_bits(i, 24): i < 3, i >= 21, and (i - 3) % 3 == 2 */
+    const int more[] = {0, 1, 2, 5, 8, 11, 14, 17, 20, 21, 22, 23};
+    for (int i = 0, k = 0; i < 24; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "blk.%d.attn_v.weight", i);
+        bool want = k < 12 && more[k] == i;
+        k += want;
+        ck_assert_int_eq(MIX("q4_k_m", name, 1024, 24, true), want ? S2_TYPE_Q6_K : S2_TYPE_Q4_K);
+        ck_assert_int_eq(MIX("q4_k_s", name, 1024, 24, true), i < 4 ? S2_TYPE_Q5_K : S2_TYPE_Q4_K);
+    }
+    ck_assert_int_eq(MIX("q4_k_s", "blk.2.ffn_down.weight", 1024, 24, true), S2_TYPE_Q5_K); /* i < 24 / 8 */
+    ck_assert_int_eq(MIX("q4_k_s", "blk.3.ffn_down.weight", 1024, 24, true), S2_TYPE_Q4_K);
+    ck_assert_int_eq(MIX("q4_0", "token_embd.weight", 1024, 24, false), S2_TYPE_Q6_K); /* tied: the output */
+    ck_assert_int_eq(MIX("q4_0", "token_embd.weight", 1024, 24, true), S2_TYPE_Q4_0);
+    ck_assert_int_eq(MIX("q8_0", "output.weight", 1024, 24, true), S2_TYPE_Q8_0);
+    ck_assert_int_eq(MIX("q4_k_m", "blk.0.attn_qkv.weight", 1024, 24, true), S2_TYPE_Q5_K);
+    ck_assert_int_eq(MIX("q5_k_m", "blk.0.attn_qkv.weight", 1024, 24, true), S2_TYPE_Q6_K);
+    ck_assert_int_eq(MIX("f16", "output.weight", 100, 24, true), S2_TYPE_F16);
+    ck_assert_int_eq(s2_quant_mix_tensor_type("q4_k_m", "blk.0.attn_norm.weight", S2_TYPE_F32, 1, 1024, 24, true),
+                     S2_TYPE_F32);
+    ck_assert_int_eq(MIX("q4_k_m", "blk.0.ffn_gate_inp.weight", 1024, 24, true), S2_TYPE_F32);
+    ck_assert_int_eq(MIX("q3_k_m", "output.weight", 1024, 24, true), -1); /* a mix sys2 does not write */
+#undef MIX
+}
+END_TEST
+
 T_SUITE_DECL(quant)
 Suite *quant_suite(void) {
     Suite *s = suite_create("quant");
@@ -930,6 +968,7 @@ Suite *quant_suite(void) {
     tcase_add_test(tc, test_quant_activation_types);
     tcase_add_test(tc, test_quant_hand_computed_new_blocks);
     tcase_add_test(tc, test_quant_new_quantizers_take_specials);
+    tcase_add_test(tc, test_quant_mix_rules);
     suite_add_tcase(s, tc);
     TCase *ts = tcase_create("shared");
     tcase_set_timeout(ts, 300);
