@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "gguf.h"
@@ -323,6 +324,14 @@ static void quantize_usage(FILE *f) {
             s2_quant_mix_names());
 }
 
+/* progress on stderr when it is a terminal: one line, rewritten (names escaped) */
+static void quantize_progress(void *user, int64_t done, int64_t total, const char *name) {
+    (void)user;
+    char en[96];
+    fprintf(stderr, "\rquantize: %" PRId64 "/%" PRId64 " %-60s", done, total, s2_escape(en, sizeof en, name, strlen(name)));
+    if (done == total) fputc('\n', stderr);
+}
+
 int cmd_quantize(int argc, char **argv) {
     const char *pos[3];
     int n_pos = 0;
@@ -351,7 +360,8 @@ int cmd_quantize(int argc, char **argv) {
         return cli_usage("quantize", "TYPE '%s' is not one of %s", shown, s2_quant_mix_names());
     if (strcmp(pos[0], pos[1]) == 0) return cli_usage("quantize", "OUT must differ from IN");
     s2_error err = {0};
-    s2_status st = pure ? s2_gguf_quantize(pos[0], pos[1], type, &err) : s2_gguf_quantize_mix(pos[0], pos[1], pos[2], &err);
+    s2_quantize_params qp = {.progress = isatty(2) ? quantize_progress : NULL, .user = NULL};
+    s2_status st = pure ? s2_gguf_quantize(pos[0], pos[1], type, &err) : s2_gguf_quantize_mix(pos[0], pos[1], pos[2], &qp, &err);
     if (st != S2_OK) return cli_fail("quantize", &err);
 
     /* the summary, from the two files as they are now */

@@ -846,6 +846,14 @@ static void check_quantized(const char *in_path, const char *out_path, int32_t t
     s2_gguf_free(b);
 }
 
+static void count_progress(void *user, int64_t done, int64_t total, const char *name) {
+    int64_t *c = user;
+    ck_assert_int_eq(done, c[0] + 1);
+    ck_assert(name != NULL && done <= total);
+    c[0] = done;
+    c[1] = total;
+}
+
 START_TEST(test_gguf_quantize_converts_row_by_row)
 {
     const char *src = t_shared("models/stories260K.gguf", "test_gguf_quantize_converts_row_by_row");
@@ -876,7 +884,12 @@ START_TEST(test_gguf_quantize_converts_row_by_row)
     s2_gguf_free(g);
 
     ck_assert_int_eq(s2_gguf_quantize(in, out, S2_TYPE_Q2_K, &err), S2_E_ARG); /* read, never written */
-    ck_assert_int_eq(s2_gguf_quantize_mix(in, out, "q3_k_m", &err), S2_E_ARG);
+    ck_assert_int_eq(s2_gguf_quantize_mix(in, out, "q3_k_m", NULL, &err), S2_E_ARG);
+    int64_t calls[2] = {0, -1};
+    s2_quantize_params qp = {.progress = count_progress, .user = calls};
+    ck_assert_int_eq(s2_gguf_quantize_mix(in, out, "q8_0", &qp, &err), S2_OK);
+    ck_assert_int_eq(calls[0], 48); /* once per tensor of stories260K */
+    ck_assert_int_eq(calls[1], 48);
     ck_assert_int_eq(s2_gguf_quantize("/nonexistent.gguf", out, S2_TYPE_Q8_0, &err), S2_E_IO);
     char bad[600];
     snprintf(bad, sizeof bad, "%s/bad.gguf", dir);

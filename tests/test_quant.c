@@ -858,7 +858,7 @@ START_TEST(test_quant_quantize_matches_llama_quantize)
         snprintf(rel, sizeof rel, "models/quant/tiny-%s.gguf", cases[c].file);
         snprintf(theirs, sizeof theirs, "%s", t_shared(rel, "quant_quantize"));
         s2_error err = {0};
-        ck_assert_msg(s2_gguf_quantize_mix(in, mine, cases[c].mix, &err) == S2_OK, "%s", err.msg);
+        ck_assert_msg(s2_gguf_quantize_mix(in, mine, cases[c].mix, NULL, &err) == S2_OK, "%s", err.msg);
         s2_gguf *a = NULL, *b = NULL;
         ck_assert_int_eq(s2_gguf_open(mine, &a, &err), S2_OK);
         ck_assert_int_eq(s2_gguf_open(theirs, &b, &err), S2_OK);

@@ -108,7 +108,13 @@ s2_status s2_gguf_quantize(const char *in, const char *out, int32_t type, s2_err
  * each weight gets the type llama-quantize's rules give it (output.weight Q6_K, more bits for some layers'
  * attn_v and ffn_down in the _M mixes, and a fallback where 256 does not divide a K-quant's rows: Q4_K -> Q5_0,
  * Q5_K -> Q5_1, Q6_K -> Q8_0, then F16 if the block still does not divide). S2_E_ARG for an unknown mix. */
-s2_status s2_gguf_quantize_mix(const char *in, const char *out, const char *mix, s2_error *err);
+typedef struct s2_quantize_params {
+    /* called after each tensor (done of total, its name borrowed for the call); NULL: silent */
+    void (*progress)(void *user, int64_t done, int64_t total, const char *name);
+    void *user;
+} s2_quantize_params;
+s2_status s2_gguf_quantize_mix(const char *in, const char *out, const char *mix, const s2_quantize_params *params,
+                               s2_error *err);
 /* llama.cpp's general.file_type for a file whose weights are all in type (the first mix of that base type:
  * 14 for Q4_K, 16 for Q5_K); -1 for a type sys2 does not write. */
 int32_t s2_quant_ftype(int32_t type);

@@ -160,7 +160,7 @@ static int32_t target_type(const quant_mix *mx, int32_t type, const s2_gguf_tens
 }
 
 static s2_status quantize_file(const char *in, const char *out, const quant_mix *mx, int32_t type, int32_t ftype,
-                               s2_error *err) {
+                               const s2_quantize_params *params, s2_error *err) {
     s2_gguf *g = NULL;
     s2_gguf_writer *w = NULL;
     void **bufs = NULL; /* converted data, alive until the write */
@@ -188,6 +188,8 @@ static s2_status quantize_file(const char *in, const char *out, const quant_mix 
         bool convert = to != t->type;
         if (convert) st = convert_tensor(t, to, &bufs[i], err);
         if (st == S2_OK) st = s2_gguf_add_tensor(w, t->name, to, t->n_dims, t->ne, convert ? bufs[i] : t->data, err);
+        if (st == S2_OK && params != NULL && params->progress != NULL)
+            params->progress(params->user, i + 1, s2_gguf_n_tensors(g), t->name);
     }
     if (st == S2_OK) st = s2_gguf_write(w, out, err);
     if (bufs != NULL)
@@ -204,12 +206,13 @@ s2_status s2_gguf_quantize(const char *in, const char *out, int32_t type, s2_err
         return s2_error_set(err, S2_E_ARG, "quantize: type %d (%s) is not one sys2 writes (%s)", type,
                             s2_type_name(type) ? s2_type_name(type) : "unknown",
                             "f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k");
-    return quantize_file(in, out, NULL, type, ftype, err);
+    return quantize_file(in, out, NULL, type, ftype, NULL, err);
 }
 
-s2_status s2_gguf_quantize_mix(const char *in, const char *out, const char *mix, s2_error *err) {
+s2_status s2_gguf_quantize_mix(const char *in, const char *out, const char *mix, const s2_quantize_params *params,
+                               s2_error *err) {
     const quant_mix *mx = find_mix(mix);
     if (mx == NULL)
         return s2_error_set(err, S2_E_ARG, "quantize: unknown type or mix (one of %s)", s2_quant_mix_names());
-    return quantize_file(in, out, mx, mx->base, mx->ftype, err);
+    return quantize_file(in, out, mx, mx->base, mx->ftype, params, err);
 }
