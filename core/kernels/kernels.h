@@ -58,6 +58,8 @@ float s2_kq_dot_q6_k_avx2(const void *row, const void *x, int64_t n);
 float s2_kq_dot_q4_k_avx512(const void *row, const void *x, int64_t n);
 float s2_kq_dot_q5_k_avx512(const void *row, const void *x, int64_t n);
 float s2_kq_dot_q6_k_avx512(const void *row, const void *x, int64_t n);
+float s2_kq_dot_q2_k_avx2(const void *row, const void *x, int64_t n);
+float s2_kq_dot_q3_k_avx2(const void *row, const void *x, int64_t n);
 float s2_kq_dot_q4_1_avx2(const void *row, const void *x, int64_t n);
 float s2_kq_dot_q5_0_avx2(const void *row, const void *x, int64_t n);
 float s2_kq_dot_q5_1_avx2(const void *row, const void *x, int64_t n);

@@ -1,5 +1,5 @@
 /* kquant_simd.c: AVX2 and AVX-512 VNNI dot products of Q4_K, Q5_K and Q6_K rows with Q8_K activations (and AVX2
- * ones of Q4_1, Q5_0, Q5_1, IQ4_NL, IQ4_XS), on the
+ * ones of Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, IQ4_NL, IQ4_XS), on the
  * stored blocks (the weights are read once, nothing is dequantized to floats).
  *
  * Each is held bit for bit to its naive twin in kquant.c: the integer sum of a super-block (scale * sum(q * y)
@@ -239,6 +239,64 @@ AVX2 float s2_kq_dot_iq4_xs_avx2(const void *row, const void *x, int64_t n) {
             sumi += ls * dot_i8(iq4_values(a + 8 + 16 * g), _mm256_loadu_si256((const __m256i *)(y + 4 + 32 * g)));
         }
         s += (h2f(a) * q8k_d(y)) * (float)sumi;
+    }
+    return s;
+}
+
+/* Q2_K and Q3_K: in half h, slot s the 32 elements take bits 2s..2s+1 of qs[32h..32h+31] (Q3_K: plus bit 4h + s
+ * of hmask[0..31], clear meaning -4, taken as u = q2 + 4 * bit and then - 4 * sum(y) through bsums); the slot's
+ * 32 bytes are two groups of 16 with their own scales (lanes 0-3 / 4-7 of the int32 sums). */
+AVX2 static inline __m256i pair_scales16(int a, int b) { return _mm256_set_m128i(_mm_set1_epi16((short)b), _mm_set1_epi16((short)a)); }
+
+AVX2 float s2_kq_dot_q2_k_avx2(const void *row, const void *x, int64_t n) {
+    const uint8_t *a = row, *y = x;
+    const __m256i m2 = _mm256_set1_epi8(3);
+    float s = 0.0f;
+    for (int64_t i = 0; i < n / 256; i++, a += 84, y += 292) {
+        __m256i acc = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            __m256i qs = _mm256_loadu_si256((const __m256i *)(a + 16 + 32 * h));
+            for (int sl = 0; sl < 4; sl++) {
+                int g = 8 * h + 2 * sl;
+                __m256i u = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * sl), m2);
+                __m256i yv = _mm256_loadu_si256((const __m256i *)(y + 4 + 128 * h + 32 * sl));
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, yv),
+                                                              pair_scales16(a[g] & 0xf, a[g + 1] & 0xf)));
+            }
+        }
+        __m128i sc = _mm_loadu_si128((const __m128i *)a);
+        __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc, 4), _mm_set1_epi8(0x0f)));
+        __m256i bs = _mm256_loadu_si256((const __m256i *)(y + 260));
+        int32_t sumi = hsum_i32(acc), summ = hsum_i32(_mm256_madd_epi16(bs, mins));
+        float yd = q8k_d(y);
+        s += (yd * h2f(a + 80)) * (float)sumi - (yd * h2f(a + 82)) * (float)summ;
+    }
+    return s;
+}
+
+AVX2 float s2_kq_dot_q3_k_avx2(const void *row, const void *x, int64_t n) {
+    const uint8_t *a = row, *y = x;
+    const __m256i m2 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    float s = 0.0f;
+    for (int64_t i = 0; i < n / 256; i++, a += 110, y += 292) {
+        int16_t sc[16];
+        const uint8_t *sb = a + 96;
+        for (int g = 0; g < 16; g++) /* as kquant.c's scales_q3_k */
+            sc[g] = (int16_t)((((g < 8 ? sb[g] : sb[g - 8] >> 4) & 0xf) | ((sb[8 + g % 4] >> (2 * (g / 4))) & 3) << 4) - 32);
+        __m256i hm = _mm256_loadu_si256((const __m256i *)a), acc = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            __m256i qs = _mm256_loadu_si256((const __m256i *)(a + 32 + 32 * h));
+            for (int sl = 0; sl < 4; sl++) {
+                int g = 8 * h + 2 * sl;
+                __m256i hb = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + sl), one);
+                __m256i u = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qs, 2 * sl), m2), _mm256_slli_epi16(hb, 2));
+                __m256i yv = _mm256_loadu_si256((const __m256i *)(y + 4 + 128 * h + 32 * sl));
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, yv), pair_scales16(sc[g], sc[g + 1])));
+            }
+        }
+        __m256i bs = _mm256_loadu_si256((const __m256i *)(y + 260)), scv = _mm256_loadu_si256((const __m256i *)sc);
+        int32_t sumi = hsum_i32(acc) - 4 * hsum_i32(_mm256_madd_epi16(bs, scv));
+        s += (h2f(a + 108) * q8k_d(y)) * (float)sumi;
     }
     return s;
 }
