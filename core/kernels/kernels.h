@@ -28,7 +28,8 @@
 S2_KQ_TYPES(S2_KQ_DECL_DEQ)
 #undef S2_KQ_DECL_DEQ
 
-/* Quantizers (ggml's reference rules, no importance matrix): NULL-free for the types sys2 writes. */
+/* Quantizers (ggml's reference rules, no importance matrix): the weight types sys2 writes, and Q8_1 / Q8_K for
+ * activations. */
 void s2_kq_from_f32_q4_1(const float *src, void *dst, int64_t n);
 void s2_kq_from_f32_q5_0(const float *src, void *dst, int64_t n);
 void s2_kq_from_f32_q5_1(const float *src, void *dst, int64_t n);
