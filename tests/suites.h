@@ -22,4 +22,5 @@
     X(run) \
     X(scorers) \
     X(models) \
-    X(improve)
+    X(improve) \
+    X(integrate)
