@@ -16,6 +16,7 @@
     X(tasks) \
     X(train) \
     X(tokenizer) \
+    X(chat) \
     X(search) \
     X(search_rules) \
     X(http) \
