@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "gguf.h"
@@ -162,7 +163,8 @@ static void info_text(const char *path, const s2_gguf *g) {
     printf("\nmetadata:\n");
     for (int64_t i = 0; i < s2_gguf_n_kv(g); i++) {
         const s2_gguf_kv *kv = s2_gguf_kv_at(g, i);
-        printf("  %s = ", kv->key);
+        char ek[256];
+        printf("  %s = ", s2_escape(ek, sizeof ek, kv->key, strlen(kv->key))); /* keys from the file: escaped */
         if (kv->type == S2_GGUF_ARRAY) {
             printf("[%s x %" PRIu64 "]", s2_gguf_type_name(kv->arr_type), kv->n);
             for (uint64_t j = 0; j < kv->n && j < INFO_FIRST; j++) {
@@ -188,7 +190,9 @@ static void info_text(const char *path, const s2_gguf *g) {
         for (int d = 1; d < t->n_dims; d++)
             len += snprintf(shape + len, sizeof shape - (size_t)len, ", %" PRId64, t->ne[d]);
         snprintf(shape + len, sizeof shape - (size_t)len, "]");
-        printf("  %-32s %-6s %-22s %zu bytes\n", t->name, tensor_type_name(t->type), shape, t->nbytes);
+        char en[256];
+        printf("  %-32s %-6s %-22s %zu bytes\n", s2_escape(en, sizeof en, t->name, strlen(t->name)),
+               tensor_type_name(t->type), shape, t->nbytes);
         n_params += tensor_elements(t);
         n_bytes += (int64_t)t->nbytes;
     }
@@ -364,28 +368,47 @@ int cmd_info(int argc, char **argv) {
 
 static void quantize_usage(FILE *f) {
     fprintf(f,
-            "usage: sys2 quantize IN.gguf OUT.gguf TYPE\n"
+            "usage: sys2 quantize [--pure] IN.gguf OUT.gguf TYPE\n"
             "\n"
-            "Writes OUT with every 2-D tensor of IN converted to TYPE (q8_0, q4_0, f16, bf16 or f32) where its row\n"
-            "length is a multiple of TYPE's block (32 for q8_0 and q4_0); 1-D tensors such as norms, and tensors in\n"
-            "types sys2 cannot read, are copied unchanged. Every metadata key is copied and general.file_type set\n"
-            "(0 f32, 1 f16, 2 q4_0, 7 q8_0, 32 bf16). OUT is written to OUT.tmp and renamed, so it is never left\n"
-            "half-written.\n"
+            "Writes OUT with the weights of IN in TYPE, as llama-quantize IN OUT TYPE does: TYPE is one of\n"
+            "  %s\n"
+            "The quantized mixes give output.weight Q6_K (Q8_0 in q8_0), and the _m mixes Q6_K to attn_v and\n"
+            "ffn_down of the layers llama-quantize picks (q4_k_s: Q5_K to attn_v of layers 0-3); q4_k and q5_k are\n"
+            "llama-quantize's aliases of q4_k_m and q5_k_m. A K-quant tensor whose rows 256 does not divide falls\n"
+            "back to q5_0 (q4_k), q5_1 (q5_k), q8_0 (q6_k), then f16. Norms and 1-D tensors stay as they are. Every\n"
+            "metadata key is copied, general.file_type set (llama.cpp's numbering: 2 q4_0, 7 q8_0, 15 q4_k_m ...).\n"
+            "OUT is written to OUT.tmp and renamed, so it is never left half-written.\n"
             "\n"
             "options:\n"
+            "  --pure            every 2-D tensor whose rows TYPE's block divides in TYPE itself, the others as they\n"
+            "                    are (llama-quantize --pure)\n"
             "  -h, --help        this help\n"
             "\n"
             "example:\n"
-            "  sys2 quantize stories260K.gguf stories260K-q8_0.gguf q8_0\n");
+            "  sys2 quantize tiny-f32.gguf tiny-q4_k_m.gguf q4_k_m\n",
+            s2_quant_mix_names());
+}
+
+/* progress on stderr when it is a terminal: one line, rewritten (names escaped) */
+static void quantize_progress(void *user, int64_t done, int64_t total, const char *name) {
+    (void)user;
+    char en[96];
+    fprintf(stderr, "\rquantize: %" PRId64 "/%" PRId64 " %-60s", done, total, s2_escape(en, sizeof en, name, strlen(name)));
+    if (done == total) fputc('\n', stderr);
 }
 
 int cmd_quantize(int argc, char **argv) {
     const char *pos[3];
     int n_pos = 0;
+    bool pure = false;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             quantize_usage(stdout);
             return 0;
+        }
+        if (strcmp(argv[i], "--pure") == 0) {
+            pure = true;
+            continue;
         }
         if (argv[i][0] == '-' && argv[i][1] != '\0') return cli_usage("quantize", "unknown option '%s'", argv[i]);
         if (n_pos == 3) return cli_usage("quantize", "too many arguments");
@@ -393,12 +416,18 @@ int cmd_quantize(int argc, char **argv) {
     }
     if (n_pos != 3) return cli_usage("quantize", "expected IN.gguf OUT.gguf TYPE");
     int32_t type = s2_type_from_name(pos[2]);
-    if (type != S2_TYPE_Q8_0 && type != S2_TYPE_Q4_0 && type != S2_TYPE_F16 && type != S2_TYPE_BF16 &&
-        type != S2_TYPE_F32)
-        return cli_usage("quantize", "TYPE '%s' is not one of q8_0, q4_0, f16, bf16, f32", pos[2]);
+    char shown[64];
+    s2_escape(shown, sizeof shown, pos[2], strlen(pos[2]));
+    if (pure && (type < 0 || !s2_type_writable(type)))
+        return cli_usage("quantize", "--pure TYPE '%s' is not one of f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k",
+                         shown);
+    if (!pure && s2_quant_mix_tensor_type(pos[2], "output.weight", S2_TYPE_F32, 2, 256, 1, true) < 0)
+        return cli_usage("quantize", "TYPE '%s' is not one of %s", shown, s2_quant_mix_names());
     if (strcmp(pos[0], pos[1]) == 0) return cli_usage("quantize", "OUT must differ from IN");
     s2_error err = {0};
-    if (s2_gguf_quantize(pos[0], pos[1], type, &err) != S2_OK) return cli_fail("quantize", &err);
+    s2_quantize_params qp = {.progress = isatty(2) ? quantize_progress : NULL, .user = NULL};
+    s2_status st = pure ? s2_gguf_quantize(pos[0], pos[1], type, &err) : s2_gguf_quantize_mix(pos[0], pos[1], pos[2], &qp, &err);
+    if (st != S2_OK) return cli_fail("quantize", &err);
 
     /* the summary, from the two files as they are now */
     s2_gguf *a = NULL, *b = NULL;
@@ -415,7 +444,7 @@ int cmd_quantize(int argc, char **argv) {
     }
     printf("%s -> %s (%s): %" PRId64 " of %" PRId64 " tensors converted, tensor bytes %" PRId64 " -> %" PRId64
            " (%.1f%%)\n",
-           pos[0], pos[1], s2_type_name(type), converted, s2_gguf_n_tensors(a), before, after,
+           pos[0], pos[1], shown, converted, s2_gguf_n_tensors(a), before, after,
            before > 0 ? 100.0 * (double)after / (double)before : 100.0);
     s2_gguf_free(a);
     s2_gguf_free(b);

@@ -36,7 +36,7 @@ int cmd_convert(int argc, char **argv) {
         if (bad) return 2;
     }
     int32_t type = s2_type_from_name(type_s);
-    if (type < 0 || !s2_type_supported(type)) return cli_usage("convert", "--type '%s': f32, f16, bf16, q8_0 or q4_0", type_s);
+    if (type < 0 || !s2_type_writable(type)) return cli_usage("convert", "--type '%s': f32, f16, bf16, q8_0 or q4_0", type_s);
     if (out == NULL) return cli_usage("convert", "no output: give -o OUT.gguf");
     if (mo.n_ctx > 0) /* the file keeps the model's own context length: a flag that changed nothing would lie */
         return cli_usage("convert", "--ctx has no effect here: the GGUF keeps the model's context length (give --ctx "
@@ -97,7 +97,7 @@ int cmd_init_model(int argc, char **argv) {
         }
     }
     p.type = s2_type_from_name(type_s);
-    if (p.type < 0 || !s2_type_supported(p.type)) return cli_usage("init-model", "--type '%s': f32, f16, bf16, q8_0 or q4_0", type_s);
+    if (p.type < 0 || !s2_type_writable(p.type)) return cli_usage("init-model", "--type '%s': f32, f16, bf16, q8_0 or q4_0", type_s);
     if (out == NULL) return cli_usage("init-model", "no output: give -o OUT.gguf");
     s2_error err = {0};
     if (s2_model_init_random(&p, out, &err) != S2_OK) return cli_fail("init-model", &err);

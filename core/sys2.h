@@ -47,6 +47,13 @@ s2_status s2_error_set(s2_error *err, s2_status code, const char *fmt, ...)
 #endif
     ;
 
+/* Text taken from a file (a tensor name, a key, an architecture) made safe to print: valid UTF-8 is copied,
+ * a backslash becomes two, and control bytes, DEL and bytes that are not valid UTF-8 become \xNN, so a hostile
+ * file cannot write escape sequences to a terminal. Writes at most cap - 1 bytes and a NUL to dst (cap >= 1;
+ * a cut never splits an escape, and a cut string ends in "..."); src holds n bytes (it may hold NULs).
+ * Returns dst, so that it can stand in a printf argument list. */
+char *s2_escape(char *dst, size_t cap, const char *src, size_t n);
+
 /* Prefixes err->msg with "prefix: " (for context added by a caller). Returns err->code. */
 s2_status s2_error_prefix(s2_error *err, const char *prefix);
 

@@ -11,6 +11,7 @@
 
 #include "gguf.h"
 #include "quant.h"
+#include "sys2.h"
 #include "testutil.h"
 
 /* Removes a file a test wrote and, when it is then empty, its t_tmpdir() directory (forked tests never reach
@@ -845,6 +846,14 @@ static void check_quantized(const char *in_path, const char *out_path, int32_t t
     s2_gguf_free(b);
 }
 
+static void count_progress(void *user, int64_t done, int64_t total, const char *name) {
+    int64_t *c = user;
+    ck_assert_int_eq(done, c[0] + 1);
+    ck_assert(name != NULL && done <= total);
+    c[0] = done;
+    c[1] = total;
+}
+
 START_TEST(test_gguf_quantize_converts_row_by_row)
 {
     const char *src = t_shared("models/stories260K.gguf", "test_gguf_quantize_converts_row_by_row");
@@ -874,7 +883,13 @@ START_TEST(test_gguf_quantize_converts_row_by_row)
     ck_assert_int_eq(s2_gguf_find_tensor(g, "output_norm.weight")->type, S2_TYPE_F32);
     s2_gguf_free(g);
 
-    ck_assert_int_eq(s2_gguf_quantize(in, out, S2_TYPE_Q4_K, &err), S2_E_ARG);
+    ck_assert_int_eq(s2_gguf_quantize(in, out, S2_TYPE_Q2_K, &err), S2_E_ARG); /* read, never written */
+    ck_assert_int_eq(s2_gguf_quantize_mix(in, out, "q3_k_m", NULL, &err), S2_E_ARG);
+    int64_t calls[2] = {0, -1};
+    s2_quantize_params qp = {.progress = count_progress, .user = calls};
+    ck_assert_int_eq(s2_gguf_quantize_mix(in, out, "q8_0", &qp, &err), S2_OK);
+    ck_assert_int_eq(calls[0], 48); /* once per tensor of stories260K */
+    ck_assert_int_eq(calls[1], 48);
     ck_assert_int_eq(s2_gguf_quantize("/nonexistent.gguf", out, S2_TYPE_Q8_0, &err), S2_E_IO);
     char bad[600];
     snprintf(bad, sizeof bad, "%s/bad.gguf", dir);
@@ -995,7 +1010,7 @@ START_TEST(test_gguf_cli_quantize)
     const char *dir = t_tmpdir();
     char cmd[1400], *out = NULL, dst[600];
     snprintf(dst, sizeof dst, "%s/q4.gguf", dir);
-    snprintf(cmd, sizeof cmd, "%s quantize %s %s q4_0", t_sys2_bin(), src, dst);
+    snprintf(cmd, sizeof cmd, "%s quantize --pure %s %s q4_0", t_sys2_bin(), src, dst);
     ck_assert_int_eq(t_run(cmd, &out), 0);
     /* 5 layers x 6 matrices with ne[0] = 64, plus token_embd and output, are converted; ffn_down stays */
     ck_assert_msg(strstr(out, "32 of 48 tensors converted") != NULL, "%s", out);
@@ -1004,7 +1019,7 @@ START_TEST(test_gguf_cli_quantize)
     ck_assert_ptr_nonnull(strstr(out, want));
     free(out);
     check_quantized(src, dst, S2_TYPE_Q4_0, 2);
-    snprintf(cmd, sizeof cmd, "%s quantize %s %s q5_k 2>/dev/null", t_sys2_bin(), src, dst);
+    snprintf(cmd, sizeof cmd, "%s quantize %s %s q2_k 2>/dev/null", t_sys2_bin(), src, dst);
     ck_assert_int_eq(t_run(cmd, NULL), 2);
     snprintf(cmd, sizeof cmd, "%s quantize %s 2>/dev/null", t_sys2_bin(), src);
     ck_assert_int_eq(t_run(cmd, NULL), 2);
@@ -1017,6 +1032,163 @@ START_TEST(test_gguf_cli_quantize)
     ck_assert_ptr_nonnull(strstr(out, "usage: sys2 quantize"));
     free(out);
     rm_tmp(dst);
+}
+END_TEST
+
+/* ---- corrupt quantized tensors: every type sys2 reads ---- */
+
+/* The n_dims field of tensor name's info in a GGUF image (found by its length-prefixed name), or NULL. */
+static uint8_t *tensor_info(uint8_t *file, size_t len, const char *name) {
+    size_t n = strlen(name);
+    for (size_t i = 0; i + 8 + n + 4 <= len; i++) {
+        uint64_t l;
+        memcpy(&l, file + i, 8);
+        if (l == n && memcmp(file + i + 8, name, n) == 0) return file + i + 8 + n;
+    }
+    return NULL;
+}
+
+/* Writes one tensor of type (2 rows of ne0) with data to path through the writer. */
+static void write_one(const char *path, const char *name, int32_t type, int64_t ne0, const void *data) {
+    s2_gguf_writer *w = NULL;
+    s2_error err = {0};
+    ck_assert_int_eq(s2_gguf_writer_init(&w, &err), S2_OK);
+    const int64_t ne[2] = {ne0, 2};
+    ck_assert_msg(s2_gguf_add_tensor(w, name, type, 2, ne, data, &err) == S2_OK, "%s", err.msg);
+    ck_assert_msg(s2_gguf_write(w, path, &err) == S2_OK, "%s", err.msg);
+    s2_gguf_writer_free(w);
+}
+
+/* Truncated blocks, rows the block does not divide (with a hostile name, which comes back escaped), and NaN,
+ * Inf and absurd F16 scales: a clear error or defined values, never a crash (the suite runs under ASan). */
+START_TEST(test_gguf_corrupt_quant_blocks)
+{
+    static const struct { int32_t type; int d_off[2]; } types[] = {
+        {S2_TYPE_Q4_1, {0, 2}}, {S2_TYPE_Q5_0, {0, -1}},  {S2_TYPE_Q5_1, {0, 2}},   {S2_TYPE_Q2_K, {80, 82}},
+        {S2_TYPE_Q3_K, {108, -1}}, {S2_TYPE_Q4_K, {0, 2}}, {S2_TYPE_Q5_K, {0, 2}}, {S2_TYPE_Q6_K, {208, -1}},
+        {S2_TYPE_IQ4_NL, {0, -1}}, {S2_TYPE_IQ4_XS, {0, -1}}, {S2_TYPE_Q8_0, {0, -1}}, {S2_TYPE_Q4_0, {0, -1}},
+    };
+    char path[600];
+    snprintf(path, sizeof path, "%s/qblk.gguf", t_tmpdir());
+    uint64_t rng = 77;
+    for (size_t c = 0; c < sizeof types / sizeof types[0]; c++) {
+        int32_t type = types[c].type;
+        int64_t blk = s2_type_block(type), ne0 = blk == 256 ? 512 : 64;
+        size_t row = s2_type_row_size(type, ne0), bytes = 2 * row;
+        uint8_t *data = malloc(bytes);
+        for (size_t i = 0; i < bytes; i++) data[i] = (uint8_t)((rng = rng * 6364136223846793005ull + 1) >> 56);
+        s2_error err = {0};
+        s2_gguf *g = NULL;
+        const char *evil = "blk.0.\x1b[2Jevil\xff.weight";
+
+        /* 1. truncated: the last block's bytes are missing */
+        write_one(path, evil, type, ne0, data);
+        size_t len = 0;
+        uint8_t *file = (uint8_t *)t_read_file(path, &len);
+        ck_assert(t_write_file(path, file, len - 33)); /* past any padding after the data */
+        ck_assert_int_eq(s2_gguf_open(path, &g, &err), S2_E_FORMAT);
+        ck_assert_msg(strstr(err.msg, "past end of file") != NULL, "%s", err.msg);
+        ck_assert_msg(strstr(err.msg, "\\x1b[2Jevil\\xff.weight") != NULL && strchr(err.msg, 0x1b) == NULL, "%s",
+                      err.msg);
+
+        /* 2. rows the block does not divide: ne[0] patched to half a block */
+        uint8_t *info = tensor_info(file, len, evil);
+        ck_assert_ptr_nonnull(info);
+        uint64_t bad_ne0 = (uint64_t)blk / 2 * 3; /* 1.5 blocks: 384 or 48 */
+        memcpy(info + 4, &bad_ne0, 8);
+        ck_assert(t_write_file(path, file, len));
+        ck_assert_int_eq(s2_gguf_open(path, &g, &err), S2_E_FORMAT);
+        char want[96];
+        snprintf(want, sizeof want, "is not a multiple of %s's block %lld", s2_type_name(type), (long long)blk);
+        ck_assert_msg(strstr(err.msg, want) != NULL, "%s", err.msg);
+        ck_assert_ptr_null(strchr(err.msg, 0x1b));
+        free(file);
+
+        /* 3. scales: NaN, Inf and the largest half in every block's d (and dmin) */
+        static const uint16_t scales[3] = {0x7e00, 0x7c00, 0x7bff};
+        int32_t xt = s2_vec_dot_type(type);
+        float *xf = malloc((size_t)ne0 * sizeof(float)), *y = malloc((size_t)ne0 * sizeof(float));
+        uint8_t *xq = malloc(s2_type_row_size(xt, ne0));
+        for (int64_t i = 0; i < ne0; i++) xf[i] = (float)((i * 37) % 19) - 9.0f;
+        ck_assert_int_eq(s2_quantize_row(xt, xf, xq, ne0), S2_OK);
+        for (int k = 0; k < 3; k++) {
+            for (size_t b = 0; b < bytes / s2_type_block_bytes(type); b++)
+                for (int o = 0; o < 2; o++)
+                    if (types[c].d_off[o] >= 0) memcpy(data + b * s2_type_block_bytes(type) + types[c].d_off[o], &scales[k], 2);
+            write_one(path, "w", type, ne0, data);
+            ck_assert_msg(s2_gguf_open(path, &g, &err) == S2_OK, "%s", err.msg);
+            const s2_gguf_tensor *t = s2_gguf_find_tensor(g, "w");
+            int non_finite = 0;
+            for (int32_t level = 0; level <= s2_quant_set_simd(-1); level++) {
+                s2_quant_set_simd(level);
+                ck_assert_int_eq(s2_dequantize_row(type, t->data, y, ne0), S2_OK);
+                for (int64_t i = 0; i < ne0; i++) non_finite += !isfinite(y[i]);
+                float dot = s2_vec_dot(type, t->data, xq, ne0);
+                if (k < 2) ck_assert_msg(!isfinite(dot), "%s scale %04x: dot %g", s2_type_name(type), scales[k], (double)dot);
+            }
+            s2_quant_set_simd(-1);
+            if (k < 2) ck_assert_int_gt(non_finite, 0);
+            s2_gguf_free(g);
+            g = NULL;
+        }
+        free(xf);
+        free(y);
+        free(xq);
+        free(data);
+    }
+    rm_tmp(path);
+}
+END_TEST
+
+/* `sys2 info` prints tensor names and keys from a hostile file escaped: no raw escape byte reaches the terminal. */
+START_TEST(test_gguf_cli_info_escapes_names)
+{
+    char path[600], cmd[1400];
+    snprintf(path, sizeof path, "%s/evil.gguf", t_tmpdir());
+    s2_gguf_writer *w = NULL;
+    s2_error err = {0};
+    ck_assert_int_eq(s2_gguf_writer_init(&w, &err), S2_OK);
+    ck_assert_int_eq(s2_gguf_set_u32(w, "evil.\x1b]0;pwned\x07key", 1), S2_OK);
+    float data[64] = {0};
+    const int64_t ne[2] = {32, 2};
+    ck_assert_int_eq(s2_gguf_add_tensor(w, "t\x1b[2J\xfe", S2_TYPE_F32, 2, ne, data, &err), S2_OK);
+    ck_assert_int_eq(s2_gguf_write(w, path, &err), S2_OK);
+    s2_gguf_writer_free(w);
+    snprintf(cmd, sizeof cmd, "%s info -m %s", t_sys2_bin(), path);
+    char *out = NULL;
+    ck_assert_int_eq(t_run(cmd, &out), 0);
+    ck_assert_ptr_null(strchr(out, 0x1b));
+    ck_assert_ptr_null(strchr(out, 0x07));
+    ck_assert_msg(strstr(out, "t\\x1b[2J\\xfe") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "evil.\\x1b]0;pwned\\x07key") != NULL, "%s", out);
+    free(out);
+    rm_tmp(path);
+}
+END_TEST
+
+/* A model whose weight has a type sys2 does not read (iq2_xxs, patched into tiny-q4_0) is refused by name. */
+START_TEST(test_gguf_model_refuses_unread_type_by_name)
+{
+    const char *src = t_shared("models/quant/tiny-q4_0.gguf", "test_gguf_model_refuses_unread_type_by_name");
+    if (src == NULL) return;
+    size_t len = 0;
+    uint8_t *file = (uint8_t *)t_read_file(src, &len);
+    ck_assert_ptr_nonnull(file);
+    uint8_t *info = tensor_info(file, len, "blk.0.attn_q.weight");
+    ck_assert_ptr_nonnull(info);
+    uint32_t n_dims, iq2_xxs = 16;
+    memcpy(&n_dims, info, 4);
+    memcpy(info + 4 + 8 * n_dims, &iq2_xxs, 4); /* its 256-wide rows: 66 bytes instead of q4_0's 144, still inside */
+    char path[600];
+    snprintf(path, sizeof path, "%s/iq2.gguf", t_tmpdir());
+    ck_assert(t_write_file(path, file, len));
+    free(file);
+    s2_model *m = NULL;
+    s2_error err = {0};
+    ck_assert_int_eq(s2_model_load(path, NULL, &m, &err), S2_E_UNSUPPORTED);
+    ck_assert_ptr_null(m);
+    ck_assert_msg(strstr(err.msg, "blk.0.attn_q.weight has type iq2_xxs") != NULL, "%s", err.msg);
+    rm_tmp(path);
 }
 END_TEST
 
@@ -1043,6 +1215,8 @@ Suite *gguf_suite(void) {
     tcase_add_test(tcor, test_gguf_rejects_truncation_at_every_offset);
     tcase_add_test(tcor, test_gguf_survives_random_damage);
     tcase_add_test(tcor, test_gguf_many_tensors);
+    tcase_add_test(tcor, test_gguf_corrupt_quant_blocks);
+    tcase_add_test(tcor, test_gguf_model_refuses_unread_type_by_name);
     suite_add_tcase(s, tcor);
     TCase *tq = tcase_create("quantize");
     tcase_set_timeout(tq, 30);
@@ -1050,6 +1224,7 @@ Suite *gguf_suite(void) {
     tcase_add_test(tq, test_gguf_cli_info);
     tcase_add_test(tq, test_gguf_cli_info_odd_values);
     tcase_add_test(tq, test_gguf_cli_quantize);
+    tcase_add_test(tq, test_gguf_cli_info_escapes_names);
     suite_add_tcase(s, tq);
     return s;
 }

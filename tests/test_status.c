@@ -27,11 +27,28 @@ START_TEST(test_status_strings_are_distinct)
 }
 END_TEST
 
+/* s2_escape: valid UTF-8 kept, control bytes, DEL, invalid UTF-8 (overlong, surrogate, stray continuation,
+ * cut sequence) and backslashes escaped; a cut keeps whole escapes and ends in "...". */
+START_TEST(test_status_escape)
+{
+    char b[64];
+    const char *in = "a\x1b[2J\\b\xc3\xa9\x7f\n\xc0\xaf\xed\xa0\x80\x80z\xe2\x82";
+    ck_assert_str_eq(s2_escape(b, sizeof b, in, strlen(in)),
+                     "a\\x1b[2J\\\\b\xc3\xa9\\x7f\\x0a\\xc0\\xaf\\xed\\xa0\\x80\\x80z\\xe2\\x82");
+    ck_assert_str_eq(s2_escape(b, sizeof b, "\xf0\x9f\x98\x80 ok", 7), "\xf0\x9f\x98\x80 ok");
+    ck_assert_str_eq(s2_escape(b, sizeof b, "x\0y", 3), "x\\x00y");
+    ck_assert_str_eq(s2_escape(b, 10, "\x01\x02\x03\x04", 4), "\\x01...");
+    ck_assert_str_eq(s2_escape(b, 1, "abc", 3), "");
+    ck_assert_str_eq(s2_escape(b, sizeof b, "plain name.weight", 17), "plain name.weight");
+}
+END_TEST
+
 Suite *status_suite(void) {
     Suite *s = suite_create("status");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_status_error_set_formats_and_returns_code);
     tcase_add_test(tc, test_status_strings_are_distinct);
+    tcase_add_test(tc, test_status_escape);
     suite_add_tcase(s, tc);
     return s;
 }

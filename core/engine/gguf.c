@@ -143,7 +143,11 @@ typedef struct reader {
     size_t size, pos;
     const char *name; /* for messages */
     s2_error *err;
+    char esc[128];    /* a key or tensor name from the file, escaped for one message (ESC) */
 } reader;
+
+/* Names read from the file go into messages escaped (s2_escape): a hostile file must not write to a terminal. */
+#define ESC(r, s) s2_escape((r)->esc, sizeof (r)->esc, (s), strlen(s))
 
 static s2_status rd_need(reader *r, size_t n, const char *what) {
     if (n > r->size - r->pos)
@@ -203,7 +207,7 @@ static s2_status rd_value_type(reader *r, uint32_t *t, const char *key, const ch
     s2_status st = rd_u32(r, t, what);
     if (st != S2_OK) return st;
     if (*t >= S2_GGUF_N_TYPES)
-        return s2_error_set(r->err, S2_E_FORMAT, "%s: key '%s' at byte %zu: invalid %s %u", r->name, key, at, what,
+        return s2_error_set(r->err, S2_E_FORMAT, "%s: key '%s' at byte %zu: invalid %s %u", r->name, ESC(r, key), at, what,
                             *t);
     return S2_OK;
 }
@@ -227,7 +231,7 @@ static s2_status rd_value(reader *r, s2_gguf_kv *kv) {
     if ((st = rd_value_type(r, &et, kv->key, "array element type")) != S2_OK) return st;
     if (et == S2_GGUF_ARRAY)
         return s2_error_set(r->err, S2_E_FORMAT, "%s: key '%s' at byte %zu: nested arrays are not supported", r->name,
-                            kv->key, r->pos - 4);
+                            ESC(r, kv->key), r->pos - 4);
     kv->arr_type = (s2_gguf_type)et;
     size_t at = r->pos;
     uint64_t n;
@@ -238,21 +242,21 @@ static s2_status rd_value(reader *r, s2_gguf_kv *kv) {
         if (n > left / 8)
             return s2_error_set(r->err, S2_E_FORMAT,
                                 "%s: key '%s' at byte %zu: array length %llu past end of file (%zu bytes left)",
-                                r->name, kv->key, at, (unsigned long long)n, left);
+                                r->name, ESC(r, kv->key), at, (unsigned long long)n, left);
         kv->strs = calloc(n ? (size_t)n : 1, sizeof *kv->strs);
-        if (kv->strs == NULL) return s2_error_set(r->err, S2_E_NOMEM, "%s: key '%s': out of memory", r->name, kv->key);
+        if (kv->strs == NULL) return s2_error_set(r->err, S2_E_NOMEM, "%s: key '%s': out of memory", r->name, ESC(r, kv->key));
         kv->n = n;
         for (uint64_t j = 0; j < n; j++)
-            if ((st = rd_string(r, &kv->strs[j], "array string")) != S2_OK) return s2_error_prefix(r->err, kv->key);
+            if ((st = rd_string(r, &kv->strs[j], "array string")) != S2_OK) return s2_error_prefix(r->err, ESC(r, kv->key));
         return S2_OK;
     }
     size_t es = gguf_type_size(kv->arr_type), bytes;
     if (__builtin_mul_overflow(n, es, &bytes) || bytes > left)
         return s2_error_set(r->err, S2_E_FORMAT,
                             "%s: key '%s' at byte %zu: array length %llu x %zu bytes past end of file (%zu left)",
-                            r->name, kv->key, at, (unsigned long long)n, es, left);
+                            r->name, ESC(r, kv->key), at, (unsigned long long)n, es, left);
     kv->arr = malloc(bytes ? bytes : 1);
-    if (kv->arr == NULL) return s2_error_set(r->err, S2_E_NOMEM, "%s: key '%s': out of memory", r->name, kv->key);
+    if (kv->arr == NULL) return s2_error_set(r->err, S2_E_NOMEM, "%s: key '%s': out of memory", r->name, ESC(r, kv->key));
     memcpy(kv->arr, r->p + r->pos, bytes);
     if (et == S2_GGUF_BOOL) /* a C bool must hold 0 or 1 */
         for (size_t j = 0; j < bytes; j++) ((uint8_t *)kv->arr)[j] = ((uint8_t *)kv->arr)[j] != 0;
@@ -322,7 +326,7 @@ static s2_status read_tensor_info(reader *r, s2_gguf_tensor *t, int64_t i) {
     if ((st = rd_u32(r, &n_dims, "tensor n_dims")) != S2_OK) return st;
     if (n_dims < 1 || n_dims > GGUF_MAX_DIMS)
         return s2_error_set(r->err, S2_E_FORMAT, "%s: tensor %lld '%s' at byte %zu: n_dims %u not in [1, %d]",
-                            r->name, (long long)i, t->name, at, n_dims, GGUF_MAX_DIMS);
+                            r->name, (long long)i, ESC(r, t->name), at, n_dims, GGUF_MAX_DIMS);
     t->n_dims = (int32_t)n_dims;
     for (int d = 0; d < GGUF_MAX_DIMS; d++) t->ne[d] = 1;
     int64_t nel = 1;
@@ -331,25 +335,25 @@ static s2_status read_tensor_info(reader *r, s2_gguf_tensor *t, int64_t i) {
         if ((st = rd_u64(r, &ne, "tensor ne")) != S2_OK) return st;
         if (ne > (uint64_t)INT64_MAX)
             return s2_error_set(r->err, S2_E_FORMAT, "%s: tensor '%s': ne[%u] = %llu exceeds INT64_MAX", r->name,
-                                t->name, d, (unsigned long long)ne);
+                                ESC(r, t->name), d, (unsigned long long)ne);
         t->ne[d] = (int64_t)ne;
         if (__builtin_mul_overflow(nel, t->ne[d], &nel))
             return s2_error_set(r->err, S2_E_FORMAT, "%s: tensor '%s': element count overflows int64 at ne[%u]",
-                                r->name, t->name, d);
+                                r->name, ESC(r, t->name), d);
     }
     uint32_t type;
     if ((st = rd_u32(r, &type, "tensor type")) != S2_OK) return st;
     if (!s2_type_known((int32_t)type) || type > INT32_MAX)
-        return s2_error_set(r->err, S2_E_FORMAT, "%s: tensor '%s': unknown tensor type %u", r->name, t->name, type);
+        return s2_error_set(r->err, S2_E_FORMAT, "%s: tensor '%s': unknown tensor type %u", r->name, ESC(r, t->name), type);
     t->type = (int32_t)type;
     int64_t block = s2_type_block(t->type);
     if (t->ne[0] % block != 0)
         return s2_error_set(r->err, S2_E_FORMAT, "%s: tensor '%s': ne[0] = %lld is not a multiple of %s's block %lld",
-                            r->name, t->name, (long long)t->ne[0], s2_type_name(t->type), (long long)block);
+                            r->name, ESC(r, t->name), (long long)t->ne[0], s2_type_name(t->type), (long long)block);
     size_t row = s2_type_row_size(t->type, t->ne[0]);
     uint64_t rows = t->ne[0] > 0 ? (uint64_t)(nel / t->ne[0]) : 0; /* an empty tensor has no bytes */
     if (__builtin_mul_overflow(row, rows, &t->nbytes))
-        return s2_error_set(r->err, S2_E_FORMAT, "%s: tensor '%s': byte size overflows", r->name, t->name);
+        return s2_error_set(r->err, S2_E_FORMAT, "%s: tensor '%s': byte size overflows", r->name, ESC(r, t->name));
     return rd_u64(r, &t->offset, "tensor offset");
 }
 
@@ -372,12 +376,12 @@ static s2_status build_name_tables(s2_gguf *g, reader *r) {
     if (g->kv_sorted == NULL) return s2_error_set(r->err, S2_E_NOMEM, "%s: out of memory (key table)", r->name);
     if (dup >= 0)
         return s2_error_set(r->err, S2_E_FORMAT, "%s: duplicate key '%s' (kv %lld and %lld)", r->name,
-                            g->kv[dup].key, (long long)first, (long long)dup);
+                            ESC(r, g->kv[dup].key), (long long)first, (long long)dup);
     dup = sort_names(&tt, g->n_tensors, &g->tensor_sorted, &first);
     if (g->tensor_sorted == NULL) return s2_error_set(r->err, S2_E_NOMEM, "%s: out of memory (tensor table)", r->name);
     if (dup >= 0)
         return s2_error_set(r->err, S2_E_FORMAT, "%s: duplicate tensor name '%s' (tensors %lld and %lld)", r->name,
-                            g->tensors[dup].name, (long long)first, (long long)dup);
+                            ESC(r, g->tensors[dup].name), (long long)first, (long long)dup);
     return S2_OK;
 }
 
@@ -395,11 +399,11 @@ static s2_status place_data(s2_gguf *g, reader *r) {
         s2_gguf_tensor *t = &g->tensors[i];
         if (t->offset % a != 0)
             return s2_error_set(r->err, S2_E_FORMAT, "%s: tensor '%s': offset %llu is not a multiple of the alignment %zu",
-                                r->name, t->name, (unsigned long long)t->offset, a);
+                                r->name, ESC(r, t->name), (unsigned long long)t->offset, a);
         if (t->offset > data_size || t->nbytes > data_size - t->offset)
             return s2_error_set(r->err, S2_E_FORMAT,
                                 "%s: tensor '%s': data [%llu, +%zu) past end of file (data section holds %zu bytes)",
-                                r->name, t->name, (unsigned long long)t->offset, t->nbytes, data_size);
+                                r->name, ESC(r, t->name), (unsigned long long)t->offset, t->nbytes, data_size);
         t->data = r->p + off + t->offset;
     }
     return S2_OK;
@@ -934,81 +938,4 @@ s2_status s2_gguf_write(const s2_gguf_writer *w, const char *path, s2_error *err
         close(dfd);
     }
     return S2_OK;
-}
-
-/* ---- conversion ---- */
-
-/* llama.cpp's LLAMA_FTYPE_MOSTLY_* for the types we write; -1 for the others. */
-static int32_t ftype_of(int32_t type) {
-    switch (type) {
-    case S2_TYPE_F32: return 0;
-    case S2_TYPE_F16: return 1;
-    case S2_TYPE_Q4_0: return 2;
-    case S2_TYPE_Q8_0: return 7;
-    case S2_TYPE_BF16: return 32;
-    default: return -1;
-    }
-}
-
-/* Converts tensor t to type into a malloc'd buffer (*out). */
-static s2_status convert_tensor(const s2_gguf_tensor *t, int32_t type, void **out, s2_error *err) {
-    int64_t n = t->ne[0], rows = t->ne[1] * t->ne[2] * t->ne[3];
-    size_t in_row = s2_type_row_size(t->type, n), out_row = s2_type_row_size(type, n), bytes;
-    if (__builtin_mul_overflow(out_row, (size_t)rows, &bytes) || (uint64_t)n > SIZE_MAX / sizeof(float))
-        return s2_error_set(err, S2_E_NOMEM, "tensor '%s': too large to convert", t->name);
-    uint8_t *buf = malloc(bytes ? bytes : 1);
-    float *tmp = malloc(n ? (size_t)n * sizeof(float) : 1);
-    if (buf == NULL || tmp == NULL) {
-        free(buf);
-        free(tmp);
-        return s2_error_set(err, S2_E_NOMEM, "tensor '%s': out of memory (%zu bytes)", t->name, bytes);
-    }
-    s2_status st = S2_OK;
-    for (int64_t r = 0; r < rows && st == S2_OK; r++) {
-        st = s2_dequantize_row(t->type, (const uint8_t *)t->data + (size_t)r * in_row, tmp, n);
-        if (st == S2_OK) st = s2_quantize_row(type, tmp, buf + (size_t)r * out_row, n);
-    }
-    free(tmp);
-    if (st != S2_OK) {
-        free(buf);
-        return s2_error_set(err, st, "tensor '%s': cannot convert %s to %s", t->name, s2_type_name(t->type),
-                            s2_type_name(type));
-    }
-    *out = buf;
-    return S2_OK;
-}
-
-s2_status s2_gguf_quantize(const char *in, const char *out, int32_t type, s2_error *err) {
-    int32_t ftype = ftype_of(type);
-    if (ftype < 0)
-        return s2_error_set(err, S2_E_ARG, "quantize: type %d (%s) is not one of f32, f16, bf16, q8_0, q4_0", type,
-                            s2_type_name(type) ? s2_type_name(type) : "unknown");
-    s2_gguf *g = NULL;
-    s2_gguf_writer *w = NULL;
-    void **bufs = NULL; /* converted data, alive until the write */
-    s2_status st = s2_gguf_open(in, &g, err);
-    if (st == S2_OK) st = s2_gguf_writer_init(&w, err);
-    if (st == S2_OK && (bufs = calloc((size_t)s2_gguf_n_tensors(g) + 1, sizeof *bufs)) == NULL)
-        st = s2_error_set(err, S2_E_NOMEM, "quantize: out of memory");
-    for (int64_t i = 0; st == S2_OK && i < s2_gguf_n_kv(g); i++)
-        if ((st = s2_gguf_set_kv(w, s2_gguf_kv_at(g, i))) != S2_OK)
-            s2_error_set(err, st, "quantize: cannot copy key %s", s2_gguf_kv_at(g, i)->key);
-    if (st == S2_OK && (st = s2_gguf_set_u32(w, "general.file_type", (uint32_t)ftype)) != S2_OK)
-        s2_error_set(err, st, "quantize: cannot set general.file_type");
-    for (int64_t i = 0; st == S2_OK && i < s2_gguf_n_tensors(g); i++) {
-        const s2_gguf_tensor *t = s2_gguf_tensor_at(g, i);
-        bool convert = t->n_dims == 2 && t->type != type && s2_type_supported(t->type) &&
-                       t->ne[0] % s2_type_block(type) == 0;
-        if (convert) st = convert_tensor(t, type, &bufs[i], err);
-        if (st == S2_OK)
-            st = s2_gguf_add_tensor(w, t->name, convert ? type : t->type, t->n_dims, t->ne,
-                                    convert ? bufs[i] : t->data, err);
-    }
-    if (st == S2_OK) st = s2_gguf_write(w, out, err);
-    if (bufs != NULL)
-        for (int64_t i = 0; i < s2_gguf_n_tensors(g); i++) free(bufs[i]);
-    free(bufs);
-    s2_gguf_writer_free(w);
-    s2_gguf_free(g);
-    return st;
 }

@@ -95,13 +95,34 @@ s2_status s2_gguf_add_tensor(s2_gguf_writer *w, const char *name, int32_t type, 
 /* Writes a GGUF v3 file: to path.tmp, fsync, then rename, so a crash never leaves a half-written path. */
 s2_status s2_gguf_write(const s2_gguf_writer *w, const char *path, s2_error *err);
 
-/* ---- conversion ---- */
+/* ---- conversion (quantize.c) ---- */
 
-/* Rewrites the GGUF file in as out with its 2-D tensors in type (S2_TYPE_F32, F16, BF16, Q8_0 or Q4_0): every
- * metadata key is copied, general.file_type is set to llama.cpp's file type (0 F32, 1 F16, 2 Q4_0, 7 Q8_0,
- * 32 BF16), and each 2-D tensor whose type we can dequantize and whose ne[0] is a multiple of type's block is
- * converted row by row (s2_quantize_row of s2_dequantize_row); every other tensor (norms, odd widths, types we
- * cannot read) is copied unchanged. out is written atomically (s2_gguf_write). S2_E_ARG for another type. */
+/* Rewrites the GGUF file in as out with every 2-D tensor in type (any type s2_type_writable accepts): every
+ * metadata key is copied, general.file_type is set to llama.cpp's file type for type, and each 2-D tensor whose
+ * type we can dequantize and whose ne[0] is a multiple of type's block is converted row by row (s2_quantize_row
+ * of s2_dequantize_row); every other tensor (norms, odd widths, types we cannot read) is copied unchanged. This
+ * is llama-quantize --pure. out is written atomically (s2_gguf_write). S2_E_ARG for a type sys2 cannot write. */
 s2_status s2_gguf_quantize(const char *in, const char *out, int32_t type, s2_error *err);
+
+/* As llama-quantize IN OUT MIX makes a file: mix is one of s2_quant_mix_names() ("q4_k_m", "q8_0", "f16", ...);
+ * each weight gets the type llama-quantize's rules give it (output.weight Q6_K, more bits for some layers'
+ * attn_v and ffn_down in the _M mixes, and a fallback where 256 does not divide a K-quant's rows: Q4_K -> Q5_0,
+ * Q5_K -> Q5_1, Q6_K -> Q8_0, then F16 if the block still does not divide). S2_E_ARG for an unknown mix. */
+typedef struct s2_quantize_params {
+    /* called after each tensor (done of total, its name borrowed for the call); NULL: silent */
+    void (*progress)(void *user, int64_t done, int64_t total, const char *name);
+    void *user;
+} s2_quantize_params;
+s2_status s2_gguf_quantize_mix(const char *in, const char *out, const char *mix, const s2_quantize_params *params,
+                               s2_error *err);
+/* llama.cpp's general.file_type for a file whose weights are all in type (the first mix of that base type:
+ * 14 for Q4_K, 16 for Q5_K); -1 for a type sys2 does not write. */
+int32_t s2_quant_ftype(int32_t type);
+/* The mixes, space-separated, for usage lines ("f32 f16 bf16 q8_0 ..."). Static. */
+const char *s2_quant_mix_names(void);
+/* The type the mix gives tensor name (ne0 x rows, n_dims, layer counts from the file), or its own type when it
+ * stays; exposed for the tests that hold the rules to llama-quantize's files. n_layer: the file's layer count. */
+int32_t s2_quant_mix_tensor_type(const char *mix, const char *name, int32_t cur_type, int32_t n_dims, int64_t ne0,
+                                 int32_t n_layer, bool has_output);
 
 #endif

@@ -44,7 +44,7 @@ static s2_status write_hparams(s2_gguf_writer *w, const s2_hparams *hp, const ch
 #define SETF32(k, v) (snprintf(key, sizeof key, "%s." k, arch), s2_gguf_set_f32(w, key, (float)(v)))
     s2_status st = s2_gguf_set_str(w, "general.architecture", arch);
     if (st == S2_OK) st = s2_gguf_set_str(w, "general.name", name);
-    if (st == S2_OK) st = s2_gguf_set_u32(w, "general.file_type", type == S2_TYPE_F32 ? 0 : type == S2_TYPE_F16 ? 1 : type == S2_TYPE_Q4_0 ? 2 : type == S2_TYPE_Q8_0 ? 7 : 32);
+    if (st == S2_OK) st = s2_gguf_set_u32(w, "general.file_type", (uint32_t)s2_quant_ftype(type));
     if (st == S2_OK) st = SETU32("context_length", hp->n_ctx_train);
     if (st == S2_OK) st = SETU32("embedding_length", hp->n_embd);
     if (st == S2_OK) st = SETU32("block_count", hp->n_layer);
@@ -154,7 +154,7 @@ s2_status s2_model_init_random(const s2_init_params *params, const char *path, s
                             "init-model: bad shape dim %d, layers %d, heads %d, kv-heads %d, ff %d, ctx %d (heads must "
                             "divide dim into even head sizes, kv-heads must divide heads)",
                             p.n_embd, p.n_layer, p.n_head, p.n_head_kv, p.n_ff, p.n_ctx);
-    if (!s2_type_supported(p.type)) return s2_error_set(err, S2_E_ARG, "init-model: unsupported weight type %d", p.type);
+    if (!s2_type_writable(p.type)) return s2_error_set(err, S2_E_ARG, "init-model: unsupported weight type %d", p.type);
     s2_gguf_writer *w = NULL;
     s2_status st = s2_gguf_writer_init(&w, err);
     if (st != S2_OK) return st;
@@ -224,7 +224,7 @@ static s2_status add_vector(s2_gguf_writer *w, const char *name, const float *x,
 }
 
 s2_status s2_model_save_gguf(const s2_model *m, const char *path, int32_t type, s2_error *err) {
-    if (!s2_type_supported(type)) return s2_error_set(err, S2_E_ARG, "save: unsupported weight type %d", type);
+    if (!s2_type_writable(type)) return s2_error_set(err, S2_E_ARG, "save: unsupported weight type %d", type);
     if (m->layers == NULL) return s2_error_set(err, S2_E_ARG, "save: the model has no weights (vocab only)");
     const s2_hparams *hp = &m->hp;
     s2_gguf_writer *w = NULL;

@@ -137,7 +137,7 @@ static s2_status bind_weight(s2_model *m, const char *name, int64_t n_in, int64_
                             (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2], (long long)n_in,
                             (long long)n_out);
     if (!s2_type_supported(t->type))
-        return s2_error_set(err, S2_E_UNSUPPORTED, "tensor %s has type %s (supported: f32 f16 bf16 q8_0 q4_0)", name,
+        return s2_error_set(err, S2_E_UNSUPPORTED, "tensor %s has type %s (supported: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k q4_k q5_k q6_k iq4_nl iq4_xs)", name,
                             s2_type_name(t->type) ? s2_type_name(t->type) : "unknown");
     w->data = t->data;
     w->type = t->type;

@@ -48,12 +48,13 @@ static s2_status matmul_dot(float *y, const float *x, const s2_weight *w, int64_
     }
     const char *W = w->data;
     int64_t n_out = w->n_out, n_in = w->n_in;
+    s2_dot_fn dot = s2_vec_dot_fn(w->type); /* the type table's kernel for this SIMD level, looked up once */
+    if (dot == NULL) return S2_E_UNSUPPORTED;
     /* each weight row is read once for all R rows */
 #pragma omp parallel for schedule(static) if (R * n_out * n_in >= (1 << 20))
     for (int64_t o = 0; o < n_out; o++) {
         const void *row = W + (size_t)o * w->row_bytes;
-        for (int64_t r = 0; r < R; r++)
-            y[r * n_out + o] = s2_vec_dot(w->type, row, (const char *)xq + (size_t)r * xrow, n_in);
+        for (int64_t r = 0; r < R; r++) y[r * n_out + o] = dot(row, (const char *)xq + (size_t)r * xrow, n_in);
     }
     return S2_OK;
 }

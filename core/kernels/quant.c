@@ -1,5 +1,6 @@
-/* quant.c: tensor element types in ggml's numbering: block sizes, F16/BF16 conversions, dequantization,
- * quantization and dot products of stored rows.
+/* quant.c: tensor element types in ggml's numbering: the one table of type traits (at the end of the file: a type
+ * is one row), F16/BF16 conversions, the F32/F16/BF16/Q8_0/Q4_0 kernels, and the dispatch that picks a row's
+ * kernel for the SIMD level in use (the other types' kernels are in kquant.c and kquant_simd.c).
  *
  * Block layouts are ggml's (ggml-common.h). The fast kernels pick AVX2/FMA or AVX-512 code at run time
  * (__builtin_cpu_supports), so the build needs no -march flag; each has a scalar fallback and a naive twin
@@ -9,55 +10,41 @@
 #include <string.h>
 #include <strings.h>
 
+#include "kernels.h"
 #include "quant.h"
 
-/* ---- type table ---- */
+/* ---- type table (the rows are at the end of this file, after the kernels they point to) ---- */
 
-typedef struct type_info {
-    const char *name;
-    int64_t block;      /* elements per block */
-    size_t block_bytes; /* bytes per block */
-} type_info;
+static const s2_type_traits traits[S2_TYPE_COUNT];
 
-/* ggml's type_traits (ggml.c): ids 4, 5, 31-33 and 36-38 were removed from the format and stay unknown. */
-static const type_info types[S2_TYPE_COUNT] = {
-    [0] = {"f32", 1, 4},        [1] = {"f16", 1, 2},         [2] = {"q4_0", 32, 18},
-    [3] = {"q4_1", 32, 20},     [6] = {"q5_0", 32, 22},      [7] = {"q5_1", 32, 24},
-    [8] = {"q8_0", 32, 34},     [9] = {"q8_1", 32, 36},      [10] = {"q2_k", 256, 84},
-    [11] = {"q3_k", 256, 110},  [12] = {"q4_k", 256, 144},   [13] = {"q5_k", 256, 176},
-    [14] = {"q6_k", 256, 210},  [15] = {"q8_k", 256, 292},   [16] = {"iq2_xxs", 256, 66},
-    [17] = {"iq2_xs", 256, 74}, [18] = {"iq3_xxs", 256, 98}, [19] = {"iq1_s", 256, 50},
-    [20] = {"iq4_nl", 32, 18},  [21] = {"iq3_s", 256, 110},  [22] = {"iq2_s", 256, 82},
-    [23] = {"iq4_xs", 256, 136}, [24] = {"i8", 1, 1},        [25] = {"i16", 1, 2},
-    [26] = {"i32", 1, 4},       [27] = {"i64", 1, 8},        [28] = {"f64", 1, 8},
-    [29] = {"iq1_m", 256, 56},  [30] = {"bf16", 1, 2},       [34] = {"tq1_0", 256, 54},
-    [35] = {"tq2_0", 256, 66},  [39] = {"mxfp4", 32, 17},
-};
-
-bool s2_type_known(int32_t type) { return type >= 0 && type < S2_TYPE_COUNT && types[type].name != NULL; }
-
-bool s2_type_supported(int32_t type) {
-    return type == S2_TYPE_F32 || type == S2_TYPE_F16 || type == S2_TYPE_BF16 || type == S2_TYPE_Q8_0 ||
-           type == S2_TYPE_Q4_0;
+const s2_type_traits *s2_type_traits_get(int32_t type) {
+    return type >= 0 && type < S2_TYPE_COUNT && traits[type].name != NULL ? &traits[type] : NULL;
 }
 
-const char *s2_type_name(int32_t type) { return s2_type_known(type) ? types[type].name : NULL; }
+bool s2_type_known(int32_t type) { return s2_type_traits_get(type) != NULL; }
+
+bool s2_type_supported(int32_t type) {
+    const s2_type_traits *t = s2_type_traits_get(type);
+    return t != NULL && t->to_f32[S2_SIMD_NAIVE] != NULL && t->dot[S2_SIMD_NAIVE] != NULL;
+}
+
+const char *s2_type_name(int32_t type) { return s2_type_known(type) ? traits[type].name : NULL; }
 
 int32_t s2_type_from_name(const char *name) {
     if (name == NULL) return -1;
     for (int32_t t = 0; t < S2_TYPE_COUNT; t++)
-        if (types[t].name != NULL && strcasecmp(types[t].name, name) == 0) return t;
+        if (traits[t].name != NULL && strcasecmp(traits[t].name, name) == 0) return t;
     return -1;
 }
 
-int64_t s2_type_block(int32_t type) { return s2_type_known(type) ? types[type].block : 0; }
+int64_t s2_type_block(int32_t type) { return s2_type_known(type) ? traits[type].block : 0; }
 
-size_t s2_type_block_bytes(int32_t type) { return s2_type_known(type) ? types[type].block_bytes : 0; }
+size_t s2_type_block_bytes(int32_t type) { return s2_type_known(type) ? traits[type].bytes : 0; }
 
 size_t s2_type_row_size(int32_t type, int64_t n) {
-    if (!s2_type_known(type) || n < 0 || n % types[type].block != 0) return 0;
+    if (!s2_type_known(type) || n < 0 || n % traits[type].block != 0) return 0;
     size_t bytes;
-    if (__builtin_mul_overflow((uint64_t)(n / types[type].block), types[type].block_bytes, &bytes)) return 0;
+    if (__builtin_mul_overflow((uint64_t)(n / traits[type].block), traits[type].bytes, &bytes)) return 0;
     return bytes;
 }
 
@@ -264,31 +251,6 @@ AVX2 static void dequant_q4_0_avx2(const blk_q4_0 *src, float *dst, int64_t n) {
 }
 #endif
 
-s2_status s2_dequantize_row(int32_t type, const void *src, float *dst, int64_t n) {
-    if (!s2_type_supported(type)) return S2_E_UNSUPPORTED;
-    if (n < 0 || n % s2_type_block(type) != 0) return S2_E_ARG;
-#ifdef S2_X86
-    bool avx2 = simd_level >= 1;
-#else
-    bool avx2 = false;
-#endif
-    switch (type) {
-    case S2_TYPE_F32: memcpy(dst, src, (size_t)n * sizeof(float)); break;
-#ifdef S2_X86
-    case S2_TYPE_F16: avx2 ? dequant_f16_avx2(src, dst, n) : dequant_f16_scalar(src, dst, n); break;
-    case S2_TYPE_BF16: avx2 ? dequant_bf16_avx2(src, dst, n) : dequant_bf16_scalar(src, dst, n); break;
-    case S2_TYPE_Q8_0: avx2 ? dequant_q8_0_avx2(src, dst, n) : dequant_q8_0_scalar(src, dst, n); break;
-    case S2_TYPE_Q4_0: avx2 ? dequant_q4_0_avx2(src, dst, n) : dequant_q4_0_scalar(src, dst, n); break;
-#else
-    case S2_TYPE_F16: dequant_f16_scalar(src, dst, n); break;
-    case S2_TYPE_BF16: dequant_bf16_scalar(src, dst, n); break;
-    case S2_TYPE_Q8_0: dequant_q8_0_scalar(src, dst, n); break;
-    case S2_TYPE_Q4_0: dequant_q4_0_scalar(src, dst, n); break;
-#endif
-    }
-    (void)avx2;
-    return S2_OK;
-}
 
 /* ---- naive twins: bytes in, one element at a time, from the published layout only ---- */
 
@@ -334,7 +296,13 @@ void s2_dequantize_row_naive(int32_t type, const void *src, float *dst, int64_t 
             dst[i] = half_naive(blk[0], blk[1]) * (float)(q - 8);
             break;
         }
-        default: dst[i] = NAN; break;
+        default: /* the other types' naive twins are their table rows (kquant.c), written the same way */
+            if (s2_type_known(type) && traits[type].to_f32[S2_SIMD_NAIVE] != NULL) {
+                traits[type].to_f32[S2_SIMD_NAIVE](src, dst, n);
+                return;
+            }
+            dst[i] = NAN;
+            break;
         }
     }
 }
@@ -427,36 +395,6 @@ AVX2 static void quant_f16_avx2(const float *src, uint16_t *dst, int64_t n) {
 }
 #endif
 
-s2_status s2_quantize_row(int32_t type, const float *src, void *dst, int64_t n) {
-    if (!s2_type_supported(type)) return S2_E_UNSUPPORTED;
-    if (n < 0 || n % s2_type_block(type) != 0) return S2_E_ARG;
-    switch (type) {
-    case S2_TYPE_F32: memcpy(dst, src, (size_t)n * sizeof(float)); break;
-    case S2_TYPE_F16:
-#ifdef S2_X86
-        if (simd_level >= 1) {
-            quant_f16_avx2(src, dst, n);
-            break;
-        }
-#endif
-        for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = s2_fp32_to_fp16(src[i]);
-        break;
-    case S2_TYPE_BF16:
-        for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = s2_fp32_to_bf16(src[i]);
-        break;
-    case S2_TYPE_Q8_0:
-#ifdef S2_X86
-        if (simd_level >= 1) {
-            quant_q8_0_avx2(src, dst, n);
-            break;
-        }
-#endif
-        quant_q8_0(src, dst, n);
-        break;
-    case S2_TYPE_Q4_0: quant_q4_0(src, dst, n); break;
-    }
-    return S2_OK;
-}
 
 /* ---- dot products: scalar ---- */
 
@@ -704,39 +642,132 @@ AVX512 static float dot_q4_0_avx512(const blk_q4_0 *a, const blk_q8_0 *x, int64_
 }
 #endif
 
-int32_t s2_vec_dot_type(int32_t type) {
-    return (type == S2_TYPE_Q8_0 || type == S2_TYPE_Q4_0) ? S2_TYPE_Q8_0 : S2_TYPE_F32;
+
+/* ---- the table's signatures: (void *) adapters over the typed kernels above ---- */
+
+#define TO_F32(f) static void f##_v(const void *src, float *dst, int64_t n) { f(src, dst, n); }
+#define FROM_F32(f) static void f##_v(const float *src, void *dst, int64_t n) { f(src, dst, n); }
+#define DOT(f) static float f##_v(const void *a, const void *x, int64_t n) { return f(a, x, n); }
+
+static void copy_f32(const void *src, float *dst, int64_t n) { memcpy(dst, src, (size_t)n * sizeof(float)); }
+static void copy_from_f32(const float *src, void *dst, int64_t n) { memcpy(dst, src, (size_t)n * sizeof(float)); }
+static void quant_f16_scalar(const float *src, void *dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = s2_fp32_to_fp16(src[i]);
+}
+static void quant_bf16_scalar(const float *src, void *dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = s2_fp32_to_bf16(src[i]);
 }
 
-float s2_vec_dot(int32_t type, const void *row, const void *x, int64_t n) {
+TO_F32(dequant_f16_scalar) TO_F32(dequant_bf16_scalar) TO_F32(dequant_q8_0_scalar) TO_F32(dequant_q4_0_scalar)
+FROM_F32(quant_q8_0) FROM_F32(quant_q4_0)
+DOT(dot_f32_scalar) DOT(dot_f16_scalar) DOT(dot_bf16_scalar) DOT(dot_q8_0_scalar) DOT(dot_q4_0_scalar)
 #ifdef S2_X86
-    if (simd_level >= 2) {
-        switch (type) {
-        case S2_TYPE_F32: return dot_f32_avx512(row, x, n);
-        case S2_TYPE_F16: return dot_f16_avx512(row, x, n);
-        case S2_TYPE_BF16: return dot_bf16_avx512(row, x, n);
-        case S2_TYPE_Q8_0: return dot_q8_0_avx512(row, x, n);
-        case S2_TYPE_Q4_0: return dot_q4_0_avx512(row, x, n);
-        default: return NAN;
-        }
-    }
-    if (simd_level == 1) {
-        switch (type) {
-        case S2_TYPE_F32: return dot_f32_avx2(row, x, n);
-        case S2_TYPE_F16: return dot_f16_avx2(row, x, n);
-        case S2_TYPE_BF16: return dot_bf16_avx2(row, x, n);
-        case S2_TYPE_Q8_0: return dot_q8_0_avx2(row, x, n);
-        case S2_TYPE_Q4_0: return dot_q4_0_avx2(row, x, n);
-        default: return NAN;
-        }
-    }
+TO_F32(dequant_f16_avx2) TO_F32(dequant_bf16_avx2) TO_F32(dequant_q8_0_avx2) TO_F32(dequant_q4_0_avx2)
+FROM_F32(quant_q8_0_avx2) FROM_F32(quant_f16_avx2)
+DOT(dot_f32_avx2) DOT(dot_f16_avx2) DOT(dot_bf16_avx2) DOT(dot_q8_0_avx2) DOT(dot_q4_0_avx2)
+DOT(dot_f32_avx512) DOT(dot_f16_avx512) DOT(dot_bf16_avx512) DOT(dot_q8_0_avx512) DOT(dot_q4_0_avx512)
+#define X86(f) f
+#else
+#define X86(f) NULL
 #endif
-    switch (type) {
-    case S2_TYPE_F32: return dot_f32_scalar(row, x, n);
-    case S2_TYPE_F16: return dot_f16_scalar(row, x, n);
-    case S2_TYPE_BF16: return dot_bf16_scalar(row, x, n);
-    case S2_TYPE_Q8_0: return dot_q8_0_scalar(row, x, n);
-    case S2_TYPE_Q4_0: return dot_q4_0_scalar(row, x, n);
-    default: return NAN;
-    }
+#undef TO_F32
+#undef FROM_F32
+#undef DOT
+
+/* ---- the type table: one row per ggml type (ggml's numbering; ids 4, 5, 31-33 and 36-38 were removed from the
+ * format and stay unknown). A row with no to_f32 is known by name and size only and refused where used; an
+ * entry left NULL at a SIMD level falls back to the level below, down to [S2_SIMD_NAIVE]. ---- */
+
+#define KQ(t) .to_f32 = {s2_kq_to_f32_##t}
+static const s2_type_traits traits[S2_TYPE_COUNT] = {
+    [S2_TYPE_F32] = {"f32", 1, 4, .to_f32 = {copy_f32}, .from_f32 = {copy_from_f32},
+                     .dot = {dot_f32_scalar_v, X86(dot_f32_avx2_v), X86(dot_f32_avx512_v)}, .vec_dot_type = S2_TYPE_F32},
+    [S2_TYPE_F16] = {"f16", 1, 2, .to_f32 = {dequant_f16_scalar_v, X86(dequant_f16_avx2_v)},
+                     .from_f32 = {quant_f16_scalar, X86(quant_f16_avx2_v)},
+                     .dot = {dot_f16_scalar_v, X86(dot_f16_avx2_v), X86(dot_f16_avx512_v)}, .vec_dot_type = S2_TYPE_F32},
+    [S2_TYPE_BF16] = {"bf16", 1, 2, .to_f32 = {dequant_bf16_scalar_v, X86(dequant_bf16_avx2_v)},
+                      .from_f32 = {quant_bf16_scalar},
+                      .dot = {dot_bf16_scalar_v, X86(dot_bf16_avx2_v), X86(dot_bf16_avx512_v)}, .vec_dot_type = S2_TYPE_F32},
+    [S2_TYPE_Q8_0] = {"q8_0", 32, 34, .to_f32 = {dequant_q8_0_scalar_v, X86(dequant_q8_0_avx2_v)},
+                      .from_f32 = {quant_q8_0_v, X86(quant_q8_0_avx2_v)},
+                      .dot = {dot_q8_0_scalar_v, X86(dot_q8_0_avx2_v), X86(dot_q8_0_avx512_v)}, .vec_dot_type = S2_TYPE_Q8_0},
+    [S2_TYPE_Q4_0] = {"q4_0", 32, 18, .to_f32 = {dequant_q4_0_scalar_v, X86(dequant_q4_0_avx2_v)},
+                      .from_f32 = {quant_q4_0_v},
+                      .dot = {dot_q4_0_scalar_v, X86(dot_q4_0_avx2_v), X86(dot_q4_0_avx512_v)}, .vec_dot_type = S2_TYPE_Q8_0},
+    [S2_TYPE_Q4_1] = {"q4_1", 32, 20, KQ(q4_1), .from_f32 = {s2_kq_from_f32_q4_1}, .dot = {s2_kq_dot_q4_1, X86(s2_kq_dot_q4_1_avx2)},
+                      .vec_dot_type = S2_TYPE_Q8_1},
+    [S2_TYPE_Q5_0] = {"q5_0", 32, 22, KQ(q5_0), .from_f32 = {s2_kq_from_f32_q5_0}, .dot = {s2_kq_dot_q5_0, X86(s2_kq_dot_q5_0_avx2)},
+                      .vec_dot_type = S2_TYPE_Q8_0},
+    [S2_TYPE_Q5_1] = {"q5_1", 32, 24, KQ(q5_1), .from_f32 = {s2_kq_from_f32_q5_1}, .dot = {s2_kq_dot_q5_1, X86(s2_kq_dot_q5_1_avx2)},
+                      .vec_dot_type = S2_TYPE_Q8_1},
+    [S2_TYPE_Q8_1] = {"q8_1", 32, 36, KQ(q8_1), .from_f32 = {s2_kq_from_f32_q8_1}, .vec_dot_type = -1},
+    [S2_TYPE_Q2_K] = {"q2_k", 256, 84, KQ(q2_k), .dot = {s2_kq_dot_q2_k, X86(s2_kq_dot_q2_k_avx2)}, .vec_dot_type = S2_TYPE_Q8_K},
+    [S2_TYPE_Q3_K] = {"q3_k", 256, 110, KQ(q3_k), .dot = {s2_kq_dot_q3_k, X86(s2_kq_dot_q3_k_avx2)}, .vec_dot_type = S2_TYPE_Q8_K},
+    [S2_TYPE_Q4_K] = {"q4_k", 256, 144, .to_f32 = {s2_kq_to_f32_q4_k, X86(s2_kq_to_f32_q4_k_avx2)}, .from_f32 = {s2_kq_from_f32_q4_k},
+                      .dot = {s2_kq_dot_q4_k, X86(s2_kq_dot_q4_k_avx2), X86(s2_kq_dot_q4_k_avx512)},
+                      .vec_dot_type = S2_TYPE_Q8_K},
+    [S2_TYPE_Q5_K] = {"q5_k", 256, 176, .to_f32 = {s2_kq_to_f32_q5_k, X86(s2_kq_to_f32_q5_k_avx2)}, .from_f32 = {s2_kq_from_f32_q5_k},
+                      .dot = {s2_kq_dot_q5_k, X86(s2_kq_dot_q5_k_avx2), X86(s2_kq_dot_q5_k_avx512)},
+                      .vec_dot_type = S2_TYPE_Q8_K},
+    [S2_TYPE_Q6_K] = {"q6_k", 256, 210, .to_f32 = {s2_kq_to_f32_q6_k, X86(s2_kq_to_f32_q6_k_avx2)}, .from_f32 = {s2_kq_from_f32_q6_k},
+                      .dot = {s2_kq_dot_q6_k, X86(s2_kq_dot_q6_k_avx2), X86(s2_kq_dot_q6_k_avx512)},
+                      .vec_dot_type = S2_TYPE_Q8_K},
+    [S2_TYPE_Q8_K] = {"q8_k", 256, 292, KQ(q8_k), .from_f32 = {s2_kq_from_f32_q8_k}, .vec_dot_type = -1},
+    [16] = {"iq2_xxs", 256, 66, .vec_dot_type = -1},
+    [17] = {"iq2_xs", 256, 74, .vec_dot_type = -1},
+    [18] = {"iq3_xxs", 256, 98, .vec_dot_type = -1},
+    [19] = {"iq1_s", 256, 50, .vec_dot_type = -1},
+    [S2_TYPE_IQ4_NL] = {"iq4_nl", 32, 18, KQ(iq4_nl), .dot = {s2_kq_dot_iq4_nl, X86(s2_kq_dot_iq4_nl_avx2)}, .vec_dot_type = S2_TYPE_Q8_0},
+    [21] = {"iq3_s", 256, 110, .vec_dot_type = -1},
+    [22] = {"iq2_s", 256, 82, .vec_dot_type = -1},
+    [S2_TYPE_IQ4_XS] = {"iq4_xs", 256, 136, KQ(iq4_xs), .dot = {s2_kq_dot_iq4_xs, X86(s2_kq_dot_iq4_xs_avx2)}, .vec_dot_type = S2_TYPE_Q8_K},
+    [24] = {"i8", 1, 1, .vec_dot_type = -1},
+    [25] = {"i16", 1, 2, .vec_dot_type = -1},
+    [26] = {"i32", 1, 4, .vec_dot_type = -1},
+    [27] = {"i64", 1, 8, .vec_dot_type = -1},
+    [28] = {"f64", 1, 8, .vec_dot_type = -1},
+    [29] = {"iq1_m", 256, 56, .vec_dot_type = -1},
+    [34] = {"tq1_0", 256, 54, .vec_dot_type = -1},
+    [35] = {"tq2_0", 256, 66, .vec_dot_type = -1},
+    [39] = {"mxfp4", 32, 17, .vec_dot_type = -1},
+};
+#undef KQ
+
+/* ---- dispatch: the best entry at or below the level in use ---- */
+
+#define PICK(type, field)                                                                                     \
+    do {                                                                                                       \
+        for (int lv = simd_level; lv >= 0; lv--)                                                              \
+            if (traits[type].field[lv] != NULL) return traits[type].field[lv];                               \
+        return NULL;                                                                                           \
+    } while (0)
+
+static s2_to_f32_fn pick_to_f32(int32_t type) { PICK(type, to_f32); }
+static s2_from_f32_fn pick_from_f32(int32_t type) { PICK(type, from_f32); }
+static s2_dot_fn pick_dot(int32_t type) { PICK(type, dot); }
+#undef PICK
+
+s2_status s2_dequantize_row(int32_t type, const void *src, float *dst, int64_t n) {
+    if (!s2_type_known(type) || traits[type].to_f32[S2_SIMD_NAIVE] == NULL) return S2_E_UNSUPPORTED;
+    if (n < 0 || n % traits[type].block != 0) return S2_E_ARG;
+    pick_to_f32(type)(src, dst, n);
+    return S2_OK;
 }
+
+s2_status s2_quantize_row(int32_t type, const float *src, void *dst, int64_t n) {
+    if (!s2_type_known(type) || traits[type].from_f32[S2_SIMD_NAIVE] == NULL) return S2_E_UNSUPPORTED;
+    if (n < 0 || n % traits[type].block != 0) return S2_E_ARG;
+    pick_from_f32(type)(src, dst, n);
+    return S2_OK;
+}
+
+bool s2_type_writable(int32_t type) { return s2_type_supported(type) && traits[type].from_f32[S2_SIMD_NAIVE] != NULL; }
+
+int32_t s2_vec_dot_type(int32_t type) { return s2_type_supported(type) ? traits[type].vec_dot_type : -1; }
+
+float s2_vec_dot(int32_t type, const void *row, const void *x, int64_t n) {
+    if (!s2_type_supported(type)) return NAN;
+    return pick_dot(type)(row, x, n);
+}
+
+s2_dot_fn s2_vec_dot_fn(int32_t type) { return s2_type_supported(type) ? pick_dot(type) : NULL; }
