@@ -26,7 +26,11 @@ typedef struct cli_model_opts {
     const char *model, *tokenizer;
     const char *model_name;       /* HTTP backends: the served model's name (default: the first of /v1/models) */
     int64_t n_ctx, n_threads;
+    s2_kv_type kv_type;           /* --kv-type, when kv_type_set (else the library default, f32) */
+    bool kv_type_set;
 } cli_model_opts;
+/* Copies the context flags given (--ctx, --threads, --kv-type) into cp; the others keep cp's values. */
+void cli_model_ctx_params(const cli_model_opts *o, s2_ctx_params *cp);
 /* Consumes argv[*i] (and its value) when it is one of the model flags: 1 consumed, 0 not one, -1 bad value. */
 int cli_model_flag(cli_model_opts *o, int argc, char **argv, int *i);
 #define CLI_MODEL_HELP \
@@ -34,6 +38,7 @@ int cli_model_flag(cli_model_opts *o, int argc, char **argv, int *i);
     "  -z TOKENIZER      llama2.c tokenizer (tok*.bin) for a .bin model\n" \
     "  --ctx N           context length (default: the model's)\n" \
     "  --threads N       threads (default: all cores)\n" \
+    "  --kv-type T       KV cache elements: f32 (default) or f16 (half the memory)\n" \
     "  --model-name NAME with -m http://HOST:PORT/v1: the served model (default: the first of GET /v1/models)\n"
 
 /* Loads -m/-z and makes a context with KV room for n_seqs sequences of the full context (ctx may be NULL: the
