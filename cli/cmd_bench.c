@@ -133,9 +133,10 @@ static int bench_branches(const cli_model_opts *mo, const char *branches_s, int6
     s2_ctx_params cp = s2_ctx_default_params();
     cp.n_ctx = (int32_t)(N + M + 1);
     cp.n_threads = (int32_t)mo->n_threads;
+    if (mo->kv_type_set) cp.kv_type = mo->kv_type;
     cp.n_batch = (int32_t)(maxb > 512 ? maxb : 512);
     cp.prefix_cache = false; /* sharing comes from forks alone; the unshared run computes every prefix */
-    int64_t block_bytes = (int64_t)hp->n_layer * 16 * hp->n_head_kv * hp->head_dim * 2 * 4;
+    int64_t block_bytes = 16 * s2_model_kv_bytes_per_token(m, cp.kv_type);
     cp.kv_max_bytes = maxb * ((N + M + 1) / 16 + 2) * block_bytes; /* room for every branch unshared */
     s2_ctx *ctx = NULL;
     if (s2_ctx_init(m, &cp, &ctx, &err) != S2_OK) {
@@ -261,6 +262,7 @@ int cmd_bench(int argc, char **argv) {
     s2_ctx_params cp = s2_ctx_default_params();
     cp.n_ctx = (int32_t)(mo.n_ctx > 0 ? mo.n_ctx : (need > hp->n_ctx_train ? need : hp->n_ctx_train));
     cp.n_threads = (int32_t)mo.n_threads;
+    if (mo.kv_type_set) cp.kv_type = mo.kv_type;
     cp.prefix_cache = false; /* every repeat computes its prompt */
     s2_ctx *ctx = NULL;
     if (s2_ctx_init(m, &cp, &ctx, &err) != S2_OK) {
