@@ -546,6 +546,60 @@ START_TEST(test_arch_kv_f16_halves_memory_and_forks_exactly)
 }
 END_TEST
 
+/* The commands: `sys2 logits --ids ... --json` gives the reference's logits (every position), and `bench
+ * --branches --json` reports half the KV bytes with --kv-type f16. */
+START_TEST(test_arch_cli_logits_and_bench_kv_bytes)
+{
+    const char *sp = t_shared("models/arch/tiny-gemma3-hd.gguf", "arch");
+    if (sp == NULL) return;
+    char path[4096];
+    snprintf(path, sizeof path, "%s", sp);
+    ref r;
+    if (!load_ref("reference/arch/tiny-gemma3-hd.logits.json", &r)) return;
+    char cmd[8192], ids[1024] = "";
+    size_t n = 0;
+    for (int32_t i = 0; i < r.n; i++) n += (size_t)snprintf(ids + n, sizeof ids - n, "%s%d", i ? " " : "", r.tokens[i]);
+    snprintf(cmd, sizeof cmd, "%s logits -m %s --ids '%s' --json --threads 1", t_sys2_bin(), path, ids);
+    char *out = NULL;
+    ck_assert_int_eq(t_run(cmd, &out), 0);
+    json_error_t je;
+    json_t *j = json_loads(out, 0, &je);
+    ck_assert_msg(j != NULL, "%s", je.text);
+    json_t *pos = json_object_get(j, "positions");
+    ck_assert_int_eq((int)json_array_size(pos), r.n);
+    float *got = malloc((size_t)r.n * r.V * sizeof(float));
+    for (int32_t p = 0; p < r.n; p++) {
+        json_t *lg = json_object_get(json_array_get(pos, p), "logits");
+        ck_assert_int_eq((int)json_array_size(lg), r.V);
+        for (int32_t t = 0; t < r.V; t++) got[(size_t)p * r.V + t] = (float)json_number_value(json_array_get(lg, t));
+    }
+    check_logits("sys2 logits gemma3-hd", got, &r, TOL_ABS_F32);
+    json_decref(j);
+    free(out);
+    free(got);
+    free(r.logits);
+    int64_t bytes[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof cmd, "%s bench -m %s --branches 4 --prefix 16 --gen 4 --repeat 1 --threads 1 --json --kv-type %s",
+                 t_sys2_bin(), path, k ? "f16" : "f32");
+        ck_assert_int_eq(t_run(cmd, &out), 0);
+        j = json_loads(out, 0, &je);
+        ck_assert_msg(j != NULL && json_array_size(j) >= 1, "%s", out);
+        json_t *row = json_array_get(j, 0);
+        ck_assert_str_eq(json_string_value(json_object_get(row, "kv_type")), k ? "f16" : "f32");
+        bytes[k] = json_integer_value(json_object_get(row, "kv_bytes"));
+        json_decref(j);
+        free(out);
+    }
+    ck_assert_int_gt(bytes[1], 0);
+    ck_assert_int_eq(bytes[0], 2 * bytes[1]);
+    snprintf(cmd, sizeof cmd, "%s logits -m %s --ids 1 --kv-type q8_0 2>&1", t_sys2_bin(), path);
+    ck_assert_int_ne(t_run(cmd, &out), 0);
+    ck_assert_msg(strstr(out, "--kv-type wants f32 or f16") != NULL, "%s", out);
+    free(out);
+}
+END_TEST
+
 START_TEST(test_arch_kv_type_names)
 {
     s2_kv_type t = S2_KV_F32;
@@ -571,6 +625,7 @@ Suite *arch_suite(void) {
     tcase_add_test(tc, test_arch_sliding_window_limits_what_a_position_sees);
     tcase_add_test(tc, test_arch_kv_f16_halves_memory_and_forks_exactly);
     tcase_add_test(tc, test_arch_kv_type_names);
+    tcase_add_test(tc, test_arch_cli_logits_and_bench_kv_bytes);
     suite_add_tcase(s, tc);
     return s;
 }

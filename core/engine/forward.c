@@ -8,6 +8,7 @@
  * Letters: R = rows, D = n_embd, H = n_head, HKV = n_head_kv, HD = head_dim, Q = H*HD, KV = HKV*HD, F = n_ff,
  * V = n_vocab, L = n_layer, T = positions attended. */
 #include <cblas.h>
+#include <immintrin.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -176,12 +177,78 @@ int32_t s2_ctx_n_logits(const s2_ctx *ctx) { return ctx->n_logits; }
 
 /* ---- the forward pass ---- */
 
+/* ---- F16 elements: hardware conversion (F16C) where the CPU has it ---- */
+
+#define F16C __attribute__((target("avx2,f16c,fma"), optimize("O3")))
+
+static bool have_f16c(void) {
+    static int cached = -1; /* benign race: every thread computes the same value */
+    if (cached < 0)
+        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma");
+    return cached;
+}
+
+/* q (n) · k (n), 8 lanes at a time */
+F16C static inline float dot_f16c(const float *q, const _Float16 *k, int32_t n) {
+    __m256 acc = _mm256_setzero_ps();
+    int32_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + i))), acc);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    h = _mm_hadd_ps(h, h);
+    h = _mm_hadd_ps(h, h);
+    float s = _mm_cvtss_f32(h);
+    for (; i < n; i++) s += q[i] * (float)k[i];
+    return s;
+}
+
+/* out (n) += a v (n) */
+F16C static inline void axpy_f16c(float *out, float a, const _Float16 *v, int32_t n) {
+    __m256 av = _mm256_set1_ps(a);
+    int32_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_fmadd_ps(av, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + i))),
+                                                  _mm256_loadu_ps(out + i)));
+    for (; i < n; i++) out[i] += a * (float)v[i];
+}
+
+F16C static void store_f16c(_Float16 *h, const float *x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(h + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) {
+        uint16_t b = s2_fp32_to_fp16(x[i]);
+        memcpy(h + i, &b, sizeof b);
+    }
+}
+
+/* Writes one row of n floats into the cache as its element type (F16: round to nearest even). */
+static void kv_store(void *dst, const float *src, int64_t n, s2_kv_type t) {
+    if (t == S2_KV_F32) {
+        memcpy(dst, src, (size_t)n * sizeof(float));
+    } else if (have_f16c()) {
+        store_f16c(dst, src, n);
+    } else {
+        for (int64_t i = 0; i < n; i++) {
+            uint16_t b = s2_fp32_to_fp16(src[i]);
+            memcpy((char *)dst + 2 * i, &b, sizeof b);
+        }
+    }
+}
+
+/* ---- attention ---- */
+
+/* The inner products over HD: the loops the compiler vectorizes, or the F16C kernels above. */
+#define DOT_LOOP(s, q, k, n) for (int32_t i_ = 0; i_ < (n); i_++) (s) += (q)[i_] * (float)(k)[i_]
+#define AXPY_LOOP(out, a, v, n) for (int32_t i_ = 0; i_ < (n); i_++) (out)[i_] += (a) * (float)(v)[i_]
+#define DOT_F16C(s, q, k, n) (s) = dot_f16c((q), (k), (n))
+#define AXPY_F16C(out, a, v, n) axpy_f16c((out), (a), (v), (n))
+
 /* Attention of one row and one head over positions lo..pos of its sequence (causal; lo > 0 with a sliding
  * window), reading K/V of element type T through the block table one block at a time.
  * out (HD) = softmax(cap(scale q·Kᵀ)) V, cap(s) = softcap tanh(s / softcap) when softcap > 0 (gemma2).
- * Compiled at -O3 so that the products over HD vectorize; the F16 twin converts K and V as it reads them
- * (F16C where the CPU has AVX-512, checked once by the caller). */
-#define ATTEND(NAME, T, ATTR)                                                                                    \
+ * Compiled at -O3 so that the products over HD vectorize; the F16 twins convert K and V as they read them. */
+#define ATTEND(NAME, T, ATTR, DOT, AXPY)                                                                         \
     ATTR static void NAME(float *out, const float *q, const T *Kl, const T *Vl, const int32_t *blocks,           \
                           int32_t lo, int32_t pos, int32_t bs, int32_t kvh, int32_t HD, int32_t KV, float scale,   \
                           float softcap, float *score) {                                                        \
@@ -192,7 +259,7 @@ int32_t s2_ctx_n_logits(const s2_ctx *ctx) { return ctx->n_logits; }
             for (int32_t j = t0 < lo ? lo - t0 : 0; j < nt; j++) {                                               \
                 const T *k = kb + (size_t)j * KV;                                                                \
                 float s = 0.0f;                                                                                  \
-                for (int32_t i = 0; i < HD; i++) s += q[i] * (float)k[i];                                        \
+                DOT(s, q, k, HD);                                                                                \
                 s *= scale;                                                                                      \
                 if (softcap > 0) s = softcap * tanhf(s / softcap);                                               \
                 score[t0 + j] = s;                                                                               \
@@ -212,30 +279,14 @@ int32_t s2_ctx_n_logits(const s2_ctx *ctx) { return ctx->n_logits; }
             for (int32_t j = t0 < lo ? lo - t0 : 0; j < nt; j++) {                                               \
                 const T *v = vb + (size_t)j * KV;                                                                \
                 float a = score[t0 + j] * inv;                                                                   \
-                for (int32_t i = 0; i < HD; i++) out[i] += a * (float)v[i];                                      \
+                AXPY(out, a, v, HD);                                                                             \
             }                                                                                                    \
         }                                                                                                        \
     }
-ATTEND(attend_f32, float, __attribute__((optimize("O3"))))
-ATTEND(attend_f16, _Float16, __attribute__((optimize("O3"))))
-ATTEND(attend_f16_f16c, _Float16, __attribute__((target("avx512f,f16c,fma"), optimize("O3"))))
+ATTEND(attend_f32, float, __attribute__((optimize("O3"))), DOT_LOOP, AXPY_LOOP)
+ATTEND(attend_f16, _Float16, __attribute__((optimize("O3"))), DOT_LOOP, AXPY_LOOP) /* software conversion */
+ATTEND(attend_f16_f16c, _Float16, F16C, DOT_F16C, AXPY_F16C)
 #undef ATTEND
-
-static bool have_f16c(void) {
-    static int cached = -1; /* benign race: every thread computes the same value */
-    if (cached < 0) cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("f16c");
-    return cached;
-}
-
-/* Writes one row of n floats into the cache as its element type (F16: round to nearest even). */
-static void kv_store(void *dst, const float *src, int64_t n, s2_kv_type t) {
-    if (t == S2_KV_F32) {
-        memcpy(dst, src, (size_t)n * sizeof(float));
-        return;
-    }
-    _Float16 *h = dst;
-    for (int64_t i = 0; i < n; i++) h[i] = (_Float16)src[i];
-}
 
 /* out (n) = h (n) * w (n) / sqrt(mean(h²) + eps) for n_vec vectors of n: qk_norm's per-head RMSNorm. */
 static void rmsnorm_each(float *h, const float *w, int64_t n_vec, int64_t n, float eps) {
