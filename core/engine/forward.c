@@ -261,10 +261,13 @@ static void kv_store(void *dst, const float *src, int64_t n, s2_kv_type t) {
                 float s = 0.0f;                                                                                  \
                 DOT(s, q, k, HD);                                                                                \
                 s *= scale;                                                                                      \
-                if (softcap > 0) s = softcap * tanhf(s / softcap);                                               \
                 score[t0 + j] = s;                                                                               \
                 if (s > mx) mx = s;                                                                              \
             }                                                                                                    \
+        }                                                                                                        \
+        if (softcap > 0) { /* apart, to keep the loop above branch-free; the cap is monotonic, so mx follows */  \
+            for (int32_t t = lo; t <= pos; t++) score[t] = softcap * tanhf(score[t] / softcap);                  \
+            mx = softcap * tanhf(mx / softcap);                                                                  \
         }                                                                                                        \
         float sum = 0.0f;                                                                                        \
         for (int32_t t = lo; t <= pos; t++) {                                                                    \
