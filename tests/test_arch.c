@@ -458,6 +458,81 @@ START_TEST(test_arch_layer_patterns)
 }
 END_TEST
 
+/* A gemma of n_layer layers, D 8, 2 heads of head_dim 8 (Q 16 wide), F 8, with gemma2's tokenizer: its query
+ * scale is 1/sqrt(head_dim) unless the layer count is the 27B's (46 for gemma2, 62 for gemma3: 1/sqrt(D/H)). */
+static float query_scale_of(const char *tok_src, const char *arch, int32_t n_layer) {
+    s2_gguf *g = NULL;
+    s2_gguf_writer *w = NULL;
+    s2_error err = {0};
+    ck_assert_int_eq(s2_gguf_open(tok_src, &g, &err), S2_OK);
+    ck_assert_int_eq(s2_gguf_writer_init(&w, &err), S2_OK);
+    for (int64_t i = 0; i < s2_gguf_n_kv(g); i++)
+        if (strncmp(s2_gguf_kv_at(g, i)->key, "tokenizer.", 10) == 0) ck_assert_int_eq(s2_gguf_set_kv(w, s2_gguf_kv_at(g, i)), S2_OK);
+    const s2_gguf_kv *toks = s2_gguf_find(g, "tokenizer.ggml.tokens");
+    ck_assert_ptr_nonnull(toks);
+    int64_t V = (int64_t)toks->n, D = 8, HD = 8, Q = 2 * HD, F = 8;
+    char key[96];
+    ck_assert_int_eq(s2_gguf_set_str(w, "general.architecture", arch), S2_OK);
+#define SETU(k, v)                                                           \
+    do {                                                                     \
+        snprintf(key, sizeof key, "%s." k, arch);                            \
+        ck_assert_int_eq(s2_gguf_set_u32(w, key, (uint32_t)(v)), S2_OK);     \
+    } while (0)
+    SETU("context_length", 64);
+    SETU("embedding_length", D);
+    SETU("block_count", n_layer);
+    SETU("feed_forward_length", F);
+    SETU("attention.head_count", 2);
+    SETU("attention.head_count_kv", 1);
+    SETU("attention.key_length", HD);
+    SETU("attention.value_length", HD);
+#undef SETU
+    snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", arch);
+    ck_assert_int_eq(s2_gguf_set_f32(w, key, 1e-6f), S2_OK);
+    float *buf = calloc((size_t)(V * D), sizeof(float));
+    for (int64_t i = 0; i < V * D; i++) buf[i] = 0.01f * (float)(i % 7);
+    const struct { const char *fmt; int64_t ne0, ne1; } ts[] = {
+        {"blk.%d.attn_norm.weight", D, 0}, {"blk.%d.ffn_norm.weight", D, 0}, {"blk.%d.attn_q.weight", D, Q},
+        {"blk.%d.attn_k.weight", D, HD}, {"blk.%d.attn_v.weight", D, HD}, {"blk.%d.attn_output.weight", Q, D},
+        {"blk.%d.ffn_gate.weight", D, F}, {"blk.%d.ffn_up.weight", D, F}, {"blk.%d.ffn_down.weight", F, D},
+        {"blk.%d.post_attention_norm.weight", D, 0}, {"blk.%d.post_ffw_norm.weight", D, 0},
+        {"blk.%d.attn_q_norm.weight", HD, 0}, {"blk.%d.attn_k_norm.weight", HD, 0}};
+    int n_ts = strcmp(arch, "gemma3") == 0 ? 13 : 11;
+    char name[96];
+    for (int32_t l = 0; l < n_layer; l++)
+        for (int i = 0; i < n_ts; i++) {
+            snprintf(name, sizeof name, ts[i].fmt, l);
+            int64_t ne[4] = {ts[i].ne0, ts[i].ne1 ? ts[i].ne1 : 1, 1, 1};
+            ck_assert_int_eq(s2_gguf_add_tensor(w, name, S2_TYPE_F32, ts[i].ne1 ? 2 : 1, ne, buf, &err), S2_OK);
+        }
+    int64_t ne_e[4] = {D, V, 1, 1}, ne_n[4] = {D, 1, 1, 1};
+    ck_assert_int_eq(s2_gguf_add_tensor(w, "token_embd.weight", S2_TYPE_F32, 2, ne_e, buf, &err), S2_OK);
+    ck_assert_int_eq(s2_gguf_add_tensor(w, "output_norm.weight", S2_TYPE_F32, 1, ne_n, buf, &err), S2_OK);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s-%d.gguf", t_tmpdir(), arch, n_layer);
+    ck_assert_msg(s2_gguf_write(w, path, &err) == S2_OK, "%s", err.msg);
+    free(buf);
+    s2_gguf_writer_free(w);
+    s2_gguf_free(g);
+    s2_model *m = load_model(path);
+    float scale = m->attn_scale;
+    s2_model_free(m);
+    return scale;
+}
+
+START_TEST(test_arch_gemma_query_scale_follows_llamacpp)
+{
+    const char *sp = t_shared("models/arch/tiny-gemma2.gguf", "arch");
+    if (sp == NULL) return;
+    char src[4096];
+    snprintf(src, sizeof src, "%s", sp);
+    ck_assert_float_eq_tol(query_scale_of(src, "gemma2", 4), 1.0f / sqrtf(8.0f), 1e-7f);
+    ck_assert_float_eq_tol(query_scale_of(src, "gemma2", 46), 1.0f / sqrtf(4.0f), 1e-7f);
+    ck_assert_float_eq_tol(query_scale_of(src, "gemma3", 46), 1.0f / sqrtf(8.0f), 1e-7f);
+    ck_assert_float_eq_tol(query_scale_of(src, "gemma3", 62), 1.0f / sqrtf(4.0f), 1e-7f);
+}
+END_TEST
+
 /* phi3 with window W: position p sees tokens p - L(W-1) .. p only, so the logits at p equal those at the end of
  * the sequence cut to those tokens; and they differ from the unwindowed model's. */
 START_TEST(test_arch_sliding_window_limits_what_a_position_sees)
@@ -622,6 +697,7 @@ Suite *arch_suite(void) {
     tcase_add_loop_test(tc, test_arch_reads_listed_tensors_and_refuses_others, 0, N_READS);
     tcase_add_test(tc, test_arch_bad_input_is_a_clear_error);
     tcase_add_test(tc, test_arch_layer_patterns);
+    tcase_add_test(tc, test_arch_gemma_query_scale_follows_llamacpp);
     tcase_add_test(tc, test_arch_sliding_window_limits_what_a_position_sees);
     tcase_add_test(tc, test_arch_kv_f16_halves_memory_and_forks_exactly);
     tcase_add_test(tc, test_arch_kv_type_names);
