@@ -675,6 +675,38 @@ START_TEST(test_arch_cli_logits_and_bench_kv_bytes)
 }
 END_TEST
 
+/* The quantized files' logits with an F16 cache, within the recommended max abs of ../shared/reference/quant's
+ * README for their type (the weights' rounding dominates there). Rows for the types this engine loads. */
+static const struct { const char *model, *ref; double tol; } quant_cases[] = {
+    {"models/quant/tiny-f16.gguf", "reference/quant/tiny-f16.logits.json", 3e-3},
+    {"models/quant/tiny-bf16.gguf", "reference/quant/tiny-bf16.logits.json", 0.03},
+    {"models/quant/tiny-q8_0.gguf", "reference/quant/tiny-q8_0.logits.json", 0.12},
+};
+
+START_TEST(test_arch_kv_f16_keeps_quant_tolerances)
+{
+    const char *sp = t_shared(quant_cases[_i].model, "arch");
+    if (sp == NULL) return;
+    char path[4096];
+    snprintf(path, sizeof path, "%s", sp);
+    ref r;
+    if (!load_ref(quant_cases[_i].ref, &r)) return;
+    s2_model *m = load_model(path);
+    s2_ctx *ctx = new_ctx(m, S2_KV_F16);
+    float *got = malloc((size_t)r.n * r.V * sizeof(float));
+    decode_all(ctx, r.tokens, r.n, r.n, r.V, got);
+    double worst = 0;
+    for (size_t i = 0; i < (size_t)r.n * r.V; i++) worst = fmax(worst, fabs((double)got[i] - r.logits[i]));
+    fprintf(stderr, "arch: %s kv f16: max |logit - reference| %.3g (tolerance %g)\n", quant_cases[_i].model, worst,
+            quant_cases[_i].tol);
+    ck_assert_msg(worst <= quant_cases[_i].tol, "%s kv f16: %g over %g", quant_cases[_i].model, worst, quant_cases[_i].tol);
+    free(got);
+    free(r.logits);
+    s2_ctx_free(ctx);
+    s2_model_free(m);
+}
+END_TEST
+
 START_TEST(test_arch_kv_type_names)
 {
     s2_kv_type t = S2_KV_F32;
@@ -700,6 +732,8 @@ Suite *arch_suite(void) {
     tcase_add_test(tc, test_arch_gemma_query_scale_follows_llamacpp);
     tcase_add_test(tc, test_arch_sliding_window_limits_what_a_position_sees);
     tcase_add_test(tc, test_arch_kv_f16_halves_memory_and_forks_exactly);
+    tcase_add_loop_test(tc, test_arch_kv_f16_keeps_quant_tolerances, 0,
+                        (int)(sizeof quant_cases / sizeof quant_cases[0]));
     tcase_add_test(tc, test_arch_kv_type_names);
     tcase_add_test(tc, test_arch_cli_logits_and_bench_kv_bytes);
     suite_add_tcase(s, tc);
