@@ -4,6 +4,9 @@
  * branch decoding one row of each of many sequences. Weight products are matrix-matrix over all rows (weights
  * read once per step for every branch); attention runs per row and head over that row's own blocks.
  * Counters are bumped here, by the code that does the work; nothing above core/ counts compute.
+ * One loop serves every architecture: what differs comes from the model's s2_arch row and is read in a few
+ * named places (embedding scale, q/k norms, RoPE set and window per layer, soft-caps, post norms, activation),
+ * never from the architecture's name. K and V are stored as the context's kv_type (F32 or F16).
  *
  * Letters: R = rows, D = n_embd, H = n_head, HKV = n_head_kv, HD = head_dim, Q = H*HD, KV = HKV*HD, F = n_ff,
  * V = n_vocab, L = n_layer, T = positions attended. */
