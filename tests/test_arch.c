@@ -22,19 +22,25 @@
 
 typedef struct arch_case {
     const char *model, *ref; /* under ../shared */
+    double tol32, tol16;     /* max |a - b| - TOL_REL |b| with an F32 and an F16 cache (0: the defaults below) */
 } arch_case;
 
-/* numpy (float64) references where the README prefers them: gemma2's llama.cpp file carries its GELU table */
+/* Every model against numpy's float64 pass; those llama.cpp c392e50 ran, against its file too. Its gemma2 file
+ * carries llama.cpp's fp16 GELU table (6e-4 of difference, README: allow 5e-3 there). */
 static const arch_case cases[] = {
-    {"models/arch/tiny-qwen2.gguf", "reference/arch/tiny-qwen2.logits.json"},
-    {"models/arch/tiny-llama3rope.gguf", "reference/arch/tiny-llama3rope.logits.json"},
-    {"models/arch/tiny-gemma2.gguf", "reference/arch/tiny-gemma2.numpy.logits.json"},
-    {"models/arch/tiny-phi3.gguf", "reference/arch/tiny-phi3.logits.json"},
-    {"models/arch/tiny-qwen3.gguf", "reference/arch/tiny-qwen3.logits.json"},
-    {"models/arch/tiny-gemma3.gguf", "reference/arch/tiny-gemma3.logits.json"},
-    {"models/arch/tiny-qwen3-hd.gguf", "reference/arch/tiny-qwen3-hd.logits.json"},
-    {"models/arch/tiny-gemma3-hd.gguf", "reference/arch/tiny-gemma3-hd.logits.json"},
-    {"models/quant/tiny-f32.gguf", "reference/quant/tiny-f32.logits.json"},
+    {"models/arch/tiny-qwen2.gguf", "reference/arch/tiny-qwen2.logits.json", 0, 0},
+    {"models/arch/tiny-llama3rope.gguf", "reference/arch/tiny-llama3rope.logits.json", 0, 0},
+    {"models/arch/tiny-gemma2.gguf", "reference/arch/tiny-gemma2.logits.json", 5e-3, 8e-3},
+    {"models/arch/tiny-phi3.gguf", "reference/arch/tiny-phi3.logits.json", 0, 0},
+    {"models/arch/tiny-qwen2.gguf", "reference/arch/tiny-qwen2.numpy.logits.json", 0, 0},
+    {"models/arch/tiny-llama3rope.gguf", "reference/arch/tiny-llama3rope.numpy.logits.json", 0, 0},
+    {"models/arch/tiny-gemma2.gguf", "reference/arch/tiny-gemma2.numpy.logits.json", 0, 0},
+    {"models/arch/tiny-phi3.gguf", "reference/arch/tiny-phi3.numpy.logits.json", 0, 0},
+    {"models/arch/tiny-qwen3.gguf", "reference/arch/tiny-qwen3.logits.json", 0, 0},
+    {"models/arch/tiny-gemma3.gguf", "reference/arch/tiny-gemma3.logits.json", 0, 0},
+    {"models/arch/tiny-qwen3-hd.gguf", "reference/arch/tiny-qwen3-hd.logits.json", 0, 0},
+    {"models/arch/tiny-gemma3-hd.gguf", "reference/arch/tiny-gemma3-hd.logits.json", 0, 0},
+    {"models/quant/tiny-f32.gguf", "reference/quant/tiny-f32.logits.json", 0, 0},
 };
 #define N_CASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -172,10 +178,10 @@ static void run_case(int i, s2_kv_type kt) {
     ck_assert_int_eq(s2_model_hparams(m)->n_vocab, r.V);
     s2_ctx *ctx = new_ctx(m, kt);
     float *got = malloc((size_t)r.n * (size_t)r.V * sizeof(float));
-    double tol = kt == S2_KV_F32 ? TOL_ABS_F32 : TOL_ABS_F16;
+    double tol = kt == S2_KV_F32 ? (c->tol32 > 0 ? c->tol32 : TOL_ABS_F32) : (c->tol16 > 0 ? c->tol16 : TOL_ABS_F16);
     char what[160];
     for (int32_t rows = r.n; rows >= 1; rows = rows == 1 ? 0 : 1) { /* one batch, then token by token */
-        snprintf(what, sizeof what, "%s kv %s rows %d", c->model, s2_kv_type_name(kt), rows);
+        snprintf(what, sizeof what, "%s vs %s kv %s rows %d", c->model, c->ref, s2_kv_type_name(kt), rows);
         decode_all(ctx, r.tokens, r.n, rows, r.V, got);
         double d = check_logits(what, got, &r, tol);
         fprintf(stderr, "arch: %s: max |logit - reference| %.3g\n", what, d);
