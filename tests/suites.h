@@ -22,4 +22,5 @@
     X(http) \
     X(run) \
     X(scorers) \
-    X(models)
+    X(models) \
+    X(improve)
