@@ -17,10 +17,12 @@
     X(tasks) \
     X(train) \
     X(tokenizer) \
+    X(chat) \
     X(search) \
     X(search_rules) \
     X(http) \
     X(run) \
     X(scorers) \
     X(models) \
-    X(improve)
+    X(improve) \
+    X(integrate)
