@@ -30,7 +30,11 @@ typedef struct cli_model_opts {
     double http_timeout_s;        /* HTTP backends: --http-timeout S (0 = the default, 25) */
     int64_t http_retries;         /* HTTP backends: --http-retries N, when http_retries_set (else the default, 3) */
     bool http_retries_set;
+    s2_kv_type kv_type;           /* --kv-type, when kv_type_set (else the library default, f32) */
+    bool kv_type_set;
 } cli_model_opts;
+/* Copies the context flags given (--ctx, --threads, --kv-type) into cp; the others keep cp's values. */
+void cli_model_ctx_params(const cli_model_opts *o, s2_ctx_params *cp);
 /* Consumes argv[*i] (and its value) when it is one of the model flags: 1 consumed, 0 not one, -1 bad value. */
 int cli_model_flag(cli_model_opts *o, int argc, char **argv, int *i);
 #define CLI_MODEL_HELP \
@@ -38,6 +42,7 @@ int cli_model_flag(cli_model_opts *o, int argc, char **argv, int *i);
     "  -z TOKENIZER      llama2.c tokenizer (tok*.bin) for a .bin model\n" \
     "  --ctx N           context length (default: the model's)\n" \
     "  --threads N       threads (default: all cores)\n" \
+    "  --kv-type T       KV cache elements: f32 (default) or f16 (half the memory)\n" \
     "  --model-name NAME with -m http://HOST:PORT/v1: the served model (default: the first of GET /v1/models)\n" \
     "  --server KIND     with -m URL: llama, vllm, sglang, openai, sys2 or auto (default: asked from the server)\n" \
     "  --http-timeout S  with -m URL: seconds per request before it fails (default 25; not retried)\n" \

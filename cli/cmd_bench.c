@@ -133,9 +133,10 @@ static int bench_branches(const cli_model_opts *mo, const char *branches_s, int6
     s2_ctx_params cp = s2_ctx_default_params();
     cp.n_ctx = (int32_t)(N + M + 1);
     cp.n_threads = (int32_t)mo->n_threads;
+    if (mo->kv_type_set) cp.kv_type = mo->kv_type;
     cp.n_batch = (int32_t)(maxb > 512 ? maxb : 512);
     cp.prefix_cache = false; /* sharing comes from forks alone; the unshared run computes every prefix */
-    int64_t block_bytes = (int64_t)hp->n_layer * 16 * hp->n_head_kv * hp->head_dim * 2 * 4;
+    int64_t block_bytes = 16 * s2_model_kv_bytes_per_token(m, cp.kv_type);
     cp.kv_max_bytes = maxb * ((N + M + 1) / 16 + 2) * block_bytes; /* room for every branch unshared */
     s2_ctx *ctx = NULL;
     if (s2_ctx_init(m, &cp, &ctx, &err) != S2_OK) {
@@ -148,11 +149,12 @@ static int bench_branches(const cli_model_opts *mo, const char *branches_s, int6
     json_t *arr = json_array();
     int rc = 0;
     if (!json)
-        printf("model %s: %lld parameters, OpenBLAS %s, %d thread(s); prefix %lld, %lld tokens per branch, medians of %lld\n"
+        printf("model %s: %lld parameters, OpenBLAS %s, %d thread(s); prefix %lld, %lld tokens per branch, medians of %lld; "
+               "KV %s\n"
                "branches  shared  tokens/s  with prefix/s   KV MB  x single\n",
                mo->model, (long long)s2_model_n_params(m), openblas_get_corename(),
                (int)(mo->n_threads > 0 ? mo->n_threads : openblas_get_num_threads()), (long long)N, (long long)M,
-               (long long)repeat);
+               (long long)repeat, s2_kv_type_name(cp.kv_type));
     double single = 0;
     for (int i = 0; i < nb && rc == 0; i++)
         for (int sh = 1; sh >= 0 && rc == 0; sh--) {
@@ -169,10 +171,11 @@ static int bench_branches(const cli_model_opts *mo, const char *branches_s, int6
             double wtps = (double)(bs[i] * M) / median(w, (int)repeat), tps = (double)(bs[i] * M) / median(d, (int)repeat);
             if (bs[i] == 1) single = tps;
             if (json)
-                json_array_append_new(arr, json_pack("{s:I, s:I, s:I, s:b, s:f, s:f, s:I, s:f}", "branches",
+                json_array_append_new(arr, json_pack("{s:I, s:I, s:I, s:b, s:f, s:f, s:I, s:s, s:f}", "branches",
                                                      (json_int_t)bs[i], "prefix", (json_int_t)N, "gen", (json_int_t)M,
                                                      "shared", sh, "tokens_per_s", tps, "wall_tokens_per_s", wtps,
-                                                     "kv_bytes", (json_int_t)r.kv_bytes, "speedup_vs_single",
+                                                     "kv_bytes", (json_int_t)r.kv_bytes, "kv_type",
+                                                     s2_kv_type_name(cp.kv_type), "speedup_vs_single",
                                                      single > 0 ? tps / single : 0.0));
             else
                 printf("%8lld  %-6s  %8.1f  %13.1f  %6.1f  %8.2f\n", (long long)bs[i], sh ? "yes" : "no", tps, wtps,
@@ -358,6 +361,7 @@ int cmd_bench(int argc, char **argv) {
     s2_ctx_params cp = s2_ctx_default_params();
     cp.n_ctx = (int32_t)(mo.n_ctx > 0 ? mo.n_ctx : (need > hp->n_ctx_train ? need : hp->n_ctx_train));
     cp.n_threads = (int32_t)mo.n_threads;
+    if (mo.kv_type_set) cp.kv_type = mo.kv_type;
     cp.prefix_cache = false; /* every repeat computes its prompt */
     s2_ctx *ctx = NULL;
     if (s2_ctx_init(m, &cp, &ctx, &err) != S2_OK) {

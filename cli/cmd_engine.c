@@ -23,7 +23,7 @@ int cli_open_lm(const char *cmd, const cli_model_opts *o, s2_lm **lm) {
     *lm = NULL;
     if (o->model == NULL) return cli_usage(cmd, "no model: give -m MODEL");
     s2_lm_open_params op = s2_lm_open_default_params();
-    cli_lm_params(o, &op); /* tokenizer, model name, context, threads, --server / --http-timeout / --http-retries */
+    cli_lm_params(o, &op); /* tokenizer, model name, context, threads, --kv-type, --server, --http-timeout, --http-retries */
     s2_error err = {0};
     if (s2_lm_open(o->model, &op, lm, &err) != S2_OK) return cli_fail(cmd, &err);
     return 0;
@@ -47,12 +47,10 @@ int cli_open_engine(const char *cmd, const cli_model_opts *o, int32_t n_seqs_hin
     if (st != S2_OK) return cli_fail(cmd, &err);
     if (ctx == NULL) return 0;
     s2_ctx_params cp = s2_ctx_default_params();
-    cp.n_ctx = (int32_t)o->n_ctx;
-    cp.n_threads = (int32_t)o->n_threads;
+    cli_model_ctx_params(o, &cp);
     int32_t n_ctx = cp.n_ctx > 0 ? cp.n_ctx : s2_model_hparams(*m)->n_ctx_train;
-    const s2_hparams *hp = s2_model_hparams(*m);
     /* KV room for n_seqs_hint sequences of the full context */
-    cp.kv_max_bytes = (int64_t)n_seqs_hint * ((n_ctx + 15) / 16) * 16 * hp->n_layer * hp->n_head_kv * hp->head_dim * 2 * 4;
+    cp.kv_max_bytes = (int64_t)n_seqs_hint * ((n_ctx + 15) / 16) * 16 * s2_model_kv_bytes_per_token(*m, cp.kv_type);
     st = s2_ctx_init(*m, &cp, ctx, &err);
     if (st != S2_OK) {
         s2_model_free(*m);

@@ -96,6 +96,7 @@ static s2_status eval_open(const eval_opts *o, s2_task **task, s2_lm **lm, s2_er
     lp.tokenizer = o->mo.tokenizer;
     lp.ctx.n_ctx = (int32_t)o->mo.n_ctx;
     lp.ctx.n_threads = (int32_t)(o->mo.n_threads > 0 ? o->mo.n_threads : 1);
+    if (o->mo.kv_type_set) lp.ctx.kv_type = o->mo.kv_type;
     lp.ctx.kv_max_bytes = (int64_t)1 << 29; /* room for EVAL_SEQS sequences of a small model's context */
     lp.model_name = o->mo.model_name;
     lp.server = o->mo.server;

@@ -147,6 +147,7 @@ static int do_run(run_opts *o, const char *cmd, FILE *sum) {
     o->c.http_timeout_s = o->mo.http_timeout_s;
     o->c.http_tries = o->mo.http_retries_set ? (int32_t)o->mo.http_retries + 1 : 0;
     o->c.n_ctx = (int32_t)o->mo.n_ctx;
+    if (o->mo.kv_type_set) o->c.kv_type = o->mo.kv_type;
     o->c.threads = (int32_t)(o->mo.n_threads > 0 ? o->mo.n_threads : 1);
     o->c.keys = o->keys;
     o->c.vals = o->vals;

@@ -92,6 +92,7 @@ int cmd_serve(int argc, char **argv) {
     if (rc != 0) return rc;
     sp.ctx.n_ctx = (int32_t)mo.n_ctx;
     sp.ctx.n_threads = (int32_t)mo.n_threads;
+    if (mo.kv_type_set) sp.ctx.kv_type = mo.kv_type;
     s2_server *srv = NULL;
     s2_error err = {0};
     if (s2_server_start(m, &sp, &srv, &err) != S2_OK) {

@@ -83,6 +83,12 @@ bool cli_parse_f64(const char *s, double *out) {
     return true;
 }
 
+void cli_model_ctx_params(const cli_model_opts *o, s2_ctx_params *cp) {
+    if (o->n_ctx > 0) cp->n_ctx = (int32_t)o->n_ctx;
+    if (o->n_threads > 0) cp->n_threads = (int32_t)o->n_threads;
+    if (o->kv_type_set) cp->kv_type = o->kv_type;
+}
+
 int cli_model_flag(cli_model_opts *o, int argc, char **argv, int *i) {
     const char *v = NULL;
     bool bad = false;
@@ -123,6 +129,12 @@ int cli_model_flag(cli_model_opts *o, int argc, char **argv, int *i) {
             fprintf(stderr, "sys2: --ctx wants a positive integer, got '%s'\n", v);
             return -1;
         }
+    } else if (cli_flag(argc, argv, i, "--kv-type", NULL, &v, &bad)) {
+        if (!bad && !s2_kv_type_parse(v, &o->kv_type)) {
+            fprintf(stderr, "sys2: --kv-type wants f32 or f16, got '%s'\n", v);
+            return -1;
+        }
+        o->kv_type_set = true;
     } else if (cli_flag(argc, argv, i, "--threads", "-t", &v, &bad)) {
         if (!bad && (!cli_parse_i64(v, &o->n_threads) || o->n_threads < 1 || o->n_threads > 1024)) {
             fprintf(stderr, "sys2: --threads wants an integer in [1, 1024], got '%s'\n", v);
@@ -142,6 +154,7 @@ void cli_lm_params(const cli_model_opts *o, s2_lm_open_params *lp) {
     lp->server = o->server;
     if (o->http_timeout_s > 0) lp->timeout_s = o->http_timeout_s;
     if (o->http_retries_set) lp->retries = (int32_t)o->http_retries;
+    if (o->kv_type_set) lp->ctx.kv_type = o->kv_type;
 }
 
 int cmd_version(int argc, char **argv);

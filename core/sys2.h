@@ -145,6 +145,11 @@ int64_t s2_model_weight_bytes(const s2_model *m);      /* bytes of all tensors a
 
 typedef struct s2_ctx s2_ctx; /* KV cache + activations + counters; one thread at a time */
 
+/* Element type of the KV cache: F16 halves the memory per branch but rounds K and V to 11 bits (README). */
+typedef enum s2_kv_type { S2_KV_F32 = 0, S2_KV_F16 = 1 } s2_kv_type;
+const char *s2_kv_type_name(s2_kv_type t);                  /* "f32", "f16"; NULL for another value */
+bool s2_kv_type_parse(const char *name, s2_kv_type *out);   /* "f32" / "f16"; false for anything else */
+
 typedef struct s2_ctx_params {
     int32_t n_ctx;          /* longest sequence, in tokens; 0 = the model's context length */
     int32_t n_threads;      /* threads for our kernels and OpenBLAS; 0 = leave the defaults */
@@ -152,8 +157,11 @@ typedef struct s2_ctx_params {
     int32_t block_size;     /* tokens per KV block (0 = 16) */
     int64_t kv_max_bytes;   /* KV memory limit (0 = enough for 4 sequences of n_ctx) */
     bool prefix_cache;      /* reuse cached blocks for prompts that begin with cached tokens (default true) */
+    s2_kv_type kv_type;     /* K and V elements (default S2_KV_F32: F16 misses the 1e-4 reference tolerances) */
 } s2_ctx_params;
 s2_ctx_params s2_ctx_default_params(void);
+/* KV bytes one token takes in every layer (K and V) with elements of type t: size kv_max_bytes with it. */
+int64_t s2_model_kv_bytes_per_token(const s2_model *m, s2_kv_type t);
 
 /* On success *out owns a context on m (m must outlive it). */
 s2_status s2_ctx_init(const s2_model *m, const s2_ctx_params *params, s2_ctx **out, s2_error *err);
@@ -205,6 +213,7 @@ s2_status s2_seq_prefill(s2_ctx *ctx, s2_seq seq, const int32_t *tokens, int32_t
 typedef struct s2_kv_stats {
     int64_t blocks_used, blocks_cached, blocks_total, bytes_per_block;
     int32_t block_size, n_seqs;
+    s2_kv_type kv_type;
 } s2_kv_stats;
 void s2_ctx_kv_stats(const s2_ctx *ctx, s2_kv_stats *out);
 

@@ -652,7 +652,8 @@ static s2_status setup(runner *r, s2_error *err) {
             const s2_hparams *hp = s2_model_hparams(m);
             cp->n_ctx = c->n_ctx > 0 ? c->n_ctx : 0;
             int32_t nctx = cp->n_ctx > 0 ? cp->n_ctx : hp->n_ctx_train;
-            int64_t per_tok = (int64_t)hp->n_layer * hp->n_head_kv * hp->head_dim * 2 * (int64_t)sizeof(float);
+            cp->kv_type = c->kv_type;
+            int64_t per_tok = s2_model_kv_bytes_per_token(m, cp->kv_type);
             cp->kv_max_bytes = c->kv_mb > 0 ? c->kv_mb << 20 : per_tok * nctx * 64;
             cp->n_threads = c->threads > 1 ? 1 : 0; /* parallel items: one thread each */
         }

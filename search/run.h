@@ -54,6 +54,7 @@ typedef struct s2_run_config {
     const char *value;            /* value model GGUF, NULL = none */
     int32_t n_ctx;                /* 0 = the model's */
     int64_t kv_mb;                /* KV memory per item context in MiB (0 = room for 64 full sequences) */
+    s2_kv_type kv_type;           /* KV cache elements (zero: S2_KV_F32) */
     const char *budget;           /* "tokens=N", "flops=F", "calls=K", NULL/"none" */
     int32_t limit;                /* first N items (0 = all) */
     uint64_t seed;

@@ -6,6 +6,7 @@
     X(lm) \
     X(lm_examples) \
     X(forward_naive) \
+    X(arch) \
     X(gguf) \
     X(quant) \
     X(sandbox) \

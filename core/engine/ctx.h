@@ -12,7 +12,7 @@ struct s2_ctx {
     s2_kv *kv;
     s2_counters c;
     double flops_per_row;     /* 2 x the weight-product parameters (output matrix included) */
-    float *rope_cs;           /* (T, HD/2, 2) cos, sin */
+    float *rope_cs[2];        /* (T, HD/2, 2) cos, sin per RoPE set of the model; [1] == [0] when they agree */
     float *act;               /* activations for n_batch rows */
     float *scores;            /* (threads, T) attention scores */
     int32_t n_scores;

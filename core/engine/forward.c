@@ -4,10 +4,14 @@
  * branch decoding one row of each of many sequences. Weight products are matrix-matrix over all rows (weights
  * read once per step for every branch); attention runs per row and head over that row's own blocks.
  * Counters are bumped here, by the code that does the work; nothing above core/ counts compute.
+ * One loop serves every architecture: what differs comes from the model's s2_arch row and is read in a few
+ * named places (embedding scale, q/k norms, RoPE set and window per layer, soft-caps, post norms, activation),
+ * never from the architecture's name. K and V are stored as the context's kv_type (F32 or F16).
  *
  * Letters: R = rows, D = n_embd, H = n_head, HKV = n_head_kv, HD = head_dim, Q = H*HD, KV = HKV*HD, F = n_ff,
  * V = n_vocab, L = n_layer, T = positions attended. */
 #include <cblas.h>
+#include <immintrin.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -19,8 +23,21 @@
 
 s2_ctx_params s2_ctx_default_params(void) {
     s2_ctx_params p = {.n_ctx = 0, .n_threads = 0, .n_batch = 512, .block_size = 16, .kv_max_bytes = 0,
-                       .prefix_cache = true};
+                       .prefix_cache = true, .kv_type = S2_KV_F32};
     return p;
+}
+
+const char *s2_kv_type_name(s2_kv_type t) { return t == S2_KV_F32 ? "f32" : t == S2_KV_F16 ? "f16" : NULL; }
+
+bool s2_kv_type_parse(const char *name, s2_kv_type *out) {
+    if (name != NULL && strcmp(name, "f32") == 0) return *out = S2_KV_F32, true;
+    if (name != NULL && strcmp(name, "f16") == 0) return *out = S2_KV_F16, true;
+    return false;
+}
+
+int64_t s2_model_kv_bytes_per_token(const s2_model *m, s2_kv_type t) {
+    const s2_hparams *hp = &m->hp;
+    return (int64_t)hp->n_layer * hp->n_head_kv * hp->head_dim * 2 * (int64_t)s2_kv_type_bytes(t);
 }
 
 int64_t s2_now_ns(void) {
@@ -32,7 +49,8 @@ int64_t s2_now_ns(void) {
 void s2_ctx_free(s2_ctx *ctx) {
     if (ctx == NULL) return;
     s2_kv_free(ctx->kv);
-    free(ctx->rope_cs);
+    if (ctx->rope_cs[1] != ctx->rope_cs[0]) free(ctx->rope_cs[1]);
+    free(ctx->rope_cs[0]);
     free(ctx->act);
     free(ctx->scores);
     free(ctx->pos);
@@ -52,6 +70,8 @@ s2_status s2_ctx_init(const s2_model *m, const s2_ctx_params *params, s2_ctx **o
     if (p.n_ctx > (1 << 22) || p.n_batch > (1 << 16) || p.block_size > 4096)
         return s2_error_set(err, S2_E_ARG, "context: n_ctx %d, n_batch %d or block_size %d too large", p.n_ctx,
                             p.n_batch, p.block_size);
+    if (s2_kv_type_name(p.kv_type) == NULL)
+        return s2_error_set(err, S2_E_ARG, "context: KV type %d is neither f32 nor f16", (int)p.kv_type);
     if (p.n_threads > 0) {
         openblas_set_num_threads(p.n_threads);
         omp_set_num_threads(p.n_threads);
@@ -61,7 +81,7 @@ s2_status s2_ctx_init(const s2_model *m, const s2_ctx_params *params, s2_ctx **o
     ctx->m = m;
     ctx->p = p;
     int64_t KV = (int64_t)hp->n_head_kv * hp->head_dim;
-    int64_t bytes_per_block = (int64_t)hp->n_layer * p.block_size * KV * 2 * (int64_t)sizeof(float);
+    int64_t bytes_per_block = s2_model_kv_bytes_per_token(m, p.kv_type) * p.block_size;
     int64_t blocks_per_seq = (p.n_ctx + p.block_size - 1) / p.block_size;
     int64_t n_blocks = p.kv_max_bytes > 0 ? p.kv_max_bytes / bytes_per_block : 4 * blocks_per_seq;
     if (n_blocks < 1) {
@@ -70,15 +90,18 @@ s2_status s2_ctx_init(const s2_model *m, const s2_ctx_params *params, s2_ctx **o
                             (long long)p.kv_max_bytes, (long long)bytes_per_block);
     }
     s2_kv_params kp = {.n_layer = hp->n_layer, .kv_dim = (int32_t)KV, .block_size = p.block_size, .n_ctx = p.n_ctx,
-                       .n_blocks = n_blocks, .prefix_cache = p.prefix_cache};
+                       .n_blocks = n_blocks, .prefix_cache = p.prefix_cache, .kv_type = p.kv_type};
     s2_status st = s2_kv_init(&kp, &ctx->kv, err);
     if (st != S2_OK) {
         free(ctx);
         return st;
     }
-    /* RoPE table (T, HD/2, 2): angle = (pos / scale) * base^(-2j/HD), as llama2.c computes it in float */
+    /* RoPE tables (T, HD/2, 2), one per distinct set (gemma3's sliding layers have their own) */
     int32_t half = hp->head_dim / 2;
-    ctx->rope_cs = malloc((size_t)p.n_ctx * (size_t)half * 2 * sizeof(float));
+    const s2_rope_set *rs = m->rope_sets;
+    bool two = rs[1].base != rs[0].base || rs[1].scale != rs[0].scale || rs[1].factors != rs[0].factors;
+    ctx->rope_cs[0] = malloc((size_t)p.n_ctx * (size_t)half * 2 * sizeof(float));
+    ctx->rope_cs[1] = two ? malloc((size_t)p.n_ctx * (size_t)half * 2 * sizeof(float)) : ctx->rope_cs[0];
     int64_t D = hp->n_embd, Q = (int64_t)hp->n_head * hp->head_dim, F = hp->n_ff, B = p.n_batch;
     int64_t wide = F > Q ? F : Q;
     /* activations per row: x (D), xn (D), q (Q), k (KV), v (KV), att (Q), g (F or Q), u (F), t (D) */
@@ -86,17 +109,21 @@ s2_status s2_ctx_init(const s2_model *m, const s2_ctx_params *params, s2_ctx **o
     ctx->n_scores = omp_get_max_threads();
     ctx->scores = malloc((size_t)ctx->n_scores * (size_t)p.n_ctx * sizeof(float));
     ctx->pos = malloc((size_t)B * sizeof(int32_t));
-    if (ctx->rope_cs == NULL || ctx->act == NULL || ctx->scores == NULL || ctx->pos == NULL) {
+    if (ctx->rope_cs[0] == NULL || ctx->rope_cs[1] == NULL || ctx->act == NULL || ctx->scores == NULL ||
+        ctx->pos == NULL) {
         s2_ctx_free(ctx);
         return s2_error_set(err, S2_E_NOMEM, "context: out of memory for activations");
     }
-    for (int32_t t = 0; t < p.n_ctx; t++)
-        for (int32_t j = 0; j < half; j++) {
-            float freq = 1.0f / powf(hp->rope_base, (float)(2 * j) / (float)hp->head_dim);
-            float val = ((float)t / hp->rope_scale) * freq;
-            ctx->rope_cs[((size_t)t * half + j) * 2] = cosf(val);
-            ctx->rope_cs[((size_t)t * half + j) * 2 + 1] = sinf(val);
-        }
+    /* angle = (pos / scale) * base^(-2j/HD) / factors[j], as llama2.c computes it in float (factors: rope_freqs) */
+    for (int32_t set = 0; set < (two ? 2 : 1); set++)
+        for (int32_t t = 0; t < p.n_ctx; t++)
+            for (int32_t j = 0; j < half; j++) {
+                float freq = 1.0f / powf(rs[set].base, (float)(2 * j) / (float)hp->head_dim);
+                if (rs[set].factors != NULL) freq /= rs[set].factors[j];
+                float val = ((float)t / rs[set].scale) * freq;
+                ctx->rope_cs[set][((size_t)t * half + j) * 2] = cosf(val);
+                ctx->rope_cs[set][((size_t)t * half + j) * 2 + 1] = sinf(val);
+            }
     /* FLOPs per row of the weight products: 2 per multiply-add of every matrix except the embedding lookup */
     int64_t per_layer = 2 * D * Q + 2 * D * KV + 3 * D * F;
     ctx->flops_per_row = 2.0 * (double)(hp->n_layer * per_layer + D * (int64_t)hp->n_vocab);
@@ -153,42 +180,123 @@ int32_t s2_ctx_n_logits(const s2_ctx *ctx) { return ctx->n_logits; }
 
 /* ---- the forward pass ---- */
 
-/* Attention of one row and one head over positions 0..pos of its sequence (causal), reading K/V through the
- * block table one block at a time. out (HD) = softmax(q·Kᵀ / sqrt(HD)) V. Compiled at -O3 so that the dot
- * products over HD vectorize. */
-__attribute__((optimize("O3"))) static void attend(float *out, const float *q, const float *Kl, const float *Vl,
-                                                    const int32_t *blocks, int32_t pos, int32_t bs, int32_t kvh,
-                                                    int32_t HD, int32_t KV, float *score) {
-    float scale = 1.0f / sqrtf((float)HD);
-    float mx = -INFINITY;
-    for (int32_t t0 = 0; t0 <= pos; t0 += bs) {
-        const float *kb = Kl + (size_t)blocks[t0 / bs] * bs * KV + (size_t)kvh * HD;
-        int32_t nt = pos + 1 - t0 < bs ? pos + 1 - t0 : bs;
-        for (int32_t j = 0; j < nt; j++) {
-            const float *k = kb + (size_t)j * KV;
-            float s = 0.0f;
-            for (int32_t i = 0; i < HD; i++) s += q[i] * k[i];
-            s *= scale;
-            score[t0 + j] = s;
-            if (s > mx) mx = s;
+/* ---- F16 elements: hardware conversion (F16C) where the CPU has it ---- */
+
+#define F16C __attribute__((target("avx2,f16c,fma"), optimize("O3")))
+
+static bool have_f16c(void) {
+    static int cached = -1; /* benign race: every thread computes the same value */
+    if (cached < 0)
+        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma");
+    return cached;
+}
+
+/* q (n) · k (n), 8 lanes at a time */
+F16C static inline float dot_f16c(const float *q, const _Float16 *k, int32_t n) {
+    __m256 acc = _mm256_setzero_ps();
+    int32_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + i))), acc);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    h = _mm_hadd_ps(h, h);
+    h = _mm_hadd_ps(h, h);
+    float s = _mm_cvtss_f32(h);
+    for (; i < n; i++) s += q[i] * (float)k[i];
+    return s;
+}
+
+/* out (n) += a v (n) */
+F16C static inline void axpy_f16c(float *out, float a, const _Float16 *v, int32_t n) {
+    __m256 av = _mm256_set1_ps(a);
+    int32_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_fmadd_ps(av, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + i))),
+                                                  _mm256_loadu_ps(out + i)));
+    for (; i < n; i++) out[i] += a * (float)v[i];
+}
+
+F16C static void store_f16c(_Float16 *h, const float *x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(h + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) {
+        uint16_t b = s2_fp32_to_fp16(x[i]);
+        memcpy(h + i, &b, sizeof b);
+    }
+}
+
+/* Writes one row of n floats into the cache as its element type (F16: round to nearest even). */
+static void kv_store(void *dst, const float *src, int64_t n, s2_kv_type t) {
+    if (t == S2_KV_F32) {
+        memcpy(dst, src, (size_t)n * sizeof(float));
+    } else if (have_f16c()) {
+        store_f16c(dst, src, n);
+    } else {
+        for (int64_t i = 0; i < n; i++) {
+            uint16_t b = s2_fp32_to_fp16(src[i]);
+            memcpy((char *)dst + 2 * i, &b, sizeof b);
         }
     }
-    float sum = 0.0f;
-    for (int32_t t = 0; t <= pos; t++) {
-        score[t] = expf(score[t] - mx);
-        sum += score[t];
+}
+
+/* ---- attention ---- */
+
+/* The inner products over HD: the loops the compiler vectorizes, or the F16C kernels above. */
+#define DOT_LOOP(s, q, k, n) for (int32_t i_ = 0; i_ < (n); i_++) (s) += (q)[i_] * (float)(k)[i_]
+#define AXPY_LOOP(out, a, v, n) for (int32_t i_ = 0; i_ < (n); i_++) (out)[i_] += (a) * (float)(v)[i_]
+#define DOT_F16C(s, q, k, n) (s) = dot_f16c((q), (k), (n))
+#define AXPY_F16C(out, a, v, n) axpy_f16c((out), (a), (v), (n))
+
+/* Attention of one row and one head over positions lo..pos of its sequence (causal; lo > 0 with a sliding
+ * window), reading K/V of element type T through the block table one block at a time.
+ * out (HD) = softmax(cap(scale q·Kᵀ)) V, cap(s) = softcap tanh(s / softcap) when softcap > 0 (gemma2).
+ * Compiled at -O3 so that the products over HD vectorize; the F16 twins convert K and V as they read them. */
+#define ATTEND(NAME, T, ATTR, DOT, AXPY)                                                                         \
+    ATTR static void NAME(float *out, const float *q, const T *Kl, const T *Vl, const int32_t *blocks,           \
+                          int32_t lo, int32_t pos, int32_t bs, int32_t kvh, int32_t HD, int32_t KV, float scale,   \
+                          float softcap, float *score) {                                                        \
+        float mx = -INFINITY;                                                                                    \
+        for (int32_t t0 = lo / bs * bs; t0 <= pos; t0 += bs) {                                                   \
+            const T *kb = Kl + (size_t)blocks[t0 / bs] * bs * KV + (size_t)kvh * HD;                             \
+            int32_t nt = pos + 1 - t0 < bs ? pos + 1 - t0 : bs;                                                  \
+            for (int32_t j = t0 < lo ? lo - t0 : 0; j < nt; j++) {                                               \
+                const T *k = kb + (size_t)j * KV;                                                                \
+                float s = 0.0f;                                                                                  \
+                DOT(s, q, k, HD);                                                                                \
+                s *= scale;                                                                                      \
+                score[t0 + j] = s;                                                                               \
+                if (s > mx) mx = s;                                                                              \
+            }                                                                                                    \
+        }                                                                                                        \
+        if (softcap > 0) { /* apart, to keep the loop above branch-free; the cap is monotonic, so mx follows */  \
+            for (int32_t t = lo; t <= pos; t++) score[t] = softcap * tanhf(score[t] / softcap);                  \
+            mx = softcap * tanhf(mx / softcap);                                                                  \
+        }                                                                                                        \
+        float sum = 0.0f;                                                                                        \
+        for (int32_t t = lo; t <= pos; t++) {                                                                    \
+            score[t] = expf(score[t] - mx);                                                                      \
+            sum += score[t];                                                                                     \
+        }                                                                                                        \
+        for (int32_t i = 0; i < HD; i++) out[i] = 0.0f;                                                          \
+        float inv = 1.0f / sum;                                                                                  \
+        for (int32_t t0 = lo / bs * bs; t0 <= pos; t0 += bs) {                                                   \
+            const T *vb = Vl + (size_t)blocks[t0 / bs] * bs * KV + (size_t)kvh * HD;                             \
+            int32_t nt = pos + 1 - t0 < bs ? pos + 1 - t0 : bs;                                                  \
+            for (int32_t j = t0 < lo ? lo - t0 : 0; j < nt; j++) {                                               \
+                const T *v = vb + (size_t)j * KV;                                                                \
+                float a = score[t0 + j] * inv;                                                                   \
+                AXPY(out, a, v, HD);                                                                             \
+            }                                                                                                    \
+        }                                                                                                        \
     }
-    for (int32_t i = 0; i < HD; i++) out[i] = 0.0f;
-    float inv = 1.0f / sum;
-    for (int32_t t0 = 0; t0 <= pos; t0 += bs) {
-        const float *vb = Vl + (size_t)blocks[t0 / bs] * bs * KV + (size_t)kvh * HD;
-        int32_t nt = pos + 1 - t0 < bs ? pos + 1 - t0 : bs;
-        for (int32_t j = 0; j < nt; j++) {
-            const float *v = vb + (size_t)j * KV;
-            float a = score[t0 + j] * inv;
-            for (int32_t i = 0; i < HD; i++) out[i] += a * v[i];
-        }
-    }
+ATTEND(attend_f32, float, __attribute__((optimize("O3"))), DOT_LOOP, AXPY_LOOP)
+ATTEND(attend_f16, _Float16, __attribute__((optimize("O3"))), DOT_LOOP, AXPY_LOOP) /* software conversion */
+ATTEND(attend_f16_f16c, _Float16, F16C, DOT_F16C, AXPY_F16C)
+#undef ATTEND
+
+/* out (n) = h (n) * w (n) / sqrt(mean(h²) + eps) for n_vec vectors of n: qk_norm's per-head RMSNorm. */
+static void rmsnorm_each(float *h, const float *w, int64_t n_vec, int64_t n, float eps) {
+    for (int64_t i = 0; i < n_vec; i++) s2_rmsnorm(h + i * n, h + i * n, w, n, eps);
 }
 
 static s2_status chunk_forward(s2_ctx *ctx, const s2_seq *seqs, const int32_t *tokens, const int32_t *pos,
@@ -208,9 +316,13 @@ static s2_status chunk_forward(s2_ctx *ctx, const s2_seq *seqs, const int32_t *t
         if (st != S2_OK) return s2_error_set(err, st, "forward: out of memory");     \
     } while (0)
 
-    for (int32_t r = 0; r < R; r++) /* x (R, D) = embedding rows */
+    for (int32_t r = 0; r < R; r++) /* x (R, D) = embedding rows, x sqrt(D) for gemma */
         s2_dequantize_row(m->tok_embd.type, (const char *)m->tok_embd.data + (size_t)tokens[r] * m->tok_embd.row_bytes,
                           x + r * D, D);
+    if (m->embed_scale != 1.0f)
+        for (int64_t i = 0; i < R * D; i++) x[i] *= m->embed_scale;
+    s2_kv_type kt = ctx->p.kv_type;
+    bool f16c = kt == S2_KV_F16 && have_f16c();
     double att_flops = 0;
     for (int32_t l = 0; l < hp->n_layer; l++) {
         const s2_layer *ly = &m->layers[l];
@@ -218,6 +330,7 @@ static s2_status chunk_forward(s2_ctx *ctx, const s2_seq *seqs, const int32_t *t
         MATMUL(q, xn, &ly->wq);
         MATMUL(k, xn, &ly->wk);
         MATMUL(v, xn, &ly->wv);
+        const float *rope_cs = ctx->rope_cs[ly->rope_set];
         for (int32_t r = 0; r < R; r++) {
             if (ly->bq != NULL)
                 for (int64_t i = 0; i < Q; i++) q[r * Q + i] += ly->bq[i];
@@ -225,31 +338,53 @@ static s2_status chunk_forward(s2_ctx *ctx, const s2_seq *seqs, const int32_t *t
                 for (int64_t i = 0; i < KV; i++) k[r * KV + i] += ly->bk[i];
             if (ly->bv != NULL)
                 for (int64_t i = 0; i < KV; i++) v[r * KV + i] += ly->bv[i];
-            const float *cs = ctx->rope_cs + (size_t)pos[r] * half * 2;
+            if (ly->q_norm != NULL) { /* qk_norm: each head's q and k RMS-normalized before RoPE */
+                rmsnorm_each(q + r * Q, ly->q_norm, H, HD, hp->rms_eps);
+                rmsnorm_each(k + r * KV, ly->k_norm, HKV, HD, hp->rms_eps);
+            }
+            const float *cs = rope_cs + (size_t)pos[r] * half * 2;
             for (int64_t h = 0; h < H; h++) s2_rope(q + r * Q + h * HD, (int32_t)HD, cs, m->rope);
             for (int64_t h = 0; h < HKV; h++) s2_rope(k + r * KV + h * HD, (int32_t)HD, cs, m->rope);
-            memcpy(s2_kv_k(ctx->kv, l, seqs[r], pos[r]), k + r * KV, (size_t)KV * sizeof(float));
-            memcpy(s2_kv_v(ctx->kv, l, seqs[r], pos[r]), v + r * KV, (size_t)KV * sizeof(float));
+            kv_store(s2_kv_k(ctx->kv, l, seqs[r], pos[r]), k + r * KV, KV, kt);
+            kv_store(s2_kv_v(ctx->kv, l, seqs[r], pos[r]), v + r * KV, KV, kt);
         }
-        const float *Kl = s2_kv_layer_k(ctx->kv, l), *Vl = s2_kv_layer_v(ctx->kv, l);
+        const void *Kl = s2_kv_layer_k(ctx->kv, l), *Vl = s2_kv_layer_v(ctx->kv, l);
+        int32_t win = ly->window;
         int64_t work = 0;
-        for (int32_t r = 0; r < R; r++) work += (int64_t)(pos[r] + 1);
+        for (int32_t r = 0; r < R; r++) work += (int64_t)(win > 0 && pos[r] + 1 > win ? win : pos[r] + 1);
         att_flops += 4.0 * (double)work * (double)(H * HD);
         int64_t group = H / HKV;
 #pragma omp parallel for schedule(dynamic, 1) if (work * H * HD >= (1 << 20)) /* a region costs ~10 us */
         for (int64_t rh = 0; rh < (int64_t)R * H; rh++) {
             int32_t r = (int32_t)(rh / H), h = (int32_t)(rh % H);
             float *score = ctx->scores + (size_t)omp_get_thread_num() * (size_t)ctx->p.n_ctx;
-            attend(att + r * Q + h * HD, q + r * Q + h * HD, Kl, Vl, s2_kv_block_table(ctx->kv, seqs[r]), pos[r],
-                   bs, (int32_t)(h / group), (int32_t)HD, (int32_t)KV, score);
+            const int32_t *blocks = s2_kv_block_table(ctx->kv, seqs[r]);
+            int32_t lo = win > 0 && pos[r] + 1 > win ? pos[r] + 1 - win : 0; /* keys in (pos - window, pos] */
+            float *o = att + r * Q + h * HD;
+            const float *qh = q + r * Q + h * HD;
+            int32_t kvh = (int32_t)(h / group);
+            if (kt == S2_KV_F32)
+                attend_f32(o, qh, Kl, Vl, blocks, lo, pos[r], bs, kvh, (int32_t)HD, (int32_t)KV, m->attn_scale,
+                           m->attn_softcap, score);
+            else if (f16c)
+                attend_f16_f16c(o, qh, Kl, Vl, blocks, lo, pos[r], bs, kvh, (int32_t)HD, (int32_t)KV, m->attn_scale,
+                                m->attn_softcap, score);
+            else
+                attend_f16(o, qh, Kl, Vl, blocks, lo, pos[r], bs, kvh, (int32_t)HD, (int32_t)KV, m->attn_scale,
+                           m->attn_softcap, score);
         }
         MATMUL(t, att, &ly->wo);
+        if (ly->post_attn_norm != NULL) /* post_norms: the block's output is normalized before the residual */
+            for (int32_t r = 0; r < R; r++) s2_rmsnorm(t + r * D, t + r * D, ly->post_attn_norm, D, hp->rms_eps);
         for (int64_t i = 0; i < R * D; i++) x[i] += t[i];
         for (int32_t r = 0; r < R; r++) s2_rmsnorm(xn + r * D, x + r * D, ly->ffn_norm, D, hp->rms_eps);
         MATMUL(g, xn, &ly->w_gate);
         MATMUL(u, xn, &ly->w_up);
-        s2_swiglu(g, g, u, R * F);
+        if (m->arch->act == S2_ACT_GELU_TANH) s2_geglu_tanh(g, g, u, R * F);
+        else s2_swiglu(g, g, u, R * F);
         MATMUL(t, g, &ly->w_down);
+        if (ly->post_ffn_norm != NULL)
+            for (int32_t r = 0; r < R; r++) s2_rmsnorm(t + r * D, t + r * D, ly->post_ffn_norm, D, hp->rms_eps);
         for (int64_t i = 0; i < R * D; i++) x[i] += t[i];
     }
     /* final norm and logits for the wanted rows only, packed */
@@ -261,9 +396,11 @@ static s2_status chunk_forward(s2_ctx *ctx, const s2_seq *seqs, const int32_t *t
         R = nw;
         MATMUL(logits_out, xn, &m->output);
         R = saveR;
+        if (m->final_softcap > 0) /* gemma2: logits = cap tanh(logits / cap) */
+            for (int64_t i = 0; i < (int64_t)nw * V; i++)
+                logits_out[i] = m->final_softcap * tanhf(logits_out[i] / m->final_softcap);
     }
 #undef MATMUL
-    (void)V;
     ctx->c.forward_calls++;
     ctx->c.forward_rows += R;
     /* FLOPs: the weight products of every row (the output matrix only for rows that want logits) + attention */

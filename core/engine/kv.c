@@ -3,7 +3,7 @@
  *
  * A block is in one of three states: free (on the free list), held (ref > 0), or idle-cached (ref == 0 but in the
  * prefix cache, on the LRU list, reusable by a later prompt until evicted). It computes nothing: forward.c writes
- * K and V into the slots this file hands out. */
+ * K and V into the slots this file hands out, as F32 or F16 elements (kv_type: half the memory per branch). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +26,8 @@ typedef struct kv_seq {
 struct s2_kv {
     s2_kv_params p;
     int32_t max_blocks_per_seq;
-    float *k, *v;             /* (L, n_blocks, block_size, kv_dim) each */
+    char *k, *v;              /* (L, n_blocks, block_size, kv_dim) each, elements of elem_bytes (F32 or F16) */
+    size_t elem_bytes;
     kv_block *blocks;         /* (n_blocks) */
     int32_t *btok;            /* (n_blocks, block_size): the tokens of full cached blocks, to confirm hash hits */
     int32_t *free_list;       /* stack of free block ids */
@@ -124,13 +125,15 @@ static void block_release(s2_kv *kv, int32_t b) {
     else kv->free_list[kv->n_free++] = b;
 }
 
-static size_t block_floats(const s2_kv *kv) { return (size_t)kv->p.block_size * (size_t)kv->p.kv_dim; }
-
-static float *block_k(s2_kv *kv, int32_t layer, int32_t b) {
-    return kv->k + ((size_t)layer * (size_t)kv->p.n_blocks + (size_t)b) * block_floats(kv);
+static size_t block_bytes(const s2_kv *kv) {
+    return (size_t)kv->p.block_size * (size_t)kv->p.kv_dim * kv->elem_bytes;
 }
-static float *block_v(s2_kv *kv, int32_t layer, int32_t b) {
-    return kv->v + ((size_t)layer * (size_t)kv->p.n_blocks + (size_t)b) * block_floats(kv);
+
+static void *block_k(s2_kv *kv, int32_t layer, int32_t b) {
+    return kv->k + ((size_t)layer * (size_t)kv->p.n_blocks + (size_t)b) * block_bytes(kv);
+}
+static void *block_v(s2_kv *kv, int32_t layer, int32_t b) {
+    return kv->v + ((size_t)layer * (size_t)kv->p.n_blocks + (size_t)b) * block_bytes(kv);
 }
 
 /* ---- life cycle ---- */
@@ -138,19 +141,20 @@ static float *block_v(s2_kv *kv, int32_t layer, int32_t b) {
 s2_status s2_kv_init(const s2_kv_params *p, s2_kv **out, s2_error *err) {
     *out = NULL;
     if (p->n_layer < 1 || p->kv_dim < 1 || p->block_size < 1 || p->n_ctx < 1 || p->n_blocks < 1 ||
-        p->n_blocks > INT32_MAX / 2)
+        p->n_blocks > INT32_MAX / 2 || (p->kv_type != S2_KV_F32 && p->kv_type != S2_KV_F16))
         return s2_error_set(err, S2_E_ARG, "kv: bad shape (layers %d, kv_dim %d, block %d, ctx %d, blocks %lld)",
                             p->n_layer, p->kv_dim, p->block_size, p->n_ctx, (long long)p->n_blocks);
     s2_kv *kv = calloc(1, sizeof *kv);
     if (kv == NULL) return s2_error_set(err, S2_E_NOMEM, "kv: out of memory");
     kv->p = *p;
+    kv->elem_bytes = s2_kv_type_bytes(p->kv_type);
     kv->max_blocks_per_seq = (p->n_ctx + p->block_size - 1) / p->block_size;
     size_t floats = (size_t)p->n_layer * (size_t)p->n_blocks * (size_t)p->block_size * (size_t)p->kv_dim;
     uint64_t hsize = 1;
     while (hsize < (uint64_t)p->n_blocks * 2) hsize <<= 1;
     kv->hmask = hsize - 1;
-    kv->k = calloc(floats, sizeof(float)); /* large callocs are fresh zero pages: memory is touched only when used */
-    kv->v = calloc(floats, sizeof(float));
+    kv->k = calloc(floats, kv->elem_bytes); /* large callocs are fresh zero pages: touched only when used */
+    kv->v = calloc(floats, kv->elem_bytes);
     kv->blocks = calloc((size_t)p->n_blocks, sizeof *kv->blocks);
     kv->btok = calloc((size_t)p->n_blocks * (size_t)p->block_size, sizeof(int32_t));
     kv->free_list = malloc((size_t)p->n_blocks * sizeof(int32_t));
@@ -159,7 +163,7 @@ s2_status s2_kv_init(const s2_kv_params *p, s2_kv **out, s2_error *err) {
         kv->htab == NULL) {
         s2_kv_free(kv);
         return s2_error_set(err, S2_E_NOMEM, "kv: cannot allocate %lld blocks (%.1f MiB)", (long long)p->n_blocks,
-                            2.0 * (double)floats * 4 / 1048576.0);
+                            2.0 * (double)floats * (double)kv->elem_bytes / 1048576.0);
     }
     for (uint64_t i = 0; i < hsize; i++) kv->htab[i] = -1;
     for (int64_t b = 0; b < p->n_blocks; b++) {
@@ -197,8 +201,9 @@ const int32_t *s2_kv_seq_tokens(const s2_kv *kv, s2_seq seq) {
     return s2_kv_seq_valid(kv, seq) ? kv->seqs[seq].tokens : NULL;
 }
 const int32_t *s2_kv_block_table(const s2_kv *kv, s2_seq seq) { return kv->seqs[seq].blocks; }
-float *s2_kv_layer_k(s2_kv *kv, int32_t layer) { return block_k(kv, layer, 0); }
-float *s2_kv_layer_v(s2_kv *kv, int32_t layer) { return block_v(kv, layer, 0); }
+void *s2_kv_layer_k(s2_kv *kv, int32_t layer) { return block_k(kv, layer, 0); }
+void *s2_kv_layer_v(s2_kv *kv, int32_t layer) { return block_v(kv, layer, 0); }
+size_t s2_kv_type_bytes(s2_kv_type t) { return t == S2_KV_F16 ? 2 : 4; }
 int32_t s2_kv_block_size(const s2_kv *kv) { return kv->p.block_size; }
 
 s2_status s2_kv_seq_new(s2_kv *kv, s2_seq *out, s2_error *err) {
@@ -297,7 +302,7 @@ s2_status s2_kv_reserve(s2_kv *kv, const s2_seq *seqs, int32_t n, s2_error *err)
         int32_t have = (q->len + bs - 1) / bs, want = (q->len + add + bs - 1) / bs;
         if (q->len % bs != 0 && kv->blocks[q->blocks[have - 1]].ref > 1) {
             int32_t old = q->blocks[have - 1], nb = block_alloc(kv);
-            size_t used = (size_t)(q->len % bs) * (size_t)kv->p.kv_dim * sizeof(float);
+            size_t used = (size_t)(q->len % bs) * (size_t)kv->p.kv_dim * kv->elem_bytes;
             for (int32_t l = 0; l < kv->p.n_layer; l++) {
                 memcpy(block_k(kv, l, nb), block_k(kv, l, old), used);
                 memcpy(block_v(kv, l, nb), block_v(kv, l, old), used);
@@ -310,14 +315,14 @@ s2_status s2_kv_reserve(s2_kv *kv, const s2_seq *seqs, int32_t n, s2_error *err)
     return S2_OK;
 }
 
-static float *slot(s2_kv *kv, float *base, int32_t layer, s2_seq seq, int32_t pos) {
+static void *slot(s2_kv *kv, char *base, int32_t layer, s2_seq seq, int32_t pos) {
     int32_t bs = kv->p.block_size;
     int32_t b = kv->seqs[seq].blocks[pos / bs];
     return base + (((size_t)layer * (size_t)kv->p.n_blocks + (size_t)b) * (size_t)bs + (size_t)(pos % bs)) *
-                      (size_t)kv->p.kv_dim;
+                      (size_t)kv->p.kv_dim * kv->elem_bytes;
 }
-float *s2_kv_k(s2_kv *kv, int32_t layer, s2_seq seq, int32_t pos) { return slot(kv, kv->k, layer, seq, pos); }
-float *s2_kv_v(s2_kv *kv, int32_t layer, s2_seq seq, int32_t pos) { return slot(kv, kv->v, layer, seq, pos); }
+void *s2_kv_k(s2_kv *kv, int32_t layer, s2_seq seq, int32_t pos) { return slot(kv, kv->k, layer, seq, pos); }
+void *s2_kv_v(s2_kv *kv, int32_t layer, s2_seq seq, int32_t pos) { return slot(kv, kv->v, layer, seq, pos); }
 
 void s2_kv_commit(s2_kv *kv, const s2_seq *seqs, const int32_t *tokens, int32_t n) {
     int32_t bs = kv->p.block_size;
@@ -367,7 +372,8 @@ void s2_kv_stats_get(const s2_kv *kv, s2_kv_stats *out) {
     out->blocks_total = kv->p.n_blocks;
     out->blocks_cached = kv->n_idle;
     out->blocks_used = kv->p.n_blocks - kv->n_free - kv->n_idle;
-    out->bytes_per_block = (int64_t)kv->p.n_layer * kv->p.block_size * kv->p.kv_dim * 2 * (int64_t)sizeof(float);
+    out->bytes_per_block = (int64_t)kv->p.n_layer * kv->p.block_size * kv->p.kv_dim * 2 * (int64_t)kv->elem_bytes;
+    out->kv_type = kv->p.kv_type;
     out->block_size = kv->p.block_size;
     for (int32_t s = 0; s < kv->n_seqs; s++) out->n_seqs += kv->seqs[s].used;
 }

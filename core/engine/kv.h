@@ -14,6 +14,7 @@ typedef struct s2_kv_params {
     int32_t n_layer, kv_dim, block_size, n_ctx;
     int64_t n_blocks;
     bool prefix_cache;
+    s2_kv_type kv_type;      /* element type of the K and V rows */
 } s2_kv_params;
 
 s2_status s2_kv_init(const s2_kv_params *p, s2_kv **out, s2_error *err);
@@ -31,13 +32,14 @@ const int32_t *s2_kv_seq_tokens(const s2_kv *kv, s2_seq seq);
  * copies shared partial blocks and allocates new ones, evicting cached blocks as needed (S2_E_NOMEM when the
  * pool is full). On error nothing has changed. */
 s2_status s2_kv_reserve(s2_kv *kv, const s2_seq *seqs, int32_t n, s2_error *err);
-/* Where (seq, pos) lives: K and V rows (kv_dim floats each) of layer l. pos must be reserved. */
-float *s2_kv_k(s2_kv *kv, int32_t layer, s2_seq seq, int32_t pos);
-float *s2_kv_v(s2_kv *kv, int32_t layer, s2_seq seq, int32_t pos);
+/* Where (seq, pos) lives: K and V rows (kv_dim elements of kv_type each) of layer l. pos must be reserved. */
+void *s2_kv_k(s2_kv *kv, int32_t layer, s2_seq seq, int32_t pos);
+void *s2_kv_v(s2_kv *kv, int32_t layer, s2_seq seq, int32_t pos);
+size_t s2_kv_type_bytes(s2_kv_type t); /* bytes of one element: 4 or 2 */
 /* The base of the block holding pos, and the stride (floats) between consecutive positions in a block. */
 const int32_t *s2_kv_block_table(const s2_kv *kv, s2_seq seq);
-float *s2_kv_layer_k(s2_kv *kv, int32_t layer); /* (n_blocks, block_size, kv_dim) */
-float *s2_kv_layer_v(s2_kv *kv, int32_t layer);
+void *s2_kv_layer_k(s2_kv *kv, int32_t layer); /* (n_blocks, block_size, kv_dim) of kv_type */
+void *s2_kv_layer_v(s2_kv *kv, int32_t layer);
 /* After the forward has written the rows' K/V: appends the tokens, hashes and caches blocks that became full. */
 void s2_kv_commit(s2_kv *kv, const s2_seq *seqs, const int32_t *tokens, int32_t n);
 /* Links into the empty sequence seq the longest run of cached full blocks matching tokens[0..), covering at most

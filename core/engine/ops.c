@@ -219,3 +219,11 @@ void s2_rope(float *v, int32_t hd, const float *cos_sin, s2_rope_kind kind) {
 void s2_swiglu(float *h, const float *g, const float *u, int64_t n) {
     for (int64_t i = 0; i < n; i++) h[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
+
+void s2_geglu_tanh(float *h, const float *g, const float *u, int64_t n) {
+    const float c = 0.7978845608028654f; /* sqrt(2 / pi) */
+    for (int64_t i = 0; i < n; i++) {
+        float x = g[i];
+        h[i] = 0.5f * x * (1.0f + tanhf(c * (x + 0.044715f * x * x * x))) * u[i];
+    }
+}

@@ -26,5 +26,7 @@ void s2_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps
 void s2_rope(float *v, int32_t hd, const float *cos_sin, s2_rope_kind kind);
 /* h (n) = silu(g) * u */
 void s2_swiglu(float *h, const float *g, const float *u, int64_t n);
+/* h (n) = gelu(g) * u, GELU's tanh approximation 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g³))) (gemma) */
+void s2_geglu_tanh(float *h, const float *g, const float *u, int64_t n);
 
 #endif
