@@ -599,6 +599,8 @@ static int report_files(char **files, int n, int fmt, const char *plot_prefix) {
 }
 
 int cmd_report(int argc, char **argv) {
+    int mode = cli_report_mode(argc, argv); /* --curves, --compare: cmd_curves.c */
+    if (mode >= 0) return mode;
     int fmt = 0;
     const char *plot_prefix = NULL;
     char **files = calloc((size_t)argc, sizeof *files);
@@ -613,7 +615,16 @@ int cmd_report(int argc, char **argv) {
                    "of wall time spent outside system 1.\n\n"
                    "  --md              Markdown table\n"
                    "  --json            JSON array\n"
-                   "  --plot PREFIX     accuracy against mean tokens (log x) to PREFIX.png and PREFIX.svg (gnuplot)\n");
+                   "  --plot PREFIX     accuracy against mean tokens (log x) to PREFIX.png and PREFIX.svg (gnuplot)\n\n"
+                   "sys2 report --curves [--md | --json] [--plot PREFIX] [--boot N] [--seed S] FILE.jsonl...\n"
+                   "  pass@k (unbiased), majority@k and weighted best-of-N@k for k = 1, 2, 4, ... n from the samples\n"
+                   "  of each item (sc, bon), 95%% bootstrap intervals over items, against k and mean tokens;\n"
+                   "  --plot: PREFIX.png/.svg (against k) and PREFIX_tokens.png/.svg\n"
+                   "sys2 report --compare [--md | --json] A.jsonl[,A2.jsonl...] B.jsonl[,B2.jsonl...]\n"
+                   "  the items both ran, paired: accuracy of each, the difference with a paired bootstrap interval,\n"
+                   "  McNemar's exact p, the ids only one solves, tokens and FLOPs; each side's accuracy at the\n"
+                   "  other's mean tokens (interpolated over log tokens between its files' budgets, or along its\n"
+                   "  majority@k curve for a single file with samples)\n");
             free(files);
             return 0;
         }

@@ -11,7 +11,7 @@ static s2_status bon_run(const s2_strategy *s, s2_env *env, s2_result *out) {
     const s2_bon_params *p = s->ctx;
     s2_node **leaves = NULL;
     int32_t done = 0;
-    s2_status st = s2_sample_chains(env, p->n, BON_BATCH, p->temperature, &leaves, &done);
+    s2_status st = s2_sample_chains(env, p->n, BON_BATCH, p->temperature, out, &leaves, &done);
     if (st != S2_OK && st != S2_E_BUDGET) return st;
     s2_status run_st = st;
     const s2_scorer *sc = s2_env_params_of(env)->scorer;

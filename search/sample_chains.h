@@ -6,8 +6,9 @@
 #include "search.h"
 
 /* Samples up to n chains into leaves (arena-owned array of n), *done gets how many finished (terminal). Chains
- * cut by the budget are not returned. Returns S2_OK or S2_E_BUDGET (the chains so far stand), or an error. */
-s2_status s2_sample_chains(s2_env *env, int32_t n, int32_t batch, double temperature, s2_node ***leaves,
-                           int32_t *done);
+ * cut by the budget are not returned. Each finished chain is recorded in out's samples (s2_result_add_sample),
+ * in sampling order. Returns S2_OK or S2_E_BUDGET (the chains so far stand), or an error. */
+s2_status s2_sample_chains(s2_env *env, int32_t n, int32_t batch, double temperature, s2_result *out,
+                           s2_node ***leaves, int32_t *done);
 
 #endif

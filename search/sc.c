@@ -15,7 +15,7 @@ static s2_status sc_run(const s2_strategy *s, s2_env *env, s2_result *out) {
     const s2_sc_params *p = s->ctx;
     s2_node **leaves = NULL;
     int32_t done = 0;
-    s2_status st = s2_sample_chains(env, p->n, SC_BATCH, p->temperature, &leaves, &done);
+    s2_status st = s2_sample_chains(env, p->n, SC_BATCH, p->temperature, out, &leaves, &done);
     if (st != S2_OK && st != S2_E_BUDGET) return st;
     s2_status run_st = st;
     const char **answers = s2_env_alloc(env, (size_t)(done + 1) * sizeof *answers);
@@ -24,7 +24,7 @@ static s2_status sc_run(const s2_strategy *s, s2_env *env, s2_result *out) {
     const s2_scorer *sc = s2_env_params_of(env)->scorer;
     bool as_prob = sc == NULL || strcmp(sc->iface->name, "logprob") == 0;
     for (int32_t i = 0; i < done; i++) {
-        answers[i] = s2_env_answer(env, leaves[i]);
+        answers[i] = out->samples[i].answer; /* s2_sample_chains recorded leaves[i] as sample i */
         w[i] = 1;
         if (p->vote == S2_VOTE_WEIGHTED && answers[i] != NULL) {
             st = s2_env_score(env, leaves[i]);
