@@ -21,4 +21,5 @@
     X(http) \
     X(run) \
     X(scorers) \
-    X(models)
+    X(models) \
+    X(report)
