@@ -22,4 +22,5 @@
     X(run) \
     X(scorers) \
     X(models) \
-    X(report)
+    X(report) \
+    X(view)
