@@ -510,13 +510,15 @@ s2_status s2_env_rollout(s2_env *env, s2_node **leaves, int32_t n, double temper
     s2_node **par = malloc((size_t)(n > 0 ? n : 1) * sizeof *par), **kids = malloc((size_t)(n > 0 ? n : 1) * sizeof *kids);
     int32_t *idx = malloc((size_t)(n > 0 ? n : 1) * sizeof *idx), *ones = malloc((size_t)(n > 0 ? n : 1) * sizeof *ones);
     s2_node **start = malloc((size_t)(n > 0 ? n : 1) * sizeof *start);
-    s2_status st = par && kids && idx && ones && start ? S2_OK : s2_error_set(&env->err, S2_E_NOMEM, "rollout: out of memory");
+    bool *dead = calloc((size_t)(n > 0 ? n : 1), sizeof *dead); /* chains whose step was dropped at a start node */
+    s2_status st = par && kids && idx && ones && start && dead ? S2_OK
+                                                              : s2_error_set(&env->err, S2_E_NOMEM, "rollout: out of memory");
     for (int32_t i = 0; start && i < n; i++) start[i] = leaves[i];
     s2_expand_opts o = {.temperature = temperature};
     while (st == S2_OK) {
         int32_t m = 0;
         for (int32_t i = 0; i < n; i++)
-            if (!leaves[i]->terminal && leaves[i]->seq >= 0) {
+            if (!dead[i] && !leaves[i]->terminal && leaves[i]->seq >= 0) {
                 par[m] = leaves[i];
                 ones[m] = 1;
                 idx[m++] = i;
@@ -532,8 +534,14 @@ s2_status s2_env_rollout(s2_env *env, s2_node **leaves, int32_t n, double temper
             break;
         }
         for (int32_t j = 0; j < m; j++) {
-            if (kids[j] == NULL) { /* could not grow (context full): the leaf is terminal now */
-                leaves[idx[j]]->terminal = true;
+            if (kids[j] == NULL) {
+                /* no child: the context is full (expand marked the parent terminal) or the step broke the rules
+                 * and was dropped. The chain ends there; a start node (the root, shared by every chain) is not
+                 * made terminal for it, or one illegal first step would stop all later chains from the root */
+                bool shared = par[j]->parent == NULL;
+                for (int32_t q = 0; q < n && !shared; q++) shared = start[q] == par[j];
+                if (shared) dead[idx[j]] = true;
+                else leaves[idx[j]]->terminal = true;
                 continue;
             }
             bool keep = par[j]->parent == NULL; /* the root and the start nodes stay: the caller's tree */
@@ -548,6 +556,7 @@ s2_status s2_env_rollout(s2_env *env, s2_node **leaves, int32_t n, double temper
     free(idx);
     free(ones);
     free(start);
+    free(dead);
     return st;
 }
 

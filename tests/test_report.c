@@ -291,6 +291,29 @@ START_TEST(test_report_curves_sc16_game24)
 }
 END_TEST
 
+/* Every wave of chains runs: one illegal first step (dropped by the rules check) must not end the sampling from
+ * the root (it once marked the root terminal, and sc n=100 drew ~16 chains on a third of the ToT puzzles). */
+START_TEST(test_report_sc_draws_every_wave)
+{
+    char path[600], cmd[3000];
+    snprintf(path, sizeof path, "%s/sc48.jsonl", t_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s run --task game24 --split tot --limit 6 --search sc --param n=48 -m "
+             "models/game24-policy.gguf --seed 1 -q --out %s >/dev/null", t_sys2_bin(), path);
+    ck_assert_int_eq(t_run(cmd, NULL), 0);
+    s2_report_file *f = NULL;
+    s2_error err = {0};
+    ck_assert_msg(s2_report_load(path, &f, &err) == S2_OK, "%s", err.msg);
+    ck_assert_int_eq(f->n_items, 6);
+    int illegal_somewhere = 0;
+    for (int32_t i = 0; i < f->n_items; i++) {
+        ck_assert_msg(f->items[i].n > 32 && f->items[i].n <= 48, "item %s: %d samples of 48", f->items[i].id, f->items[i].n);
+        illegal_somewhere += f->items[i].n < 48;
+    }
+    ck_assert_int_gt(illegal_somewhere, 0); /* the case the test is about did occur */
+    s2_report_file_free(f);
+}
+END_TEST
+
 Suite *report_suite(void) {
     Suite *s = suite_create("report");
     TCase *tc = tcase_create("core");
@@ -304,6 +327,7 @@ Suite *report_suite(void) {
     TCase *slow = tcase_create("runs");
     tcase_set_timeout(slow, 300);
     tcase_add_test(slow, test_report_curves_sc16_game24);
+    tcase_add_test(slow, test_report_sc_draws_every_wave);
     suite_add_tcase(s, slow);
     return s;
 }
