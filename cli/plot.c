@@ -4,14 +4,15 @@
 
 #include "plot.h"
 
-/* Okabe-Ito minus yellow (#F0E442 is unreadable on white); markers: filled square, circle, triangle, diamond,
- * inverted triangle, pentagon, then open square. */
+/* Okabe-Ito minus yellow (#F0E442 is unreadable on white); markers: filled square, circle, triangle, inverted
+ * triangle, diamond, pentagon, then the same open. 7 colours x 12 markers: the first 84 series differ in both. */
 static const char *const colors[CLI_PLOT_N_STYLES] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
                                                       "#E69F00", "#56B4E9", "#000000"};
-static const int points[CLI_PLOT_N_STYLES] = {5, 7, 9, 13, 11, 15, 4};
+#define N_POINTS 12
+static const int points[N_POINTS] = {5, 7, 9, 11, 13, 15, 4, 6, 8, 10, 12, 14};
 
 const char *cli_plot_color(int i) { return colors[(i % CLI_PLOT_N_STYLES + CLI_PLOT_N_STYLES) % CLI_PLOT_N_STYLES]; }
-int cli_plot_point(int i) { return points[(i % CLI_PLOT_N_STYLES + CLI_PLOT_N_STYLES) % CLI_PLOT_N_STYLES]; }
+int cli_plot_point(int i) { return points[(i % N_POINTS + N_POINTS) % N_POINTS]; }
 
 const char *cli_plot_escape(const char *s, char *buf, size_t cap) {
     size_t w = 0;

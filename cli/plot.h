@@ -8,7 +8,8 @@
 #include <stdio.h>
 
 #define CLI_PLOT_N_STYLES 7
-/* Series i's colour ("#0072B2") and gnuplot point type; i wraps around. */
+/* Series i's colour ("#0072B2") and gnuplot point type (12 of them, so colour and marker repeat together only
+ * after 84 series). */
 const char *cli_plot_color(int i);
 int cli_plot_point(int i);
 /* s with every ' doubled, for a single-quoted gnuplot string (into buf, cap bytes). */
