@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fake_lm.h"
 #include "report.h"
 #include "testutil.h"
 
@@ -217,6 +218,75 @@ START_TEST(test_report_votes_by_hand)
 }
 END_TEST
 
+/* ---- what --trace records for the viewer: pruning reasons (the scripted system 1) ---- */
+
+/* tot-bfs b=2 k=3 on the fake with 2 letters: each state's thoughts are a b a, so the third is a duplicate; of the
+ * 2 x 2 distinct candidates of a level, 2 are kept and 2 pruned for their score. With a budget, what is left open
+ * is marked as cut by it. */
+static void run_tot_bfs(const char *budget, s2_env **env_out, s2_lm **lm_out, s2_task **task_out, s2_result *res) {
+    s2_error err = {0};
+    fake_lm_params lp = fake_lm_default_params();
+    lp.alphabet = 2;
+    ck_assert_int_eq(fake_lm_init(&lp, lm_out, &err), S2_OK);
+    fake_task_params tp = {.n_items = 2, .depth = 3};
+    ck_assert_int_eq(fake_task_init(&tp, task_out, &err), S2_OK);
+    const char *keys[] = {"b", "k"}, *vals[] = {"2", "3"};
+    s2_strategy *st = NULL;
+    ck_assert_msg(s2_strategy_create("tot-bfs", keys, vals, 2, NULL, &st, &err) == S2_OK, "%s", err.msg);
+    s2_env_params ep = s2_env_default_params();
+    ep.lm = *lm_out;
+    ep.task = *task_out;
+    ep.max_depth = 4;
+    ck_assert_int_eq(s2_budget_parse(budget, &ep.budget, &err), S2_OK);
+    ck_assert_msg(s2_env_init(&ep, env_out, &err) == S2_OK, "%s", err.msg);
+    ck_assert_msg(s2_strategy_run(st, *env_out, res, &err) == S2_OK, "%s", err.msg);
+    s2_strategy_free(st);
+}
+
+START_TEST(test_report_trace_prune_reasons)
+{
+    s2_env *env = NULL;
+    s2_lm *lm = NULL;
+    s2_task *task = NULL;
+    s2_result res;
+    run_tot_bfs("none", &env, &lm, &task, &res);
+    int32_t dup[8] = {0}, low[8] = {0};
+    for (int32_t i = 1; i < s2_env_n_nodes(env); i++) {
+        const s2_node *x = s2_env_node(env, i);
+        if (x->pruned) ck_assert_msg(x->prune != S2_PRUNE_NONE, "node %d pruned without a reason", x->id);
+        dup[x->depth] += x->prune == S2_PRUNE_DUPLICATE;
+        low[x->depth] += x->prune == S2_PRUNE_LOW_SCORE;
+        if (x->prune == S2_PRUNE_DUPLICATE) { /* equal to an earlier sibling's step */
+            bool same = false;
+            for (int32_t q = 0; q < x->parent->n_children && x->parent->children[q] != x; q++)
+                same = same || strcmp(x->parent->children[q]->step, x->step) == 0;
+            ck_assert_msg(same, "node %d is no duplicate", x->id);
+        }
+        ck_assert(x->spent >= 0);
+        if (x->parent && x->parent->parent) ck_assert(x->spent > x->parent->spent); /* made later, after more tokens */
+    }
+    ck_assert_int_eq(dup[1], 1); /* the root's three thoughts: a b a */
+    ck_assert_int_eq(low[1], 0); /* 2 distinct, both kept */
+    for (int32_t d = 2; d <= 3; d++) {
+        ck_assert_int_eq(dup[d], 2); /* one per kept parent */
+        ck_assert_int_eq(low[d], 2); /* 4 candidates, 2 kept */
+    }
+    ck_assert_str_eq(s2_prune_name(S2_PRUNE_LOW_SCORE), "low_score");
+    s2_env_free(env);
+    s2_task_free(task);
+    s2_lm_free(lm);
+    /* a budget that stops it after the first level: the states it left open are cut by the budget */
+    run_tot_bfs("tokens=12", &env, &lm, &task, &res);
+    ck_assert(res.budget_hit);
+    int32_t cut = 0;
+    for (int32_t i = 1; i < s2_env_n_nodes(env); i++) cut += s2_env_node(env, i)->prune == S2_PRUNE_BUDGET;
+    ck_assert_int_gt(cut, 0);
+    s2_env_free(env);
+    s2_task_free(task);
+    s2_lm_free(lm);
+}
+END_TEST
+
 /* ---- the done-when test: sc n = 16 on 20 game24 puzzles with the shipped policy ---- */
 
 START_TEST(test_report_curves_sc16_game24)
@@ -323,6 +393,7 @@ Suite *report_suite(void) {
     tcase_add_test(tc, test_report_matched_compute);
     tcase_add_test(tc, test_report_bad_files);
     tcase_add_test(tc, test_report_votes_by_hand);
+    tcase_add_test(tc, test_report_trace_prune_reasons);
     suite_add_tcase(s, tc);
     TCase *slow = tcase_create("runs");
     tcase_set_timeout(slow, 300);
