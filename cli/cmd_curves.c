@@ -12,7 +12,7 @@
 #include "report.h"
 
 typedef struct curves_opts {
-    int fmt;                      /* 0 text, 1 Markdown, 2 JSON */
+    int fmt; /* 0 text, 1 Markdown, 2 JSON */
     const char *plot;
     s2_curves_params cp;
     char **files;
@@ -29,23 +29,31 @@ static int parse(const char *what, int argc, char **argv, curves_opts *o) {
         bool bad = false;
         int64_t x;
         if (strcmp(argv[i], what) == 0) continue;
-        if (strcmp(argv[i], "--md") == 0) o->fmt = 1;
-        else if (strcmp(argv[i], "--json") == 0) o->fmt = 2;
-        else if (cli_flag(argc, argv, &i, "--plot", NULL, &v, &bad)) o->plot = v;
+        if (strcmp(argv[i], "--md") == 0)
+            o->fmt = 1;
+        else if (strcmp(argv[i], "--json") == 0)
+            o->fmt = 2;
+        else if (cli_flag(argc, argv, &i, "--plot", NULL, &v, &bad))
+            o->plot = v;
         else if (cli_flag(argc, argv, &i, "--boot", NULL, &v, &bad)) {
-            if (!bad && (!cli_parse_i64(v, &x) || x < 0 || x > 1000000)) return cli_usage("report", "--boot wants 0..1000000");
+            if (!bad && (!cli_parse_i64(v, &x) || x < 0 || x > 1000000))
+                return cli_usage("report", "--boot wants 0..1000000");
             o->cp.boot = (int32_t)x;
         } else if (cli_flag(argc, argv, &i, "--seed", NULL, &v, &bad)) {
             if (!bad && !cli_parse_i64(v, &x)) return cli_usage("report", "--seed wants an integer");
             o->cp.seed = (uint64_t)x;
-        } else if (argv[i][0] == '-') return cli_usage("report", "unknown option '%s' with %s", argv[i], what);
-        else o->files[o->n_files++] = argv[i];
+        } else if (argv[i][0] == '-')
+            return cli_usage("report", "unknown option '%s' with %s", argv[i], what);
+        else
+            o->files[o->n_files++] = argv[i];
         if (bad) return 2;
     }
     return 0;
 }
 
-static json_t *stat_json(const s2_stat *s) { return json_pack("{s:f, s:f, s:f}", "mean", s->mean, "lo", s->lo, "hi", s->hi); }
+static json_t *stat_json(const s2_stat *s) {
+    return json_pack("{s:f, s:f, s:f}", "mean", s->mean, "lo", s->lo, "hi", s->hi);
+}
 
 /* ---- --curves ---- */
 
@@ -89,15 +97,21 @@ static int plot_curves(const curve_set *cs, int n, const char *prefix) {
         return 1;
     }
     char title[600], esc[700];
-    if (n == 1) file_title(cs[0].f, title, sizeof title);
-    else snprintf(title, sizeof title, "%s (%s), %d runs, seed %lld", cs[0].f->task, cs[0].f->split, n, (long long)cs[0].f->seed);
+    if (n == 1)
+        file_title(cs[0].f, title, sizeof title);
+    else
+        snprintf(title, sizeof title, "%s (%s), %d runs, seed %lld", cs[0].f->task, cs[0].f->split, n,
+                 (long long)cs[0].f->seed);
     for (int fig = 0; fig < 2; fig++) {
         snprintf(px, sizeof px, "%s%s", prefix, fig ? "_tokens" : "");
         for (int t = 0; t < 2; t++) {
             cli_plot_begin(f, t, px, title);
-            if (fig == 0) fprintf(f, "set logscale x 2\nset xlabel 'samples per item k (log scale)'\n");
-            else fprintf(f, "set logscale x\nset xlabel 'mean tokens per item (log scale)'\n");
-            fprintf(f, "set ylabel 'accuracy (%%), bands: 95%% bootstrap over items'\nset style fill transparent solid 0.15 noborder\n");
+            if (fig == 0)
+                fprintf(f, "set logscale x 2\nset xlabel 'samples per item k (log scale)'\n");
+            else
+                fprintf(f, "set logscale x\nset xlabel 'mean tokens per item (log scale)'\n");
+            fprintf(f, "set ylabel 'accuracy (%%), bands: 95%% bootstrap over items'\nset style fill transparent solid "
+                       "0.15 noborder\n");
             cli_plot_yrange(f, ymin, ymax);
             fprintf(f, "plot ");
             int series = 0;
@@ -106,10 +120,13 @@ static int plot_curves(const curve_set *cs, int n, const char *prefix) {
                     int c = 3 + 3 * m, x = fig ? 2 : 1; /* columns: k tokens, then mean lo hi per metric */
                     const char *col = cli_plot_color(n == 1 ? m : series);
                     char lab[400];
-                    if (n == 1) snprintf(lab, sizeof lab, "%s", metric[m]);
-                    else snprintf(lab, sizeof lab, "%s %s", cli_plot_escape(cs[s].f->path, esc, sizeof esc), metric[m]);
-                    fprintf(f, "%s'%s' index %d using %d:%d:%d with filledcurves lc rgb '%s' notitle, "
-                               "'%s' index %d using %d:%d with linespoints lw 2 pt %d ps 1.2 lc rgb '%s' title '%s'",
+                    if (n == 1)
+                        snprintf(lab, sizeof lab, "%s", metric[m]);
+                    else
+                        snprintf(lab, sizeof lab, "%s %s", cli_plot_escape(cs[s].f->path, esc, sizeof esc), metric[m]);
+                    fprintf(f,
+                            "%s'%s' index %d using %d:%d:%d with filledcurves lc rgb '%s' notitle, "
+                            "'%s' index %d using %d:%d with linespoints lw 2 pt %d ps 1.2 lc rgb '%s' title '%s'",
                             series ? ", " : "", dat, s, x, c + 1, c + 2, col, dat, s, x, c, cli_plot_point(series), col,
                             cli_plot_escape(lab, esc, sizeof esc));
                 }
@@ -145,9 +162,10 @@ static int curves_main(int argc, char **argv) {
                                                      stat_json(&p->wbon), "gap", p->pass.mean - p->maj.mean, "tokens",
                                                      p->tokens, "flops", p->flops));
             }
-            json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:i, s:s, s:o}", "file", cs[i].f->path, "task",
-                                               cs[i].f->task, "search", cs[i].f->search, "items", cs[i].f->n_items,
-                                               "weights", cs[i].f->scored ? "score" : "exp(mean logprob)", "points", pts));
+            json_array_append_new(a,
+                                  json_pack("{s:s, s:s, s:s, s:i, s:s, s:o}", "file", cs[i].f->path, "task",
+                                            cs[i].f->task, "search", cs[i].f->search, "items", cs[i].f->n_items,
+                                            "weights", cs[i].f->scored ? "score" : "exp(mean logprob)", "points", pts));
         }
         char *s = json_dumps(a, JSON_INDENT(2));
         printf("%s\n", s);
@@ -158,8 +176,7 @@ static int curves_main(int argc, char **argv) {
             char title[600];
             file_title(cs[i].f, title, sizeof title);
             printf("%s%s%s: %s, %s; wbon weights: %s\n", o.fmt == 1 ? "**" : "", cs[i].f->path, o.fmt == 1 ? "**" : "",
-                   cs[i].f->search, title,
-                   cs[i].f->scored ? "the scorer's scores" : "exp(mean token log-prob)");
+                   cs[i].f->search, title, cs[i].f->scored ? "the scorer's scores" : "exp(mean token log-prob)");
             if (o.fmt == 1)
                 printf("\n| k | pass@k | 95%% CI | majority@k | 95%% CI | weighted BoN@k | 95%% CI | pass - maj | "
                        "tokens/item | FLOPs/item |\n|---:|---:|---|---:|---|---:|---|---:|---:|---:|\n");
@@ -172,9 +189,9 @@ static int curves_main(int argc, char **argv) {
                 const s2_stat *st[3] = {&p->pass, &p->maj, &p->wbon};
                 for (int m = 0; m < 3; m++) snprintf(c[m], sizeof c[m], "%.1f-%.1f", 100 * st[m]->lo, 100 * st[m]->hi);
                 if (o.fmt == 1)
-                    printf("| %d | %.1f | %s | %.1f | %s | %.1f | %s | %.1f | %.0f | %.3g |\n", p->k, 100 * p->pass.mean,
-                           c[0], 100 * p->maj.mean, c[1], 100 * p->wbon.mean, c[2], 100 * (p->pass.mean - p->maj.mean),
-                           p->tokens, p->flops);
+                    printf("| %d | %.1f | %s | %.1f | %s | %.1f | %s | %.1f | %.0f | %.3g |\n", p->k,
+                           100 * p->pass.mean, c[0], 100 * p->maj.mean, c[1], 100 * p->wbon.mean, c[2],
+                           100 * (p->pass.mean - p->maj.mean), p->tokens, p->flops);
                 else
                     printf("%5d %7.1f %-13s %7.1f %-13s %7.1f %-13s %7.1f %11.0f %10.3g\n", p->k, 100 * p->pass.mean,
                            c[0], 100 * p->maj.mean, c[1], 100 * p->wbon.mean, c[2], 100 * (p->pass.mean - p->maj.mean),
@@ -262,12 +279,12 @@ static int compare_main(int argc, char **argv) {
             json_t *ia = json_array(), *ib = json_array();
             for (int32_t i = 0; i < c.only_a; i++) json_array_append_new(ia, json_string(c.ids_only_a[i]));
             for (int32_t i = 0; i < c.only_b; i++) json_array_append_new(ib, json_string(c.ids_only_b[i]));
-            json_t *j = json_pack("{s:s, s:s, s:i, s:i, s:i, s:f, s:f, s:o, s:f, s:i, s:i, s:o, s:o, s:f, s:f, s:f, s:f}",
-                                  "a", a.f[0]->path, "b", b.f[0]->path, "n", c.n, "correct_a", c.correct_a, "correct_b",
-                                  c.correct_b, "acc_a", c.acc_a, "acc_b", c.acc_b, "diff", stat_json(&c.diff),
-                                  "p_mcnemar", c.p_mcnemar, "only_a", c.only_a, "only_b", c.only_b, "ids_only_a", ia,
-                                  "ids_only_b", ib, "tokens_a", c.tokens_a, "tokens_b", c.tokens_b, "flops_a",
-                                  c.flops_a, "flops_b", c.flops_b);
+            json_t *j =
+                json_pack("{s:s, s:s, s:i, s:i, s:i, s:f, s:f, s:o, s:f, s:i, s:i, s:o, s:o, s:f, s:f, s:f, s:f}", "a",
+                          a.f[0]->path, "b", b.f[0]->path, "n", c.n, "correct_a", c.correct_a, "correct_b", c.correct_b,
+                          "acc_a", c.acc_a, "acc_b", c.acc_b, "diff", stat_json(&c.diff), "p_mcnemar", c.p_mcnemar,
+                          "only_a", c.only_a, "only_b", c.only_b, "ids_only_a", ia, "ids_only_b", ib, "tokens_a",
+                          c.tokens_a, "tokens_b", c.tokens_b, "flops_a", c.flops_a, "flops_b", c.flops_b);
             json_object_set_new(j, "acc_a_at_tokens_b", isnan(a_at_b) ? json_null() : json_real(a_at_b));
             json_object_set_new(j, "acc_b_at_tokens_a", isnan(b_at_a) ? json_null() : json_real(b_at_a));
             char *s = json_dumps(j, JSON_INDENT(2));
@@ -283,16 +300,24 @@ static int compare_main(int argc, char **argv) {
             printf("%s %-22s %s %10d %s %10d %s\n", bar, "correct", bar, c.correct_a, bar, c.correct_b, bar);
             printf("%s %-22s %s %10.0f %s %10.0f %s\n", bar, "tokens/item", bar, c.tokens_a, bar, c.tokens_b, bar);
             printf("%s %-22s %s %10.3g %s %10.3g %s\n", bar, "FLOPs/item", bar, c.flops_a, bar, c.flops_b, bar);
-            printf("%s %-22s %s %10d %s %10d %s\n\n", bar, "solved by this one only", bar, c.only_a, bar, c.only_b, bar);
+            printf("%s %-22s %s %10d %s %10d %s\n\n", bar, "solved by this one only", bar, c.only_a, bar, c.only_b,
+                   bar);
             printf("%sA - B = %+.1f points, 95%% paired bootstrap %+.1f to %+.1f; McNemar exact p = %.4g (%d vs %d "
-                   "discordant)\n", o.fmt == 1 ? "- " : "", 100 * c.diff.mean, 100 * c.diff.lo, 100 * c.diff.hi,
-                   c.p_mcnemar, c.only_a, c.only_b);
+                   "discordant)\n",
+                   o.fmt == 1 ? "- " : "", 100 * c.diff.mean, 100 * c.diff.lo, 100 * c.diff.hi, c.p_mcnemar, c.only_a,
+                   c.only_b);
             print_ids("only A", c.ids_only_a, c.only_a, o.fmt);
             print_ids("only B", c.ids_only_b, c.only_b, o.fmt);
-            if (isnan(a_at_b)) printf("%sA at B's %.0f tokens: outside A's budgets\n", o.fmt == 1 ? "- " : "", c.tokens_b);
-            else printf("%sA at B's %.0f tokens: %.1f%% (B: %.1f%%)\n", o.fmt == 1 ? "- " : "", c.tokens_b, 100 * a_at_b, 100 * c.acc_b);
-            if (isnan(b_at_a)) printf("%sB at A's %.0f tokens: outside B's budgets\n", o.fmt == 1 ? "- " : "", c.tokens_a);
-            else printf("%sB at A's %.0f tokens: %.1f%% (A: %.1f%%)\n", o.fmt == 1 ? "- " : "", c.tokens_a, 100 * b_at_a, 100 * c.acc_a);
+            if (isnan(a_at_b))
+                printf("%sA at B's %.0f tokens: outside A's budgets\n", o.fmt == 1 ? "- " : "", c.tokens_b);
+            else
+                printf("%sA at B's %.0f tokens: %.1f%% (B: %.1f%%)\n", o.fmt == 1 ? "- " : "", c.tokens_b, 100 * a_at_b,
+                       100 * c.acc_b);
+            if (isnan(b_at_a))
+                printf("%sB at A's %.0f tokens: outside B's budgets\n", o.fmt == 1 ? "- " : "", c.tokens_a);
+            else
+                printf("%sB at A's %.0f tokens: %.1f%% (A: %.1f%%)\n", o.fmt == 1 ? "- " : "", c.tokens_a, 100 * b_at_a,
+                       100 * c.acc_a);
         }
     }
     s2_compare_clear(&c);

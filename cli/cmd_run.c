@@ -461,10 +461,12 @@ static int read_result(const char *path, row *r) {
             make_label(cfg, r->label, sizeof r->label);
             snprintf(r->scorer, sizeof r->scorer, "%s", json_string_value(json_object_get(cfg, "scorer")));
             snprintf(r->budget, sizeof r->budget, "%s", json_string_value(json_object_get(cfg, "budget")));
-            snprintf(r->task, sizeof r->task, "%s", json_string_value(json_object_get(cfg, "task")) ?: "");
-            snprintf(r->split, sizeof r->split, "%s", json_string_value(json_object_get(cfg, "split")) ?: "");
-            snprintf(r->model, sizeof r->model, "%s", json_string_value(json_object_get(json_object_get(cfg, "model"), "path")) ?: "");
-            snprintf(r->value, sizeof r->value, "%s", json_string_value(json_object_get(json_object_get(cfg, "value"), "path")) ?: "");
+            json_t *mp = json_object_get(json_object_get(cfg, "model"), "path");
+            json_t *vp = json_object_get(json_object_get(cfg, "value"), "path");
+            snprintf(r->task, sizeof r->task, "%s", cli_or(json_string_value(json_object_get(cfg, "task")), ""));
+            snprintf(r->split, sizeof r->split, "%s", cli_or(json_string_value(json_object_get(cfg, "split")), ""));
+            snprintf(r->model, sizeof r->model, "%s", cli_or(json_string_value(mp), ""));
+            snprintf(r->value, sizeof r->value, "%s", cli_or(json_string_value(vp), ""));
             r->seed = json_integer_value(json_object_get(cfg, "seed"));
         } else {
             r->n++;

@@ -190,12 +190,12 @@ int cmd_view(int argc, char **argv) {
         json_t *cfg = json_object_get(o, "sys2_run");
         if (lineno == 1 && cfg)
             snprintf(run, sizeof run, "%s, %s%s%s, scorer %s, budget %s, seed %lld",
-                     json_string_value(json_object_get(cfg, "task")) ?: "?",
-                     json_string_value(json_object_get(cfg, "search")) ?: "?",
+                     cli_or(json_string_value(json_object_get(cfg, "task")), "?"),
+                     cli_or(json_string_value(json_object_get(cfg, "search")), "?"),
                      json_object_get(cfg, "split") ? " on " : "",
-                     json_string_value(json_object_get(cfg, "split")) ?: "",
-                     json_string_value(json_object_get(cfg, "scorer")) ?: "?",
-                     json_string_value(json_object_get(cfg, "budget")) ?: "?",
+                     cli_or(json_string_value(json_object_get(cfg, "split")), ""),
+                     cli_or(json_string_value(json_object_get(cfg, "scorer")), "?"),
+                     cli_or(json_string_value(json_object_get(cfg, "budget")), "?"),
                      (long long)json_integer_value(json_object_get(cfg, "seed")));
         const char *id = json_string_value(json_object_get(o, "id"));
         if (id && strcmp(id, item) == 0) hit = o;

@@ -36,10 +36,14 @@ void cli_plot_yrange(FILE *f, double ymin, double ymax) {
 
 void cli_plot_begin(FILE *f, int t, const char *prefix, const char *title) {
     char esc[1200];
-    if (t == 0) fprintf(f, "set terminal pngcairo size 1100,620 noenhanced font 'sans,11'\nset output '%s.png'\n", prefix);
-    else fprintf(f, "set terminal svg size 1100,620 noenhanced font 'sans,11'\nset output '%s.svg'\n", prefix);
-    fprintf(f, "set title '%s'\nset grid\nset key outside right top vertical Left reverse samplen 2\n"
-               "set border 3\nset tics nomirror\n", cli_plot_escape(title, esc, sizeof esc));
+    if (t == 0)
+        fprintf(f, "set terminal pngcairo size 1100,620 noenhanced font 'sans,11'\nset output '%s.png'\n", prefix);
+    else
+        fprintf(f, "set terminal svg size 1100,620 noenhanced font 'sans,11'\nset output '%s.svg'\n", prefix);
+    fprintf(f,
+            "set title '%s'\nset grid\nset key outside right top vertical Left reverse samplen 2\n"
+            "set border 3\nset tics nomirror\n",
+            cli_plot_escape(title, esc, sizeof esc));
 }
 
 int cli_plot_run(const char *cmd, const char *script, const char *prefix) {
@@ -63,6 +67,7 @@ void cli_plot_title(char *buf, size_t cap, const char *task, const char *split, 
                     const char *model, const char *value) {
     int w = snprintf(buf, cap, "%s%s%s%s, n=%d, seed %lld", task && *task ? task : "?", split && *split ? " (" : "",
                      split && *split ? split : "", split && *split ? ")" : "", n, seed);
-    if (w > 0 && (size_t)w < cap && model && *model) w += snprintf(buf + w, cap - (size_t)w, ", policy %s", base(model));
+    if (w > 0 && (size_t)w < cap && model && *model)
+        w += snprintf(buf + w, cap - (size_t)w, ", policy %s", base(model));
     if (w > 0 && (size_t)w < cap && value && *value) snprintf(buf + w, cap - (size_t)w, ", value %s", base(value));
 }

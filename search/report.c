@@ -44,12 +44,11 @@ static const char *model_path(json_t *m) {
 
 /* The samples columns of one line into it; *all_scored is cleared when a sample has no score. */
 static s2_status read_samples(json_t *s, s2_report_item *it, bool *all_scored, const char *where, s2_error *err) {
-    json_t *ans = json_object_get(s, "answer"), *cor = json_object_get(s, "correct"), *sco = json_object_get(s, "score"),
-           *lp = json_object_get(s, "lp"), *tok = json_object_get(s, "tokens");
+    json_t *ans = json_object_get(s, "answer"), *cor = json_object_get(s, "correct"),
+           *sco = json_object_get(s, "score"), *lp = json_object_get(s, "lp"), *tok = json_object_get(s, "tokens");
     size_t n = json_array_size(ans);
-    if (!json_is_array(ans) || !json_is_array(cor) || json_array_size(cor) != n ||
-        (sco && json_array_size(sco) != n) || (lp && json_array_size(lp) != n) || (tok && json_array_size(tok) != n) ||
-        n > (size_t)INT32_MAX)
+    if (!json_is_array(ans) || !json_is_array(cor) || json_array_size(cor) != n || (sco && json_array_size(sco) != n) ||
+        (lp && json_array_size(lp) != n) || (tok && json_array_size(tok) != n) || n > (size_t)INT32_MAX)
         return s2_error_set(err, S2_E_FORMAT, "%s: samples: answer and correct must be arrays of one length", where);
     it->n = (int32_t)n;
     size_t m = n > 0 ? n : 1;
@@ -57,7 +56,8 @@ static s2_status read_samples(json_t *s, s2_report_item *it, bool *all_scored, c
     it->ok = calloc(m, sizeof *it->ok);
     it->weight = calloc(m, sizeof *it->weight);
     it->spent = calloc(m, sizeof *it->spent);
-    if (!it->answer || !it->ok || !it->weight || !it->spent) return s2_error_set(err, S2_E_NOMEM, "%s: out of memory", where);
+    if (!it->answer || !it->ok || !it->weight || !it->spent)
+        return s2_error_set(err, S2_E_NOMEM, "%s: out of memory", where);
     for (size_t j = 0; j < n; j++) {
         json_t *a = json_array_get(ans, j), *sc = sco ? json_array_get(sco, j) : NULL;
         if (!json_is_string(a) && !json_is_null(a))
@@ -122,8 +122,10 @@ s2_status s2_report_load(const char *path, s2_report_file **out, s2_error *err) 
             if (st == S2_OK && f->n_items == cap_items) {
                 cap_items = cap_items ? 2 * cap_items : 64;
                 s2_report_item *ni = realloc(f->items, (size_t)cap_items * sizeof *ni);
-                if (ni == NULL) st = s2_error_set(err, S2_E_NOMEM, "%s: out of memory", where);
-                else f->items = ni;
+                if (ni == NULL)
+                    st = s2_error_set(err, S2_E_NOMEM, "%s: out of memory", where);
+                else
+                    f->items = ni;
             }
             if (st == S2_OK) {
                 s2_report_item *it = &f->items[f->n_items++];
@@ -253,11 +255,15 @@ s2_status s2_report_curves(const s2_report_file *f, const s2_curves_params *para
     *out = NULL;
     *n_out = 0;
     s2_curves_params p = params ? *params : s2_curves_default_params();
-    if (p.boot < 0 || p.subsets < 1) return s2_error_set(err, S2_E_ARG, "curves: boot=%d, subsets=%d", p.boot, p.subsets);
+    if (p.boot < 0 || p.subsets < 1)
+        return s2_error_set(err, S2_E_ARG, "curves: boot=%d, subsets=%d", p.boot, p.subsets);
     int32_t nmax = 0, ni = f->n_items;
     for (int32_t i = 0; i < ni; i++) nmax = f->items[i].n > nmax ? f->items[i].n : nmax;
-    if (nmax == 0) return s2_error_set(err, S2_E_ARG, "%s: no item has samples (a run of sc, bon or another "
-                                       "strategy that records its finished answers is needed)", f->path);
+    if (nmax == 0)
+        return s2_error_set(err, S2_E_ARG,
+                            "%s: no item has samples (a run of sc, bon or another "
+                            "strategy that records its finished answers is needed)",
+                            f->path);
     int32_t nk = 0;
     for (int32_t k = 1; k < nmax; k *= 2) nk++;
     nk++; /* nmax itself */
@@ -267,8 +273,9 @@ s2_status s2_report_curves(const s2_report_file *f, const s2_curves_params *para
            *w = malloc((size_t)nmax * sizeof *w);
     int32_t *idx = malloc((size_t)nmax * sizeof *idx);
     const char **keys = malloc((size_t)nmax * sizeof *keys);
-    s2_status st = pts && vp && vm && vw && scratch && w && idx && keys ? S2_OK
-                                                                       : s2_error_set(err, S2_E_NOMEM, "curves: out of memory");
+    s2_status st = pts && vp && vm && vw && scratch && w && idx && keys
+                       ? S2_OK
+                       : s2_error_set(err, S2_E_NOMEM, "curves: out of memory");
     s2_rng rng;
     s2_rng_seed(&rng, p.seed);
     for (int32_t q = 0; st == S2_OK && q < nk; q++) {
@@ -313,7 +320,8 @@ double s2_mcnemar_exact(int32_t b, int32_t c) {
     int32_t n = b + c, m = b < c ? b : c;
     if (n == 0) return 1;
     double tail = 0; /* P(X <= m), X ~ Bin(n, 1/2), summed in logs so that n in the thousands stays finite */
-    for (int32_t x = 0; x <= m; x++) tail += exp(lgamma(n + 1.0) - lgamma(x + 1.0) - lgamma(n - x + 1.0) - n * log(2.0));
+    for (int32_t x = 0; x <= m; x++)
+        tail += exp(lgamma(n + 1.0) - lgamma(x + 1.0) - lgamma(n - x + 1.0) - n * log(2.0));
     double p = 2 * tail;
     return p > 1 ? 1 : p;
 }

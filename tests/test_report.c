@@ -33,8 +33,7 @@ static double pass_enum(int n, int c, int k) {
     return (double)hit / all;
 }
 
-START_TEST(test_report_pass_at_k_enumeration)
-{
+START_TEST(test_report_pass_at_k_enumeration) {
     for (int n = 1; n <= 12; n++)
         for (int c = 0; c <= n; c++)
             for (int k = 1; k <= n; k++)
@@ -48,8 +47,7 @@ END_TEST
 
 /* ---- McNemar ---- */
 
-START_TEST(test_report_mcnemar_by_hand)
-{
+START_TEST(test_report_mcnemar_by_hand) {
     /* b = 1, c = 7: P(X <= 1) for X ~ Bin(8, 1/2) = (1 + 8) / 256, two-sided 18/256 = 0.0703125 */
     ck_assert(fabs(s2_mcnemar_exact(1, 7) - 18.0 / 256) < 1e-12);
     ck_assert(fabs(s2_mcnemar_exact(7, 1) - 18.0 / 256) < 1e-12);
@@ -84,8 +82,7 @@ static void item_line(char *buf, size_t cap, const char *id, bool ok, double tok
              ok ? "true" : "false", ok, tokens, tokens * 1e6);
 }
 
-START_TEST(test_report_compare_hand_counted)
-{
+START_TEST(test_report_compare_hand_counted) {
     /* A solves a b c d e f g, B solves a b h i j k l m n: ids x (only in A) and y (only in B) are not paired.
      * Paired items a..n: both a b; only A c d e f g (5); only B h..n (7); neither: none. */
     const char *ids = "abcdefghijklmn";
@@ -145,8 +142,7 @@ START_TEST(test_report_compare_hand_counted)
 }
 END_TEST
 
-START_TEST(test_report_matched_compute)
-{
+START_TEST(test_report_matched_compute) {
     /* log-linear interpolation: halfway in log between 100 and 400 is 200 */
     double x[3] = {400, 100, 1600}, y[3] = {0.6, 0.4, 0.9};
     ck_assert(fabs(s2_interp_logx(x, y, 3, 200) - 0.5) < 1e-12);
@@ -157,8 +153,7 @@ START_TEST(test_report_matched_compute)
 }
 END_TEST
 
-START_TEST(test_report_bad_files)
-{
+START_TEST(test_report_bad_files) {
     const char *torn[] = {"{\"sys2_run\":{\"task\":\"t\"}}", "{\"id\":\"a\",\"correct\":true}", "{\"id\":\"b\",\"corr"};
     const char *p = write_lines("torn.jsonl", torn, 3);
     s2_report_file *f = NULL;
@@ -170,7 +165,8 @@ START_TEST(test_report_bad_files)
     p = write_lines("nocfg.jsonl", nocfg, 1);
     ck_assert_int_eq(s2_report_load(p, &f, &err), S2_E_FORMAT);
     ck_assert_msg(strstr(err.msg, "not a sys2 result file") != NULL, "%s", err.msg);
-    const char *badsamples[] = {"{\"sys2_run\":{}}", "{\"id\":\"a\",\"samples\":{\"answer\":[\"1\",\"2\"],\"correct\":[1]}}"};
+    const char *badsamples[] = {"{\"sys2_run\":{}}",
+                                "{\"id\":\"a\",\"samples\":{\"answer\":[\"1\",\"2\"],\"correct\":[1]}}"};
     p = write_lines("bads.jsonl", badsamples, 2);
     ck_assert_int_eq(s2_report_load(p, &f, &err), S2_E_FORMAT);
     ck_assert_msg(strstr(err.msg, "bads.jsonl:2: samples") != NULL, "%s", err.msg);
@@ -187,8 +183,7 @@ START_TEST(test_report_bad_files)
 END_TEST
 
 /* Majority and weighted votes on a hand-made item: answers a a b b b (first two correct), weights favour a. */
-START_TEST(test_report_votes_by_hand)
-{
+START_TEST(test_report_votes_by_hand) {
     const char *lines[] = {"{\"sys2_run\":{\"search\":\"sc\"}}",
                            "{\"id\":\"q\",\"correct\":false,\"tokens\":50,\"samples\":{\"answer\":[\"a\",\"a\",\"b\","
                            "\"b\",\"b\"],\"correct\":[1,1,0,0,0],\"score\":[0.9,0.8,0.1,0.1,0.1]}}"};
@@ -204,8 +199,8 @@ START_TEST(test_report_votes_by_hand)
     ck_assert_int_eq(pts[3].k, 5);
     ck_assert(fabs(pts[0].pass.mean - 0.4) < 1e-12); /* 2 of 5 */
     ck_assert(fabs(pts[0].maj.mean - 0.4) < 1e-12);
-    ck_assert(pts[3].maj.mean == 0);                 /* b wins 3 to 2 */
-    ck_assert(pts[3].wbon.mean == 1);                /* a wins 1.7 to 0.3 */
+    ck_assert(pts[3].maj.mean == 0); /* b wins 3 to 2 */
+    ck_assert(pts[3].wbon.mean == 1); /* a wins 1.7 to 0.3 */
     /* k = 2, every one of the 10 pairs: pass = 1 - C(3,2)/C(5,2) = 0.7; majority: {a,a} right; {a,b} a tie that
      * the earliest (a) wins: 6 pairs right; {b,b} 3 wrong -> 7/10 */
     ck_assert(fabs(pts[1].pass.mean - 0.7) < 1e-12);
@@ -243,8 +238,7 @@ static void run_tot_bfs(const char *budget, s2_env **env_out, s2_lm **lm_out, s2
     s2_strategy_free(st);
 }
 
-START_TEST(test_report_trace_prune_reasons)
-{
+START_TEST(test_report_trace_prune_reasons) {
     s2_env *env = NULL;
     s2_lm *lm = NULL;
     s2_task *task = NULL;
@@ -289,13 +283,14 @@ END_TEST
 
 /* ---- the done-when test: sc n = 16 on 20 game24 puzzles with the shipped policy ---- */
 
-START_TEST(test_report_curves_sc16_game24)
-{
+START_TEST(test_report_curves_sc16_game24) {
     char path[600], cmd[3000], *out = NULL;
     const char *dir = t_tmpdir(); /* a fresh folder per call */
     snprintf(path, sizeof path, "%s/sc16.jsonl", dir);
-    snprintf(cmd, sizeof cmd, "%s run --task game24 --split tot --limit 20 --search sc --param n=16 -m "
-             "models/game24-policy.gguf --seed 1 -q --out %s >/dev/null", t_sys2_bin(), path);
+    snprintf(cmd, sizeof cmd,
+             "%s run --task game24 --split tot --limit 20 --search sc --param n=16 -m "
+             "models/game24-policy.gguf --seed 1 -q --out %s >/dev/null",
+             t_sys2_bin(), path);
     ck_assert_int_eq(t_run(cmd, NULL), 0);
     /* the reference: straight from the lines */
     FILE *f = fopen(path, "r");
@@ -337,13 +332,15 @@ START_TEST(test_report_curves_sc16_game24)
     double pass1 = json_real_value(json_object_get(json_object_get(p1, "pass"), "mean"));
     double pass16 = json_real_value(json_object_get(json_object_get(p16, "pass"), "mean"));
     double maj16 = json_real_value(json_object_get(json_object_get(p16, "majority"), "mean"));
-    ck_assert_msg(fabs(pass1 - single / items) < 1e-9, "pass@1 %g, mean single-sample accuracy %g", pass1, single / items);
+    ck_assert_msg(fabs(pass1 - single / items) < 1e-9, "pass@1 %g, mean single-sample accuracy %g", pass1,
+                  single / items);
     ck_assert_msg(fabs(pass16 - (double)any_correct / items) < 1e-9, "pass@16 %g vs %g", pass16,
                   (double)any_correct / items);
     ck_assert_msg(fabs(maj16 - (double)run_correct / items) < 1e-9, "majority@16 %g, the run's accuracy %g", maj16,
                   (double)run_correct / items);
     json_t *ci = json_object_get(p16, "pass");
-    ck_assert(json_real_value(json_object_get(ci, "lo")) <= pass16 && pass16 <= json_real_value(json_object_get(ci, "hi")));
+    ck_assert(json_real_value(json_object_get(ci, "lo")) <= pass16 &&
+              pass16 <= json_real_value(json_object_get(ci, "hi")));
     json_decref(j);
     free(out);
     /* the plot: two figures, PNG and SVG */
@@ -363,12 +360,13 @@ END_TEST
 
 /* Every wave of chains runs: one illegal first step (dropped by the rules check) must not end the sampling from
  * the root (it once marked the root terminal, and sc n=100 drew ~16 chains on a third of the ToT puzzles). */
-START_TEST(test_report_sc_draws_every_wave)
-{
+START_TEST(test_report_sc_draws_every_wave) {
     char path[600], cmd[3000];
     snprintf(path, sizeof path, "%s/sc48.jsonl", t_tmpdir());
-    snprintf(cmd, sizeof cmd, "%s run --task game24 --split tot --limit 6 --search sc --param n=48 -m "
-             "models/game24-policy.gguf --seed 1 -q --out %s >/dev/null", t_sys2_bin(), path);
+    snprintf(cmd, sizeof cmd,
+             "%s run --task game24 --split tot --limit 6 --search sc --param n=48 -m "
+             "models/game24-policy.gguf --seed 1 -q --out %s >/dev/null",
+             t_sys2_bin(), path);
     ck_assert_int_eq(t_run(cmd, NULL), 0);
     s2_report_file *f = NULL;
     s2_error err = {0};
@@ -376,7 +374,8 @@ START_TEST(test_report_sc_draws_every_wave)
     ck_assert_int_eq(f->n_items, 6);
     int illegal_somewhere = 0;
     for (int32_t i = 0; i < f->n_items; i++) {
-        ck_assert_msg(f->items[i].n > 32 && f->items[i].n <= 48, "item %s: %d samples of 48", f->items[i].id, f->items[i].n);
+        ck_assert_msg(f->items[i].n > 32 && f->items[i].n <= 48, "item %s: %d samples of 48", f->items[i].id,
+                      f->items[i].n);
         illegal_somewhere += f->items[i].n < 48;
     }
     ck_assert_int_gt(illegal_somewhere, 0); /* the case the test is about did occur */

@@ -12,13 +12,14 @@
 #include "testutil.h"
 
 #define CHROMIUM "/usr/bin/chromium"
-#define CHROMIUM_FLAGS "--headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking " \
-                       "--disable-component-update --disable-sync"
+#define CHROMIUM_FLAGS                                                                                                 \
+    "--headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking "                            \
+    "--disable-component-update --disable-sync"
 
-START_TEST(test_view_tree_in_chromium)
-{
+START_TEST(test_view_tree_in_chromium) {
     if (access(CHROMIUM, X_OK) != 0) {
-        if (getenv("CI") != NULL) ck_abort_msg("%s is absent, and CI may not skip (make test installs chromium)", CHROMIUM);
+        if (getenv("CI") != NULL)
+            ck_abort_msg("%s is absent, and CI may not skip (make test installs chromium)", CHROMIUM);
         fprintf(stderr, "SKIP test_view_tree_in_chromium: %s is absent (apt-get install chromium)\n", CHROMIUM);
         return;
     }
@@ -26,7 +27,8 @@ START_TEST(test_view_tree_in_chromium)
     char res[600], html[600], cmd[4000], *out = NULL;
     snprintf(res, sizeof res, "%s/trace.jsonl", dir);
     snprintf(html, sizeof html, "%s/tree.html", dir);
-    snprintf(cmd, sizeof cmd, "%s run --task game24 --split tot --limit 1 --search tot-bfs --scorer value -m "
+    snprintf(cmd, sizeof cmd,
+             "%s run --task game24 --split tot --limit 1 --search tot-bfs --scorer value -m "
              "models/game24-policy.gguf --value models/game24-value.gguf --seed 1 -q --trace --out %s >/dev/null",
              t_sys2_bin(), res);
     ck_assert_int_eq(t_run(cmd, NULL), 0);
@@ -78,8 +80,10 @@ START_TEST(test_view_tree_in_chromium)
     json_decref(r);
     free(out);
     /* a screenshot to look at */
-    snprintf(cmd, sizeof cmd, "mkdir -p build && %s %s --user-data-dir=%s/profile2 --window-size=1300,1000 "
-             "--screenshot=build/view_tree.png 'file://%s' >/dev/null 2>&1", CHROMIUM, CHROMIUM_FLAGS, dir, html);
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p build && %s %s --user-data-dir=%s/profile2 --window-size=1300,1000 "
+             "--screenshot=build/view_tree.png 'file://%s' >/dev/null 2>&1",
+             CHROMIUM, CHROMIUM_FLAGS, dir, html);
     ck_assert_int_eq(t_run(cmd, NULL), 0);
     char *png = t_read_file("build/view_tree.png", &len);
     ck_assert_msg(png != NULL && len > 10000, "build/view_tree.png missing or blank");
@@ -89,8 +93,7 @@ START_TEST(test_view_tree_in_chromium)
 }
 END_TEST
 
-START_TEST(test_view_refuses_bad_input)
-{
+START_TEST(test_view_refuses_bad_input) {
     const char *dir = t_tmpdir();
     char p[600], cmd[2000];
     snprintf(p, sizeof p, "%s/notrace.jsonl", dir);
