@@ -55,6 +55,9 @@ static const char *train_help =
     "  --eval-items N    held-out items for greedy accuracy (default 32; 0 = skip)\n"
     "  --difficulty N    the task's difficulty for training examples (countdown: numbers; arith: digits;\n"
     "                    game24: half the value examples' 4-number states drawn from 1..N, not 1..13)\n"
+    "  --examples KIND   policy examples: solutions (default: the task's solver writes them) or legal (random\n"
+    "                    legal play, the Answer line only when it happens to win: the rules-only start of\n"
+    "                    `sys2 improve`; no solver, no oracle)\n"
     "  --split NAME      the task's split for accuracy items (default: the task's own, its test split)\n"
     "  --log FILE.json   JSON log: config, every evaluation, final numbers, wall time\n"
     "  --name NAME       general.name in the GGUF (default sys2-TASK-ROLE)\n"
@@ -308,7 +311,7 @@ static json_t *jnum(double x) { return isfinite(x) ? json_real(x) : json_null();
 
 
 typedef struct train_opts {
-    const char *task, *role, *out, *log, *name, *split, *init;
+    const char *task, *role, *out, *log, *name, *split, *init, *examples;
     int64_t dim, layers, heads, kv_heads, ff, ctx, steps, batch, warmup, seed, eval_every, heldout, eval_items,
         threads, stop_at, difficulty;
     double lr, wd, clip, min_lr_frac;
@@ -339,7 +342,7 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
         };
         struct { const char *name; const char **dst; } strs[] = {
             {"--task", &o->task}, {"--role", &o->role}, {"--out", &o->out}, {"--log", &o->log}, {"--name", &o->name},
-            {"--split", &o->split}, {"--init", &o->init},
+            {"--split", &o->split}, {"--init", &o->init}, {"--examples", &o->examples},
         };
         bool done = false;
         if (strcmp(a, "--resume") == 0) o->resume = done = true;
@@ -373,6 +376,10 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
     if (o->role == NULL || (strcmp(o->role, "policy") != 0 && strcmp(o->role, "value") != 0))
         return cli_usage("train", "--role wants policy or value");
     if (!(o->lr > 0)) return cli_usage("train", "--lr must be > 0");
+    if (o->examples != NULL && strcmp(o->examples, "solutions") != 0 && strcmp(o->examples, "legal") != 0)
+        return cli_usage("train", "--examples wants solutions or legal, got '%s'", o->examples);
+    if (o->examples != NULL && strcmp(o->examples, "legal") == 0 && strcmp(o->role, "policy") != 0)
+        return cli_usage("train", "--examples legal is for --role policy");
     return 0;
 }
 
@@ -390,6 +397,7 @@ int cmd_train(int argc, char **argv) {
     if (o.kv_heads < 0) o.kv_heads = o.heads;
     if (o.warmup < 0) o.warmup = o.steps / 10 < 100 ? o.steps / 10 : 100;
     s2_role role = strcmp(o.role, "value") == 0 ? S2_ROLE_VALUE : S2_ROLE_POLICY;
+    if (o.examples != NULL && strcmp(o.examples, "legal") == 0) role = S2_ROLE_LEGAL;
 
     s2_error err = {0};
     s2_task *task = NULL;
@@ -456,6 +464,7 @@ int cmd_train(int argc, char **argv) {
                                                  "eval_items", (json_int_t)o.eval_items, "resume", o.resume,
                                                  "threads", (json_int_t)o.threads, "openblas_core",
                                                  openblas_get_corename(), "params", (json_int_t)m->n_params));
+    json_object_set_new(json_object_get(log, "config"), "examples", json_string(o.examples ? o.examples : "solutions"));
     json_object_set_new(log, "matmul_params", json_integer(s2_tmodel_matmul_params(m)));
     if (o.init != NULL) json_object_set_new(json_object_get(log, "config"), "init", json_string(o.init));
     if (o.difficulty != 0)
@@ -506,7 +515,7 @@ int cmd_train(int argc, char **argv) {
         if (st == S2_OK) st = s2_trainer_save(tr, &err);
         eval_result er = {0};
         if (st == S2_OK && o.eval_items > 0) /* greedy with the engine on the checkpoint just written */
-            st = role == S2_ROLE_POLICY ? eval_policy(o.out, task, (int32_t)o.eval_items, &er, &err)
+            st = role != S2_ROLE_VALUE ? eval_policy(o.out, task, (int32_t)o.eval_items, &er, &err)
                                         : eval_value(o.out, task, (int32_t)o.eval_items, &er, &err);
         if (st != S2_OK) break;
         acc = er.n > 0 ? (double)er.correct / er.n : NAN;

@@ -3,6 +3,7 @@
 #define S2_CLI_COMMANDS(X) \
     X("version", cmd_version, "print the version and the libraries linked") \
     X("train", cmd_train, "train a small Llama model on a task's generated examples (GGUF checkpoints)") \
+    X("improve", cmd_improve, "expert iteration: search solves training items, its verified finds fine-tune the models") \
     X("info", cmd_info, "what a GGUF file holds: version, metadata, tensors, parameter count") \
     X("quantize", cmd_quantize, "rewrite a GGUF with its 2-D weights in q8_0, q4_0, f16, bf16 or f32") \
     X("generate", cmd_generate, "generate text from a prompt (greedy or sampled)") \

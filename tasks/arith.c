@@ -337,6 +337,7 @@ static s2_status ar_gen_example(const s2_task *t, s2_role role, uint64_t seed, s
     do gen_item(c->digits, &rng, &it);
     while (heldout(&it));
     s2_buf pb = {0}, cb = {0};
+    if (role == S2_ROLE_LEGAL) return s2_error_set(err, S2_E_UNSUPPORTED, "arith: no rules-only (legal play) examples");
     if (role == S2_ROLE_POLICY) {
         s2_buf_puts(&pb, "Input: ");
         write_problem(&pb, &it);

@@ -145,6 +145,11 @@ static s2_status cd_gen_example(const s2_task *t, s2_role role, uint64_t seed, s
         cd_item it;
         gen_item(c->n_numbers, &rng, &it);
         if (heldout(&it)) continue;
+        if (role == S2_ROLE_LEGAL) { /* rules only: random legal play on a training item */
+            write_input(&pb, &it);
+            s2_ng_legal_example(&it.rules, &it.start, &rng, &cb);
+            break;
+        }
         if (role == S2_ROLE_POLICY) {
             s2_ng_path p;
             bool ok = c->n_numbers <= 4 ? s2_ng_random_path(&it.rules, &it.start, &rng, &p)

@@ -286,7 +286,21 @@ static s2_status g24_gen_example(const s2_task *t, s2_role role, uint64_t seed, 
     if (c->n_train == 0) return s2_error_set(err, S2_E_ARG, "game24: no training puzzles");
     uint64_t rng = seed ^ 0x6a09e667f3bcc908ull;
     s2_buf pb = {0}, cb = {0};
-    if (role == S2_ROLE_POLICY) {
+    if (role == S2_ROLE_LEGAL) {
+        /* rules only: any multiset of 1..13 that is not held out, solvable or not (the training pool holds
+         * solvable puzzles only, which the solver chose), then random legal play */
+        int v[4];
+        do {
+            for (int j = 0; j < 4; j++) v[j] = 1 + (int)s2_task_rng_below(&rng, G24_MAXV);
+        } while (s2_game24_heldout(v));
+        int64_t iv[4] = {v[0], v[1], v[2], v[3]};
+        s2_ng_state s;
+        s2_ng_state_ints(&s, iv, 4);
+        s2_buf_puts(&pb, "Input: ");
+        s2_ng_write_numbers(&pb, &s);
+        s2_buf_puts(&pb, "\n");
+        s2_ng_legal_example(&g24_rules, &s, &rng, &cb);
+    } else if (role == S2_ROLE_POLICY) {
         const g24_item *it = &c->train[s2_task_rng_below(&rng, (uint64_t)c->n_train)];
         s2_ng_state s;
         item_state(it, &s); /* the pool holds solvable puzzles only */

@@ -726,6 +726,7 @@ static s2_status lp_gen_example(const s2_task *t, s2_role role, uint64_t seed, s
     do gen_item(c->max_stages, &rng, it);
     while (heldout_prog(it->prog));
     s2_buf pb = {0}, cb = {0};
+    if (role == S2_ROLE_LEGAL) return s2_error_set(err, S2_E_UNSUPPORTED, "listprog: no rules-only (legal play) examples");
     if (role == S2_ROLE_POLICY) {
         write_examples(&pb, it);
         write_solution(&cb, it->prog, true);

@@ -936,3 +936,14 @@ void s2_ng_policy_example(const s2_ng_rules *r, const s2_ng_state *start, uint64
         s2_ng_write_path(completion, r, &mid, &rest, false, NULL);
     }
 }
+
+void s2_ng_legal_example(const s2_ng_rules *r, const s2_ng_state *start, uint64_t *rng, s2_buf *completion) {
+    s2_ng_path p;
+    s2_ng_random_steps(r, start, start->n - 1, rng, &p);
+    s2_ng_state end;
+    s2_buf scratch = {0};
+    s2_ng_write_path(&scratch, r, start, &p, false, &end);
+    s2_buf_free(&scratch);
+    bool won = end.n == 1 && s2_rat_cmp(end.v[0], r->target) == 0;
+    s2_ng_write_path(completion, r, start, &p, won, NULL);
+}

@@ -91,6 +91,10 @@ void s2_ng_random_steps(const s2_ng_rules *r, const s2_ng_state *start, int k, u
  * the policy learns correct bookkeeping from dead states too, not only the steps of solutions. */
 void s2_ng_policy_example(const s2_ng_rules *r, const s2_ng_state *start, uint64_t *rng, s2_buf *prompt,
                           s2_buf *completion);
+/* A rules-only policy example from start (for gen_example with S2_ROLE_LEGAL): completion gets random valid steps
+ * until one number is left, drawn without regard to reaching the target (the solver is not used), and the Answer
+ * line only when the last number happens to be the target. The policy learns the moves, not how to win. */
+void s2_ng_legal_example(const s2_ng_rules *r, const s2_ng_state *start, uint64_t *rng, s2_buf *completion);
 /* Appends the path's step lines (each "a op b = c (left: ...)\n"); with answer and a complete path, then
  * "Answer: EXPR = TARGET\n". *end (may be NULL) gets the state after the path. */
 void s2_ng_write_path(s2_buf *b, const s2_ng_rules *r, const s2_ng_state *start, const s2_ng_path *p, bool answer,

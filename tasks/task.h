@@ -42,7 +42,9 @@ typedef enum s2_oracle {
     S2_ORACLE_SOLVABLE = 1   /* some continuation does */
 } s2_oracle;
 
-typedef enum s2_role { S2_ROLE_POLICY = 0, S2_ROLE_VALUE = 1 } s2_role;
+/* POLICY: solutions as the task's solver writes them; VALUE: states labelled sure/impossible; LEGAL: a policy
+ * example of random legal play (rules only: no solver, no oracle), for the rules-only start of `sys2 improve`. */
+typedef enum s2_role { S2_ROLE_POLICY = 0, S2_ROLE_VALUE = 1, S2_ROLE_LEGAL = 2 } s2_role;
 
 /* A training example: the model reads prompt and learns completion (loss on completion tokens only). */
 typedef struct s2_example {

@@ -22,5 +22,6 @@
     X(run) \
     X(scorers) \
     X(models) \
+    X(improve) \
     X(report) \
     X(view)

@@ -13,6 +13,7 @@
 #include "scorer.h"
 #include "task.h"
 #include "testutil.h"
+#include "testutil_ng.h"
 
 /* Floors of the quick checks, a little under the model card's numbers (measured on many more items). */
 /* The issue's bars (value >= 0.90 balanced, policy >= 0.95 valid steps) are what models/README.md measured on 2000
@@ -56,34 +57,11 @@ static s2_task *make_task(const char *name, const char *split) {
     return t;
 }
 
-/* Item i's state and rules from its prompt ("Input: 4 9 10 13", "Input: 3 7 25 44 Target: 50"): the number games
- * (game24: any rational, target 24; countdown: positive integers only). */
+/* Item i's state and rules from its prompt (game24: any rational, target 24; countdown: positive integers only). */
 static void ng_start(const s2_task *t, int32_t i, s2_ng_rules *r, s2_ng_state *s) {
     char *prompt = s2_task_prompt(t, i);
-    const char *p = strstr(prompt, "Input:");
-    ck_assert_ptr_nonnull(p);
-    p += 6;
-    int64_t v[S2_NG_MAX];
-    int n = 0;
-    long long target = 24;
-    for (;;) {
-        char *e;
-        while (*p == ' ') p++;
-        if (strncmp(p, "Target:", 7) == 0) {
-            target = strtoll(p + 7, &e, 10);
-            break;
-        }
-        long long x = strtoll(p, &e, 10);
-        if (e == p) break;
-        ck_assert_int_lt(n, S2_NG_MAX);
-        v[n++] = x;
-        p = e;
-    }
+    t_ng_input(prompt, strcmp(t->iface->name, "countdown") == 0, r, s);
     free(prompt);
-    ck_assert_int_ge(n, 2);
-    s2_ng_state_ints(s, v, n);
-    r->target = s2_rat_int(target);
-    r->pos_int = strcmp(t->iface->name, "countdown") == 0;
 }
 
 START_TEST(test_models_game24_value)
