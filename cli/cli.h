@@ -36,7 +36,13 @@ int cli_model_flag(cli_model_opts *o, int argc, char **argv, int *i);
     "  --threads N       threads (default: all cores)\n" \
     "  --model-name NAME with -m http://HOST:PORT/v1: the served model (default: the first of GET /v1/models)\n"
 
-/* Loads -m/-z and makes a context with KV room for n_seqs sequences of the full context (ctx may be NULL: the
+/* Opens -m (with -z, --model-name, --ctx, --threads) through s2_lm_open: a local GGUF or llama2.c .bin, or an
+ * http(s)://.../v1 server. Returns 0 with *lm owned by the caller (s2_lm_free), or the exit status after printing
+ * why. */
+int cli_open_lm(const char *cmd, const cli_model_opts *o, s2_lm **lm);
+bool cli_is_url(const char *spec);
+/* For the commands that need the weights themselves (convert, serve, logits, tokenize, bench's engine figures):
+ * a URL is refused with a message saying so. Loads -m/-z and makes a context with KV room for n_seqs sequences of the full context (ctx may be NULL: the
  * model alone). Returns 0, or the exit status after printing why. */
 int cli_open_engine(const char *cmd, const cli_model_opts *o, int32_t n_seqs, s2_model **m, s2_ctx **ctx);
 char *cli_piece(const s2_vocab *v, int32_t id);                                        /* malloc'd */

@@ -1,6 +1,6 @@
 /* cmd_bench.c: sys2 bench: prefill tokens/s and single-stream decode tokens/s, medians over repeats, with the
  * OpenBLAS kernel that ran and the weight bytes read per token (so the figure can be set against memory
- * bandwidth). */
+ * bandwidth). With -m URL: timed requests to the server through s2_lm (tokens per call, seconds per call). */
 #include <cblas.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -203,6 +203,94 @@ static const char *bench_help =
     "(once when shared, B times when not); KV MB is the cache in use at the end. --json: one object each.\n"
     CLI_MODEL_HELP;
 
+/* ---- a server: timed requests through s2_lm ---- */
+
+/* For each entry of counts: repeat requests of B branches (counts[k], forked from one prompt and sampled in one
+ * call: the backend sends them together) of gen tokens each, or of one sequence and counts[k] tokens; prints the
+ * median wall time per call and the tokens per second it gives. */
+static int bench_remote(const cli_model_opts *mo, const int64_t *counts, int n_counts, bool branches, int64_t gen,
+                        int64_t repeat, bool json) {
+    s2_lm *lm;
+    int rc = cli_open_lm("bench", mo, &lm);
+    if (rc != 0) return rc;
+    const char *prompt = "Once upon a time";
+    double *t = malloc((size_t)repeat * sizeof *t);
+    int64_t *toks = calloc((size_t)repeat, sizeof *toks);
+    json_t *rows = json_array();
+    s2_error err = {0};
+    s2_status st = t && toks ? S2_OK : s2_error_set(&err, S2_E_NOMEM, "bench: out of memory");
+    if (!json && st == S2_OK)
+        printf("server %s: %s from \"%s\" at temperature 0, medians of %lld calls (each timed whole)\n", mo->model,
+               branches ? "branches sampled together" : "one sequence per call", prompt, (long long)repeat);
+    for (int k = 0; st == S2_OK && k < n_counts; k++) {
+        int32_t B = branches ? (int32_t)counts[k] : 1, M = (int32_t)(branches ? gen : counts[k]);
+        s2_lm_sample_params sp = s2_lm_sample_default_params();
+        sp.sample.temperature = 0;
+        sp.max_tokens = M;
+        for (int64_t r = 0; st == S2_OK && r < repeat; r++) {
+            s2_lm_seq root = -1, *seqs = calloc((size_t)B, sizeof *seqs);
+            s2_lm_gen *g = calloc((size_t)B, sizeof *g);
+            if (seqs == NULL || g == NULL) st = s2_error_set(&err, S2_E_NOMEM, "bench: out of memory");
+            double t0 = now_s();
+            if (st == S2_OK) st = s2_lm_seq_new(lm, prompt, &root, &err);
+            if (st == S2_OK) st = s2_lm_sample_n(lm, root, B, &sp, seqs, g, &err);
+            t[r] = now_s() - t0;
+            toks[r] = 0;
+            for (int32_t b = 0; st == S2_OK && b < B; b++) {
+                toks[r] += g[b].n_tokens;
+                s2_lm_gen_free(&g[b]);
+                s2_lm_seq_free(lm, seqs[b]);
+            }
+            if (root >= 0) s2_lm_seq_free(lm, root);
+            free(seqs);
+            free(g);
+        }
+        if (st != S2_OK) break;
+        double sum_tok = 0;
+        for (int64_t r = 0; r < repeat; r++) sum_tok += (double)toks[r];
+        double med = median(t, (int)repeat), per_call = sum_tok / (double)repeat;
+        if (json)
+            json_array_append_new(rows, json_pack("{s:i, s:i, s:f, s:f, s:f}", "branches", B, "max_tokens", M,
+                                                  "tokens_per_call", per_call, "call_s", med, "tokens_per_s",
+                                                  med > 0 ? per_call / med : 0));
+        else
+            printf("branches %3d  max_tokens %5d  %8.1f tokens/call  %8.3f s/call  %10.1f tokens/s\n", B, M, per_call,
+                   med, med > 0 ? per_call / med : 0);
+    }
+    if (st != S2_OK) {
+        rc = cli_fail("bench", &err);
+    } else if (json) {
+        s2_counters c;
+        s2_lm_counters(lm, &c);
+        json_t *j = json_pack("{s:s, s:o, s:I, s:I}", "server", mo->model, "calls", rows, "requests",
+                              (json_int_t)c.requests, "repeats", (json_int_t)repeat);
+        rows = NULL;
+        char *js = json_dumps(j, JSON_COMPACT);
+        puts(js);
+        free(js);
+        json_decref(j);
+    }
+    json_decref(rows);
+    free(t);
+    free(toks);
+    s2_lm_free(lm);
+    return rc;
+}
+
+/* "1,4,16" into counts (at most 16), each >= min; false on a bad list. */
+static bool parse_counts(const char *s, int64_t min, int64_t *counts, int *n) {
+    *n = 0;
+    while (*s && *n < 16) {
+        char *end;
+        long g = strtol(s, &end, 10);
+        if (end == s || g < min) return false;
+        counts[(*n)++] = g;
+        s = *end == ',' ? end + 1 : end;
+        if (*end != ',' && *end != '\0') return false;
+    }
+    return *n > 0;
+}
+
 int cmd_bench(int argc, char **argv) {
     cli_model_opts mo = {0};
     const char *v = NULL, *gen_s = NULL, *branches_s = NULL;
@@ -234,6 +322,15 @@ int cmd_bench(int argc, char **argv) {
         if (bad) return 2;
     }
     if (mo.model == NULL) return cli_usage("bench", "no model: give -m MODEL");
+    if (cli_is_url(mo.model)) {
+        int64_t counts[16], M = 64;
+        int nc = 0;
+        if (branches_s != NULL && gen_s != NULL && (!cli_parse_i64(gen_s, &M) || M < 1))
+            return cli_usage("bench", "--gen wants one count with --branches");
+        if (!parse_counts(branches_s ? branches_s : gen_s ? gen_s : "64", 1, counts, &nc))
+            return cli_usage("bench", "--%s wants counts like 1,4,16", branches_s ? "branches" : "gen");
+        return bench_remote(&mo, counts, nc, branches_s != NULL, M, repeat, json);
+    }
     if (branches_s != NULL) {
         int64_t M = 64;
         if (gen_s != NULL && (!cli_parse_i64(gen_s, &M) || M < 1)) return cli_usage("bench", "--gen wants one count with --branches");

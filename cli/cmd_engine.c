@@ -1,5 +1,8 @@
 /* cmd_engine.c: the commands that run system 1 directly: generate, score, logits, perplexity.
- * (bench is in cmd_bench.c.) Each parses its flags, loads the model, and prints text or JSON. */
+ * (bench is in cmd_bench.c.) Each parses its flags, opens -m through s2_lm (cli_open_lm: a local file or an
+ * http(s) server, the one way the CLI opens system 1), and prints text or JSON. generate samples through s2_lm
+ * on either; on a local model score and perplexity run the engine's own routines on the lm's context (token
+ * pieces, windows), on a server the same through s2_lm's calls. */
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -16,11 +19,31 @@ int cmd_perplexity(int argc, char **argv);
 
 /* ---- shared by the engine commands ---- */
 
+int cli_open_lm(const char *cmd, const cli_model_opts *o, s2_lm **lm) {
+    *lm = NULL;
+    if (o->model == NULL) return cli_usage(cmd, "no model: give -m MODEL");
+    s2_lm_open_params op = s2_lm_open_default_params();
+    op.tokenizer = o->tokenizer;
+    op.model_name = o->model_name;
+    op.ctx.n_ctx = (int32_t)o->n_ctx;
+    op.ctx.n_threads = (int32_t)o->n_threads;
+    s2_error err = {0};
+    if (s2_lm_open(o->model, &op, lm, &err) != S2_OK) return cli_fail(cmd, &err);
+    return 0;
+}
+
+bool cli_is_url(const char *spec) {
+    return spec && (strncmp(spec, "http://", 7) == 0 || strncmp(spec, "https://", 8) == 0);
+}
+
 int cli_open_engine(const char *cmd, const cli_model_opts *o, int32_t n_seqs_hint, s2_model **m, s2_ctx **ctx) {
     if (ctx != NULL) *ctx = NULL;
     s2_error err = {0};
     *m = NULL;
     if (o->model == NULL) return cli_usage(cmd, "no model: give -m MODEL");
+    if (cli_is_url(o->model))
+        return cli_usage(cmd, "-m %s: %s needs the model's weights, which a server does not give: use a local file",
+                         o->model, cmd);
     s2_model_params mp = s2_model_default_params();
     mp.tokenizer = o->tokenizer;
     s2_status st = s2_model_load(o->model, &mp, m, &err);
@@ -134,10 +157,43 @@ static void print_json(json_t *j) {
 
 /* ---- generate ---- */
 
-static void print_text(const char *text, size_t len, void *user) {
-    (void)user;
-    fwrite(text, 1, len, stdout);
-    fflush(stdout);
+/* [{id, logprob}] of n generated or scored tokens through s2_lm (a server gives no pieces; id -1 where it gives
+ * none). */
+static json_t *lm_tokens_json(const int32_t *ids, const float *logprobs, int32_t n) {
+    json_t *toks = json_array();
+    for (int32_t i = 0; i < n; i++)
+        json_array_append_new(toks, json_pack("{s:i, s:f}", "id", ids ? ids[i] : -1, "logprob", (double)logprobs[i]));
+    return toks;
+}
+
+/* generate through s2_lm, local or remote alike (the same seeds give the same samples on both). */
+static int generate_lm(s2_lm *lm, const char *prompt, const s2_lm_sample_params *sp, bool json) {
+    s2_error err = {0};
+    s2_lm_seq seq = -1;
+    s2_lm_gen g = {0};
+    s2_status st = s2_lm_seq_new(lm, prompt, &seq, &err);
+    if (st == S2_OK) st = s2_lm_sample(lm, &seq, 1, sp, &g, &err);
+    int rc = 0;
+    if (st != S2_OK) {
+        rc = cli_fail("generate", &err);
+    } else if (json) {
+        size_t pl = strlen(prompt), gl = strlen(g.text);
+        char *text = malloc(pl + gl + 1);
+        if (text != NULL) {
+            memcpy(text, prompt, pl);
+            memcpy(text + pl, g.text, gl + 1);
+        }
+        const s2_model *m = s2_lm_local_model(lm); /* pieces where the vocabulary is at hand */
+        json_t *toks = m ? tokens_json(s2_model_vocab(m), g.tokens, g.logprobs, g.n_tokens)
+                         : lm_tokens_json(g.tokens, g.logprobs, g.n_tokens);
+        print_json(json_pack("{s:s, s:o, s:s}", "text", text ? text : "", "tokens", toks, "stop_reason", g.finish));
+        free(text);
+    } else {
+        printf("%s%s\n", prompt, g.text);
+    }
+    s2_lm_gen_free(&g);
+    if (seq >= 0) s2_lm_seq_free(lm, seq);
+    return rc;
 }
 
 static const char *generate_help =
@@ -182,35 +238,20 @@ int cmd_generate(int argc, char **argv) {
         }
         if (bad) return 2;
     }
-    s2_model *m;
-    s2_ctx *ctx;
-    int rc = cli_open_engine("generate", &mo, 1, &m, &ctx);
+    s2_lm *lm;
+    int rc = cli_open_lm("generate", &mo, &lm);
     if (rc != 0) return rc;
-    const s2_vocab *vocab = s2_model_vocab(m);
-    s2_gen_params gp = s2_gen_default_params();
-    gp.sample.temperature = (float)temp;
-    gp.sample.top_k = (int32_t)top_k;
-    gp.sample.top_p = (float)top_p;
-    gp.sample.min_p = (float)min_p;
-    gp.max_tokens = (int32_t)n_new;
-    gp.seed = (uint64_t)seed;
-    gp.stops = stops;
-    gp.n_stops = n_stops;
-    gp.on_text = json ? NULL : print_text;
-    s2_gen_result res = {0};
-    s2_error err = {0};
-    s2_status st = s2_generate(ctx, prompt, &gp, &res, &err);
-    if (st != S2_OK) {
-        rc = cli_fail("generate", &err);
-    } else if (json) {
-        json_t *toks = tokens_json(vocab, res.tokens + res.n_prompt, res.logprobs, res.n_gen);
-        print_json(json_pack("{s:s, s:o, s:s}", "text", res.text, "tokens", toks, "stop_reason", res.stop_reason));
-    } else {
-        fputc('\n', stdout);
-    }
-    s2_gen_result_free(&res);
-    s2_ctx_free(ctx);
-    s2_model_free(m);
+    s2_lm_sample_params sp = s2_lm_sample_default_params();
+    sp.sample.temperature = (float)temp;
+    sp.sample.top_k = (int32_t)top_k;
+    sp.sample.top_p = (float)top_p;
+    sp.sample.min_p = (float)min_p;
+    sp.max_tokens = (int32_t)n_new;
+    sp.seed = (uint64_t)seed;
+    sp.stops = stops;
+    sp.n_stops = n_stops;
+    rc = generate_lm(lm, prompt, &sp, json);
+    s2_lm_free(lm);
     return rc;
 }
 
@@ -239,24 +280,35 @@ int cmd_score(int argc, char **argv) {
         if (bad) return 2;
     }
     if (cont == NULL) return cli_usage("score", "no continuation: give -c TEXT");
-    s2_model *m;
-    s2_ctx *ctx;
-    int rc = cli_open_engine("score", &mo, 1, &m, &ctx);
+    s2_lm *lm;
+    int rc = cli_open_lm("score", &mo, &lm);
     if (rc != 0) return rc;
+    s2_ctx *ctx = s2_lm_local_ctx(lm);
     s2_score_result res = {0};
     s2_error err = {0};
-    s2_status st = s2_score_text(ctx, prefix, cont, &res, &err);
+    s2_status st = S2_OK;
+    if (ctx == NULL) { /* a server: the continuation's log-probs after the prefix, through s2_lm */
+        s2_lm_seq seq = -1;
+        int32_t cap = (int32_t)strlen(cont) + 16; /* a token holds at least one byte */
+        res.logprobs = malloc((size_t)cap * sizeof *res.logprobs);
+        st = res.logprobs ? s2_lm_seq_new(lm, prefix, &seq, &err) : s2_error_set(&err, S2_E_NOMEM, "out of memory");
+        if (st == S2_OK) st = s2_lm_score(lm, seq, cont, res.logprobs, cap, &res.n, &res.sum, &err);
+        if (seq >= 0) s2_lm_seq_free(lm, seq);
+        if (res.n > cap) res.n = cap;
+    } else {
+        st = s2_score_text(ctx, prefix, cont, &res, &err);
+    }
     if (st != S2_OK) {
         rc = cli_fail("score", &err);
     } else if (json) {
-        json_t *toks = tokens_json(s2_model_vocab(m), res.ids, res.logprobs, res.n);
+        json_t *toks = ctx ? tokens_json(s2_model_vocab(s2_lm_local_model(lm)), res.ids, res.logprobs, res.n)
+                           : lm_tokens_json(NULL, res.logprobs, res.n);
         print_json(json_pack("{s:f, s:o}", "logprob", res.sum, "tokens", toks));
     } else {
         printf("%.6f\n", res.sum);
     }
     s2_score_result_free(&res);
-    s2_ctx_free(ctx);
-    s2_model_free(m);
+    s2_lm_free(lm);
     return rc;
 }
 
@@ -388,16 +440,32 @@ int cmd_perplexity(int argc, char **argv) {
     char *text = cli_read_all(f, 0, &len);
     fclose(f);
     if (text == NULL) return 1;
-    s2_model *m;
-    s2_ctx *ctx;
-    int rc = cli_open_engine("perplexity", &mo, 1, &m, &ctx);
+    s2_lm *lm;
+    int rc = cli_open_lm("perplexity", &mo, &lm);
     if (rc != 0) {
         free(text);
         return rc;
     }
+    s2_ctx *ctx = s2_lm_local_ctx(lm);
     s2_ppl_result res = {0};
     s2_error err = {0};
-    s2_status st = s2_perplexity(ctx, text, len, &res, &err);
+    s2_status st = S2_OK;
+    if (ctx == NULL) { /* a server: the whole text scored after BOS in one window (it must fit the context) */
+        s2_lm_seq seq = -1;
+        int32_t n = 0;
+        double sum = 0;
+        st = s2_lm_seq_new(lm, "", &seq, &err);
+        if (st == S2_OK) st = s2_lm_score(lm, seq, text, NULL, 0, &n, &sum, &err);
+        if (seq >= 0) s2_lm_seq_free(lm, seq);
+        res.nll = -sum;
+        res.n_tokens = n;
+        res.n_bytes = (int64_t)len;
+        res.n_windows = 1;
+        res.ppl = n > 0 ? exp(res.nll / n) : 0;
+        res.bits_per_byte = len > 0 ? res.nll / log(2.0) / (double)len : 0;
+    } else {
+        st = s2_perplexity(ctx, text, len, &res, &err);
+    }
     if (st != S2_OK) {
         rc = cli_fail("perplexity", &err);
     } else if (json) {
@@ -409,7 +477,6 @@ int cmd_perplexity(int argc, char **argv) {
                res.bits_per_byte, (long long)res.n_tokens, (long long)res.n_bytes, (long long)res.n_windows);
     }
     free(text);
-    s2_ctx_free(ctx);
-    s2_model_free(m);
+    s2_lm_free(lm);
     return rc;
 }

@@ -238,9 +238,13 @@ int cmd_eval_value(int argc, char **argv) {
     } else {
         printf("%s on %s (split %s): %lld states\n", o.mo.model, o.task, o.split ? o.split : "default",
                (long long)(n_pos + n_neg));
-        printf("  solvable:    %lld/%lld correct (%.1f%%)\n", (long long)ok_pos, (long long)n_pos, 100 * acc_pos);
-        printf("  unsolvable:  %lld/%lld correct (%.1f%%)\n", (long long)ok_neg, (long long)n_neg, 100 * acc_neg);
-        printf("  balanced accuracy %.1f%%, accuracy %.1f%%, Brier score %.4f\n", 100 * bal, 100 * acc, br);
+        char pa[32] = "n/a", na[32] = "n/a", ba[64] = "n/a (needs states of both kinds: a larger --n)";
+        if (isfinite(acc_pos)) snprintf(pa, sizeof pa, "%.1f%%", 100 * acc_pos);
+        if (isfinite(acc_neg)) snprintf(na, sizeof na, "%.1f%%", 100 * acc_neg);
+        if (isfinite(bal)) snprintf(ba, sizeof ba, "%.1f%%", 100 * bal);
+        printf("  solvable:    %lld/%lld correct (%s)\n", (long long)ok_pos, (long long)n_pos, pa);
+        printf("  unsolvable:  %lld/%lld correct (%s)\n", (long long)ok_neg, (long long)n_neg, na);
+        printf("  balanced accuracy %s, accuracy %.1f%%, Brier score %.4f\n", ba, 100 * acc, br);
         for (int d = 0; d < 4; d++)
             printf("  after %d steps: solvable %lld/%lld, unsolvable %lld/%lld\n", d, (long long)ok_depth[d][1],
                    (long long)by_depth[d][1], (long long)ok_depth[d][0], (long long)by_depth[d][0]);

@@ -1,6 +1,7 @@
 /* cmd_gguf.c: `sys2 info` (what a GGUF file holds: version, every key, every tensor, totals; text or JSON) and
  * `sys2 quantize` (rewrite a GGUF with its 2-D weights in another type, through s2_gguf_quantize). */
 #include <inttypes.h>
+#include <curl/curl.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -264,6 +265,69 @@ static int info_llama2c(const char *model, const char *tokenizer, bool json) {
     return 0;
 }
 
+static size_t collect(char *data, size_t size, size_t nmemb, void *user) {
+    char **buf = user;
+    size_t n = size * nmemb, have = *buf ? strlen(*buf) : 0;
+    if (have + n > (1u << 20)) return 0; /* a models list is small: refuse a flood */
+    char *nb = realloc(*buf, have + n + 1);
+    if (nb == NULL) return 0;
+    memcpy(nb + have, data, n);
+    nb[have + n] = '\0';
+    *buf = nb;
+    return n;
+}
+
+/* A server's info: what GET URL/models says (the models it serves), as text or the JSON itself. */
+static int info_remote(const char *url, bool json) {
+    char full[2048], *body = NULL, cerr[CURL_ERROR_SIZE] = "";
+    snprintf(full, sizeof full, "%s%smodels", url, url[strlen(url) - 1] == '/' ? "" : "/");
+    CURL *c = curl_easy_init();
+    if (c == NULL) return 1;
+    curl_easy_setopt(c, CURLOPT_URL, full);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+    const char *key = getenv("SYS2_API_KEY");
+    struct curl_slist *h = NULL;
+    char auth[1100];
+    if (key != NULL) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
+        h = curl_slist_append(h, auth);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    }
+    CURLcode cc = curl_easy_perform(c);
+    long code = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(c);
+    curl_slist_free_all(h);
+    json_error_t je;
+    json_t *j = cc == CURLE_OK && code == 200 && body ? json_loads(body, 0, &je) : NULL;
+    json_t *data = json_object_get(j, "data");
+    int rc = 0;
+    if (!json_is_array(data)) {
+        fprintf(stderr, "sys2 info: error: GET %s: %s\n", full,
+                cc != CURLE_OK ? (cerr[0] ? cerr : curl_easy_strerror(cc)) : code != 200 ? "HTTP error" : "no model list");
+        if (cc == CURLE_OK && code != 200) fprintf(stderr, "  (HTTP %ld)\n", code);
+        rc = 1;
+    } else if (json) {
+        json_dumpf(j, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+        putchar('\n');
+    } else {
+        printf("server: %s\nmodels (GET %s): %zu\n", url, full, json_array_size(data));
+        size_t i;
+        json_t *m;
+        json_array_foreach(data, i, m) {
+            const char *id = json_string_value(json_object_get(m, "id"));
+            const char *owner = json_string_value(json_object_get(m, "owned_by"));
+            printf("  %s%s%s\n", id ? id : "?", owner ? "  owned by " : "", owner ? owner : "");
+        }
+    }
+    json_decref(j);
+    free(body);
+    return rc;
+}
+
 int cmd_info(int argc, char **argv) {
     const char *model = NULL, *tokenizer = NULL;
     bool json = false;
@@ -286,6 +350,7 @@ int cmd_info(int argc, char **argv) {
         }
     }
     if (model == NULL) return cli_usage("info", "-m MODEL is required");
+    if (cli_is_url(model)) return info_remote(model, json);
     if (tokenizer != NULL) return info_llama2c(model, tokenizer, json);
     s2_gguf *g = NULL;
     s2_error err = {0};

@@ -38,6 +38,9 @@ int cmd_convert(int argc, char **argv) {
     int32_t type = s2_type_from_name(type_s);
     if (type < 0 || !s2_type_supported(type)) return cli_usage("convert", "--type '%s': f32, f16, bf16, q8_0 or q4_0", type_s);
     if (out == NULL) return cli_usage("convert", "no output: give -o OUT.gguf");
+    if (mo.n_ctx > 0) /* the file keeps the model's own context length: a flag that changed nothing would lie */
+        return cli_usage("convert", "--ctx has no effect here: the GGUF keeps the model's context length (give --ctx "
+                         "to the commands that run it)");
     s2_model *m = NULL;
     int rc = cli_open_engine("convert", &mo, 0, &m, NULL);
     if (rc != 0) return rc;

@@ -38,6 +38,7 @@ typedef struct run_opts {
     int32_t n_params;
     bool quiet;
     struct sweep_prog *sweep;     /* sweep: the grid's progress (NULL for run) */
+    int errored_items;            /* items that errored, over every do_run */
 } run_opts;
 
 /* A sweep's progress over its whole grid, beside the current run's. */
@@ -51,10 +52,12 @@ static int add_param(run_opts *o, const char *cmd, const char *kv) {
     const char *eq = strchr(kv, '=');
     if (eq == NULL || eq == kv) return cli_usage(cmd, "--param wants key=value, got '%s'", kv);
     if (o->n_params == 64) return cli_usage(cmd, "too many --param (64 at most)");
-    char *k = strndup(kv, (size_t)(eq - kv));
+    char *k = strdup(kv); /* key and value both owned: kv may be a caller's scratch buffer */
+    if (k == NULL) return cli_usage(cmd, "out of memory");
+    k[eq - kv] = '\0';
     o->kv_store[o->n_params] = k;
     o->keys[o->n_params] = k;
-    o->vals[o->n_params++] = eq + 1;
+    o->vals[o->n_params++] = k + (eq - kv) + 1;
     return 0;
 }
 
@@ -139,8 +142,9 @@ static void progress(void *user, const s2_run_progress *p) {
     char eta[32];
     double rate = p->elapsed_s > 0 ? p->done_now / p->elapsed_s : 0;
     fmt_dur(rate > 0 ? (p->total - p->done) / rate : -1, eta, sizeof eta);
-    fprintf(stderr, "\r\033[K[run] %d/%d items  acc %.1f%%  %.0f tok/s  ETA %s", p->done, p->total,
-            p->done > 0 ? 100.0 * p->correct / p->done : 0.0, p->elapsed_s > 0 ? p->tokens / p->elapsed_s : 0.0, eta);
+    int32_t ran = p->done - p->errors;
+    fprintf(stderr, "\r\033[K[run] %d/%d items  acc %.1f%%  %d errors  %.0f tok/s  ETA %s", p->done, p->total,
+            ran > 0 ? 100.0 * p->correct / ran : 0.0, p->errors, p->elapsed_s > 0 ? p->tokens / p->elapsed_s : 0.0, eta);
     fflush(stderr);
 }
 
@@ -162,15 +166,27 @@ static int do_run(run_opts *o, const char *cmd, FILE *sum) {
     o->c.progress_user = o->sweep;
     s2_run_summary s;
     s2_error err = {0};
+    if (o->c.check_only) o->c.progress = NULL;
     s2_status st = s2_run(&o->c, &s, &err);
-    if (tty) fprintf(stderr, "\n");
+    if (tty && !o->c.check_only) fprintf(stderr, "\n");
     if (o->sweep) o->sweep->items_new += s.done;
-    if (st != S2_OK) return cli_fail(cmd, &err);
-    int32_t in_file = s.skipped + s.done;
-    fprintf(sum, "%s: %d items (%d new, %d already in the file), %d correct (%.1f%%), %.1f s\n", o->c.out, in_file, s.done,
-           s.skipped, s.correct, in_file > 0 ? 100.0 * s.correct / in_file : 0.0, s.wall_s);
+    if (st != S2_OK) {
+        int rc = cli_fail(cmd, &err);
+        return st == S2_E_ARG ? 2 : rc; /* a configuration refused before the first item */
+    }
+    if (o->c.check_only) return 0;
+    int32_t in_file = s.skipped + s.done, ran = in_file - s.errors;
+    fprintf(sum, "%s: %d items (%d new, %d already in the file), %d correct (%.1f%% of the %d that ran), %d errors, "
+            "%.1f s\n", o->c.out, in_file, s.done, s.skipped, s.correct, ran > 0 ? 100.0 * s.correct / ran : 0.0, ran,
+            s.errors, s.wall_s);
     if (g_stop) {
         fprintf(stderr, "sys2 %s: interrupted; run the same command again to resume\n", cmd);
+        return 1;
+    }
+    if (s.errors > 0) {
+        o->errored_items += s.errors;
+        fprintf(stderr, "sys2 %s: error: %d of %d items errored (their lines say why: \"error\": true)\n", cmd,
+                s.errors, in_file);
         return 1;
     }
     return 0;
@@ -183,7 +199,8 @@ static int do_run(run_opts *o, const char *cmd, FILE *sum) {
     "  --n-items N       generated tasks: how many items\n"                                                       \
     "  --task-seed S     generated tasks: the items' seed (default: the task's)\n"                                                       \
     "  --value FILE      value model GGUF (for --scorer value)\n"                                                 \
-    "  --param K=V       a strategy, scorer or env parameter (repeatable; see sys2 strategies)\n"                 \
+    "  --param K=V       a strategy, scorer, task or env parameter (repeatable; see sys2 strategies):\n"        \
+    "                    search.K, scorer.K, task.K, env.K, or a bare K when only one of them has it\n"       \
     "  --limit N         the first N items only\n"                                                                \
     "  --seed S          run seed (per-item seeds derive from it and the item id; default 0)\n"                   \
     "  --shard i/n       only items with index %% n == i\n"                                                       \
@@ -207,7 +224,10 @@ int cmd_run(int argc, char **argv) {
             printf("usage: sys2 run --task T --search S [--scorer C] -m POLICY [--budget tokens=N|flops=F|calls=K]\n"
                    "                --out FILE.jsonl [options]\n"
                    "Runs a search strategy over a task's items; one JSON line per item, flushed as it is done.\n"
-                   "The same command again resumes: items already in FILE are skipped.\n\n"
+                   "The same command again resumes: items already in FILE are skipped (a larger --limit, or\n"
+                   "another --shard, extends the run). One writer per FILE (a second is refused). Exit status:\n"
+                   "0 every item ran, 1 some item errored (counted apart) or a failure, 2 a configuration\n"
+                   "refused before the first item (one that would fail every item, too).\n\n"
                    "  --search S        strategy (sys2 strategies)\n"
                    "  --scorer C        scorer (default logprob)\n"
                    "  --budget B        tokens=N, flops=F or calls=K per item (default none)\n"
@@ -251,7 +271,8 @@ static void sanitize(char *s) {
             *s = '_';
 }
 
-static int report_files(char **files, int n, int fmt, const char *plot);
+static int report_files(char **files, int n, int fmt, const char *plot, bool dedupe);
+static const s2_param_def *strategy_defs(const char *name, int32_t *n);
 
 int cmd_sweep(int argc, char **argv) {
     run_opts o;
@@ -267,7 +288,8 @@ int cmd_sweep(int argc, char **argv) {
                    "                  --dir DIR [--md] [--plot PREFIX] [options]\n"
                    "Runs every strategy x scorer x budget into DIR (one resumable JSONL file each), then prints\n"
                    "the report. A strategy may carry its own parameters: tot-bfs:b=1:k=8. io and cot ignore the\n"
-                   "scorer and run once per budget.\n\n"
+                   "scorer and run once per budget. The whole grid is checked before any run starts; items that\n"
+                   "error do not stop the grid, and the sweep then exits 1 saying how many.\n\n"
                    "  --searches LIST   strategies, comma-separated, each NAME[:K=V...]\n"
                    "  --scorers LIST    scorers (default logprob)\n"
                    "  --budgets LIST    budgets (default none)\n"
@@ -304,8 +326,10 @@ int cmd_sweep(int argc, char **argv) {
     char *sb = strdup(searches), *cb = strdup(scorers), *bb = strdup(budgets);
     char *sl[64], *cl[16], *bl[32];
     int ns = split_list(sb, sl, 64), nc = split_list(cb, cl, 16), nb = split_list(bb, bl, 32);
-    char *files[64 * 16 * 4];
-    int nf = 0;
+    if (ns == 0 || nc == 0 || nb == 0)
+        rc = cli_usage("sweep", "--searches, --scorers and --budgets each want at least one entry");
+    char **files = calloc((size_t)(ns * nc * nb > 0 ? ns * nc * nb : 1), sizeof *files);
+    int nf = 0, errored = 0;
     int32_t common = o.n_params;
     sweep_prog sp = {.t0 = mono_s()};
     for (int si = 0; si < ns; si++) {
@@ -314,37 +338,64 @@ int cmd_sweep(int argc, char **argv) {
         sp.runs += (io_cot ? 1 : nc) * nb;
     }
     o.sweep = &sp;
-    for (int si = 0; si < ns && rc == 0 && !g_stop; si++) {
-        char spec[256];
-        snprintf(spec, sizeof spec, "%s", sl[si]);
-        char *name = strtok(spec, ":");
-        bool no_scorer = strcmp(name, "io") == 0 || strcmp(name, "cot") == 0;
-        for (int ci = 0; ci < (no_scorer ? 1 : nc) && rc == 0 && !g_stop; ci++)
-            for (int bi = 0; bi < nb && rc == 0 && !g_stop; bi++) {
-                o.n_params = common;
-                char spec2[256];
-                snprintf(spec2, sizeof spec2, "%s", sl[si]);
-                strtok(spec2, ":");
-                for (char *kv = strtok(NULL, ":"); kv && rc == 0; kv = strtok(NULL, ":")) rc = add_param(&o, "sweep", kv);
-                if (rc != 0) break;
-                char base[512], *path = malloc(1024);
-                snprintf(base, sizeof base, "%s__%s__%s", sl[si], no_scorer ? "none" : cl[ci], bl[bi]);
-                sanitize(base);
-                snprintf(path, 1024, "%s/%s.jsonl", dir, base);
-                o.c.search = name;
-                o.c.scorer = no_scorer ? "logprob" : cl[ci];
-                o.c.budget = bl[bi];
-                o.c.out = path;
-                files[nf++] = path;
-                sp.run++;
-                if (!o.quiet) fprintf(stderr, "[sweep] run %d/%d: %s\n", sp.run, sp.runs, path);
-                rc = do_run(&o, "sweep", stderr);
-                for (int32_t k = common; k < o.n_params; k++) free(o.kv_store[k]);
-                o.n_params = common;
-            }
-    }
-    if (rc == 0 && nf > 0) rc = report_files(files, nf, md ? 1 : 0, plot);
+    /* pass 0 checks every run of the grid (names, parameters, budgets, the task) before pass 1 runs any */
+    for (int pass = 0; pass < 2 && rc == 0; pass++)
+        for (int si = 0; si < ns && rc == 0 && !g_stop; si++) {
+            char spec[256];
+            snprintf(spec, sizeof spec, "%s", sl[si]);
+            char *name = strtok(spec, ":");
+            bool no_scorer = strcmp(name, "io") == 0 || strcmp(name, "cot") == 0;
+            for (int ci = 0; ci < (no_scorer ? 1 : nc) && rc == 0 && !g_stop; ci++)
+                for (int bi = 0; bi < nb && rc == 0 && !g_stop; bi++) {
+                    o.n_params = common;
+                    char spec2[256];
+                    snprintf(spec2, sizeof spec2, "%s", sl[si]);
+                    strtok(spec2, ":");
+                    for (char *kv = strtok(NULL, ":"); kv && rc == 0; kv = strtok(NULL, ":")) {
+                        /* a key of the strategy's own table is the strategy's (beam:mode=token is search.mode);
+                         * any other goes as written */
+                        char nkv[300], key[128];
+                        snprintf(key, sizeof key, "%.*s", (int)strcspn(kv, "="), kv);
+                        int32_t nd;
+                        const s2_param_def *defs = strategy_defs(name, &nd);
+                        bool own = false;
+                        for (int32_t k = 0; k < nd; k++) own |= strcmp(defs[k].key, key) == 0;
+                        snprintf(nkv, sizeof nkv, "%s%s", own ? "search." : "", kv);
+                        rc = add_param(&o, "sweep", nkv);
+                    }
+                    char base[512], path[1024];
+                    snprintf(base, sizeof base, "%s__%s__%s", sl[si], no_scorer ? "none" : cl[ci], bl[bi]);
+                    sanitize(base);
+                    snprintf(path, sizeof path, "%s/%s.jsonl", dir, base);
+                    o.c.search = name;
+                    o.c.scorer = no_scorer ? "logprob" : cl[ci];
+                    o.c.budget = bl[bi];
+                    o.c.out = path;
+                    o.c.check_only = pass == 0;
+                    if (rc == 0 && pass == 0) {
+                        rc = do_run(&o, "sweep", stderr);
+                    } else if (rc == 0) {
+                        files[nf++] = strdup(path);
+                        sp.run++;
+                        if (!o.quiet) fprintf(stderr, "[sweep] run %d/%d: %s\n", sp.run, sp.runs, path);
+                        int before = o.errored_items;
+                        rc = do_run(&o, "sweep", stderr);
+                        if (rc == 1 && o.errored_items > before && !g_stop) { /* items errored: go on, fail at the end */
+                            errored += o.errored_items - before;
+                            rc = 0;
+                        }
+                    }
+                    for (int32_t k = common; k < o.n_params; k++) free(o.kv_store[k]);
+                    o.n_params = common;
+                }
+        }
+    if (rc == 0 && nf > 0) rc = report_files(files, nf, md ? 1 : 0, plot, false);
     for (int i = 0; i < nf; i++) free(files[i]);
+    free(files);
+    if (rc == 0 && errored > 0) {
+        fprintf(stderr, "sys2 sweep: error: %d items errored in the grid's runs (see the errors column)\n", errored);
+        rc = 1;
+    }
     free(sb);
     free(cb);
     free(bb);
@@ -352,15 +403,17 @@ int cmd_sweep(int argc, char **argv) {
     return rc;
 }
 
-/* ---- report ---- */
+/* ---- report: reading result files into rows (the plots below only read rows) ---- */
 
 typedef struct row {
-    char file[512], label[256], scorer[64], budget[64];
-    char task[64], split[64], model[256], value[256]; /* for the plot's title */
+    char file[512], label[256], scorer[128], budget[64], task[64], split[64];
+    char model[256], value[256];  /* for the plot's title */
     long long seed;
-    char *key;                    /* the configuration without its shard: shards of one run share a row */
+    char search_name[32], scorer_name[32]; /* for the defaults listed under the table */
+    char *key;                    /* what defines the run (s2_run_config_key): shards of one run share a row */
+    json_t *ids;                  /* the item ids seen (a set), over every file of the row */
     double cached, prompt, outside_sum;
-    int32_t n, correct, errors, budget_hits;
+    int32_t n, correct, errors, budget_hits, context_hits; /* n: items that ran (errors not among them) */
     double acc, lo, hi, tokens, flops, wall, wall_total, cache_hit, outside, reward;
 } row;
 
@@ -377,127 +430,182 @@ static void wilson(int32_t k, int32_t n, double *lo, double *hi) {
     *hi = k == n || center + half > 1 ? 1 : center + half;
 }
 
-/* "tot-bfs b=1" : the strategy and the parameters that differ from the defaults. */
-static void make_label(json_t *cfg, char *buf, size_t cap) {
-    const char *search = json_string_value(json_object_get(cfg, "search"));
-    snprintf(buf, cap, "%s", search ? search : "?");
-    json_t *params = json_object_get(cfg, "params");
-    for (int32_t s = 0; search && s < s2_strategy_count(); s++) {
-        if (strcmp(s2_strategy_name_at(s), search) != 0) continue;
-        int32_t n;
-        const s2_param_def *defs = s2_strategy_params_at(s, &n);
-        for (int32_t k = 0; k < n; k++) {
-            json_t *v = json_object_get(params, defs[k].key);
-            char val[64] = "";
-            if (json_is_string(v)) {
-                char dflt[64];
-                union {
-                    s2_sc_params a;
-                    s2_mcts_params b;
-                    s2_beam_params c;
-                    char pad[256];
-                } tmp;
-                s2_params_defaults(defs, n, &tmp);
-                s2_params_format(&defs[k], &tmp, dflt, sizeof dflt);
-                if (strcmp(dflt, json_string_value(v)) != 0) snprintf(val, sizeof val, "%s", json_string_value(v));
-            } else if (json_is_number(v) && json_number_value(v) != defs[k].dflt) {
-                snprintf(val, sizeof val, "%g", json_number_value(v));
-            }
-            if (val[0]) {
-                size_t l = strlen(buf);
-                snprintf(buf + l, cap - l, " %s=%s", defs[k].key, val);
-            }
-        }
+/* A params struct of any strategy, scorer or the env, for formatting defaults. */
+typedef union any_params {
+    s2_sc_params a;
+    s2_mcts_params b;
+    s2_beam_params c;
+    s2_env_params d;
+    char pad[1024];
+} any_params;
+
+/* Appends " key=value" to buf for each parameter of defs whose value in params (a result file's object)
+ * differs from its default; with all, every parameter (the defaults themselves when params is NULL). */
+static void append_params(const s2_param_def *defs, int32_t n, json_t *params, bool all, char *buf, size_t cap) {
+    any_params tmp;
+    memset(&tmp, 0, sizeof tmp);
+    s2_params_defaults(defs, n, &tmp);
+    for (int32_t k = 0; k < n; k++) {
+        char dflt[64], val[64] = "";
+        s2_params_format(&defs[k], &tmp, dflt, sizeof dflt);
+        json_t *v = json_object_get(params, defs[k].key);
+        if (json_is_string(v)) snprintf(val, sizeof val, "%s", json_string_value(v));
+        else if (json_is_number(v)) snprintf(val, sizeof val, "%g", json_number_value(v));
+        else snprintf(val, sizeof val, "%s", dflt);
+        if (!all && strcmp(val, dflt) == 0) continue;
+        size_t l = strlen(buf);
+        snprintf(buf + l, cap - l, " %s=%s", defs[k].key, val);
     }
 }
 
-/* Reads path into r: a fresh row (r->key NULL), or one whose key the file must match (checked by the caller). */
-static int read_result(const char *path, row *r) {
-    if (r->key == NULL) snprintf(r->file, sizeof r->file, "%s", path);
+static const s2_param_def *strategy_defs(const char *name, int32_t *n) {
+    for (int32_t s = 0; name && s < s2_strategy_count(); s++)
+        if (strcmp(s2_strategy_name_at(s), name) == 0) return s2_strategy_params_at(s, n);
+    *n = 0;
+    return NULL;
+}
+
+static const s2_param_def *scorer_defs(const char *name, int32_t *n) {
+    for (int32_t s = 0; name && s < s2_scorer_count(); s++)
+        if (strcmp(s2_scorer_name_at(s), name) == 0) return s2_scorer_params_at(s, n);
+    *n = 0;
+    return NULL;
+}
+
+/* io and cot never consult a scorer: their rows show none */
+static bool scorerless(const char *search) {
+    return search && (strcmp(search, "io") == 0 || strcmp(search, "cot") == 0);
+}
+
+/* The row's labels from a configuration: "tot-bfs b=1" (the parameters that differ from the strategy's
+ * defaults), "value" or "logprob mode=sum" (likewise; "-" for io and cot), task, split, budget. */
+static void label_row(json_t *cfg, row *r) {
+    const char *search = json_string_value(json_object_get(cfg, "search"));
+    const char *scorer = json_string_value(json_object_get(cfg, "scorer"));
+    const char *split = json_string_value(json_object_get(cfg, "split"));
+    const char *task = json_string_value(json_object_get(cfg, "task"));
+    int32_t n;
+    snprintf(r->label, sizeof r->label, "%s", search ? search : "?");
+    const s2_param_def *defs = strategy_defs(search, &n);
+    append_params(defs, n, json_object_get(cfg, "params"), false, r->label, sizeof r->label);
+    defs = s2_env_param_defs(&n); /* the shared ones too (max_step_tokens=16, temperature=0.5) */
+    append_params(defs, n, json_object_get(cfg, "env"), false, r->label, sizeof r->label);
+    snprintf(r->search_name, sizeof r->search_name, "%s", search ? search : "?");
+    if (scorerless(search)) {
+        snprintf(r->scorer, sizeof r->scorer, "-");
+        r->scorer_name[0] = '\0';
+    } else {
+        snprintf(r->scorer, sizeof r->scorer, "%s", scorer ? scorer : "?");
+        defs = scorer_defs(scorer, &n);
+        append_params(defs, n, json_object_get(cfg, "scorer_params"), false, r->scorer, sizeof r->scorer);
+        snprintf(r->scorer_name, sizeof r->scorer_name, "%s", scorer ? scorer : "");
+    }
+    snprintf(r->task, sizeof r->task, "%s", task ? task : "?");
+    snprintf(r->split, sizeof r->split, "%s", split ? split : "default");
+    snprintf(r->budget, sizeof r->budget, "%s", json_string_value(json_object_get(cfg, "budget")));
+    json_t *mp = json_object_get(json_object_get(cfg, "model"), "path"); /* the plot's title */
+    json_t *vp = json_object_get(json_object_get(cfg, "value"), "path");
+    snprintf(r->model, sizeof r->model, "%s", cli_or(json_string_value(mp), ""));
+    snprintf(r->value, sizeof r->value, "%s", cli_or(json_string_value(vp), ""));
+    r->seed = json_integer_value(json_object_get(cfg, "seed"));
+}
+
+static bool line_errored(json_t *o) {
+    const char *status = json_string_value(json_object_get(o, "status"));
+    json_t *e = json_object_get(o, "error");
+    return e ? json_is_true(e) : status && strcmp(status, "error") == 0; /* older files: status only */
+}
+
+/* Reads path into r: a fresh row (r->key NULL), or one whose key the file must match (-1 when it does not: the
+ * caller tries the next row). An item seen twice is refused naming it, unless dedupe (the first is kept). */
+static int read_result(const char *path, row *r, bool dedupe) {
     FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        fprintf(stderr, "sys2 report: error: %s: %s\n", path, strerror(errno));
+    struct stat sb;
+    if (f == NULL || fstat(fileno(f), &sb) != 0 || S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "sys2 report: error: %s: %s\n", path, f ? "is a directory, not a result file" : strerror(errno));
+        if (f) fclose(f);
         return 1;
     }
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
-    int lineno = 0;
+    int lineno = 0, rc = 0;
     double cached = 0, prompt = 0, outside = 0;
-    while ((len = getline(&line, &cap, f)) > 0) {
+    while (rc == 0 && (len = getline(&line, &cap, f)) > 0) {
         lineno++;
         json_error_t je;
         json_t *o = json_loads(line, 0, &je);
         if (o == NULL) {
             if (line[len - 1] != '\n') break; /* a torn last line of a running or killed run */
             fprintf(stderr, "sys2 report: error: %s:%d: %s\n", path, lineno, je.text);
-            fclose(f);
-            free(line);
-            return 1;
-        }
-        if (lineno == 1) {
+            rc = 1;
+        } else if (lineno == 1) {
             json_t *cfg = json_object_get(o, "sys2_run");
-            if (cfg == NULL) {
+            char *key = cfg ? s2_run_config_key(cfg) : NULL;
+            if (key == NULL) {
                 fprintf(stderr, "sys2 report: error: %s: not a sys2 result file\n", path);
-                json_decref(o);
-                fclose(f);
-                free(line);
-                return 1;
-            }
-            json_t *nos = json_deep_copy(cfg);
-            json_object_del(nos, "shard");
-            json_object_del(nos, "version");
-            char *key = json_dumps(nos, JSON_COMPACT | JSON_SORT_KEYS);
-            json_decref(nos);
-            if (r->key != NULL && (key == NULL || strcmp(key, r->key) != 0)) { /* not a shard of this row's run */
+                rc = 1;
+            } else if (r->key != NULL && strcmp(key, r->key) != 0) { /* not a shard of this row's run */
                 free(key);
-                json_decref(o);
-                fclose(f);
-                free(line);
-                return -1;
+                rc = -1;
+            } else {
+                if (r->key == NULL) {
+                    r->key = key;
+                    r->ids = json_object();
+                    snprintf(r->file, sizeof r->file, "%s", path);
+                    label_row(cfg, r);
+                } else {
+                    free(key);
+                }
             }
-            if (r->key == NULL) r->key = key;
-            else free(key);
-            make_label(cfg, r->label, sizeof r->label);
-            snprintf(r->scorer, sizeof r->scorer, "%s", json_string_value(json_object_get(cfg, "scorer")));
-            snprintf(r->budget, sizeof r->budget, "%s", json_string_value(json_object_get(cfg, "budget")));
-            json_t *mp = json_object_get(json_object_get(cfg, "model"), "path");
-            json_t *vp = json_object_get(json_object_get(cfg, "value"), "path");
-            snprintf(r->task, sizeof r->task, "%s", cli_or(json_string_value(json_object_get(cfg, "task")), ""));
-            snprintf(r->split, sizeof r->split, "%s", cli_or(json_string_value(json_object_get(cfg, "split")), ""));
-            snprintf(r->model, sizeof r->model, "%s", cli_or(json_string_value(mp), ""));
-            snprintf(r->value, sizeof r->value, "%s", cli_or(json_string_value(vp), ""));
-            r->seed = json_integer_value(json_object_get(cfg, "seed"));
         } else {
-            r->n++;
-            r->correct += json_is_true(json_object_get(o, "correct"));
-            r->reward += json_number_value(json_object_get(o, "reward"));
-            const char *status = json_string_value(json_object_get(o, "status"));
-            r->errors += status && strcmp(status, "error") == 0;
-            r->budget_hits += status && strcmp(status, "budget") == 0;
-            r->tokens += json_number_value(json_object_get(o, "tokens"));
-            r->flops += json_number_value(json_object_get(o, "flops"));
-            r->wall_total += json_number_value(json_object_get(o, "wall_s"));
-            outside += json_number_value(json_object_get(o, "outside_s"));
-            json_t *tc = json_object_get(o, "total_counters");
-            cached += json_number_value(json_object_get(tc, "cached_tokens"));
-            prompt += json_number_value(json_object_get(tc, "prompt_tokens"));
+            const char *id = json_string_value(json_object_get(o, "id"));
+            bool dup = id && json_object_get(r->ids, id) != NULL;
+            if (id == NULL) {
+                fprintf(stderr, "sys2 report: error: %s:%d: a line without an item id%s\n", path, lineno,
+                        json_object_get(o, "sys2_run") ? " (a second configuration line: files joined by hand?)" : "");
+                rc = 1;
+            } else if (dup && !dedupe) {
+                fprintf(stderr, "sys2 report: error: %s:%d: item %s is in the run twice (two writers, or files "
+                        "given twice); --dedupe keeps the first\n", path, lineno, id);
+                rc = 1;
+            } else if (!dup) {
+                json_object_set_new(r->ids, id, json_true());
+                if (line_errored(o)) {
+                    r->errors++;
+                } else {
+                    const char *status = json_string_value(json_object_get(o, "status"));
+                    r->n++;
+                    r->correct += json_is_true(json_object_get(o, "correct"));
+                    r->reward += json_number_value(json_object_get(o, "reward"));
+                    r->budget_hits += status && strcmp(status, "budget") == 0;
+                    r->context_hits += status && strcmp(status, "context") == 0;
+                    r->tokens += json_number_value(json_object_get(o, "tokens"));
+                    r->flops += json_number_value(json_object_get(o, "flops"));
+                    r->wall_total += json_number_value(json_object_get(o, "wall_s"));
+                    outside += json_number_value(json_object_get(o, "outside_s"));
+                    json_t *tc = json_object_get(o, "total_counters");
+                    cached += json_number_value(json_object_get(tc, "cached_tokens"));
+                    prompt += json_number_value(json_object_get(tc, "prompt_tokens"));
+                }
+            }
         }
         json_decref(o);
     }
     free(line);
     fclose(f);
-    if (lineno == 0) {
+    if (rc == 0 && lineno == 0) {
         fprintf(stderr, "sys2 report: error: %s: empty\n", path);
-        return 1;
+        rc = 1;
     }
+    if (rc != 0) return rc;
     r->cached += cached;
     r->prompt += prompt;
     r->outside_sum += outside;
     return 0;
 }
 
-/* Means and the interval from the sums read_result gathered. */
+/* Means and the interval from the sums read_result gathered, over the items that ran. */
 static void finish_row(row *r) {
     int32_t n = r->n > 0 ? r->n : 1;
     r->acc = (double)r->correct / n;
@@ -600,73 +708,107 @@ static int plot(const row *rows, int n, const char *prefix) {
     return rc;
 }
 
+/* The defaults of every strategy and scorer in the rows, once each, under the table. */
+static void print_defaults(const row *rows, int n, bool md) {
+    char seen[64][32];
+    int ns = 0;
+    printf("%sdefaults (the labels above show only what differs):\n", md ? "\n" : "\n");
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < n; i++) {
+            const char *name = pass ? rows[i].scorer_name : rows[i].search_name;
+            bool dup = name[0] == '\0';
+            for (int k = 0; k < ns && !dup; k++) dup = strcmp(seen[k], name) == 0;
+            if (dup || ns == 64) continue;
+            snprintf(seen[ns++], sizeof seen[0], "%s", name);
+            int32_t nd;
+            const s2_param_def *defs = pass ? scorer_defs(name, &nd) : strategy_defs(name, &nd);
+            char buf[1024] = "";
+            append_params(defs, nd, NULL, true, buf, sizeof buf);
+            printf("%s%s %s:%s\n", md ? "- " : "  ", pass ? "scorer" : "strategy", name, nd > 0 ? buf : " (none)");
+        }
+    int32_t ne;
+    const s2_param_def *ed = s2_env_param_defs(&ne);
+    char buf[1024] = "";
+    append_params(ed, ne, NULL, true, buf, sizeof buf);
+    printf("%severy run:%s\n", md ? "- " : "  ", buf);
+    printf("%sn = the items that ran; errors (configuration, system 1, a prompt longer than the context) are not in n,\n"
+           "%sacc %% or its 95%% Wilson interval.\n", md ? "\n" : "", md ? "" : "");
+}
+
 /* fmt: 0 text, 1 Markdown, 2 JSON */
-static int report_files(char **files, int n, int fmt, const char *plot_prefix) {
-    row *rows = calloc((size_t)n, sizeof *rows);
+static int report_files(char **files, int n, int fmt, const char *plot_prefix, bool dedupe) {
+    row *rows = calloc((size_t)(n > 0 ? n : 1), sizeof *rows);
     if (rows == NULL) return 1;
-    int nr = 0;
-    for (int i = 0; i < n; i++) { /* shards of one run (same configuration but the shard) join one row */
-        int rc = -1;
-        for (int j = 0; j < nr && rc != 0; j++) {
-            rc = read_result(files[i], &rows[j]);
+    int nr = 0, rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) { /* files of one run (shards, or a run extended) join one row */
+        rc = -1;
+        for (int j = 0; j < nr && rc < 0; j++) {
+            rc = read_result(files[i], &rows[j], dedupe);
             if (rc == 0) {
                 size_t l = strlen(rows[j].file);
                 snprintf(rows[j].file + l, sizeof rows[j].file - l, "+");
             }
-            if (rc > 0) break;
         }
-        if (rc < 0) rc = read_result(files[i], &rows[nr++]);
-        if (rc != 0) {
-            for (int j = 0; j < nr; j++) free(rows[j].key);
-            free(rows);
-            return 1;
-        }
+        if (rc < 0) rc = read_result(files[i], &rows[nr++], dedupe);
     }
     n = nr;
-    for (int i = 0; i < n; i++) finish_row(&rows[i]);
-    if (fmt == 2) {
+    for (int i = 0; i < n && rc == 0; i++) finish_row(&rows[i]);
+    if (rc != 0) {
+        /* nothing printed */
+    } else if (fmt == 2) {
         json_t *a = json_array();
         for (int i = 0; i < n; i++) {
             const row *r = &rows[i];
             json_array_append_new(
-                a, json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:i, s:i}",
-                             "file", r->file, "label", r->label, "scorer", r->scorer, "budget", r->budget, "n", r->n,
-                             "correct", r->correct, "accuracy", r->acc, "ci_lo", r->lo, "ci_hi", r->hi, "reward",
-                             r->reward, "tokens", r->tokens, "flops", r->flops, "wall_s", r->wall, "wall_total_s",
-                             r->wall_total, "cache_hit", r->cache_hit, "outside_frac", r->outside, "errors", r->errors,
-                             "budget_hits", r->budget_hits));
+                a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, "
+                             "s:f, s:f, s:i, s:i, s:s}",
+                             "file", r->file, "task", r->task, "split", r->split, "label", r->label, "scorer", r->scorer,
+                             "budget", r->budget, "n", r->n, "errors", r->errors, "correct", r->correct, "accuracy",
+                             r->acc, "ci_lo", r->lo, "ci_hi", r->hi, "reward", r->reward, "tokens", r->tokens, "flops",
+                             r->flops, "wall_s", r->wall, "wall_total_s", r->wall_total, "cache_hit", r->cache_hit,
+                             "outside_frac", r->outside, "budget_hits", r->budget_hits, "context_hits",
+                             r->context_hits, "over", "n: the items that ran, errors excluded"));
         }
         char *s = json_dumps(a, JSON_INDENT(2));
         printf("%s\n", s);
         free(s);
         json_decref(a);
     } else {
-        const char *hdr[] = {"strategy", "scorer", "budget", "n", "acc %", "95% CI", "tokens/item", "FLOPs/item",
-                             "wall s/item", "cache hit", "outside S1"};
+        int wl = 28, ws = 9; /* the label columns as wide as their longest entry */
+        for (int i = 0; i < n; i++) {
+            if ((int)strlen(rows[i].label) > wl) wl = (int)strlen(rows[i].label);
+            if ((int)strlen(rows[i].scorer) > ws) ws = (int)strlen(rows[i].scorer);
+        }
+        const char *hdr[] = {"task", "split", "strategy", "scorer", "budget", "n", "errors", "acc %", "95% CI",
+                             "tokens/item", "FLOPs/item", "wall s/item", "cache hit", "outside S1"};
         if (fmt == 1) {
             printf("|");
-            for (int h = 0; h < 11; h++) printf(" %s |", hdr[h]);
-            printf("\n|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|\n");
+            for (int h = 0; h < 14; h++) printf(" %s |", hdr[h]);
+            printf("\n|---|---|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|\n");
         } else {
-            printf("%-28s %-9s %-14s %5s %6s %-13s %11s %10s %11s %9s %10s\n", hdr[0], hdr[1], hdr[2], hdr[3], hdr[4],
-                   hdr[5], hdr[6], hdr[7], hdr[8], hdr[9], hdr[10]);
+            printf("%-10s %-8s %-*s %-*s %-14s %5s %6s %6s %-13s %11s %10s %11s %9s %10s\n", hdr[0], hdr[1], wl, hdr[2],
+                   ws, hdr[3], hdr[4], hdr[5], hdr[6], hdr[7], hdr[8], hdr[9], hdr[10], hdr[11], hdr[12], hdr[13]);
         }
         for (int i = 0; i < n; i++) {
             const row *r = &rows[i];
             char ci[32];
             snprintf(ci, sizeof ci, "%.1f-%.1f", 100 * r->lo, 100 * r->hi);
             if (fmt == 1)
-                printf("| %s | %s | %s | %d | %.1f | %s | %.0f | %.3g | %.3f | %.1f%% | %.1f%% |\n", r->label, r->scorer,
-                       r->budget, r->n, 100 * r->acc, ci, r->tokens, r->flops, r->wall, 100 * r->cache_hit,
-                       100 * r->outside);
+                printf("| %s | %s | %s | %s | %s | %d | %d | %.1f | %s | %.0f | %.3g | %.3f | %.1f%% | %.1f%% |\n",
+                       r->task, r->split, r->label, r->scorer, r->budget, r->n, r->errors, 100 * r->acc, ci, r->tokens,
+                       r->flops, r->wall, 100 * r->cache_hit, 100 * r->outside);
             else
-                printf("%-28s %-9s %-14s %5d %6.1f %-13s %11.0f %10.3g %11.3f %8.1f%% %9.1f%%\n", r->label, r->scorer,
-                       r->budget, r->n, 100 * r->acc, ci, r->tokens, r->flops, r->wall, 100 * r->cache_hit,
-                       100 * r->outside);
+                printf("%-10s %-8s %-*s %-*s %-14s %5d %6d %6.1f %-13s %11.0f %10.3g %11.3f %8.1f%% %9.1f%%\n",
+                       r->task, r->split, wl, r->label, ws, r->scorer, r->budget, r->n, r->errors, 100 * r->acc, ci, r->tokens,
+                       r->flops, r->wall, 100 * r->cache_hit, 100 * r->outside);
         }
+        print_defaults(rows, n, fmt == 1);
     }
-    int rc = plot_prefix ? plot(rows, n, plot_prefix) : 0;
-    for (int i = 0; i < n; i++) free(rows[i].key);
+    if (rc == 0 && plot_prefix) rc = plot(rows, n, plot_prefix);
+    for (int i = 0; i < nr; i++) {
+        free(rows[i].key);
+        json_decref(rows[i].ids);
+    }
     free(rows);
     return rc;
 }
@@ -675,6 +817,7 @@ int cmd_report(int argc, char **argv) {
     int mode = cli_report_mode(argc, argv); /* --curves, --compare: cmd_curves.c */
     if (mode >= 0) return mode;
     int fmt = 0;
+    bool dedupe = false;
     const char *plot_prefix = NULL;
     char **files = calloc((size_t)argc, sizeof *files);
     int nf = 0;
@@ -682,13 +825,17 @@ int cmd_report(int argc, char **argv) {
         const char *v = NULL;
         bool bad = false;
         if (cli_is_help(argv[i])) {
-            printf("usage: sys2 report [--md | --json] [--plot PREFIX] FILE.jsonl...\n"
-                   "A table of result files: accuracy with a 95%% Wilson interval, mean tokens and FLOPs per item,\n"
-                   "wall time per item, cache-hit ratio (cached / (cached + computed prompt tokens)) and the share\n"
-                   "of wall time spent outside system 1.\n\n"
+            printf("usage: sys2 report [--md | --json] [--dedupe] [--plot PREFIX] FILE.jsonl...\n"
+                   "A table of result files, one row per run (the files of one run's shards join one row): task,\n"
+                   "split, strategy and scorer with the parameters that differ from their defaults (the defaults\n"
+                   "listed under the table), n = the items that ran and the errors apart, accuracy with a 95%%\n"
+                   "Wilson interval over the items that ran, mean tokens and FLOPs per item, wall time per item,\n"
+                   "cache-hit ratio (cached / (cached + computed prompt tokens)) and the share of wall time spent\n"
+                   "outside system 1. An item found twice in a run is refused, naming it.\n\n"
                    "  --md              Markdown table\n"
                    "  --json            JSON array\n"
-                   "  --plot PREFIX     accuracy against mean tokens (log x) to PREFIX.png and PREFIX.svg (gnuplot)\n\n"
+                   "  --dedupe          keep the first line of an item found twice\n"
+                   "  --plot PREFIX     accuracy against mean tokens and FLOPs (log x): PREFIX.png/.svg, PREFIX_flops.png/.svg\n\n"
                    "sys2 report --curves [--md | --json] [--plot PREFIX] [--boot N] [--seed S] FILE.jsonl...\n"
                    "  pass@k (unbiased), majority@k and weighted best-of-N@k for k = 1, 2, 4, ... n from the samples\n"
                    "  of each item (sc, bon), 95%% bootstrap intervals over items, against k and mean tokens;\n"
@@ -703,6 +850,7 @@ int cmd_report(int argc, char **argv) {
         }
         if (strcmp(argv[i], "--md") == 0) fmt = 1;
         else if (strcmp(argv[i], "--json") == 0) fmt = 2;
+        else if (strcmp(argv[i], "--dedupe") == 0) dedupe = true;
         else if (cli_flag(argc, argv, &i, "--plot", NULL, &v, &bad)) {
             if (bad) {
                 free(files);
@@ -720,7 +868,7 @@ int cmd_report(int argc, char **argv) {
         free(files);
         return cli_usage("report", "no result files given");
     }
-    int rc = report_files(files, nf, fmt, plot_prefix);
+    int rc = report_files(files, nf, fmt, plot_prefix, dedupe);
     free(files);
     return rc;
 }
@@ -771,8 +919,13 @@ int cmd_strategies(int argc, char **argv) {
     }
     int32_t n;
     const s2_param_def *defs = s2_env_param_defs(&n);
-    printf("\nevery run (--param):\n");
+    printf("\nevery run (--param, or env.K):\n");
     print_defs(defs, n);
+    defs = s2_run_task_param_defs(&n);
+    printf("\nthe task (--param task.K):\n");
+    print_defs(defs, n);
+    printf("\n--param K=V goes to the one of strategy, scorer, task and env that has K; a K that several have is\n"
+           "refused: name its owner (search.mode=token, scorer.mode=sum, task.n_shot=2, env.temperature=0.5).\n");
     printf("\nbudgets (--budget): tokens=N (prompt computed + generated + scored, policy and value model),\n"
            "  flops=F (the engine's count), calls=K (calls into system 1); checked before every step.\n");
     return 0;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -390,6 +391,13 @@ int cmd_verify(int argc, char **argv) {
         return 2;
     }
     FILE *f = strcmp(o.file, "-") == 0 ? stdin : fopen(o.file, "rb");
+    struct stat sb;
+    if (f != NULL && f != stdin && fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        fprintf(stderr, "sys2 verify: %s is a directory, not an answer file\n", o.file);
+        s2_task_free(t);
+        return 2;
+    }
     if (f == NULL) {
         fprintf(stderr, "sys2 verify: cannot open %s\n", o.file);
         s2_task_free(t);

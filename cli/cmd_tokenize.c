@@ -101,6 +101,8 @@ int cmd_tokenize(int argc, char **argv) {
         else return cli_usage(cmd, "one TEXT only (quote it): '%s' follows '%s'", a, text);
     }
     if (o.model == NULL) return cli_usage(cmd, "-m MODEL is required");
+    if (cli_is_url(o.model)) /* the OpenAI API has no tokenizer endpoint: ids from a server cannot be asked for */
+        return cli_usage(cmd, "-m %s: a server's API gives no tokenizer; give the model or vocabulary file", o.model);
     if (text == NULL) return cli_usage(cmd, "no TEXT given");
 
     s2_error err = {0};

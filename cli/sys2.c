@@ -2,7 +2,17 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <cblas.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pcre2.h>
+#include <seccomp.h>
+#include <zlib.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -77,6 +87,12 @@ int cli_model_flag(cli_model_opts *o, int argc, char **argv, int *i) {
     const char *v = NULL;
     bool bad = false;
     if (cli_flag(argc, argv, i, "-m", "--model", &v, &bad)) {
+        struct stat sb;
+        if (!bad && stat(v, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            fprintf(stderr, "sys2: -m %s is a directory: give a model file (.gguf, or a llama2.c .bin with -z) or an "
+                    "http(s)://HOST:PORT/v1 server\n", v);
+            return -1;
+        }
         o->model = v;
     } else if (cli_flag(argc, argv, i, "-z", "--tokenizer", &v, &bad)) {
         o->tokenizer = v;
@@ -100,9 +116,23 @@ int cli_model_flag(cli_model_opts *o, int argc, char **argv, int *i) {
 
 int cmd_version(int argc, char **argv);
 int cmd_version(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
+    if (argc > 1 && cli_is_help(argv[1])) {
+        printf("usage: sys2 version\nThe version of sys2 and of every library it runs on, as linked.\n");
+        return 0;
+    }
     printf("sys2 %s\n", S2_VERSION);
+    /* what is linked, asked of each library at run time (a header's version can differ from the .so's) */
+    char pcre[64] = "?";
+    pcre2_config(PCRE2_CONFIG_VERSION, pcre);
+    const char *mhd_v = MHD_get_version();
+    const struct scmp_version *sv = seccomp_version();
+    printf("%s (core %s)\n", openblas_get_config(), openblas_get_corename());
+    printf("Jansson %s\n", jansson_version_str());
+    printf("%s\n", curl_version());
+    printf("libmicrohttpd %s\n", mhd_v ? mhd_v : "?");
+    printf("PCRE2 %s\n", pcre);
+    printf("zlib %s\n", zlibVersion());
+    if (sv) printf("libseccomp %u.%u.%u\n", sv->major, sv->minor, sv->micro);
     return 0;
 }
 

@@ -113,8 +113,9 @@ static s2_status beam_token_run(const s2_beam_params *p, s2_env *env, s2_result 
             int32_t m = s2_lm_top_k(ep->lm, beams[i]->seq, E, top, &err);
             if (m < 0) return (s2_status)m;
             for (int32_t j = 0; j < m; j++) {
-                size_t pl = strlen(top[j].piece); /* end-of-text tokens ("</s>", "<|im_end|>") are not text to append */
-                if (pl == 0 || (pl > 2 && top[j].piece[0] == '<' && top[j].piece[pl - 1] == '>')) continue;
+                /* end-of-text tokens ("</s>", "<|im_end|>") are not text to append: they end the beam ("") */
+                size_t pl = strlen(top[j].piece);
+                if (pl == 0 || (pl > 2 && top[j].piece[0] == '<' && top[j].piece[pl - 1] == '>')) top[j].piece[0] = '\0';
                 cand[nc++] = (tok_cand){.beam = beams[i], .top = top[j],
                                         .score = length_norm(beams[i]->path_logprob + top[j].logprob,
                                                              beams[i]->path_tokens + 1, p->alpha)};

@@ -431,8 +431,13 @@ s2_node *s2_env_add_child(s2_env *env, s2_node *parent, const char *text, double
     c->path_logprob = parent->path_logprob + logprob;
     c->path_tokens = parent->path_tokens + n_tokens;
     c->finish = "stop";
+    /* the task judges whole steps: mid-step ("...(left: 6 90)\n9") a partial line would read as a finished,
+     * broken step, so it is asked only where the text ends with the step delimiter (issue 13) */
+    const char *delim = p->task->iface->step_delim;
+    size_t tl = strlen(c->text), dl = delim ? strlen(delim) : 0;
+    bool boundary = dl == 0 || (tl >= dl && memcmp(c->text + tl - dl, delim, dl) == 0);
     c->terminal = text[0] == '\0' || (max_tokens > 0 && c->path_tokens >= max_tokens) ||
-                  s2_task_is_terminal(p->task, p->item, c->text);
+                  (boundary && s2_task_is_terminal(p->task, p->item, c->text));
     if (c->terminal) s2_env_release(env, c);
     return c;
 }

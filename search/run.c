@@ -2,12 +2,15 @@
  * the strategy, verifies the answer, and appends one flushed and fsync'd JSON line per item. Never prints:
  * progress goes to the caller's callback. */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,6 +75,24 @@ static json_t *params_json(const s2_param_def *defs, int32_t n, const void *base
     return o;
 }
 
+/* ---- task parameters (--param task.K=V) ---- */
+
+static const s2_param_def task_defs[] = {
+    {"n_shot", S2_PARAM_INT, offsetof(s2_task_params, n_shot), -1, -1, 64, NULL,
+     "worked examples in the prompt (-1 = the task's default: gsm8k 0)"},
+    {"difficulty", S2_PARAM_INT, offsetof(s2_task_params, difficulty), 0, 0, 1000, NULL,
+     "countdown: numbers; arith: digits; listprog: stages (0 = the task's default)"},
+    {"timeout", S2_PARAM_FLOAT, offsetof(s2_task_params, timeout_s), 0, 0, 3600, NULL,
+     "code tasks: seconds per candidate (0 = the task's default)"},
+    {"workers", S2_PARAM_INT, offsetof(s2_task_params, n_workers), 0, 0, 256, NULL,
+     "code tasks: sandbox workers (0 = 2)"},
+};
+
+const s2_param_def *s2_run_task_param_defs(int32_t *n) {
+    *n = (int32_t)(sizeof task_defs / sizeof task_defs[0]);
+    return task_defs;
+}
+
 static json_t *counters_json(const s2_counters *c) {
     return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I}", "prompt_tokens", (json_int_t)c->prompt_tokens,
                      "cached_tokens", (json_int_t)c->cached_tokens, "gen_tokens", (json_int_t)c->gen_tokens,
@@ -88,6 +109,8 @@ typedef struct runner {
     s2_strategy *strat;
     s2_scorer *scorer;
     s2_env_params ep;             /* lm, value_lm, item, seed filled per item */
+    s2_task_params tp;            /* as given (defaults, flags, --param task.K) */
+    int lock_fd;                  /* the flock on OUT.lock, -1 when not held */
     s2_model *model, *value_model;
     s2_ctx_params cp, vcp;
     int32_t *todo, n_todo, next;
@@ -187,7 +210,7 @@ static json_t *trace_json(s2_env *env, const s2_task *task, int32_t item, const 
 }
 
 /* Runs item i and returns its line (owned), or NULL when out of memory. */
-static json_t *run_item(runner *r, int32_t i, bool *correct) {
+static json_t *run_item(runner *r, int32_t i, bool *correct, bool *errored) {
     const s2_run_config *cfg = r->cfg;
     const char *id = s2_task_item_id(r->task, i);
     double t0 = now_s();
@@ -235,7 +258,13 @@ static json_t *run_item(runner *r, int32_t i, bool *correct) {
     json_object_set_new(o, "correct", json_boolean(st == S2_OK && v.correct));
     json_object_set_new(o, "reward", json_real(st == S2_OK ? v.reward : 0));
     json_object_set_new(o, "reason", json_string(st == S2_OK ? v.reason : err.msg));
-    json_object_set_new(o, "status", json_string(st != S2_OK ? "error" : res.budget_hit ? "budget" : "ok"));
+    /* S2_E_BUDGET before the search: the prompt is longer than the context (an error); a search stopped with
+     * budget left ran out of context (or of nodes), which is not the budget */
+    bool context_cut = st == S2_OK && res.budget_hit && env != NULL && s2_env_budget_left(env);
+    const char *status = st == S2_E_BUDGET ? "context" : st != S2_OK ? "error" : context_cut ? "context"
+                         : res.budget_hit ? "budget" : "ok";
+    json_object_set_new(o, "status", json_string(status));
+    json_object_set_new(o, "error", json_boolean(st != S2_OK));
     json_object_set_new(o, "text", json_string(res.best ? res.best->text : ""));
     json_object_set_new(o, "seed", json_integer((json_int_t)(ep.seed & 0x7fffffffffffffffULL)));
     json_object_set_new(o, "counters", counters_json(&pc));
@@ -246,7 +275,7 @@ static json_t *run_item(runner *r, int32_t i, bool *correct) {
     json_object_set_new(o, "calls", json_integer((json_int_t)tc.requests));
     double hit_den = (double)(tc.cached_tokens + tc.prompt_tokens);
     json_object_set_new(o, "cache_hit", json_real(hit_den > 0 ? (double)tc.cached_tokens / hit_den : 0));
-    json_object_set_new(o, "budget_hit", json_boolean(res.budget_hit));
+    json_object_set_new(o, "budget_hit", json_boolean(res.budget_hit && !context_cut));
     json_object_set_new(o, "wall_s", json_real(wall));
     json_object_set_new(o, "lm_s", json_real(lm_s));
     double outside = wall - lm_s - setup > 0 ? wall - lm_s - setup : 0;
@@ -267,6 +296,7 @@ static json_t *run_item(runner *r, int32_t i, bool *correct) {
         if (cfg->trace) json_object_set_new(o, "trace", trace_json(env, r->task, i, res.best));
     }
     *correct = st == S2_OK && v.correct;
+    *errored = st != S2_OK;
     s2_verdict_clear(&v);
     s2_env_free(env);
     free_lm(r, lm);
@@ -282,8 +312,8 @@ static void *worker(void *arg) {
         int32_t i = stop ? -1 : r->todo[r->next++];
         pthread_mutex_unlock(&r->mu);
         if (i < 0) break;
-        bool correct = false;
-        json_t *o = run_item(r, i, &correct);
+        bool correct = false, errored = false;
+        json_t *o = run_item(r, i, &correct, &errored);
         char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
         double tokens = o ? json_real_value(json_object_get(o, "tokens")) : 0;
         json_decref(o);
@@ -298,6 +328,7 @@ static void *worker(void *arg) {
             r->prog.done++;
             r->prog.done_now++;
             r->prog.correct += correct;
+            r->prog.errors += errored;
             r->prog.tokens += tokens;
             r->prog.elapsed_s = now_s() - r->t0;
             if (r->cfg->progress) r->cfg->progress(r->cfg->progress_user, &r->prog);
@@ -327,34 +358,81 @@ static json_t *config_json(runner *r, s2_error *err) {
     json_t *scorer_p = params_json(defs, n, sp);
     defs = s2_env_param_defs(&n);
     json_t *env_p = params_json(defs, n, &r->ep);
+    int32_t nt;
+    const s2_param_def *td = s2_run_task_param_defs(&nt);
+    json_t *task_p = params_json(td, nt, &r->tp);
     char budget[64], shard[32];
     s2_budget_format(&r->ep.budget, budget, sizeof budget);
     snprintf(shard, sizeof shard, "%d/%d", c->shard_n > 0 ? c->shard_i : 0, c->shard_n > 0 ? c->shard_n : 1);
-    json_t *cfg = json_pack("{s:s, s:s?, s:s?, s:i, s:I, s:i, s:s, s:o, s:s, s:o, s:o, s:s, s:I, s:i, s:s, s:o, s:o, "
+    /* limit is not recorded: it only chooses items, so a larger one extends the same run */
+    json_t *cfg = json_pack("{s:s, s:s?, s:s?, s:i, s:I, s:i, s:o, s:s, s:o, s:s, s:o, s:o, s:s, s:I, s:s, s:o, s:o, "
                             "s:i, s:s?, s:i, s:b, s:s?}",
-                            "task", c->task, "data", c->data, "split", c->split, "n_items", c->n_items, "task_seed",
+                            "task", c->task, "data", c->data, "split", c->split, "n_items", r->tp.n_items, "task_seed",
                             (json_int_t)(c->task_seed & 0x7fffffffffffffffULL), "items",
-                            s2_task_n_items(r->task), "search", r->strat->iface->name, "params", strat_p, "scorer",
-                            r->scorer->iface->name, "scorer_params", scorer_p, "env", env_p, "budget", budget, "seed",
-                            (json_int_t)(c->seed & 0x7fffffffffffffffULL), "limit", c->limit, "shard", shard, "model",
+                            s2_task_n_items(r->task), "task_params", task_p, "search", r->strat->iface->name, "params",
+                            strat_p, "scorer", r->scorer->iface->name, "scorer_params", scorer_p, "env", env_p, "budget",
+                            budget, "seed", (json_int_t)(c->seed & 0x7fffffffffffffffULL), "shard", shard, "model",
                             model, "value", value, "n_ctx", c->n_ctx, "tokenizer", c->tokenizer, "kv_mb",
                             (int)c->kv_mb, "trace", c->trace, "version", c->version);
     if (cfg == NULL) s2_error_set(err, S2_E_NOMEM, "run: out of memory for the configuration");
     return cfg ? json_pack("{s:o}", "sys2_run", cfg) : NULL;
 }
 
-/* The first key whose value differs between two configurations ("version" is not compared), or NULL. */
+/* What identifies a model file in a configuration: its content hash (or its URL), never the path's spelling. */
+static json_t *model_key(json_t *m) {
+    json_t *h = json_object_get(m, "fnv1a64");
+    return h ? h : json_is_object(m) && json_object_get(m, "url") ? json_object_get(m, "url") : m;
+}
+
+/* What only chooses which items run (a run can be extended by them) or does not define it at all. */
+static const char *const not_defining[] = {"version", "limit", "shard", "items", "n_items"};
+
+static bool is_defining(const char *key) {
+    for (size_t i = 0; i < sizeof not_defining / sizeof not_defining[0]; i++)
+        if (strcmp(key, not_defining[i]) == 0) return false;
+    return true;
+}
+
+/* The first key that defines the run whose value differs between two configurations, or NULL. Model and value
+ * files are compared by their content hash alone. */
 static const char *config_diff(json_t *a, json_t *b) {
     json_t *x = json_object_get(a, "sys2_run"), *y = json_object_get(b, "sys2_run");
     if (!json_is_object(x) || !json_is_object(y)) return "sys2_run";
+    for (int pass = 0; pass < 2; pass++) {
+        const char *key;
+        json_t *val;
+        json_object_foreach(pass ? y : x, key, val) {
+            if (!is_defining(key)) continue;
+            json_t *other = json_object_get(pass ? x : y, key);
+            if (other == NULL && strcmp(key, "task_params") == 0) { /* a file from before task parameters existed */
+                s2_task_params tp = s2_task_default_params();
+                int32_t nt;
+                const s2_param_def *td = s2_run_task_param_defs(&nt);
+                json_t *dflt = params_json(td, nt, &tp);
+                bool same = json_equal(val, dflt);
+                json_decref(dflt);
+                if (same) continue;
+            }
+            if (other == NULL) return key;
+            bool model = strcmp(key, "model") == 0 || strcmp(key, "value") == 0;
+            if (!json_equal(model ? model_key(val) : val, model ? model_key(other) : other)) return key;
+        }
+    }
+    return NULL;
+}
+
+char *s2_run_config_key(const json_t *sys2_run) {
+    json_t *k = json_object();
     const char *key;
     json_t *val;
-    json_object_foreach(x, key, val) {
-        if (strcmp(key, "version") == 0) continue;
-        if (!json_equal(val, json_object_get(y, key))) return key;
+    json_object_foreach((json_t *)sys2_run, key, val) {
+        if (!is_defining(key)) continue;
+        bool model = strcmp(key, "model") == 0 || strcmp(key, "value") == 0;
+        json_object_set(k, key, model ? model_key(val) : val);
     }
-    json_object_foreach(y, key, val) if (json_object_get(x, key) == NULL) return key;
-    return NULL;
+    char *s = json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(k);
+    return s;
 }
 
 /* Reads an existing result file: checks its configuration against cfg, marks the items present in done[],
@@ -389,6 +467,8 @@ static s2_status read_existing(runner *r, json_t *cfg, bool *done, s2_error *err
                 done[i] = true;
                 r->prog.skipped++;
                 r->prog.correct += json_is_true(json_object_get(o, "correct"));
+                const char *status = json_string_value(json_object_get(o, "status"));
+                r->prog.errors += json_is_true(json_object_get(o, "error")) || (status && strcmp(status, "error") == 0);
             }
         }
         json_decref(o);
@@ -403,6 +483,106 @@ static s2_status read_existing(runner *r, json_t *cfg, bool *done, s2_error *err
 
 /* ---- s2_run ---- */
 
+/* ---- parameters: each --param goes to one owner ---- */
+
+enum { OWN_SEARCH, OWN_SCORER, OWN_TASK, OWN_ENV, OWN_N };
+static const char *const own_ns[OWN_N] = {"search", "scorer", "task", "env"};
+
+/* The parameter table of a strategy or scorer by name (*n = 0 for an unknown name: creating it says so). */
+static const s2_param_def *named_defs(bool scorer, const char *name, int32_t *n) {
+    int32_t count = scorer ? s2_scorer_count() : s2_strategy_count();
+    for (int32_t i = 0; i < count; i++)
+        if (strcmp(scorer ? s2_scorer_name_at(i) : s2_strategy_name_at(i), name) == 0)
+            return scorer ? s2_scorer_params_at(i, n) : s2_strategy_params_at(i, n);
+    *n = 0;
+    return NULL;
+}
+
+static bool has_key(const s2_param_def *defs, int32_t n, const char *key) {
+    for (int32_t i = 0; i < n; i++)
+        if (strcmp(defs[i].key, key) == 0) return true;
+    return false;
+}
+
+/* owner[k] and bare[k] (the key without its namespace) for every --param: "search.K" and the like go where they
+ * say; a bare K to the one table that has it. */
+static s2_status route_params(const s2_run_config *c, const char *scorer, int32_t *owner, const char **bare,
+                              s2_error *err) {
+    const s2_param_def *defs[OWN_N];
+    int32_t nd[OWN_N];
+    defs[OWN_SEARCH] = named_defs(false, c->search, &nd[OWN_SEARCH]);
+    defs[OWN_SCORER] = named_defs(true, scorer, &nd[OWN_SCORER]);
+    defs[OWN_TASK] = s2_run_task_param_defs(&nd[OWN_TASK]);
+    defs[OWN_ENV] = s2_env_param_defs(&nd[OWN_ENV]);
+    const char *who[OWN_N] = {c->search, scorer, "", ""};
+    const char *what[OWN_N] = {"strategy ", "scorer ", "the task", "the env"};
+    for (int32_t k = 0; k < c->n_params; k++) {
+        const char *key = c->keys[k], *dot = strchr(key, '.');
+        owner[k] = -1;
+        bare[k] = key;
+        if (dot != NULL) {
+            for (int32_t o = 0; o < OWN_N; o++)
+                if (strlen(own_ns[o]) == (size_t)(dot - key) && strncmp(own_ns[o], key, (size_t)(dot - key)) == 0)
+                    owner[k] = o;
+            if (owner[k] < 0)
+                return s2_error_set(err, S2_E_ARG, "--param %s: '%.*s.' is not one of search., scorer., task., env.",
+                                    key, (int)(dot - key), key);
+            bare[k] = dot + 1;
+            continue;
+        }
+        char owners[256] = "", fix[256] = "";
+        int32_t found = 0;
+        for (int32_t o = 0; o < OWN_N; o++) {
+            if (!has_key(defs[o], nd[o], key)) continue;
+            size_t l = strlen(owners), f = strlen(fix);
+            snprintf(owners + l, sizeof owners - l, "%s%s%s", found ? " and " : "", what[o], who[o]);
+            snprintf(fix + f, sizeof fix - f, "%s%s.%s=%s", found ? " or " : "", own_ns[o], key, c->vals[k]);
+            owner[k] = o;
+            found++;
+        }
+        if (found == 0)
+            return s2_error_set(err, S2_E_ARG, "--param %s: neither strategy %s, scorer %s, the task nor the env has it",
+                                key, c->search, scorer);
+        if (found > 1)
+            return s2_error_set(err, S2_E_ARG, "--param %s is ambiguous: %s both have it; write %s", key, owners, fix);
+    }
+    return S2_OK;
+}
+
+/* Sets every routed parameter: env and task here, strategy and scorer through their registries. */
+static s2_status apply_params(runner *r, const char *scorer, s2_error *err) {
+    const s2_run_config *c = r->cfg;
+    int32_t n = c->n_params > 0 ? c->n_params : 1;
+    int32_t *owner = calloc((size_t)n, sizeof *owner);
+    const char **bare = calloc((size_t)n, sizeof *bare), **ks = calloc((size_t)n, sizeof *ks),
+               **vs = calloc((size_t)n, sizeof *vs);
+    s2_status st = owner && bare && ks && vs ? route_params(c, scorer, owner, bare, err)
+                                             : s2_error_set(err, S2_E_NOMEM, "run: out of memory");
+    int32_t ne, nt;
+    const s2_param_def *ed = s2_env_param_defs(&ne), *td = s2_run_task_param_defs(&nt);
+    for (int32_t k = 0; k < c->n_params && st == S2_OK; k++) {
+        if (owner[k] != OWN_ENV && owner[k] != OWN_TASK) continue;
+        bool env = owner[k] == OWN_ENV;
+        int rr = s2_params_set(env ? ed : td, env ? ne : nt, env ? (void *)&r->ep : (void *)&r->tp, bare[k], c->vals[k],
+                               err);
+        if (rr < 0) st = (s2_status)rr;
+        else if (rr == 1) st = s2_error_set(err, S2_E_ARG, "--param %s: %s has no parameter '%s'", c->keys[k],
+                                             env ? "the env" : "the task", bare[k]);
+    }
+    for (int32_t o = OWN_SEARCH; o <= OWN_SCORER && st == S2_OK; o++) {
+        int32_t m = 0;
+        for (int32_t k = 0; k < c->n_params; k++)
+            if (owner[k] == o) ks[m] = bare[k], vs[m++] = c->vals[k];
+        if (o == OWN_SEARCH) st = s2_strategy_create(c->search, ks, vs, m, NULL, &r->strat, err);
+        else st = s2_scorer_create(scorer, ks, vs, m, NULL, &r->scorer, err);
+    }
+    free(owner);
+    free(bare);
+    free(ks);
+    free(vs);
+    return st;
+}
+
 static s2_status setup(runner *r, s2_error *err) {
     const s2_run_config *c = r->cfg;
     if (c->search == NULL || c->out == NULL || (c->task == NULL && c->task_obj == NULL))
@@ -410,42 +590,27 @@ static s2_status setup(runner *r, s2_error *err) {
     if (c->make_lm == NULL && c->model == NULL) return s2_error_set(err, S2_E_ARG, "run: a model (-m) is required");
     if (c->shard_n < 0 || (c->shard_n > 0 && (c->shard_i < 0 || c->shard_i >= c->shard_n)))
         return s2_error_set(err, S2_E_ARG, "run: shard %d/%d is not i/n with 0 <= i < n", c->shard_i, c->shard_n);
-    int32_t n = c->n_params;
-    bool *used = calloc((size_t)(n > 0 ? n : 1), sizeof *used);
-    if (used == NULL) return s2_error_set(err, S2_E_NOMEM, "run: out of memory");
     r->ep = s2_env_default_params();
-    int32_t nd;
-    const s2_param_def *ed = s2_env_param_defs(&nd);
-    s2_status st = S2_OK;
-    for (int32_t k = 0; k < n && st == S2_OK; k++) {
-        int rr = s2_params_set(ed, nd, &r->ep, c->keys[k], c->vals[k], err);
-        if (rr < 0) st = (s2_status)rr;
-        else if (rr == 0) used[k] = true;
-    }
-    if (st == S2_OK) st = s2_strategy_create(c->search, c->keys, c->vals, n, used, &r->strat, err);
-    if (st == S2_OK) st = s2_scorer_create(c->scorer ? c->scorer : "logprob", c->keys, c->vals, n, used, &r->scorer, err);
-    for (int32_t k = 0; k < n && st == S2_OK; k++)
-        if (!used[k])
-            st = s2_error_set(err, S2_E_ARG, "--param %s: neither strategy %s, scorer %s nor the env has it", c->keys[k],
-                              c->search, c->scorer ? c->scorer : "logprob");
-    free(used);
+    r->tp = s2_task_default_params();
+    r->tp.data = c->data;
+    r->tp.split = c->split;
+    r->tp.seed = c->task_seed;
+    r->tp.n_items = c->n_items;
+    s2_status st = apply_params(r, c->scorer ? c->scorer : "logprob", err); /* n_items stays --n-items': it only
+                                                                              * chooses items (see config_diff) */
     if (st == S2_OK) st = s2_budget_parse(c->budget, &r->ep.budget, err);
     r->ep.scorer = r->scorer;
     if (st != S2_OK) return st;
     if (c->task_obj) {
         r->task = c->task_obj;
     } else {
-        s2_task_params tp = s2_task_default_params();
-        tp.data = c->data;
-        tp.split = c->split;
-        tp.seed = c->task_seed;
-        tp.n_items = c->n_items;
         s2_task *t = NULL;
-        st = s2_task_create(c->task, &tp, &t, err);
+        st = s2_task_create(c->task, &r->tp, &t, err);
         if (st != S2_OK) return st;
         r->task = t;
     }
     r->ep.task = r->task;
+    if (c->check_only) return S2_OK;
     if (c->make_lm == NULL) {
         s2_model_params mp = s2_model_default_params();
         mp.tokenizer = c->tokenizer;
@@ -468,14 +633,122 @@ static s2_status setup(runner *r, s2_error *err) {
     return S2_OK;
 }
 
+/* ---- one writer per result file ---- */
+
+/* Takes the exclusive lock of path for the whole run: an flock on "path.lock", which then holds "pid host". A
+ * second writer is refused at once, naming the first. */
+static s2_status lock_out(const char *path, int *fd_out, s2_error *err) {
+    *fd_out = -1;
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return s2_error_set(err, S2_E_ARG, "%s is a directory: the result file (--out) must be a file", path);
+    char lp[4096];
+    if (snprintf(lp, sizeof lp, "%s.lock", path) >= (int)sizeof lp)
+        return s2_error_set(err, S2_E_ARG, "%s: path too long", path);
+    for (int tries = 0; tries < 8; tries++) {
+        int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) return s2_error_set(err, S2_E_IO, "%s: %s", lp, strerror(errno));
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            char who[300] = "";
+            ssize_t n = 0;
+            for (int w = 0; w < 20 && n <= 0; w++) { /* the holder may not have written its name yet */
+                n = pread(fd, who, sizeof who - 1, 0);
+                if (n <= 0) usleep(5000);
+            }
+            close(fd);
+            if (e != EWOULDBLOCK) return s2_error_set(err, S2_E_IO, "%s: cannot lock: %s", lp, strerror(e));
+            long pid = 0;
+            char host[256] = "?";
+            if (n > 0) {
+                who[n] = '\0';
+                sscanf(who, "%ld %255s", &pid, host);
+            }
+            return s2_error_set(err, S2_E_IO, "another sys2 run (pid %ld on %s) is writing %s", pid, host, path);
+        }
+        struct stat a, b; /* a writer that just finished unlinks its lock file: hold the one on disk */
+        if (fstat(fd, &a) == 0 && stat(lp, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+            char host[256] = "?", buf[300];
+            gethostname(host, sizeof host);
+            host[sizeof host - 1] = '\0';
+            int len = snprintf(buf, sizeof buf, "%ld %s\n", (long)getpid(), host);
+            if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)len, 0) != len) {
+                close(fd);
+                return s2_error_set(err, S2_E_IO, "%s: %s", lp, strerror(errno));
+            }
+            *fd_out = fd;
+            return S2_OK;
+        }
+        close(fd);
+    }
+    return s2_error_set(err, S2_E_IO, "%s: the lock file keeps being replaced", lp);
+}
+
+static void unlock_out(const char *path, int fd) {
+    if (fd < 0) return;
+    char lp[4096];
+    snprintf(lp, sizeof lp, "%s.lock", path);
+    unlink(lp); /* while still holding it: a process that opened this inode sees it is gone and retries */
+    close(fd);
+}
+
+/* ---- configurations that would fail every item, refused before the first ---- */
+
+static const struct {
+    const char *scorer;
+    bool value_model, value_prompt; /* what it needs */
+} scorer_needs[] = {
+    {"value", true, true},
+    {"selfeval", false, true},
+};
+static const char *const scorerless[] = {"io", "cot"}; /* strategies that never consult the scorer */
+
+static s2_status preflight(runner *r, s2_error *err) {
+    const s2_run_config *c = r->cfg;
+    bool scored = true;
+    for (size_t i = 0; i < sizeof scorerless / sizeof scorerless[0]; i++)
+        scored &= strcmp(r->strat->iface->name, scorerless[i]) != 0;
+    const char *sn = r->scorer->iface->name;
+    for (size_t i = 0; scored && i < sizeof scorer_needs / sizeof scorer_needs[0]; i++) {
+        if (strcmp(sn, scorer_needs[i].scorer) != 0) continue;
+        if (scorer_needs[i].value_model && c->value == NULL && c->make_lm == NULL)
+            return s2_error_set(err, S2_E_ARG, "scorer %s needs a value model: give --value FILE (every item would "
+                                "fail without one)", sn);
+        if (scorer_needs[i].value_prompt && r->task->iface->value_prompt == NULL)
+            return s2_error_set(err, S2_E_ARG, "scorer %s needs the task's value prompt, and task %s has none (every "
+                                "item would fail)", sn, r->task->iface->name);
+    }
+    if (r->model == NULL || r->n_todo == 0) return S2_OK;
+    int32_t nctx = r->cp.n_ctx > 0 ? r->cp.n_ctx : s2_model_hparams(r->model)->n_ctx_train, shortest = INT32_MAX;
+    const s2_vocab *vocab = s2_model_vocab(r->model);
+    for (int32_t k = 0; k < r->n_todo; k++) {
+        char *prompt = s2_task_prompt(r->task, r->todo[k]);
+        if (prompt == NULL) return s2_error_set(err, S2_E_NOMEM, "run: out of memory for a prompt");
+        int32_t np = s2_tokenize(vocab, prompt, strlen(prompt), true, false, NULL, 0);
+        free(prompt);
+        np = np < 0 ? -np : np;
+        if (np < shortest) shortest = np;
+        if (np < nctx) return S2_OK;
+    }
+    return s2_error_set(err, S2_E_ARG, "every prompt fills the context: the shortest of the %d items has %d tokens, "
+                        "the context %d (give --ctx N)", r->n_todo, shortest, nctx);
+}
+
+/* ---- s2_run ---- */
+
 s2_status s2_run(const s2_run_config *cfg, s2_run_summary *out, s2_error *err) {
     memset(out, 0, sizeof *out);
-    runner r = {.cfg = cfg, .fatal = S2_OK};
+    runner r = {.cfg = cfg, .fatal = S2_OK, .lock_fd = -1};
     r.t0 = now_s();
     pthread_mutex_init(&r.mu, NULL);
     json_t *cj = NULL;
     bool *done = NULL;
-    s2_status st = setup(&r, err);
+    s2_status st = cfg->out && !cfg->check_only ? lock_out(cfg->out, &r.lock_fd, err) : S2_OK;
+    if (st == S2_OK) st = setup(&r, err);
+    if (st == S2_OK && cfg->check_only) { /* the scorer's needs only: no model, no items chosen */
+        st = preflight(&r, err);
+        goto done;
+    }
     if (st == S2_OK) {
         cj = config_json(&r, err);
         if (cj == NULL) st = err && err->code != S2_OK ? err->code : S2_E_NOMEM;
@@ -495,6 +768,9 @@ s2_status s2_run(const s2_run_config *cfg, s2_run_summary *out, s2_error *err) {
             if (!done[i]) r.todo[r.n_todo++] = i;
         }
         r.prog.done = r.prog.skipped;
+        st = preflight(&r, err);
+    }
+    if (st == S2_OK) {
         r.f = fopen(cfg->out, "ab");
         if (r.f == NULL) st = s2_error_set(err, S2_E_IO, "%s: %s", cfg->out, strerror(errno));
     }
@@ -520,11 +796,14 @@ s2_status s2_run(const s2_run_config *cfg, s2_run_summary *out, s2_error *err) {
             if (err) *err = r.fatal_err;
         }
     }
+done:
     if (r.f) fclose(r.f);
+    unlock_out(cfg->out, r.lock_fd);
     out->total = r.prog.total;
     out->skipped = r.prog.skipped;
     out->done = r.prog.done_now;
     out->correct = r.prog.correct;
+    out->errors = r.prog.errors;
     out->wall_s = now_s() - r.t0;
     json_decref(cj);
     free(done);

@@ -16,6 +16,8 @@
 #ifndef S2_RUN_H
 #define S2_RUN_H
 
+#include <jansson.h>
+
 #include "search.h"
 
 typedef struct s2_run_progress {
@@ -25,6 +27,7 @@ typedef struct s2_run_progress {
     double tokens;                /* tokens spent by this run (budget measure, policy + value) */
     double elapsed_s;             /* since this run started */
     int32_t done_now;             /* items finished by this run */
+    int32_t errors;               /* among done: items that errored (configuration, system 1, context) */
 } s2_run_progress;
 
 /* Makes one s2_lm for an item: value = false for the policy, true for the value model. */
@@ -37,7 +40,9 @@ typedef struct s2_run_config {
     uint64_t task_seed;           /* generated tasks: the items' seed (0 = the task's default); not the run seed */
     const char *search;           /* strategy name */
     const char *scorer;           /* scorer name, NULL = "logprob" */
-    const char *const *keys;      /* --param key=value, shared by strategy, scorer and env (each takes its own) */
+    /* --param key=value: "search.K", "scorer.K", "task.K" or "env.K" go to that owner; a bare K to the one owner
+     * that has it (refused, naming the owners, when several have it) */
+    const char *const *keys;
     const char *const *vals;
     int32_t n_params;
     const char *model;            /* policy: GGUF path (or .bin with tokenizer) */
@@ -53,6 +58,8 @@ typedef struct s2_run_config {
     int32_t shard_i, shard_n;     /* items with index % shard_n == shard_i (shard_n 0 = no sharding) */
     const char *out;              /* the JSONL file */
     bool trace;                   /* the whole tree in each line */
+    bool check_only;              /* only check the configuration (names, parameters, budget, task): no model is
+                                   * loaded, no file touched */
     const char *version;          /* recorded in the configuration */
     /* test hooks (NULL = the defaults) */
     s2_task *task_obj;            /* a task made by the caller (borrowed) */
@@ -66,14 +73,29 @@ typedef struct s2_run_config {
 
 typedef struct s2_run_summary {
     int32_t total, skipped, done, correct; /* correct: among every item now in the file for this shard */
+    int32_t errors;               /* among every item now in the file for this shard: lines with "error": true */
     double reward_sum;
     double wall_s;
 } s2_run_summary;
 
-/* Runs cfg. S2_E_ARG for a bad configuration or a result file that holds a different run; S2_E_IO when the
- * file cannot be read or written. Errors inside one item (out of KV memory, say) are written to its line
- * ("status": "error") and the run goes on. */
+/* Runs cfg. S2_E_ARG for a bad configuration, one that would fail every item (the value scorer without a value
+ * model, a scorer needing a value prompt the task lacks, every prompt longer than the context: refused before the
+ * first item), or a result file that holds a different run; S2_E_IO when the file cannot be read or written,
+ * and at once, before anything is read, when another process is writing cfg->out ("another sys2 run (pid N on
+ * HOST) is writing OUT": an flock on "OUT.lock", which holds the writer's pid and host, for the whole run). Errors inside one item (out of KV memory, a prompt longer than the context) are written to its line
+ * ("error": true, "status": "error" or "context") and the run goes on: out->errors counts them.
+ * What defines the run is compared on resume: task, data, split, task parameters, strategy, scorer, every
+ * parameter, budget, seed and the models' content hashes (not their paths); limit and shard only choose items. */
 s2_status s2_run(const s2_run_config *cfg, s2_run_summary *out, s2_error *err);
+
+/* The task parameters a run takes as --param task.K=V (n_shot, difficulty, timeout, workers), on s2_task_params
+ * (the split size of generated tasks is n_items in s2_run_config). */
+const s2_param_def *s2_run_task_param_defs(int32_t *n);
+
+/* The canonical text of what defines a run (a result file's "sys2_run" object without version, limit, shard and
+ * item counts, models by content hash), malloc'd, or NULL when out of memory: two files with the same key hold
+ * items of one run (shards, or a run extended), which report joins into one row. */
+char *s2_run_config_key(const json_t *sys2_run);
 
 /* A per-item seed from the run seed and the item id (splitmix64 of seed ^ FNV-1a(id)). */
 uint64_t s2_run_item_seed(uint64_t seed, const char *id);

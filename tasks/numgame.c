@@ -459,11 +459,16 @@ void s2_ng_verify(const s2_ng_rules *r, const s2_ng_state *start, const char *te
     } else if (ps->bad) {
         s2_verdict_set(out, 0, "%s", ps->reason);
     } else if (ps->state.n == 1) {
-        char ans[S2_NG_EXPR + 80];
-        snprintf(ans, sizeof ans, "%s = %s", ps->expr[0], tg);
-        out->answer = s2_strdup(ans);
-        if (s2_rat_eq(ps->state.v[0], r->target)) s2_verdict_set(out, 1, "ok (from the steps)");
-        else s2_verdict_set(out, 0, "the steps end in %s, not %s", s2_rat_str(ps->state.v[0], reason, 64), tg);
+        /* the answer is what the steps computed: none when they end beside the target (writing "= 24" after
+         * steps that made 25 would put a claim in the answer that nobody made) */
+        if (s2_rat_eq(ps->state.v[0], r->target)) {
+            char ans[S2_NG_EXPR + 80];
+            snprintf(ans, sizeof ans, "%s = %s", ps->expr[0], tg);
+            out->answer = s2_strdup(ans);
+            s2_verdict_set(out, 1, "ok (from the steps)");
+        } else {
+            s2_verdict_set(out, 0, "the steps end in %s, not %s", s2_rat_str(ps->state.v[0], reason, 64), tg);
+        }
     } else {
         s2_verdict_set(out, 0, "no answer");
     }
@@ -765,7 +770,7 @@ char *s2_ng_extract(const s2_ng_rules *r, const s2_ng_state *start, const char *
     s2_ng_parse(r, start, text, ps);
     char *ans = NULL;
     if (ps->has_answer) ans = s2_strdup(ps->answer);
-    else if (!ps->bad && ps->state.n == 1) {
+    else if (!ps->bad && ps->state.n == 1 && s2_rat_eq(ps->state.v[0], r->target)) { /* as s2_ng_verify */
         char tg[64];
         s2_buf b = {0};
         s2_buf_printf(&b, "%s = %s", ps->expr[0], s2_rat_str(r->target, tg, sizeof tg));

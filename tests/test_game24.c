@@ -188,6 +188,17 @@ START_TEST(test_game24_terminal_extract_value_prompt)
     ck_assert_str_eq(a, "(13 - 9) * (10 - 4) = 24");
     free(a);
     ck_assert_ptr_null(t->iface->extract(t, i, two));
+    /* steps that end beside the target: no answer (issue 13: it read "... = 24" beside "the steps end in 10") */
+    const char *ten = "13 - 9 = 4 (left: 4 4 10)\n10 - 4 = 6 (left: 4 6)\n4 + 6 = 10 (left: 10)\n";
+    ck_assert_ptr_null(t->iface->extract(t, i, ten));
+    s2_verdict v;
+    verdict_of(t, i, ten, &v);
+    ck_assert_ptr_null(v.answer);
+    ck_assert_str_eq(v.reason, "the steps end in 10, not 24");
+    s2_verdict_clear(&v);
+    verdict_of(t, i, three, &v);
+    ck_assert_str_eq(v.answer, "(13 - 9) * (10 - 4) = 24"); /* what the steps computed */
+    s2_verdict_clear(&v);
     char *vp = t->iface->value_prompt(t, i, "13 - 9 = 4 (left: 4 4 10)\n");
     ck_assert_str_eq(vp, "Value: 4 4 10\n");
     free(vp);

@@ -6,7 +6,7 @@ set ylabel 'accuracy (%), 95% Wilson interval'
 set yrange [0:100]
 set key outside right
 set grid
-plot 'results/countdown/accuracy_vs_tokens.dat' index 0 using 1:2:3:4 with yerrorlines title 'io [logprob]', 'results/countdown/accuracy_vs_tokens.dat' index 1 using 1:2:3:4 with yerrorlines title 'cot [logprob]', 'results/countdown/accuracy_vs_tokens.dat' index 2 using 1:2:3:4 with yerrorlines title 'sc n=10 [logprob]', 'results/countdown/accuracy_vs_tokens.dat' index 3 using 1:2:3:4 with yerrorlines title 'beam [logprob]', 'results/countdown/accuracy_vs_tokens.dat' index 4 using 1:2:3:4 with yerrorlines title 'tot-bfs [logprob]', 'results/countdown/accuracy_vs_tokens.dat' index 5 using 1:2:3:4 with yerrorlines title 'mcts [logprob]'
+plot 'results/countdown/accuracy_vs_tokens.dat' index 0 using 1:2:3:4 with yerrorlines title 'io [-]', 'results/countdown/accuracy_vs_tokens.dat' index 1 using 1:2:3:4 with yerrorlines title 'cot [-]', 'results/countdown/accuracy_vs_tokens.dat' index 2 using 1:2:3:4 with yerrorlines title 'sc n=10 [logprob]', 'results/countdown/accuracy_vs_tokens.dat' index 3 using 1:2:3:4 with yerrorlines title 'beam [logprob]', 'results/countdown/accuracy_vs_tokens.dat' index 4 using 1:2:3:4 with yerrorlines title 'tot-bfs [logprob]', 'results/countdown/accuracy_vs_tokens.dat' index 5 using 1:2:3:4 with yerrorlines title 'mcts [logprob]'
 set terminal svg size 900,600 noenhanced
 set output 'results/countdown/accuracy_vs_tokens.svg'
 set logscale x
@@ -15,4 +15,4 @@ set ylabel 'accuracy (%), 95% Wilson interval'
 set yrange [0:100]
 set key outside right
 set grid
-plot 'results/countdown/accuracy_vs_tokens.dat' index 0 using 1:2:3:4 with yerrorlines title 'io [logprob]', 'results/countdown/accuracy_vs_tokens.dat' index 1 using 1:2:3:4 with yerrorlines title 'cot [logprob]', 'results/countdown/accuracy_vs_tokens.dat' index 2 using 1:2:3:4 with yerrorlines title 'sc n=10 [logprob]', 'results/countdown/accuracy_vs_tokens.dat' index 3 using 1:2:3:4 with yerrorlines title 'beam [logprob]', 'results/countdown/accuracy_vs_tokens.dat' index 4 using 1:2:3:4 with yerrorlines title 'tot-bfs [logprob]', 'results/countdown/accuracy_vs_tokens.dat' index 5 using 1:2:3:4 with yerrorlines title 'mcts [logprob]'
+plot 'results/countdown/accuracy_vs_tokens.dat' index 0 using 1:2:3:4 with yerrorlines title 'io [-]', 'results/countdown/accuracy_vs_tokens.dat' index 1 using 1:2:3:4 with yerrorlines title 'cot [-]', 'results/countdown/accuracy_vs_tokens.dat' index 2 using 1:2:3:4 with yerrorlines title 'sc n=10 [logprob]', 'results/countdown/accuracy_vs_tokens.dat' index 3 using 1:2:3:4 with yerrorlines title 'beam [logprob]', 'results/countdown/accuracy_vs_tokens.dat' index 4 using 1:2:3:4 with yerrorlines title 'tot-bfs [logprob]', 'results/countdown/accuracy_vs_tokens.dat' index 5 using 1:2:3:4 with yerrorlines title 'mcts [logprob]'
