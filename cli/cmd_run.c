@@ -38,6 +38,7 @@ typedef struct run_opts {
     int32_t n_params;
     bool quiet;
     struct sweep_prog *sweep;     /* sweep: the grid's progress (NULL for run) */
+    char *chat_template; /* --template-file's content */
     int errored_items;            /* items that errored, over every do_run */
 } run_opts;
 
@@ -64,6 +65,8 @@ static int add_param(run_opts *o, const char *cmd, const char *kv) {
 static void free_params(run_opts *o) {
     for (int32_t i = 0; i < o->n_params; i++) free(o->kv_store[i]);
     o->n_params = 0;
+    free(o->chat_template);
+    o->chat_template = NULL;
 }
 
 /* Consumes one flag common to run and sweep: 1 taken, 0 not one of them, 2 a usage error (already printed). */
@@ -103,6 +106,21 @@ static int common_flag(run_opts *o, const char *cmd, int argc, char **argv, int 
         o->c.shard_n = b;
     } else if (strcmp(argv[*i], "--trace") == 0) {
         o->c.trace = true;
+    } else if (strcmp(argv[*i], "--chat") == 0 || strcmp(argv[*i], "--no-chat") == 0) {
+        o->c.chat = argv[*i][2] == 'c' ? 1 : -1;
+    } else if (cli_flag(argc, argv, i, "--system", NULL, &v, &bad)) {
+        o->c.system = v;
+    } else if (cli_flag(argc, argv, i, "--template-file", NULL, &v, &bad)) {
+        FILE *f = bad ? NULL : fopen(v, "rb");
+        if (!bad && f == NULL) return cli_usage(cmd, "--template-file %s: %s", v, strerror(errno));
+        if (f != NULL) {
+            free(o->chat_template);
+            o->chat_template = cli_read_all(f, 0, NULL);
+            fclose(f);
+            if (o->chat_template == NULL) return cli_usage(cmd, "--template-file %s: out of memory", v);
+            o->c.chat_template = o->chat_template;
+            o->c.chat_template_file = v;
+        }
     } else if (strcmp(argv[*i], "--quiet") == 0 || strcmp(argv[*i], "-q") == 0) {
         o->quiet = true;
     } else {
@@ -206,6 +224,11 @@ static int do_run(run_opts *o, const char *cmd, FILE *sum) {
     "  --shard i/n       only items with index %% n == i\n"                                                       \
     "  --kv-mb N         KV memory per item context (default: room for 64 full sequences)\n"                    \
     "  --trace           write the whole search tree in each line\n"                                             \
+    "  --chat            the task's prompt as a user message through the chat template (default: on when the\n"   \
+    "                    model has one and the task is a question-answer task: gsm8k, math500, humaneval, mbpp)\n" \
+    "  --no-chat         the task's prompt as it is\n"                                                            \
+    "  --system TEXT     with chat: a system message first\n"                                                     \
+    "  --template-file F with chat: this Jinja template instead of the model's tokenizer.chat_template\n"         \
     "  -q, --quiet       no progress line\n"                                                                      \
     "  -m MODEL          the policy: a .gguf file, a llama2.c .bin (with -z), or an http(s)://.../v1 server\n"   \
     "  -z TOKENIZER      llama2.c tokenizer (tok*.bin) for a .bin model\n"                                        \

@@ -14,6 +14,7 @@
     X("init-model", cmd_init_model, "write a random-weight model of a given shape (for benchmarks)") \
     X("bench", cmd_bench, "prefill and decode speed, single stream and forked branches") \
     X("tokenize", cmd_tokenize, "print the token ids of a text (GGUF vocab or llama2.c tok.bin)") \
+    X("chat-template", cmd_chat_template, "render a conversation with a model's chat template (as transformers does)") \
     X("tasks", cmd_tasks, "list the tasks with a one-line summary each") \
     X("task", cmd_task, "show a task's items: ids, prompts and reference answers") \
     X("check-task", cmd_check_task, "verify every item's reference (accepted) and wrong answers (rejected)") \

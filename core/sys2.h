@@ -309,6 +309,12 @@ s2_status s2_lm_open(const char *spec, const s2_lm_open_params *p, s2_lm **out, 
 /* The model behind a local lm (NULL for remote backends). Borrowed. */
 const s2_model *s2_lm_local_model(s2_lm *lm);
 
+/* Local engine: from now on, text given to seq_new / append / score is tokenized with the text of control tokens
+ * ("<|im_start|>", "<|eot_id|>") parsed into those tokens and without an added BOS, as apply_chat_template(...,
+ * tokenize=True) does with a rendered chat (the template writes BOS itself where the model wants it). Set it before
+ * making sequences. Other backends: no effect (servers parse special tokens in prompts themselves). */
+void s2_lm_set_parse_special(s2_lm *lm, bool on);
+
 /* The local engine's context (NULL for other backends): for KV statistics and tests. Borrowed. */
 s2_ctx *s2_lm_local_ctx(s2_lm *lm);
 void s2_lm_free(s2_lm *lm); /* NULL is a no-op */

@@ -91,4 +91,12 @@ if sel listprog-policy; then
         --out models/listprog-policy.gguf --log models/listprog-policy.json --resume
     "$SYS2" eval-policy --task listprog -m models/listprog-policy.gguf --n 100 --threads "$T"
 fi
+if sel integrate-policy; then
+    fresh integrate-policy
+    # a 1500-step schedule stopped after its step-500 checkpoint (the shared machine gave it ~10% of a core)
+    "$SYS2" train --task integrate --role policy --dim 128 --layers 4 --heads 4 --ff 512 --ctx 144 --steps 1500 \
+        --batch 32 --lr 2e-3 --seed 1 --eval-every 250 --eval-items 32 --split dev --threads "$T" --stop-at 500 \
+        --out models/integrate-policy.gguf --log models/integrate-policy.json
+    "$SYS2" eval-policy --task integrate -m models/integrate-policy.gguf --n 100 --threads "$T"
+fi
 rm -f models/*.gguf.opt

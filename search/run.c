@@ -15,7 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chat.h"
 #include "run.h"
+#include "task_chat.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -120,13 +122,18 @@ typedef struct runner {
     double t0;
     s2_status fatal;
     s2_error fatal_err;
+    bool chat;                    /* prompts go through a chat template (resolved from cfg->chat) */
 } runner;
 
 static bool is_url(const char *s) { return s && (strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0); }
 
 static s2_status make_lm(runner *r, bool value, s2_lm **out, s2_error *err) {
     *out = NULL;
-    if (r->cfg->make_lm) return r->cfg->make_lm(r->cfg->lm_user, value, out, err);
+    if (r->cfg->make_lm) {
+        s2_status st = r->cfg->make_lm(r->cfg->lm_user, value, out, err);
+        if (st == S2_OK && !value && r->chat) s2_lm_set_parse_special(*out, true);
+        return st;
+    }
     const char *spec = value ? r->cfg->value : r->cfg->model;
     if (is_url(spec)) { /* a remote system 1: one connection per item, as one context per item locally */
         s2_lm_open_params op = s2_lm_open_default_params();
@@ -134,7 +141,9 @@ static s2_status make_lm(runner *r, bool value, s2_lm **out, s2_error *err) {
         return s2_lm_open(spec, &op, out, err);
     }
     if (value && r->value_model == NULL) return S2_OK;
-    return s2_lm_local_init(value ? r->value_model : r->model, value ? &r->vcp : &r->cp, out, err);
+    s2_status st = s2_lm_local_init(value ? r->value_model : r->model, value ? &r->vcp : &r->cp, out, err);
+    if (st == S2_OK && !value && r->chat) s2_lm_set_parse_special(*out, true); /* the template's special tokens */
+    return st;
 }
 
 static void free_lm(runner *r, s2_lm *lm) {
@@ -374,6 +383,9 @@ static json_t *config_json(runner *r, s2_error *err) {
                             budget, "seed", (json_int_t)(c->seed & 0x7fffffffffffffffULL), "shard", shard, "model",
                             model, "value", value, "n_ctx", c->n_ctx, "tokenizer", c->tokenizer, "kv_mb",
                             (int)c->kv_mb, "trace", c->trace, "version", c->version);
+    if (cfg != NULL && r->chat) /* recorded only when on, so that the lines of runs without chat stay as they were */
+        json_object_set_new(cfg, "chat", json_pack("{s:s, s:s?}", "template", c->chat_template_file ? c->chat_template_file
+                                                   : "model", "system", c->system));
     if (cfg == NULL) s2_error_set(err, S2_E_NOMEM, "run: out of memory for the configuration");
     return cfg ? json_pack("{s:o}", "sys2_run", cfg) : NULL;
 }
@@ -482,6 +494,30 @@ static s2_status read_existing(runner *r, json_t *cfg, bool *done, s2_error *err
 }
 
 /* ---- s2_run ---- */
+
+/* --chat / --no-chat / auto: wraps the task so that its prompts go through the chat template (tasks/task_chat.h). */
+static s2_status setup_chat(runner *r, s2_error *err) {
+    const s2_run_config *c = r->cfg;
+    const char *tmpl = c->chat_template ? c->chat_template : s2_model_chat_template(r->model);
+    if (c->chat < 0 || (c->chat == 0 && (tmpl == NULL || !s2_task_is_qa(r->task)))) {
+        if (c->system != NULL)
+            return s2_error_set(err, S2_E_ARG, "--system needs a chat template (the model has none, or task %s is not a "
+                                "question-answer task: add --chat and --template-file FILE)", r->task->iface->name);
+        return S2_OK;
+    }
+    if (tmpl == NULL)
+        return s2_error_set(err, S2_E_ARG, "--chat: %s has no tokenizer.chat_template (give --template-file FILE)",
+                            c->model ? c->model : "the model");
+    s2_task_chat_params p = {.template_src = tmpl, .system = c->system, .bos_token = s2_model_bos_text(r->model),
+                             .eos_token = s2_model_eos_text(r->model)};
+    s2_task *wrapped = NULL;
+    s2_status st = s2_task_chat_wrap((s2_task *)r->task, c->task_obj == NULL, &p, &wrapped, err);
+    if (st != S2_OK) return st;
+    r->task = wrapped;
+    r->ep.task = wrapped;
+    r->chat = true;
+    return S2_OK;
+}
 
 /* ---- parameters: each --param goes to one owner ---- */
 
@@ -630,7 +666,7 @@ static s2_status setup(runner *r, s2_error *err) {
             cp->n_threads = c->threads > 1 ? 1 : 0; /* parallel items: one thread each */
         }
     }
-    return S2_OK;
+    return setup_chat(r, err);
 }
 
 /* ---- one writer per result file ---- */
@@ -810,7 +846,7 @@ done:
     free(r.todo);
     s2_strategy_free(r.strat);
     s2_scorer_free(r.scorer);
-    if (cfg->task_obj == NULL) s2_task_free((s2_task *)r.task);
+    if (cfg->task_obj == NULL || r.task != cfg->task_obj) s2_task_free((s2_task *)r.task); /* a chat wrapper too */
     s2_model_free(r.model);
     s2_model_free(r.value_model);
     pthread_mutex_destroy(&r.mu);

@@ -58,6 +58,11 @@ typedef struct s2_run_config {
     int32_t shard_i, shard_n;     /* items with index % shard_n == shard_i (shard_n 0 = no sharding) */
     const char *out;              /* the JSONL file */
     bool trace;                   /* the whole tree in each line */
+    int32_t chat;                 /* prompts through a chat template: 1 on (--chat), -1 off (--no-chat), 0 auto (on
+                                   * when the model has a template and the task is a question-answer task) */
+    const char *chat_template;    /* the template's source (--template-file's content); NULL: the model's */
+    const char *chat_template_file; /* where it came from (recorded) */
+    const char *system;           /* --system TEXT: a system message before the task's prompt (chat only) */
     bool check_only;              /* only check the configuration (names, parameters, budget, task): no model is
                                    * loaded, no file touched */
     const char *version;          /* recorded in the configuration */

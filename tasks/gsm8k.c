@@ -257,6 +257,7 @@ static const struct s2_task_i gsm_iface = {
     .name = "gsm8k",
     .summary = "GSM8K grade-school math word problems (1,319 test items), exact numeric answer after ####",
     .step_delim = "\n",
+    .qa = true,
     .n_items = gsm_n_items,
     .item_id = gsm_item_id,
     .prompt = gsm_prompt,

@@ -133,6 +133,7 @@ static const struct s2_task_i math_iface = {
     .name = "math500",
     .summary = "MATH-500 competition problems (PRM800K split, 500 items), \\boxed{} answer, LaTeX-aware equivalence",
     .step_delim = "\n",
+    .qa = true,
     .n_items = math_n_items,
     .item_id = math_item_id,
     .prompt = math_prompt,

@@ -62,6 +62,9 @@ struct s2_task_i {
     const char *name;                                        /* required: "game24" */
     const char *summary;                                     /* required: one line for `sys2 tasks` */
     const char *step_delim;                                  /* required: what ends a step, e.g. "\n" */
+    bool qa;                                                 /* a question for an assistant (gsm8k, math500,
+                                                              * humaneval, mbpp): `run` puts the prompt through
+                                                              * the model's chat template by default */
     int32_t (*n_items)(const s2_task *t);                    /* required */
     const char *(*item_id)(const s2_task *t, int32_t i);     /* required; borrowed; unique within the task */
     /* required: the prompt for item i (malloc'd), ending where the model's first step begins */

@@ -24,7 +24,8 @@
     X(gsm8k, "GSM8K grade-school math word problems (1,319 test items), exact numeric answer")                 \
     X(math500, "MATH-500 competition problems (500 items), \\boxed{} answer, LaTeX-aware equivalence")       \
     X(humaneval, "HumanEval (164 Python functions), the completion runs with its unit tests in a sandbox")    \
-    X(mbpp, "MBPP Python problems (test split: ids 11-510), the code runs with its asserts in a sandbox")
+    X(mbpp, "MBPP Python problems (test split: ids 11-510), the code runs with its asserts in a sandbox")       \
+    X(integrate, "symbolic integration (Lample & Charton): Integrate: f, Answer: F, verified by d/dx F = f")
 
 #define S2_TASK_DECLARE_INIT(name, summary) \
     s2_status s2_task_##name##_init(const s2_task_params *p, s2_task **out, s2_error *err);

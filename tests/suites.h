@@ -16,6 +16,7 @@
     X(tasks) \
     X(train) \
     X(tokenizer) \
+    X(chat) \
     X(search) \
     X(search_rules) \
     X(http) \
@@ -24,4 +25,5 @@
     X(models) \
     X(improve) \
     X(report) \
-    X(view)
+    X(view) \
+    X(integrate)

@@ -100,6 +100,7 @@ typedef struct local_lm {
     local_seq *seqs;
     int32_t n_seqs, cap_seqs;
     void *sample_scratch;
+    bool special;           /* s2_lm_set_parse_special: control-token texts parsed, no BOS added */
 } local_lm;
 
 static local_lm *L(s2_lm *lm) { return lm->ctx; }
@@ -153,7 +154,7 @@ static s2_status local_seq_new(s2_lm *lm, const char *text, s2_lm_seq *out, s2_e
     local_lm *l = L(lm);
     l->ctx->c.requests++;
     int32_t n = 0;
-    int32_t *ids = s2_tokenize_alloc(l->v, text, strlen(text), true, false, &n);
+    int32_t *ids = s2_tokenize_alloc(l->v, text, strlen(text), !l->special, l->special, &n);
     if (ids == NULL) return s2_error_set(err, S2_E_NOMEM, "lm: out of memory");
     s2_lm_seq s;
     s2_status st = n > 0 ? slot_new(l, &s, err) : s2_error_set(err, S2_E_ARG, "lm: an empty prompt and no BOS token");
@@ -201,7 +202,7 @@ static int32_t *append_tokens(local_lm *l, local_seq *q, const char *text, int32
     if (whole == NULL) return NULL;
     memcpy(whole, q->text, q->text_len);
     memcpy(whole + q->text_len, text, tl + 1);
-    int32_t *w = s2_tokenize_alloc(l->v, whole, q->text_len + tl, true, false, &nw);
+    int32_t *w = s2_tokenize_alloc(l->v, whole, q->text_len + tl, !l->special, l->special, &nw);
     free(whole);
     if (w != NULL && nw >= nq && memcmp(w, qt, (size_t)nq * sizeof(int32_t)) == 0) {
         memmove(w, w + nq, (size_t)(nw - nq) * sizeof(int32_t));
@@ -209,7 +210,7 @@ static int32_t *append_tokens(local_lm *l, local_seq *q, const char *text, int32
         return w;
     }
     free(w);
-    return s2_tokenize_alloc(l->v, text, tl, false, false, n);
+    return s2_tokenize_alloc(l->v, text, tl, false, l->special, n);
 }
 
 static s2_status local_append(s2_lm *lm, s2_lm_seq s, const char *text, s2_error *err) {
@@ -588,6 +589,10 @@ s2_status s2_lm_local_init(const s2_model *m, const s2_ctx_params *cp, s2_lm **o
     }
     *out = lm;
     return S2_OK;
+}
+
+void s2_lm_set_parse_special(s2_lm *lm, bool on) {
+    if (lm != NULL && lm->iface == &local_iface) L(lm)->special = on;
 }
 
 s2_ctx *s2_lm_local_ctx(s2_lm *lm) { return lm->iface == &local_iface ? L(lm)->ctx : NULL; }

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "chat.h"
 #include "ctx.h"
 #include "http.h"
 #include "lm_backend.h"
@@ -125,11 +126,11 @@ static void job_free(job *j) {
     free(j);
 }
 
-static int32_t *tokenize(const s2_vocab *v, const char *text, size_t len, bool bos, int32_t *n) {
+static int32_t *tokenize(const s2_vocab *v, const char *text, size_t len, bool bos, bool special, int32_t *n) {
     int32_t cap = (int32_t)(len < 1 << 28 ? len : 1 << 28) + 8;
     int32_t *ids = malloc((size_t)cap * sizeof(int32_t));
     if (ids == NULL) return NULL;
-    int32_t got = s2_tokenize(v, text, len, bos, false, ids, cap);
+    int32_t got = s2_tokenize(v, text, len, bos, special, ids, cap);
     if (got < 0) {
         int32_t *more = realloc(ids, (size_t)(-got) * sizeof(int32_t));
         if (more == NULL) {
@@ -137,7 +138,7 @@ static int32_t *tokenize(const s2_vocab *v, const char *text, size_t len, bool b
             return NULL;
         }
         ids = more;
-        got = s2_tokenize(v, text, len, bos, false, ids, -got);
+        got = s2_tokenize(v, text, len, bos, special, ids, -got);
     }
     *n = got;
     return ids;
@@ -554,11 +555,27 @@ static bool parse_common(parse_ctx *pc, json_t *o, job *j) {
     return true;
 }
 
-/* "role: content\n" per message, then "assistant:" (the GGUF's chat template, if any, is not used). */
-static char *chat_prompt(parse_ctx *pc, json_t *msgs) {
+/* The model's chat template (core/chat) rendered with add_generation_prompt (*templated set: its special tokens
+ * are then parsed and no BOS is added); without a template, "role: content\n" per message, then "assistant:". */
+static char *chat_prompt(parse_ctx *pc, json_t *msgs, bool *templated) {
+    *templated = false;
     if (!json_is_array(msgs) || json_array_size(msgs) == 0) {
         bad(pc, "'%s' must be a non-empty array", "messages");
         return NULL;
+    }
+    const char *tmpl_src = s2_model_chat_template(pc->s->m);
+    if (tmpl_src != NULL) {
+        s2_chat_template *t = NULL;
+        s2_error err = {0};
+        char *text = NULL;
+        s2_chat_params p = s2_chat_default_params();
+        p.add_generation_prompt = true;
+        p.bos_token = s2_model_bos_text(pc->s->m), p.eos_token = s2_model_eos_text(pc->s->m);
+        if (s2_chat_template_parse(tmpl_src, &t, &err) == S2_OK) s2_chat_apply(t, msgs, &p, &text, &err);
+        s2_chat_template_free(t);
+        if (text == NULL) bad(pc, "the model's chat template: %.200s", err.msg);
+        *templated = text != NULL;
+        return text;
     }
     size_t cap = 64, len = 0, i;
     char *out = malloc(cap);
@@ -643,7 +660,7 @@ static job *parse_job(parse_ctx *pc, json_t *o, bool chat) {
             j->prompt_text = malloc(len + 1);
             if (j->prompt_text) memcpy(j->prompt_text, t, len + 1);
             j->prompt_len = len;
-            j->prompt = tokenize(s->v, t, len, true, &j->n_prompt);
+            j->prompt = tokenize(s->v, t, len, true, false, &j->n_prompt);
             j->split = 1;
             json_t *from = json_object_get(o, "sys2_logprobs_from");
             if (j->prompt != NULL && j->echo && json_is_integer(from) && json_integer_value(from) > 0) {
@@ -651,12 +668,12 @@ static job *parse_job(parse_ctx *pc, json_t *o, bool chat) {
                  * the prefix's own, when those are a prefix of them; else the continuation tokenized alone */
                 size_t f = (size_t)json_integer_value(from) < len ? (size_t)json_integer_value(from) : len;
                 int32_t nq = 0;
-                int32_t *q = tokenize(s->v, t, f, true, &nq);
+                int32_t *q = tokenize(s->v, t, f, true, false, &nq);
                 if (q != NULL && nq >= 1 && nq <= j->n_prompt && memcmp(q, j->prompt, (size_t)nq * sizeof *q) == 0) {
                     j->split = nq;
                 } else if (q != NULL && nq >= 1) {
                     int32_t nc = 0;
-                    int32_t *c = tokenize(s->v, t + f, len - f, false, &nc);
+                    int32_t *c = tokenize(s->v, t + f, len - f, false, false, &nc);
                     int32_t *both = c ? realloc(q, (size_t)(nq + nc + 1) * sizeof *both) : NULL;
                     if (both != NULL) {
                         memcpy(both + nq, c, (size_t)nc * sizeof *c);
@@ -687,10 +704,11 @@ static job *parse_job(parse_ctx *pc, json_t *o, bool chat) {
             ok = bad(pc, "'%s' must be a string or a non-empty array of token ids", "prompt");
         }
     } else if (ok) {
-        j->prompt_text = chat_prompt(pc, json_object_get(o, "messages"));
+        bool templated = false;
+        j->prompt_text = chat_prompt(pc, json_object_get(o, "messages"), &templated);
         if (j->prompt_text == NULL) ok = false;
         else j->prompt_len = strlen(j->prompt_text);
-        if (ok) j->prompt = tokenize(s->v, j->prompt_text, j->prompt_len, true, &j->n_prompt);
+        if (ok) j->prompt = tokenize(s->v, j->prompt_text, j->prompt_len, !templated, templated, &j->n_prompt);
     }
     if (ok && (j->prompt == NULL || (j->prompt_text == NULL && !chat && json_is_string(json_object_get(o, "prompt")))))
         ok = bad(pc, "%s", "out of memory");
