@@ -11,7 +11,7 @@ export SYS2_SHARED
 PKGS      := openblas jansson libpcre2-8 libcurl libmicrohttpd zlib libseccomp
 # Debian packages: the -dev libraries above, Check for tests, and the tools the tests and plots call.
 DEB_PKGS  := build-essential pkg-config libopenblas-dev libjansson-dev libpcre2-dev libcurl4-openssl-dev \
-             libmicrohttpd-dev zlib1g-dev libseccomp-dev check libsubunit-dev gnuplot-nox python3
+             libmicrohttpd-dev zlib1g-dev libseccomp-dev check libsubunit-dev gnuplot-nox python3 chromium
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Werror=implicit-function-declaration
 CFLAGS   := -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) $(SAN) -fopenmp -MMD -MP $(CFLAGS)

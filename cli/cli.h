@@ -66,4 +66,9 @@ char *cli_piece(const s2_vocab *v, int32_t id);                                 
  * NULL); NULL when out of memory. */
 char *cli_read_all(FILE *f, size_t max, size_t *len);
 
+/* `sys2 report --curves` / `--compare` (cmd_curves.c): the exit status, or -1 when argv has neither flag. */
+int cli_report_mode(int argc, char **argv);
+/* s, or dflt when s is NULL (a JSON string that may be absent). */
+static inline const char *cli_or(const char *s, const char *dflt) { return s ? s : dflt; }
+
 #endif

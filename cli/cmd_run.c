@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "plot.h"
 #include "run.h"
 
 int cmd_run(int argc, char **argv);
@@ -35,9 +37,17 @@ typedef struct run_opts {
     char *kv_store[64];
     int32_t n_params;
     bool quiet;
+    struct sweep_prog *sweep;     /* sweep: the grid's progress (NULL for run) */
     char *chat_template; /* --template-file's content */
     int errored_items;            /* items that errored, over every do_run */
 } run_opts;
+
+/* A sweep's progress over its whole grid, beside the current run's. */
+typedef struct sweep_prog {
+    int run, runs;                /* the current run (1-based) of how many */
+    int64_t items_new;            /* items finished by the earlier runs of this sweep */
+    double t0;                    /* sweep start */
+} sweep_prog;
 
 static int add_param(run_opts *o, const char *cmd, const char *kv) {
     const char *eq = strchr(kv, '=');
@@ -126,6 +136,25 @@ static void fmt_dur(double s, char *buf, size_t cap) {
     else snprintf(buf, cap, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
 }
 
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* sweep: run i of n, this run's items, and the grid's ETA at the rate of the items done so far (each later run
+ * is taken to hold as many items as this one). */
+static void sweep_progress(void *user, const s2_run_progress *p) {
+    const sweep_prog *s = user;
+    double el = mono_s() - s->t0, rate = el > 0 ? (s->items_new + p->done_now) / el : 0;
+    double left = (double)(p->total - p->done) + (double)(s->runs - s->run) * p->total;
+    char eta[32];
+    fmt_dur(rate > 0 ? left / rate : -1, eta, sizeof eta);
+    fprintf(stderr, "\r\033[K[sweep] run %d/%d  items %d/%d  acc %.1f%%  grid ETA %s", s->run, s->runs, p->done,
+            p->total, p->done > 0 ? 100.0 * p->correct / p->done : 0.0, eta);
+    fflush(stderr);
+}
+
 static void progress(void *user, const s2_run_progress *p) {
     (void)user;
     char eta[32];
@@ -155,12 +184,14 @@ static int do_run(run_opts *o, const char *cmd, FILE *sum) {
     o->c.version = S2_VERSION;
     o->c.stop = &g_stop;
     bool tty = isatty(STDERR_FILENO) && !o->quiet;
-    o->c.progress = tty ? progress : NULL;
+    o->c.progress = tty ? (o->sweep ? sweep_progress : progress) : NULL;
+    o->c.progress_user = o->sweep;
     s2_run_summary s;
     s2_error err = {0};
     if (o->c.check_only) o->c.progress = NULL;
     s2_status st = s2_run(&o->c, &s, &err);
     if (tty && !o->c.check_only) fprintf(stderr, "\n");
+    if (o->sweep) o->sweep->items_new += s.done;
     if (st != S2_OK) {
         int rc = cli_fail(cmd, &err);
         return st == S2_E_ARG ? 2 : rc; /* a configuration refused before the first item */
@@ -327,6 +358,13 @@ int cmd_sweep(int argc, char **argv) {
     char **files = calloc((size_t)(ns * nc * nb > 0 ? ns * nc * nb : 1), sizeof *files);
     int nf = 0, errored = 0;
     int32_t common = o.n_params;
+    sweep_prog sp = {.t0 = mono_s()};
+    for (int si = 0; si < ns; si++) {
+        bool io_cot = strncmp(sl[si], "io", 2) == 0 && (sl[si][2] == '\0' || sl[si][2] == ':');
+        io_cot = io_cot || (strncmp(sl[si], "cot", 3) == 0 && (sl[si][3] == '\0' || sl[si][3] == ':'));
+        sp.runs += (io_cot ? 1 : nc) * nb;
+    }
+    o.sweep = &sp;
     /* pass 0 checks every run of the grid (names, parameters, budgets, the task) before pass 1 runs any */
     for (int pass = 0; pass < 2 && rc == 0; pass++)
         for (int si = 0; si < ns && rc == 0 && !g_stop; si++) {
@@ -365,7 +403,8 @@ int cmd_sweep(int argc, char **argv) {
                         rc = do_run(&o, "sweep", stderr);
                     } else if (rc == 0) {
                         files[nf++] = strdup(path);
-                        if (!o.quiet) fprintf(stderr, "[sweep] %s\n", path);
+                        sp.run++;
+                        if (!o.quiet) fprintf(stderr, "[sweep] run %d/%d: %s\n", sp.run, sp.runs, path);
                         int before = o.errored_items;
                         rc = do_run(&o, "sweep", stderr);
                         if (rc == 1 && o.errored_items > before && !g_stop) { /* items errored: go on, fail at the end */
@@ -395,6 +434,8 @@ int cmd_sweep(int argc, char **argv) {
 
 typedef struct row {
     char file[512], label[256], scorer[128], budget[64], task[64], split[64];
+    char model[256], value[256];  /* for the plot's title */
+    long long seed;
     char search_name[32], scorer_name[32]; /* for the defaults listed under the table */
     char *key;                    /* what defines the run (s2_run_config_key): shards of one run share a row */
     json_t *ids;                  /* the item ids seen (a set), over every file of the row */
@@ -489,6 +530,11 @@ static void label_row(json_t *cfg, row *r) {
     snprintf(r->task, sizeof r->task, "%s", task ? task : "?");
     snprintf(r->split, sizeof r->split, "%s", split ? split : "default");
     snprintf(r->budget, sizeof r->budget, "%s", json_string_value(json_object_get(cfg, "budget")));
+    json_t *mp = json_object_get(json_object_get(cfg, "model"), "path"); /* the plot's title */
+    json_t *vp = json_object_get(json_object_get(cfg, "value"), "path");
+    snprintf(r->model, sizeof r->model, "%s", cli_or(json_string_value(mp), ""));
+    snprintf(r->value, sizeof r->value, "%s", cli_or(json_string_value(vp), ""));
+    r->seed = json_integer_value(json_object_get(cfg, "seed"));
 }
 
 static bool line_errored(json_t *o) {
@@ -599,8 +645,17 @@ static void finish_row(row *r) {
     r->outside = r->wall_total > 0 ? r->outside_sum / r->wall_total : 0;
 }
 
+/* A budget's place on its strategy's line: its limit, "none" (unlimited) last. */
+static double budget_order(const char *b) {
+    const char *eq = strchr(b, '=');
+    return eq ? strtod(eq + 1, NULL) : HUGE_VAL;
+}
+
+/* Accuracy against mean tokens (PREFIX) and against mean FLOPs (PREFIX_flops) per item, log x, PNG and SVG: one
+ * series per strategy and scorer, its budget points joined in budget order and labelled, 95% Wilson intervals as
+ * error bars; the conventions of plot.h. */
 static int plot(const row *rows, int n, const char *prefix) {
-    char dat[1024], gp[1024];
+    char dat[1024], gp[1024], px[1100];
     snprintf(dat, sizeof dat, "%s.dat", prefix);
     snprintf(gp, sizeof gp, "%s.gp", prefix);
     FILE *f = fopen(dat, "w");
@@ -608,9 +663,10 @@ static int plot(const row *rows, int n, const char *prefix) {
         fprintf(stderr, "sys2 report: error: %s: %s\n", dat, strerror(errno));
         return 1;
     }
-    /* one block per label (strategy), points sorted as given: x = mean tokens, y = accuracy with its interval */
-    int blocks = 0;
+    /* one block per series: tokens flops acc lo hi "budget", rows in budget order */
+    int blocks = 0, multi[64] = {0};
     char labels[64][300];
+    double ymin = 100, ymax = 0;
     for (int i = 0; i < n; i++) {
         char lab[300];
         snprintf(lab, sizeof lab, "%s [%s]", rows[i].label, rows[i].scorer);
@@ -618,13 +674,29 @@ static int plot(const row *rows, int n, const char *prefix) {
         for (int b = 0; b < blocks && !seen; b++) seen = strcmp(labels[b], lab) == 0;
         if (seen || blocks == 64) continue;
         snprintf(labels[blocks], sizeof labels[0], "%s", lab);
-        fprintf(f, "# %s\n", lab);
-        for (int j = i; j < n; j++) {
+        int idx[256], m = 0;
+        for (int j = i; j < n && m < 256; j++) {
             char lj[300];
             snprintf(lj, sizeof lj, "%s [%s]", rows[j].label, rows[j].scorer);
-            if (strcmp(lj, lab) == 0)
-                fprintf(f, "%g %g %g %g\n", rows[j].tokens > 0 ? rows[j].tokens : 1, 100 * rows[j].acc, 100 * rows[j].lo,
-                        100 * rows[j].hi);
+            if (strcmp(lj, lab) != 0) continue;
+            int q = m++; /* insertion by budget */
+            while (q > 0 && budget_order(rows[idx[q - 1]].budget) > budget_order(rows[j].budget)) {
+                idx[q] = idx[q - 1];
+                q--;
+            }
+            idx[q] = j;
+        }
+        multi[blocks] = m > 1;
+        fprintf(f, "# %s\n", lab);
+        for (int q = 0; q < m; q++) {
+            const row *r = &rows[idx[q]];
+            /* the label: a token budget's limit alone (the axis says what it counts), other budgets in full */
+            const char *eq = strncmp(r->budget, "tokens=", 7) == 0 ? r->budget + 6 : NULL;
+            if (eq == NULL && strcmp(r->budget, "none") != 0) eq = r->budget - 1;
+            fprintf(f, "%g %g %g %g %g \"%s\"\n", r->tokens > 0 ? r->tokens : 1, r->flops > 0 ? r->flops : 1, 100 * r->acc,
+                    100 * r->lo, 100 * r->hi, eq ? eq + 1 : "no budget");
+            ymin = fmin(ymin, 100 * r->lo);
+            ymax = fmax(ymax, 100 * r->hi);
         }
         fprintf(f, "\n\n");
         blocks++;
@@ -635,33 +707,32 @@ static int plot(const row *rows, int n, const char *prefix) {
         fprintf(stderr, "sys2 report: error: %s: %s\n", gp, strerror(errno));
         return 1;
     }
-    for (int t = 0; t < 2; t++) {
-        if (t == 0) fprintf(f, "set terminal pngcairo size 900,600 noenhanced\nset output '%s.png'\n", prefix);
-        else fprintf(f, "set terminal svg size 900,600 noenhanced\nset output '%s.svg'\n", prefix);
-        fprintf(f, "set logscale x\nset xlabel 'mean tokens per item (log scale)'\nset ylabel 'accuracy (%%), 95%% Wilson interval'\n"
-                   "set yrange [0:100]\nset key outside right\nset grid\nplot ");
-        for (int b = 0; b < blocks; b++) {
-            char esc[600];
-            size_t w = 0;
-            for (const char *p = labels[b]; *p && w + 2 < sizeof esc; p++) {
-                if (*p == '\'') esc[w++] = '\'';
-                esc[w++] = *p;
+    char title[800], esc[700];
+    cli_plot_title(title, sizeof title, rows[0].task, rows[0].split, rows[0].n, rows[0].seed, rows[0].model, rows[0].value);
+    for (int fig = 0; fig < 2; fig++) {
+        snprintf(px, sizeof px, "%s%s", prefix, fig ? "_flops" : "");
+        for (int t = 0; t < 2; t++) {
+            cli_plot_begin(f, t, px, title);
+            fprintf(f, "set logscale x\nset xlabel 'mean %s per item (log scale)'\n"
+                       "set ylabel 'accuracy (%%), error bars: 95%% Wilson interval'\n", fig ? "FLOPs" : "tokens");
+            if (fig) fprintf(f, "set format x '%%.0e'\n");
+            cli_plot_yrange(f, ymin, ymax);
+            fprintf(f, "plot ");
+            for (int b = 0; b < blocks; b++) {
+                const char *col = cli_plot_color(b);
+                fprintf(f, "%s'%s' index %d using %d:3:4:5 with yerrorlines lw 2 pt %d ps 1.3 lc rgb '%s' title '%s'",
+                        b ? ", " : "", dat, b, fig + 1, cli_plot_point(b), col, cli_plot_escape(labels[b], esc, sizeof esc));
+                if (multi[b]) /* budget points: each labelled with its budget */
+                    fprintf(f, ", '%s' index %d using %d:3:6 with labels offset char 1,0.7 left font ',9' tc rgb '%s' notitle",
+                            dat, b, fig + 1, col);
             }
-            esc[w] = '\0';
-            fprintf(f, "%s'%s.dat' index %d using 1:2:3:4 with yerrorlines title '%s'", b ? ", " : "", prefix, b, esc);
+            fprintf(f, "\nunset logscale x\nunset format x\n");
         }
-        fprintf(f, "\n");
     }
     fclose(f);
-    char cmd[2200];
-    snprintf(cmd, sizeof cmd, "gnuplot '%s'", gp);
-    int st = system(cmd);
-    if (st != 0) {
-        fprintf(stderr, "sys2 report: error: gnuplot failed (%d) on %s\n", st, gp);
-        return 1;
-    }
-    fprintf(stderr, "wrote %s.png and %s.svg\n", prefix, prefix);
-    return 0;
+    int rc = cli_plot_run("report", gp, prefix);
+    if (rc == 0) fprintf(stderr, "wrote %s_flops.png and %s_flops.svg\n", prefix, prefix);
+    return rc;
 }
 
 /* The defaults of every strategy and scorer in the rows, once each, under the table. */
@@ -770,6 +841,8 @@ static int report_files(char **files, int n, int fmt, const char *plot_prefix, b
 }
 
 int cmd_report(int argc, char **argv) {
+    int mode = cli_report_mode(argc, argv); /* --curves, --compare: cmd_curves.c */
+    if (mode >= 0) return mode;
     int fmt = 0;
     bool dedupe = false;
     const char *plot_prefix = NULL;
@@ -789,7 +862,16 @@ int cmd_report(int argc, char **argv) {
                    "  --md              Markdown table\n"
                    "  --json            JSON array\n"
                    "  --dedupe          keep the first line of an item found twice\n"
-                   "  --plot PREFIX     accuracy against mean tokens (log x) to PREFIX.png and PREFIX.svg (gnuplot)\n");
+                   "  --plot PREFIX     accuracy against mean tokens and FLOPs (log x): PREFIX.png/.svg, PREFIX_flops.png/.svg\n\n"
+                   "sys2 report --curves [--md | --json] [--plot PREFIX] [--boot N] [--seed S] FILE.jsonl...\n"
+                   "  pass@k (unbiased), majority@k and weighted best-of-N@k for k = 1, 2, 4, ... n from the samples\n"
+                   "  of each item (sc, bon), 95%% bootstrap intervals over items, against k and mean tokens;\n"
+                   "  --plot: PREFIX.png/.svg (against k) and PREFIX_tokens.png/.svg\n"
+                   "sys2 report --compare [--md | --json] A.jsonl[,A2.jsonl...] B.jsonl[,B2.jsonl...]\n"
+                   "  the items both ran, paired: accuracy of each, the difference with a paired bootstrap interval,\n"
+                   "  McNemar's exact p, the ids only one solves, tokens and FLOPs; each side's accuracy at the\n"
+                   "  other's mean tokens (interpolated over log tokens between its files' budgets, or along its\n"
+                   "  majority@k curve for a single file with samples)\n");
             free(files);
             return 0;
         }

@@ -23,6 +23,7 @@
     X("run", cmd_run, "run a search strategy over a task's items: one JSON line per item, resumable") \
     X("sweep", cmd_sweep, "run a grid of strategies x scorers x budgets into a folder, then report") \
     X("report", cmd_report, "table (text, Markdown, JSON) and accuracy-vs-compute plot of result files") \
+    X("view", cmd_view, "one item's search tree (a --trace run) as a self-contained HTML page") \
     X("eval-value", cmd_eval_value, "balanced accuracy of a value model on held-out states (exact oracle labels)") \
     X("eval-policy", cmd_eval_policy, "greedy attempts of a policy on held-out items: valid-step rate, solve rate") \
     X("strategies", cmd_strategies, "list the search strategies and scorers with their parameters and defaults")

@@ -39,3 +39,29 @@ for task in countdown listprog; do
     --scorers logprob --seed 1 --threads $T -q --dir results/$task --md \
     --plot results/$task/accuracy_vs_tokens > results/$task.md
 done
+# 6. Scaling curves from one sample set (issue 14): self-consistency with 100 samples per item keeps every sample
+#    in its line; report --curves gives pass@k, majority@k and weighted best-of-N@k for k = 1..100 from the file.
+$S2 run --task game24 --split tot --search sc --param n=100 --scorer value -m $P --value $V --seed 1 -q \
+  --out results/curves/game24_tot_sc100.jsonl
+$S2 run --task countdown --search sc --param n=100 --scorer logprob -m models/countdown-policy.gguf --seed 1 -q \
+  --out results/curves/countdown_sc100.jsonl
+for c in game24_tot_sc100 countdown_sc100; do
+  $S2 report --curves --md --plot results/curves/$c results/curves/$c.jsonl > results/curves/$c.md
+done
+# 7. Paired comparisons (report --compare): tot-bfs b=5 against MCTS-128 and against SC-100 on ToT's puzzles, each
+#    side's accuracy at the other's tokens from its budget points (or, for SC, along its majority@k curve).
+TB="results/game24_tot/tot-bfs_b_5__value__none.jsonl,results/game24_tot_budgets/tot-bfs_b_5__value__tokens_500.jsonl"
+TB="$TB,results/game24_tot_budgets/tot-bfs_b_5__value__tokens_1000.jsonl,results/game24_tot_budgets/tot-bfs_b_5__value__tokens_2000.jsonl"
+MC="results/game24_tot/mcts_iters_128__value__none.jsonl,results/game24_tot_budgets/mcts_iters_128__value__tokens_500.jsonl"
+MC="$MC,results/game24_tot_budgets/mcts_iters_128__value__tokens_1000.jsonl,results/game24_tot_budgets/mcts_iters_128__value__tokens_2000.jsonl"
+mkdir -p results/compare
+$S2 report --compare --md $TB $MC > results/compare/game24_tot_totbfs_vs_mcts128.md
+$S2 report --compare --md $TB results/curves/game24_tot_sc100.jsonl > results/compare/game24_tot_totbfs_vs_sc100.md
+# 8. The tree viewer (sys2 view): traced runs of tot-bfs and MCTS on ToT's first puzzles; puzzle 902's trees as HTML.
+$S2 run --task game24 --split tot --limit 3 --search tot-bfs --scorer value -m $P --value $V --seed 1 -q --trace \
+  --out results/view/game24_tot_totbfs_trace.jsonl
+$S2 run --task game24 --split tot --limit 2 --search mcts --scorer value -m $P --value $V --seed 1 -q --trace \
+  --out results/view/game24_tot_mcts_trace.jsonl
+for s in totbfs mcts; do
+  $S2 view results/view/game24_tot_${s}_trace.jsonl --item 902 -o results/view/game24_902_$s.html
+done

@@ -61,10 +61,7 @@ static s2_status beam_step_run(const s2_beam_params *p, s2_env *env, s2_result *
         qsort(cand, (size_t)nc, sizeof *cand, cmp_nodes);
         nb = nc < W ? nc : W;
         for (int32_t i = 0; i < nb; i++) beams[i] = cand[i];
-        for (int32_t i = nb; i < nc; i++) {
-            cand[i]->pruned = true;
-            s2_env_release(env, cand[i]);
-        }
+        for (int32_t i = nb; i < nc; i++) s2_env_prune(env, cand[i], S2_PRUNE_LOW_SCORE);
         out->best = best_finished(beams, nb);
     }
     return st;

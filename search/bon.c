@@ -15,7 +15,7 @@ static s2_status bon_run(const s2_strategy *s, s2_env *env, s2_result *out) {
     int32_t done = 0;
     const s2_scorer *sc = s2_env_params_of(env)->scorer;
     bool tournament = sc != NULL && s2_scorer_can_compare(sc);
-    s2_status st = s2_sample_chains(env, p->n, BON_BATCH, p->temperature, !tournament, &leaves, &done);
+    s2_status st = s2_sample_chains(env, p->n, BON_BATCH, p->temperature, !tournament, out, &leaves, &done);
     if (st != S2_OK && st != S2_E_BUDGET) return st;
     s2_status run_st = st;
     if (sc != NULL && s2_scorer_can_compare(sc) && done > 1) {

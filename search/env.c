@@ -314,6 +314,43 @@ void s2_env_release(s2_env *env, s2_node *node) {
     node->seq = -1;
 }
 
+const char *s2_prune_name(s2_prune p) {
+    static const char *names[] = {"", "duplicate", "illegal", "low_score", "budget", "extra", "rollout"};
+    return (int)p >= 0 && (size_t)p < sizeof names / sizeof *names ? names[p] : "?";
+}
+
+void s2_env_prune(s2_env *env, s2_node *node, s2_prune why) {
+    if (node == NULL || node->parent == NULL) return;
+    node->pruned = true;
+    node->prune = why;
+    s2_env_release(env, node);
+}
+
+/* The item's tokens so far (policy and value model), whatever the budget's kind: what s2_node.spent holds. */
+static double tokens_spent(const s2_env *env) {
+    s2_counters pc, vc;
+    s2_env_counters(env, &pc, &vc);
+    return s2_budget_measure(S2_BUDGET_TOKENS, &pc) + s2_budget_measure(S2_BUDGET_TOKENS, &vc);
+}
+
+/* ---- samples ---- */
+
+s2_status s2_result_add_sample(s2_env *env, s2_result *out, s2_node *leaf) {
+    if (out->n_samples == out->cap_samples) { /* the arena has no realloc: a twice larger copy, the old one stays */
+        int32_t cap = out->cap_samples ? 2 * out->cap_samples : 16;
+        s2_answer_sample *a = s2_env_alloc(env, (size_t)cap * sizeof *a);
+        if (a == NULL) return s2_error_set(&env->err, S2_E_NOMEM, "samples: out of memory");
+        if (out->n_samples) memcpy(a, out->samples, (size_t)out->n_samples * sizeof *a);
+        out->samples = a;
+        out->cap_samples = cap;
+    }
+    s2_answer_sample *x = &out->samples[out->n_samples++];
+    x->leaf = leaf;
+    x->answer = s2_env_answer(env, leaf);
+    x->tokens = leaf->spent;
+    return S2_OK;
+}
+
 /* ---- expansion ---- */
 
 int32_t s2_env_expand_many(s2_env *env, s2_node *const *parents, const int32_t *k, int32_t n,
@@ -426,6 +463,7 @@ int32_t s2_env_expand_many(s2_env *env, s2_node *const *parents, const int32_t *
             for (int32_t j = 0; j < live; j++) any = any || (from[j] >= slot && from[j] < slot + k[i]);
             env->stats.expansions += any;
         }
+        double spent = tokens_spent(env);
         int32_t j = 0;
         for (; st == S2_OK && j < live; j++) {
             int32_t slot = from[j], i = 0;
@@ -445,11 +483,12 @@ int32_t s2_env_expand_many(s2_env *env, s2_node *const *parents, const int32_t *
                 break;
             }
             c->seq = seqs[j];
+            c->spent = spent;
             if (p->legal && !s2_task_legal(p->task, p->item, c->text)) {
                 /* an illegal move: not a child (its node stays in the arena, pruned, for the tree statistics) */
                 env->stats.illegal++;
-                c->pruned = c->terminal = true;
-                s2_env_release(env, c);
+                c->terminal = true;
+                s2_env_prune(env, c, S2_PRUNE_ILLEGAL);
                 out[slot] = NULL;
                 continue;
             }
@@ -513,6 +552,7 @@ s2_node *s2_env_add_child(s2_env *env, s2_node *parent, const char *text, double
         return NULL;
     }
     c->seq = seq;
+    c->spent = tokens_spent(env);
     c->step_logprob = logprob;
     c->step_tokens = n_tokens;
     c->path_logprob = parent->path_logprob + logprob;
@@ -670,14 +710,16 @@ s2_status s2_env_rollout(s2_env *env, s2_node **leaves, int32_t n, double temper
     s2_node **par = malloc((size_t)(n > 0 ? n : 1) * sizeof *par), **kids = malloc((size_t)(n > 0 ? n : 1) * sizeof *kids);
     int32_t *idx = malloc((size_t)(n > 0 ? n : 1) * sizeof *idx), *ones = malloc((size_t)(n > 0 ? n : 1) * sizeof *ones);
     s2_node **start = malloc((size_t)(n > 0 ? n : 1) * sizeof *start);
-    s2_status st = par && kids && idx && ones && start ? S2_OK : s2_error_set(&env->err, S2_E_NOMEM, "rollout: out of memory");
+    bool *dead = calloc((size_t)(n > 0 ? n : 1), sizeof *dead); /* chains whose step was dropped at a start node */
+    s2_status st = par && kids && idx && ones && start && dead ? S2_OK
+                                                              : s2_error_set(&env->err, S2_E_NOMEM, "rollout: out of memory");
     for (int32_t i = 0; start && i < n; i++) start[i] = leaves[i];
     s2_expand_opts o = {.temperature = temperature, .unscored = !scored};
     bool cut = false;
     while (st == S2_OK) {
         int32_t m = 0;
         for (int32_t i = 0; i < n; i++)
-            if (!leaves[i]->terminal && leaves[i]->seq >= 0) {
+            if (!dead[i] && !leaves[i]->terminal && leaves[i]->seq >= 0) {
                 par[m] = leaves[i];
                 ones[m] = 1;
                 idx[m++] = i;
@@ -698,7 +740,13 @@ s2_status s2_env_rollout(s2_env *env, s2_node **leaves, int32_t n, double temper
                     cut = true;
                     continue;
                 }
-                leaves[idx[j]]->terminal = true; /* could not grow (context full, an illegal step) */
+                /* no child: the context is full (expand marked the parent terminal) or the step broke the rules
+                 * and was dropped. The chain ends there; a start node (the root, shared by every chain) is not
+                 * made terminal for it, or one illegal first step would stop all later chains from the root */
+                bool shared = par[j]->parent == NULL;
+                for (int32_t q = 0; q < n && !shared; q++) shared = start[q] == par[j];
+                if (shared) dead[idx[j]] = true;
+                else leaves[idx[j]]->terminal = true;
                 continue;
             }
             bool keep = par[j]->parent == NULL; /* the root and the start nodes stay: the caller's tree */
@@ -713,6 +761,7 @@ s2_status s2_env_rollout(s2_env *env, s2_node **leaves, int32_t n, double temper
     free(idx);
     free(ones);
     free(start);
+    free(dead);
     if (st == S2_OK && cut) {
         s2_env_budget_stop(env);
         return S2_E_BUDGET;
@@ -783,6 +832,11 @@ s2_status s2_strategy_run(const s2_strategy *s, s2_env *env, s2_result *out, s2_
         return st;
     }
     if (!s2_env_budget_left(env)) out->budget_hit = true;
+    if (out->budget_hit) /* what was still open when the budget ran out was cut by it */
+        for (int32_t i = 1; i < env->n_nodes; i++) {
+            s2_node *x = env->nodes[i];
+            if (!x->terminal && !x->pruned && x->n_children == 0) x->prune = S2_PRUNE_BUDGET;
+        }
     if (out->best == NULL) { /* never empty-handed: the best finished state, else the best scored, else the root */
         for (int32_t pass = 0; pass < 2 && out->best == NULL; pass++)
             for (int32_t i = 1; i < env->n_nodes; i++) {

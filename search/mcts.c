@@ -102,7 +102,10 @@ static s2_status iterate(const s2_mcts_params *p, s2_env *env, s2_node *start) {
         s2_node *end = leaf;
         st = s2_env_rollout(env, &end, 1, s2_env_params_of(env)->temperature, true);
         if (st != S2_OK && st != S2_E_BUDGET) return st;
-        for (s2_node *x = end; x != leaf; x = x->parent) x->pruned = true; /* rollout steps stay out of the tree */
+        for (s2_node *x = end; x != leaf; x = x->parent) { /* rollout steps stay out of the tree */
+            x->pruned = true;
+            x->prune = S2_PRUNE_ROLLOUT;
+        }
         if (end != leaf) s2_env_release(env, end);
         s2_status st2 = s2_env_score(env, end);
         if (st2 != S2_OK) return st2;

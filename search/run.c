@@ -156,13 +156,56 @@ static void free_lm(runner *r, s2_lm *lm) {
     else s2_lm_free(lm);
 }
 
-static json_t *trace_json(s2_env *env) {
+/* The samples of a result as columns (answer, correct, reward, score, lp = mean token log-prob, tokens), each
+ * verified by the task; NULL when there are none. Identical texts are verified once. */
+static json_t *samples_json(const s2_task *task, int32_t item, const s2_result *res, s2_error *err) {
+    if (res->n_samples == 0) return NULL;
+    json_t *ans = json_array(), *cor = json_array(), *rew = json_array(), *sco = json_array(), *lp = json_array(),
+           *tok = json_array();
+    for (int32_t j = 0; j < res->n_samples; j++) {
+        const s2_node *x = res->samples[j].leaf;
+        int32_t same = -1;
+        for (int32_t q = 0; q < j && same < 0; q++)
+            if (strcmp(res->samples[q].leaf->text, x->text) == 0) same = q;
+        if (same >= 0) {
+            json_array_append(cor, json_array_get(cor, (size_t)same));
+            json_array_append(rew, json_array_get(rew, (size_t)same));
+        } else {
+            s2_verdict v = {0};
+            s2_status st = s2_task_verify(task, item, x->text, &v, err);
+            json_array_append_new(cor, json_integer(st == S2_OK && v.correct));
+            json_array_append_new(rew, json_real(st == S2_OK ? v.reward : 0));
+            s2_verdict_clear(&v);
+        }
+        const char *a = res->samples[j].answer;
+        json_array_append_new(ans, a ? json_string(a) : json_null());
+        json_array_append_new(sco, x->scored ? json_real(x->score) : json_null());
+        json_array_append_new(lp, json_real(x->path_tokens > 0 ? x->path_logprob / x->path_tokens : 0));
+        json_array_append_new(tok, json_real(res->samples[j].tokens));
+    }
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "answer", ans, "correct", cor, "reward", rew, "score", sco,
+                     "lp", lp, "tokens", tok);
+}
+
+/* Every node for `sys2 view`; terminal nodes verified ("correct"), the chosen path marked ("chosen"). */
+static json_t *trace_json(s2_env *env, const s2_task *task, int32_t item, const s2_node *best) {
     json_t *a = json_array();
     for (int32_t i = 0; i < s2_env_n_nodes(env); i++) {
         const s2_node *x = s2_env_node(env, i);
-        json_t *o = json_pack("{s:i, s:i, s:i, s:s, s:b, s:b, s:i, s:f}", "id", x->id, "parent",
+        json_t *o = json_pack("{s:i, s:i, s:i, s:s, s:b, s:b, s:i, s:f, s:f}", "id", x->id, "parent",
                               x->parent ? x->parent->id : -1, "depth", x->depth, "step", x->step, "terminal",
-                              x->terminal, "pruned", x->pruned, "tokens", x->step_tokens, "logprob", x->step_logprob);
+                              x->terminal, "pruned", x->pruned, "tokens", x->step_tokens, "logprob", x->step_logprob,
+                              "spent", x->spent);
+        if (x->prune != S2_PRUNE_NONE) json_object_set_new(o, "prune", json_string(s2_prune_name(x->prune)));
+        if (x->terminal && x->prune != S2_PRUNE_ILLEGAL && x->parent != NULL) {
+            s2_verdict v = {0};
+            s2_error e = {0};
+            if (s2_task_verify(task, item, x->text, &v, &e) == S2_OK) {
+                json_object_set_new(o, "correct", json_boolean(v.correct));
+                if (v.answer) json_object_set_new(o, "answer", json_string(v.answer));
+            }
+            s2_verdict_clear(&v);
+        }
         if (x->scored) {
             json_object_set_new(o, "score", json_real(x->score));
             json_object_set_new(o, "own_score", json_real(x->own_score));
@@ -174,6 +217,8 @@ static json_t *trace_json(s2_env *env) {
         }
         json_array_append_new(a, o);
     }
+    for (const s2_node *x = best; x != NULL; x = x->parent)
+        json_object_set_new(json_array_get(a, (size_t)x->id), "chosen", json_true());
     return a;
 }
 
@@ -259,7 +304,9 @@ static json_t *run_item(runner *r, int32_t i, bool *correct, bool *errored) {
                                       "terminal", ts.terminal, "pruned", ts.pruned, "illegal", ts.illegal,
                                       "max_depth", ts.max_depth));
         if (res.votes > 0) json_object_set_new(o, "votes", json_real(res.votes));
-        if (cfg->trace) json_object_set_new(o, "trace", trace_json(env));
+        json_t *samples = st == S2_OK ? samples_json(r->task, i, &res, &err) : NULL;
+        if (samples) json_object_set_new(o, "samples", samples);
+        if (cfg->trace) json_object_set_new(o, "trace", trace_json(env, r->task, i, res.best));
     }
     *correct = st == S2_OK && v.correct;
     *errored = st != S2_OK;

@@ -3,8 +3,8 @@
 
 #include "sample_chains.h"
 
-s2_status s2_sample_chains(s2_env *env, int32_t n, int32_t batch, double temperature, bool score, s2_node ***leaves,
-                           int32_t *done) {
+s2_status s2_sample_chains(s2_env *env, int32_t n, int32_t batch, double temperature, bool score, s2_result *out,
+                           s2_node ***leaves, int32_t *done) {
     *done = 0;
     *leaves = s2_env_alloc(env, (size_t)(n > 0 ? n : 1) * sizeof **leaves);
     if (*leaves == NULL) return S2_E_NOMEM;
@@ -31,6 +31,10 @@ s2_status s2_sample_chains(s2_env *env, int32_t n, int32_t batch, double tempera
                 chain_tokens += wave[i]->path_tokens;
                 wave[kept++] = wave[i];
             }
+        for (int32_t i = 0; i < kept; i++) {
+            s2_status sst = s2_result_add_sample(env, out, wave[i]);
+            if (sst != S2_OK) return sst;
+        }
         *done += kept;
         /* scored wave by wave: the next wave is planned with what a scoring costs */
         if (score && kept > 0 && (st == S2_OK || st == S2_E_BUDGET)) {

@@ -15,14 +15,14 @@ static s2_status sc_run(const s2_strategy *s, s2_env *env, s2_result *out) {
     const s2_sc_params *p = s->ctx;
     s2_node **leaves = NULL;
     int32_t done = 0;
-    s2_status st = s2_sample_chains(env, p->n, SC_BATCH, p->temperature, p->vote == S2_VOTE_WEIGHTED, &leaves, &done);
+    s2_status st = s2_sample_chains(env, p->n, SC_BATCH, p->temperature, p->vote == S2_VOTE_WEIGHTED, out, &leaves, &done);
     if (st != S2_OK && st != S2_E_BUDGET) return st;
     s2_status run_st = st;
     const char **answers = s2_env_alloc(env, (size_t)(done + 1) * sizeof *answers);
     double *w = s2_env_alloc(env, (size_t)(done + 1) * sizeof *w);
     if (answers == NULL || w == NULL) return S2_E_NOMEM;
     for (int32_t i = 0; i < done; i++) {
-        answers[i] = s2_env_answer(env, leaves[i]);
+        answers[i] = out->samples[i].answer; /* s2_sample_chains recorded leaves[i] as sample i */
         w[i] = 1;
         if (p->vote == S2_VOTE_WEIGHTED && answers[i] != NULL) /* scored as sampled; unscored (budget): no vote */
             w[i] = s2_env_vote_weight(env, leaves[i]);

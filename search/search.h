@@ -44,6 +44,19 @@ void s2_budget_format(const s2_budget *b, char *buf, size_t cap);
 
 /* ---- nodes ---- */
 
+/* Why a node was pruned (set through s2_env_prune by the strategies, or by the env): what `sys2 view` shows. */
+typedef enum s2_prune {
+    S2_PRUNE_NONE = 0,            /* not pruned: expanded, terminal, or still open when the search ended */
+    S2_PRUNE_DUPLICATE,           /* a step equal to a sibling's */
+    S2_PRUNE_ILLEGAL,             /* broke the task's rules (legal=1): dropped by the env */
+    S2_PRUNE_LOW_SCORE,           /* not among the best the strategy keeps (beam, tot-bfs, tot-dfs threshold) */
+    S2_PRUNE_BUDGET,              /* left open when the budget ran out */
+    S2_PRUNE_EXTRA,               /* past the number of children the strategy keeps (tot-bfs's k distinct) */
+    S2_PRUNE_ROLLOUT,             /* an MCTS rollout step, kept out of the tree */
+} s2_prune;
+/* "duplicate", "illegal", "low_score", "budget", "extra", "rollout"; "" for NONE. */
+const char *s2_prune_name(s2_prune p);
+
 typedef struct s2_node {
     struct s2_node *parent;       /* NULL for the root (the prompt) */
     struct s2_node **children;    /* arena-owned (n_children) */
@@ -65,6 +78,8 @@ typedef struct s2_node {
     bool terminal;                /* the task says the text is final, or it can hold nothing more */
     bool pruned;                  /* released by the strategy */
     const char *finish;           /* how the step's generation ended: "stop", "eos", "length"; "" at the root */
+    s2_prune prune;               /* why it was pruned (NONE while it is not) */
+    double spent;                 /* the item's tokens (budget measure) spent when the node was made */
 } s2_node;
 
 /* ---- environment ---- */
@@ -163,6 +178,8 @@ s2_status s2_env_compare(s2_env *env, s2_node *a, s2_node *b, double *p_a);
 void s2_env_score_in(s2_env *env, const s2_node *node, s2_score_in *in);
 /* Releases node's sequence (pruned: no more children from it). Idempotent; the root is never released. */
 void s2_env_release(s2_env *env, s2_node *node);
+/* Prunes node: marks it pruned with the reason (shown by `sys2 view`) and releases its sequence. */
+void s2_env_prune(s2_env *env, s2_node *node, s2_prune why);
 /* The answer the task extracts from node's text (arena-owned), or NULL. */
 const char *s2_env_answer(s2_env *env, s2_node *node);
 /* Arena scratch of bytes (zeroed), freed with the env; NULL when out of memory. */
@@ -188,11 +205,28 @@ void s2_env_tree_stats(const s2_env *env, s2_tree_stats *out);
 
 /* ---- strategies ---- */
 
+/* One finished answer of a strategy that makes several (sc, bon, and any that finishes several paths). The
+ * runner verifies each one and writes them all in the item's line ("samples"), so that pass@k, majority@k and
+ * weighted best-of-N@k can be computed after the run (`sys2 report --curves`). */
+typedef struct s2_answer_sample {
+    s2_node *leaf;                /* the finished node (arena-owned) */
+    const char *answer;           /* the task's extracted answer (the vote key; arena-owned), NULL: none */
+    double tokens;                /* the item's tokens spent when it was finished (leaf->spent) */
+} s2_answer_sample;
+
 typedef struct s2_result {
     s2_node *best;                /* the node whose text is the answer (NULL: nothing to answer) */
     double votes;                 /* voting strategies: the winner's total weight */
     bool budget_hit;              /* stopped because the budget ran out */
+    s2_answer_sample *samples;           /* every finished answer, in generation order (arena-owned): s2_result_add_sample */
+    int32_t n_samples, cap_samples;
 } s2_result;
+
+/* Records leaf as one of out's samples (in call order: call it in generation order). The answer is extracted
+ * here. Any strategy that produces several finished answers calls it for each (sc and bon do, through
+ * s2_sample_chains); its score is read when the line is written, so a strategy may score after recording.
+ * S2_E_NOMEM when the arena is full. */
+s2_status s2_result_add_sample(s2_env *env, s2_result *out, s2_node *leaf);
 
 typedef struct s2_strategy s2_strategy;
 struct s2_strategy_i {

@@ -27,11 +27,10 @@ static void merge_thoughts(s2_env *env, s2_node **got, int32_t n, s2_node **dist
     for (int32_t a = 0; a < n; a++) {
         s2_node *x = got[a];
         if (x == NULL) continue;
-        bool dup = *nd >= K;
-        for (int32_t b2 = 0; b2 < *nd && !dup; b2++) dup = strcmp(dist[b2]->step, x->step) == 0;
-        if (dup) {
-            x->pruned = true;
-            s2_env_release(env, x);
+        bool extra = *nd >= K, dup = false;
+        for (int32_t b2 = 0; b2 < *nd && !extra && !dup; b2++) dup = strcmp(dist[b2]->step, x->step) == 0;
+        if (dup || extra) {
+            s2_env_prune(env, x, dup ? S2_PRUNE_DUPLICATE : S2_PRUNE_EXTRA);
         } else {
             dist[(*nd)++] = x;
         }
@@ -92,10 +91,7 @@ static s2_status tot_bfs_run(const s2_strategy *s, s2_env *env, s2_result *out) 
         qsort(cand, (size_t)nc, sizeof *cand, cmp_nodes);
         nk = nc < B ? nc : B;
         for (int32_t i = 0; i < nk; i++) keep[i] = cand[i];
-        for (int32_t i = nk; i < nc; i++) {
-            cand[i]->pruned = true;
-            s2_env_release(env, cand[i]);
-        }
+        for (int32_t i = nk; i < nc; i++) s2_env_prune(env, cand[i], S2_PRUNE_LOW_SCORE);
         out->best = answer_of(keep, nk);
     }
     out->best = answer_of(keep, nk);

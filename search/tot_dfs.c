@@ -43,6 +43,7 @@ static s2_status visit(dfs *d, s2_node *node) {
     for (int32_t i = 0; i < n; i++) {
         if (d->found != NULL || st != S2_OK || kids[i]->score < d->p->threshold) {
             kids[i]->pruned = !kids[i]->terminal || kids[i]->score < d->p->threshold;
+            if (kids[i]->pruned) kids[i]->prune = kids[i]->score < d->p->threshold ? S2_PRUNE_LOW_SCORE : S2_PRUNE_EXTRA;
             if (kids[i]->terminal && (d->best_final == NULL || cmp_nodes(&kids[i], &d->best_final) < 0))
                 d->best_final = kids[i];
             s2_env_release(d->env, kids[i]);

@@ -27,4 +27,6 @@
     X(scorers) \
     X(models) \
     X(improve) \
+    X(report) \
+    X(view) \
     X(integrate)
