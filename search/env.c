@@ -837,6 +837,15 @@ s2_status s2_strategy_run(const s2_strategy *s, s2_env *env, s2_result *out, s2_
             s2_node *x = env->nodes[i];
             if (!x->terminal && !x->pruned && x->n_children == 0) x->prune = S2_PRUNE_BUDGET;
         }
+    /* a strategy that does not record its finished answers itself (the tree searches: beam, dvts, tot, mcts):
+     * every finished state it kept, in creation order, is a sample */
+    bool own_samples = out->n_samples > 0;
+    for (int32_t i = 1; !own_samples && i < env->n_nodes; i++) {
+        s2_node *x = env->nodes[i];
+        if (!x->terminal || x->pruned) continue;
+        st = s2_result_add_sample(env, out, x);
+        if (st != S2_OK) return s2_error_set(err, st, "strategy %s: out of memory for its samples", s->iface->name);
+    }
     if (out->best == NULL) { /* never empty-handed: the best finished state, else the best scored, else the root */
         for (int32_t pass = 0; pass < 2 && out->best == NULL; pass++)
             for (int32_t i = 1; i < env->n_nodes; i++) {

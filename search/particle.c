@@ -121,6 +121,16 @@ static s2_status particle_run(const s2_strategy *s, s2_env *env, s2_result *out)
     /* the weighted vote of the finished particles (weights of the last step's rewards) */
     s2_particle_weights(r, alive, n, p->temp, w);
     for (int32_t i = 0; i < n; i++) ans[i] = alive[i] && part[i]->terminal ? s2_env_answer(env, part[i]) : NULL;
+    /* every distinct finished state is a sample, in creation order (resampling copies a particle, not a draw) */
+    for (int32_t last = -1;;) {
+        int32_t id = -1; /* the next finished particle's node after last */
+        for (int32_t i = 0; i < n; i++)
+            if (alive[i] && part[i]->terminal && part[i]->id > last && (id < 0 || part[i]->id < id)) id = part[i]->id;
+        if (id < 0) break;
+        s2_status sst = s2_result_add_sample(env, out, s2_env_node(env, id));
+        if (sst != S2_OK) return sst;
+        last = id;
+    }
     int32_t win = s2_vote(ans, w, n, S2_TIE_EARLIEST, &out->votes);
     if (win >= 0) out->best = part[win];
     else { /* nothing finished: the heaviest particle */

@@ -90,7 +90,9 @@ static s2_status rebase_run(const s2_strategy *s, s2_env *env, s2_result *out) {
         nf = nn;
         if (st == S2_E_BUDGET) break;
     }
-    for (int32_t i = 0; i < nd; i++) {
+    for (int32_t i = 0; i < nd; i++) { /* each finished state is a sample, in the order they finished */
+        s2_status sst = s2_result_add_sample(env, out, done[i]);
+        if (sst != S2_OK) return sst;
         ans[i] = s2_env_answer(env, done[i]);
         vw[i] = s2_env_vote_weight(env, done[i]);
     }

@@ -83,6 +83,29 @@ START_TEST(test_search_io_is_greedy_chain)
 }
 END_TEST
 
+/* The result's samples are distinct finished nodes in creation order, the answer among them. */
+static void check_samples(const s2_result *res) {
+    ck_assert_int_gt(res->n_samples, 0);
+    bool has_best = false;
+    for (int32_t i = 0; i < res->n_samples; i++) {
+        ck_assert(res->samples[i].leaf->terminal);
+        if (i > 0) ck_assert_int_gt(res->samples[i].leaf->id, res->samples[i - 1].leaf->id);
+        has_best |= res->samples[i].leaf == res->best;
+    }
+    ck_assert(has_best);
+}
+
+/* A tree search's samples are its finished states that it kept (s2_strategy_run records them). */
+static void check_tree_samples(s2_env *env, const s2_result *res) {
+    int32_t kept = 0;
+    for (int32_t i = 1; i < s2_env_n_nodes(env); i++) {
+        const s2_node *x = s2_env_node(env, i);
+        kept += x->terminal && !x->pruned;
+    }
+    ck_assert_int_eq(res->n_samples, kept);
+    check_samples(res);
+}
+
 START_TEST(test_search_beam_width_and_expansions_hold)
 {
     fixture f;
@@ -100,6 +123,7 @@ START_TEST(test_search_beam_width_and_expansions_hold)
     ck_assert_int_eq(per_depth[2], 4);
     ck_assert_int_eq(per_depth[3], 6);
     ck_assert_int_eq(per_depth[4], 6);
+    check_tree_samples(f.env, &f.res);
     for (int32_t d = 1; d <= 3; d++) { /* at most `width` states per level were expanded */
         int32_t expanded = 0;
         for (int32_t i = 0; i < s2_env_n_nodes(f.env); i++) {
@@ -585,6 +609,7 @@ START_TEST(test_search_particle_runs_and_votes)
     run(&f);
     ck_assert(f.res.best->terminal);
     ck_assert(f.res.votes > 0 && f.res.votes <= 1 + 1e-9); /* weights are a distribution */
+    check_samples(&f.res);
     s2_tree_stats ts;
     s2_env_tree_stats(f.env, &ts);
     ck_assert_int_eq(ts.max_depth, 3);
@@ -632,6 +657,7 @@ START_TEST(test_search_rebase_expands_by_reward)
     s2_rebase_allocate(r, 8, 0.5, 8, w);
     for (int32_t i = 0; i < 8; i++) ck_assert_int_eq(got[i], w[i]);
     ck_assert(f.res.best->terminal);
+    check_samples(&f.res);
     teardown(&f);
 }
 END_TEST
