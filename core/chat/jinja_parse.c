@@ -748,31 +748,23 @@ static s2_status parse_not(parser *P, jnode **out) {
     return parse_compare(P, out);
 }
 
-static s2_status parse_and(parser *P, jnode **out) {
-    s2_status st = parse_not(P, out);
-    while (st == S2_OK && is_name(P, "and")) {
-        jnode *n = node(P, JN_AND, cur(P));
+/* A left-associative chain "x WORD y WORD z ..." of nodes of kind over operands parsed by next. */
+static s2_status parse_chain(parser *P, jnode **out, const char *word, jn_kind kind,
+                             s2_status (*next)(parser *, jnode **)) {
+    s2_status st = next(P, out);
+    while (st == S2_OK && is_name(P, word)) {
+        jnode *n = node(P, kind, cur(P));
         if (n == NULL) return S2_E_NOMEM;
         P->i++;
         n->a = *out;
-        st = parse_not(P, &n->b);
+        st = next(P, &n->b);
         *out = n;
     }
     return st;
 }
 
-static s2_status parse_or(parser *P, jnode **out) {
-    s2_status st = parse_and(P, out);
-    while (st == S2_OK && is_name(P, "or")) {
-        jnode *n = node(P, JN_OR, cur(P));
-        if (n == NULL) return S2_E_NOMEM;
-        P->i++;
-        n->a = *out;
-        st = parse_and(P, &n->b);
-        *out = n;
-    }
-    return st;
-}
+static s2_status parse_and(parser *P, jnode **out) { return parse_chain(P, out, "and", JN_AND, parse_not); }
+static s2_status parse_or(parser *P, jnode **out) { return parse_chain(P, out, "or", JN_OR, parse_and); }
 
 /* expr: or-expression, optionally "X if COND [else Y]" (Y missing: undefined). */
 static s2_status parse_expr(parser *P, jnode **out) {
