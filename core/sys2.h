@@ -178,6 +178,9 @@ typedef struct s2_counters {
     double flops;             /* 2 * n_params_matmul per row + attention: 4 * n_layer * n_head * head_dim * n_kv */
     int64_t ns;               /* wall time inside system 1 */
     int64_t requests;         /* calls into system 1 (HTTP requests for remote backends) */
+    int64_t server_cached_tokens; /* remote only: prompt tokens the server reported reusing beyond what the search
+                                   * had itself sent on that sequence (its cache across requests and items): the
+                                   * server's saving, in none of the counts above */
 } s2_counters;
 void s2_ctx_counters(const s2_ctx *ctx, s2_counters *out);
 void s2_counters_sub(s2_counters *out, const s2_counters *a, const s2_counters *b); /* out = a - b */

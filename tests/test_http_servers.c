@@ -847,9 +847,10 @@ END_TEST
 
 START_TEST(test_http_servers_counts)
 {
-    /* Reported: SGLang's cached_tokens (the fake's one-slot cache: the common prefix with the last prompt). Estimated:
-     * vLLM without --enable-prompt-tokens-details reports none, so the tokens already sent on the sequence count as
-     * cached, as the local engine keeps them in its KV cache. The same calls, counted by hand. */
+    /* Both count the tokens already sent on the sequence as cached, as the local engine keeps them in its KV cache.
+     * Reported: SGLang's cached_tokens (the fake's one-slot cache: the common prefix with the last prompt) beyond
+     * those go to server_cached_tokens. vLLM without --enable-prompt-tokens-details reports none (estimated). The
+     * same calls, counted by hand. */
     const server_row *rows[2] = {&SGLANG, &VLLM};
     for (int r = 0; r < 2; r++) {
         fake f;
@@ -869,6 +870,18 @@ START_TEST(test_http_servers_counts)
         ck_assert_int_eq(c.prompt_tokens, 5 + 2);
         ck_assert_int_eq(c.cached_tokens, 9);
         ck_assert_int_eq(c.gen_tokens, 8);
+        ck_assert_int_eq(c.server_cached_tokens, 0);
+        /* another item's sequence: the server's slot still holds "abc" (+ BOS) from the last one and reports those
+         * 4 as cached; the search had sent nothing on it, so all 5 count as computed, as in a fresh local context,
+         * and the 4 are the server's saving (reported ones only) */
+        s2_lm_seq other, okid;
+        OK(s2_lm_seq_new(lm, "abcq", &other, err_));
+        OK(s2_lm_sample_n(lm, other, 1, &p, &okid, &g, err_));
+        s2_lm_gen_free(&g);
+        s2_lm_counters(lm, &c);
+        ck_assert_int_eq(c.prompt_tokens, 5 + 2 + 5);
+        ck_assert_int_eq(c.cached_tokens, 9);
+        ck_assert_int_eq(c.server_cached_tokens, r == 0 ? 4 : 0);
         s2_lm_caps caps;
         OK(s2_lm_caps_get(lm, &caps, err_));
         ck_assert_int_eq(caps.counts_estimated, r == 1);

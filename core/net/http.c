@@ -532,10 +532,13 @@ static s2_status add_body(xfer *x, json_t *b, s2_error *err) {
 }
 
 /* Counts one response's usage as the local engine counts the same work. The server's prompt_tokens P are split into
- * cached (what it reports as cached: usage.prompt_tokens_details.cached_tokens, as vLLM, SGLang, OpenAI and newer
- * llama-servers send; else llama-server's timings.cache_n; else, estimated, the `known` tokens already sent on this
- * sequence, as the local engine keeps a sequence's KV; and never fewer than those), scored (teacher-forced
- * continuation tokens, counted apart as locally) and computed (the rest). shared: a further request of siblings sent together on the same prefix (one
+ * cached (the `known` tokens already sent on this sequence, as the local engine keeps a sequence's KV), scored
+ * (teacher-forced continuation tokens, counted apart as locally) and computed (the rest). What the server reports as
+ * cached (usage.prompt_tokens_details.cached_tokens, as vLLM, SGLang, OpenAI and newer llama-servers send; else
+ * llama-server's timings.cache_n) beyond `known` was reused from other requests, other items' among them (a
+ * llama-server slot keeps the last prompt, so the next item's shared opening is free): that is the server's saving,
+ * which depends on the order requests arrive in, and goes to server_cached_tokens, not into the search's counts;
+ * where the server reports nothing, the counts are the same and the header says they were not checked against it. shared: a further request of siblings sent together on the same prefix (one
  * request per chain, or one per label), whose first `known` tokens the first request counted: they count as cached
  * at least, as n > 1 and the local engine's forks share them. Generated tokens count when
  * sampled. *seen gets the tokens the server now has of the sequence. A response without usage is an error. */
@@ -550,19 +553,17 @@ static s2_status count_usage(http_lm *h, json_t *resp, int64_t known, int64_t sc
     h->counted = true;
     json_t *rc = json_object_get(json_object_get(u, "prompt_tokens_details"), "cached_tokens");
     json_t *tc = json_object_get(json_object_get(resp, "timings"), "cache_n");
-    int64_t cached;
-    if (json_is_integer(rc)) cached = json_integer_value(rc);
-    else if (json_is_integer(tc)) cached = json_integer_value(tc);
-    else {
-        cached = known;
-        h->estimated = true;
-    }
+    int64_t reported = -1;
+    if (json_is_integer(rc)) reported = json_integer_value(rc);
+    else if (json_is_integer(tc)) reported = json_integer_value(tc);
+    else h->estimated = true;
     /* what the server already holds of this sequence counts as cached even where it computed it again (sys2 serve
-     * caches whole 16-token blocks only, llama-server's slots move on): the count is the search's, as the local
-     * engine, which keeps each sequence's KV, spends it; what the server adds is the server's */
+     * caches whole 16-token blocks only, llama-server's slots move on), and nothing more: the count is the search's,
+     * as the local engine, which keeps each sequence's KV, spends it; what the server adds or saves is the server's */
     (void)shared;
-    if (cached < known) cached = known;
+    int64_t cached = known;
     if (cached > P - scored) cached = P - scored;
+    if (reported > cached) h->c.server_cached_tokens += reported - cached;
     if (cached < 0) cached = 0;
     int64_t computed = P - cached - scored;
     h->c.prompt_tokens += computed > 0 ? computed : 0;
