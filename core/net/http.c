@@ -1259,7 +1259,8 @@ static s2_status http_tokenize(s2_lm *lm, const char *text, size_t len, bool add
         st = s2_error_set(err, S2_E_NET, "%s: \"count\" %lld but %zu tokens", url, (long long)json_integer_value(count),
                           json_array_size(toks));
     int32_t n = st == S2_OK ? (int32_t)json_array_size(toks) : 0;
-    bool with_pieces = n > 0 && json_is_object(json_array_get(toks, 0));
+    /* pieces come as objects; asked for in llama-server's shape, so an empty answer has (no) pieces too */
+    bool with_pieces = n > 0 ? json_is_object(json_array_get(toks, 0)) : pr->tok == TOK_LLAMA;
     if (st == S2_OK) {
         out->ids = malloc((size_t)(n > 0 ? n : 1) * sizeof *out->ids);
         if (with_pieces) out->piece_off = calloc((size_t)n + 1, sizeof *out->piece_off);
@@ -1341,7 +1342,6 @@ static s2_status http_prompt_logprobs(s2_lm *lm, const int32_t *ids, int32_t n_i
                             h->url, pr->name, pr->max_top, k == 0 ? "the full vocabulary" : "more");
     json_t *b = NULL;
     if (ids != NULL) {
-        if (!h->asked) find_profile(h);
         b = json_object();
         json_t *arr = json_array();
         for (int32_t i = 0; i < n_ids; i++) json_array_append_new(arr, json_integer(ids[i]));
