@@ -56,6 +56,7 @@ void s2_ctx_free(s2_ctx *ctx) {
     free(ctx->pos);
     free(ctx->logits);
     s2_scratch_free(&ctx->scratch);
+    s2_pool_free(ctx->pool);
     free(ctx);
 }
 
@@ -106,7 +107,13 @@ s2_status s2_ctx_init(const s2_model *m, const s2_ctx_params *params, s2_ctx **o
     int64_t wide = F > Q ? F : Q;
     /* activations per row: x (D), xn (D), q (Q), k (KV), v (KV), att (Q), g (F or Q), u (F), t (D) */
     ctx->act = malloc((size_t)B * (size_t)(3 * D + 2 * Q + 2 * KV + wide + F) * sizeof(float));
-    ctx->n_scores = omp_get_max_threads();
+    /* the pool: n_threads, or OpenMP's default (OMP_NUM_THREADS, else the cores) */
+    st = s2_pool_init(p.n_threads > 0 ? p.n_threads : omp_get_max_threads(), &ctx->pool, err);
+    if (st != S2_OK) {
+        s2_ctx_free(ctx);
+        return st;
+    }
+    ctx->n_scores = s2_pool_n_threads(ctx->pool);
     ctx->scores = malloc((size_t)ctx->n_scores * (size_t)p.n_ctx * sizeof(float));
     ctx->pos = malloc((size_t)B * sizeof(int32_t));
     if (ctx->rope_cs[0] == NULL || ctx->rope_cs[1] == NULL || ctx->act == NULL || ctx->scores == NULL ||
@@ -299,6 +306,46 @@ static void rmsnorm_each(float *h, const float *w, int64_t n_vec, int64_t n, flo
     for (int64_t i = 0; i < n_vec; i++) s2_rmsnorm(h + i * n, h + i * n, w, n, eps);
 }
 
+/* Attention of the (row, head) pairs of chunks [c0, c1) (pairs flattened r * H + h, per to a chunk), each into
+ * its slice of att; score is the thread's own row of ctx->scores. */
+typedef struct attn_job {
+    s2_ctx *ctx;
+    const s2_seq *seqs;
+    const int32_t *pos;
+    const float *q;          /* (R, Q) */
+    float *att;              /* (R, Q) */
+    const void *Kl, *Vl;     /* the layer's cache */
+    int32_t win, H, HD, KV, group, bs;
+    int64_t n, per;          /* R * H (row, head) pairs, per chunk */
+    s2_kv_type kt;
+    bool f16c;
+} attn_job;
+
+static void attn_chunk(void *arg, int64_t c0, int64_t c1, int32_t tid) {
+    const attn_job *j = arg;
+    const s2_ctx *ctx = j->ctx;
+    const s2_model *m = ctx->m;
+    float *score = ctx->scores + (size_t)tid * (size_t)ctx->p.n_ctx;
+    int64_t rh1 = c1 * j->per < j->n ? c1 * j->per : j->n;
+    for (int64_t rh = c0 * j->per; rh < rh1; rh++) {
+        int32_t r = (int32_t)(rh / j->H), h = (int32_t)(rh % j->H);
+        const int32_t *blocks = s2_kv_block_table(ctx->kv, j->seqs[r]);
+        int32_t pos = j->pos[r], lo = j->win > 0 && pos + 1 > j->win ? pos + 1 - j->win : 0; /* (pos - window, pos] */
+        float *o = j->att + (int64_t)r * j->H * j->HD + (int64_t)h * j->HD;
+        const float *qh = j->q + (int64_t)r * j->H * j->HD + (int64_t)h * j->HD;
+        int32_t kvh = h / j->group;
+        if (j->kt == S2_KV_F32)
+            attend_f32(o, qh, j->Kl, j->Vl, blocks, lo, pos, j->bs, kvh, j->HD, j->KV, m->attn_scale, m->attn_softcap,
+                       score);
+        else if (j->f16c)
+            attend_f16_f16c(o, qh, j->Kl, j->Vl, blocks, lo, pos, j->bs, kvh, j->HD, j->KV, m->attn_scale,
+                            m->attn_softcap, score);
+        else
+            attend_f16(o, qh, j->Kl, j->Vl, blocks, lo, pos, j->bs, kvh, j->HD, j->KV, m->attn_scale, m->attn_softcap,
+                       score);
+    }
+}
+
 static s2_status chunk_forward(s2_ctx *ctx, const s2_seq *seqs, const int32_t *tokens, const int32_t *pos,
                                const bool *want, int32_t R, float *logits_out, s2_error *err) {
     const s2_model *m = ctx->m;
@@ -312,7 +359,7 @@ static s2_status chunk_forward(s2_ctx *ctx, const s2_seq *seqs, const int32_t *t
     s2_status st = S2_OK;
 #define MATMUL(y, xin, w)                                                            \
     do {                                                                             \
-        st = s2_matmul((y), (xin), (w), R, &ctx->scratch);                           \
+        st = s2_matmul((y), (xin), (w), R, &ctx->scratch, ctx->pool);                           \
         if (st != S2_OK) return s2_error_set(err, st, "forward: out of memory");     \
     } while (0)
 
@@ -353,26 +400,13 @@ static s2_status chunk_forward(s2_ctx *ctx, const s2_seq *seqs, const int32_t *t
         int64_t work = 0;
         for (int32_t r = 0; r < R; r++) work += (int64_t)(win > 0 && pos[r] + 1 > win ? win : pos[r] + 1);
         att_flops += 4.0 * (double)work * (double)(H * HD);
-        int64_t group = H / HKV;
-#pragma omp parallel for schedule(dynamic, 1) if (work * H * HD >= (1 << 20)) /* a region costs ~10 us */
-        for (int64_t rh = 0; rh < (int64_t)R * H; rh++) {
-            int32_t r = (int32_t)(rh / H), h = (int32_t)(rh % H);
-            float *score = ctx->scores + (size_t)omp_get_thread_num() * (size_t)ctx->p.n_ctx;
-            const int32_t *blocks = s2_kv_block_table(ctx->kv, seqs[r]);
-            int32_t lo = win > 0 && pos[r] + 1 > win ? pos[r] + 1 - win : 0; /* keys in (pos - window, pos] */
-            float *o = att + r * Q + h * HD;
-            const float *qh = q + r * Q + h * HD;
-            int32_t kvh = (int32_t)(h / group);
-            if (kt == S2_KV_F32)
-                attend_f32(o, qh, Kl, Vl, blocks, lo, pos[r], bs, kvh, (int32_t)HD, (int32_t)KV, m->attn_scale,
-                           m->attn_softcap, score);
-            else if (f16c)
-                attend_f16_f16c(o, qh, Kl, Vl, blocks, lo, pos[r], bs, kvh, (int32_t)HD, (int32_t)KV, m->attn_scale,
-                                m->attn_softcap, score);
-            else
-                attend_f16(o, qh, Kl, Vl, blocks, lo, pos[r], bs, kvh, (int32_t)HD, (int32_t)KV, m->attn_scale,
-                           m->attn_softcap, score);
-        }
+        attn_job aj = {.ctx = ctx, .seqs = seqs, .pos = pos, .q = q, .att = att, .Kl = Kl, .Vl = Vl, .win = win,
+                       .H = (int32_t)H, .HD = (int32_t)HD, .KV = (int32_t)KV, .group = (int32_t)(H / HKV), .bs = bs,
+                       .n = (int64_t)R * H, .per = ((int64_t)R * H + S2_POOL_MAX_CHUNKS - 1) / S2_POOL_MAX_CHUNKS,
+                       .kt = kt, .f16c = f16c};
+        /* a chunk per (row, head) pair; inline below ~256 K multiply-adds, where the hand-off costs more */
+        if (work * H * HD >= (1 << 18)) s2_pool_for(ctx->pool, (aj.n + aj.per - 1) / aj.per, attn_chunk, &aj);
+        else attn_chunk(&aj, 0, (aj.n + aj.per - 1) / aj.per, 0);
         MATMUL(t, att, &ly->wo);
         if (ly->post_attn_norm != NULL) /* post_norms: the block's output is normalized before the residual */
             for (int32_t r = 0; r < R; r++) s2_rmsnorm(t + r * D, t + r * D, ly->post_attn_norm, D, hp->rms_eps);
