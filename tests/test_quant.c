@@ -302,10 +302,10 @@ START_TEST(test_quant_quantize_fast_matches_scalar)
 {
     int32_t best = s2_quant_set_simd(-1);
     rng_state = 31337;
-    const int64_t n = 32 * 50 + 0;
+    const int64_t n = 256 * 7; /* a multiple of every block, Q8_K's 256 included */
     float *x = malloc(n * 4);
     uint8_t *ref = malloc(n * 4), *got = malloc(n * 4);
-    const int32_t types[] = {S2_TYPE_Q8_0, S2_TYPE_Q4_0, S2_TYPE_F16, S2_TYPE_BF16};
+    const int32_t types[] = {S2_TYPE_Q8_0, S2_TYPE_Q4_0, S2_TYPE_F16, S2_TYPE_BF16, S2_TYPE_Q8_K};
     for (int rep = 0; rep < 40; rep++) {
         for (int64_t i = 0; i < n; i++) {
             uint32_t r = rnd();
@@ -313,6 +313,8 @@ START_TEST(test_quant_quantize_fast_matches_scalar)
             if (rep % 4 == 3 && r % 97 == 0) x[i] = bitsf(rnd()); /* any bit pattern: nan, inf, subnormal */
             if (rep % 4 == 2) /* amax 127 makes id = 1, so the halves are exact rounding ties */
                 x[i] = i % 32 == 0 ? 127.0f : (float)((int)(r % 255) - 127) * 0.5f;
+            if (rep % 8 == 5) /* ties in magnitude between +3 and -3: the first one sets Q8_K's sign */
+                x[i] = i % 64 == 7 ? (i % 128 == 7 ? -3.0f : 3.0f) : (float)((int)(r % 61) - 30) * 0.1f;
         }
         for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
             size_t bytes = s2_type_row_size(types[t], n);
