@@ -65,14 +65,22 @@ typedef struct dot_job {
     size_t row_bytes, xrow;
     int64_t n_out, n_in, R, rows;
     s2_dot_fn dot;
+    s2_dot4_fn dot4;         /* four rows at once where the type has it (the same bits as dot) */
 } dot_job;
 
 /* y[r][o] for the chunk's output rows o, every r: each weight row read once for all R rows */
 static void dot_chunk(void *arg, int64_t c0, int64_t c1, int32_t tid) {
     const dot_job *j = arg;
     (void)tid;
-    int64_t o1 = c1 * j->rows < j->n_out ? c1 * j->rows : j->n_out;
-    for (int64_t o = c0 * j->rows; o < o1; o++) {
+    int64_t o1 = c1 * j->rows < j->n_out ? c1 * j->rows : j->n_out, o = c0 * j->rows;
+    if (j->dot4 != NULL)
+        for (; o + 4 <= o1; o += 4)
+            for (int64_t r = 0; r < j->R; r++) {
+                float t[4];
+                j->dot4(t, j->W + (size_t)o * j->row_bytes, j->row_bytes, j->xq + (size_t)r * j->xrow, j->n_in);
+                for (int i = 0; i < 4; i++) j->y[r * j->n_out + o + i] = t[i];
+            }
+    for (; o < o1; o++) {
         const void *row = j->W + (size_t)o * j->row_bytes;
         for (int64_t r = 0; r < j->R; r++) j->y[r * j->n_out + o] = j->dot(row, j->xq + (size_t)r * j->xrow, j->n_in);
     }
@@ -92,8 +100,8 @@ static s2_status matmul_dot(float *y, const float *x, const s2_weight *w, int64_
     s2_dot_fn dot = s2_vec_dot_fn(w->type); /* the type table's kernel for this SIMD level, looked up once */
     if (dot == NULL) return S2_E_UNSUPPORTED;
     dot_job j = {.y = y, .W = w->data, .xq = xq, .row_bytes = w->row_bytes, .xrow = xrow, .n_out = w->n_out,
-                 .n_in = w->n_in, .R = R, .dot = dot};
-    j.rows = rows_per_chunk(pool, w->n_out, w->row_bytes, R, 1);
+                 .n_in = w->n_in, .R = R, .dot = dot, .dot4 = s2_vec_dot4_fn(w->type)};
+    j.rows = rows_per_chunk(pool, w->n_out, w->row_bytes, R, j.dot4 != NULL ? 4 : 1);
     s2_pool_for(pool, (w->n_out + j.rows - 1) / j.rows, dot_chunk, &j);
     return S2_OK;
 }
