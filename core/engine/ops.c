@@ -32,9 +32,32 @@ void s2_scratch_free(s2_scratch *s) {
 
 /* ---- matrix products ---- */
 
-/* Rows up to this many run as dot products over the stored (quantized) weight rows; above, tiles are
- * dequantized and multiplied by sgemm, which then reuses each dequantized weight across many rows. */
-#define DOT_MAX_ROWS 8
+/* Rows up to dot_max_rows(type) run as dot products over the stored (quantized) weight rows (activations
+ * quantized once per row, int8 products); above, 1 MiB tiles are dequantized and multiplied by sgemm, which
+ * reuses each dequantized weight across many rows. The thresholds are measured, not guessed (issue 12 point 2):
+ * time of the dot path over the tile path, one thread, AVX2 host (AMD EPYC, OpenBLAS Zen kernel), minimum of 15
+ * runs each, shapes 768x768 / 2048x768 / 4864x896 / 896x4864 (`/tmp`-built bench over s2_matmul_path; a loaded
+ * machine, so read the ratios to +-0.2):
+ *
+ *   type   R=8        R=12       R=16       R=24       R=32       R=64       -> dot up to
+ *   q8_0   .53-.68    .71-1.12   .77-.96    .93-1.08   1.14-1.28  1.20-1.40  16
+ *   q4_0   .65-.77    .92-1.03   1.08-1.36  .78-1.43   1.06-1.56  1.47-4.87  12
+ *   q4_k   .53-.69    .76-.91    .84-1.02   1.06-1.26  1.02-1.61  1.12-1.89  16
+ *   q5_k   .23-1.23   .21-1.28   1.03-2.45  .82-1.80   1.32-1.54  1.37-4.63  12
+ *   q6_k   .10-.82    .14-1.07   .27-2.66   .48-1.77   .66-1.61   .68-2.24   24
+ *
+ * (Q6_K's tiles pay for its slow dequantization: on the 768-wide shapes the dot path still wins at R=64, on
+ * 4864x896 it loses from R=16; 24 is the middle.) Types not measured keep the first threshold, 8. */
+static int64_t dot_max_rows(int32_t type) {
+    switch (type) {
+    case S2_TYPE_Q8_0: return 16;
+    case S2_TYPE_Q4_0: return 12;
+    case S2_TYPE_Q4_K: return 16;
+    case S2_TYPE_Q5_K: return 12;
+    case S2_TYPE_Q6_K: return 24;
+    default: return 8;
+    }
+}
 #define TILE_BYTES (1u << 20)
 
 /* Splitting a product across the pool: chunks of about CHUNK_BYTES of weights (a few microseconds each, so a
@@ -288,6 +311,12 @@ static void small_f32(float *y, const float *x, const float *W, int64_t R, int64
     s2_pool_for(pool, (N + j.rows - 1) / j.rows, f32_chunk, &j);
 }
 
+s2_status s2_matmul_path(float *y, const float *x, const s2_weight *w, int64_t R, s2_scratch *scratch,
+                         s2_pool *pool, s2_matmul_way way) {
+    if (w->type == S2_TYPE_F32 || way == S2_MATMUL_AUTO) return s2_matmul(y, x, w, R, scratch, pool);
+    return way == S2_MATMUL_DOT ? matmul_dot(y, x, w, R, scratch, pool) : matmul_tiles(y, x, w, R, scratch, pool);
+}
+
 s2_status s2_matmul(float *y, const float *x, const s2_weight *w, int64_t R, s2_scratch *scratch, s2_pool *pool) {
     if (w->type == S2_TYPE_F32 && R >= 1 && w->n_out % 4 == 0 && w->n_in >= 64) {
         if (R <= SMALL_MAX_ROWS && have_avx512()) {
@@ -309,7 +338,8 @@ s2_status s2_matmul(float *y, const float *x, const s2_weight *w, int64_t R, s2_
                         (int)w->n_in, W, (int)w->n_in, 0.0f, y, (int)w->n_out);
         return S2_OK;
     }
-    return R <= DOT_MAX_ROWS ? matmul_dot(y, x, w, R, scratch, pool) : matmul_tiles(y, x, w, R, scratch, pool);
+    return R <= dot_max_rows(w->type) ? matmul_dot(y, x, w, R, scratch, pool)
+                                      : matmul_tiles(y, x, w, R, scratch, pool);
 }
 
 void s2_matmul_naive(float *y, const float *x, const s2_weight *w, int64_t R) {
