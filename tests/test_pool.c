@@ -1,7 +1,8 @@
 /* The worker pool (core/kernels/pool.c) and the products it splits: every chunk runs exactly once for any number
  * of threads and chunks, workers do take chunks, bad arguments are refused, and s2_matmul gives the same bits
  * with 1, 2 or 3 threads (each output element is one thread's dot product, in a fixed order) on every path
- * (F32 gemv, dot products on quantized rows, dequantized tiles), and agrees with its double-precision naive twin. */
+ * (F32 gemv, dot products on quantized rows, dequantized tiles), and each path agrees with its double-precision
+ * naive twin. */
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -142,13 +143,19 @@ START_TEST(test_pool_matmul_same_bits_for_any_threads)
             ck_assert_msg(memcmp(y[0], y[1], (size_t)(n_out * R) * sizeof(float)) == 0 &&
                               memcmp(y[0], y[2], (size_t)(n_out * R) * sizeof(float)) == 0,
                           "%s R=%lld: threads change the result", s2_type_name(types[ti]), (long long)R);
-            /* against the double-precision twin: the activations' own quantization (Q8_0 / Q8_K, relative
-             * 1/254 per element) bounds the difference, with the float sums' rounding */
+            /* each path against the double-precision twin: the dot path quantizes the activations (Q8_0 / Q8_K,
+             * relative 1/254 per element), which bounds its difference; the tiles keep F32 activations, so only
+             * the float sums' rounding remains */
             s2_matmul_naive(ref, x, &w, R);
-            double tol = types[ti] == S2_TYPE_F32 || types[ti] == S2_TYPE_F16 || R > 8 ? 2e-3 : 0.25;
-            for (int64_t i = 0; i < n_out * R; i++)
-                ck_assert_msg(fabs((double)y[1][i] - (double)ref[i]) <= tol, "%s R=%lld [%lld]: %g vs naive %g",
-                              s2_type_name(types[ti]), (long long)R, (long long)i, y[1][i], ref[i]);
+            for (int way = S2_MATMUL_DOT; way <= S2_MATMUL_TILES; way++) {
+                bool exact_x = types[ti] == S2_TYPE_F32 || types[ti] == S2_TYPE_F16 || way == S2_MATMUL_TILES;
+                double tol = exact_x ? 2e-3 : 0.25;
+                ck_assert_int_eq(s2_matmul_path(y[0], x, &w, R, &scratch, pools[1], (s2_matmul_way)way), S2_OK);
+                for (int64_t i = 0; i < n_out * R; i++)
+                    ck_assert_msg(fabs((double)y[0][i] - (double)ref[i]) <= tol, "%s R=%lld way %d [%lld]: %g vs "
+                                  "naive %g", s2_type_name(types[ti]), (long long)R, way, (long long)i, y[0][i],
+                                  ref[i]);
+            }
         }
         free(wq);
     }
