@@ -2,7 +2,7 @@
  * of threads and chunks, workers do take chunks, bad arguments are refused, and s2_matmul gives the same bits
  * with 1, 2 or 3 threads (each output element is one thread's dot product, in a fixed order) on every path
  * (F32 gemv, dot products on quantized rows, dequantized tiles), and each path agrees with its double-precision
- * naive twin. */
+ * naive twin; the attention's vector exponentials against expf. */
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -170,6 +170,32 @@ START_TEST(test_pool_matmul_same_bits_for_any_threads)
 }
 END_TEST
 
+/* The softmax exponentials: within 3 ulp of expf over the range attention uses (x - max <= 0), exactly 1 at the
+ * maximum, 0 where e^x is no longer a normal float, and the sum within float rounding of the naive twin's. */
+START_TEST(test_pool_exp_sum_matches_expf)
+{
+    rng_state = 12345;
+    enum { N = 1003 };
+    static float a[N], b[N];
+    for (int rep = 0; rep < 20; rep++) {
+        float mx = rnd_unit() * 10.0f;
+        for (int i = 0; i < N; i++) a[i] = b[i] = mx - fabsf(rnd_unit()) * (rep < 10 ? 20.0f : 100.0f);
+        a[7] = b[7] = mx;
+        a[8] = b[8] = mx - 200.0f; /* underflows in both */
+        float sa = s2_exp_sum(a, N, mx), sb = s2_exp_sum_naive(b, N, mx);
+        ck_assert_float_eq(a[7], 1.0f);
+        ck_assert_float_eq(a[8], 0.0f);
+        for (int i = 0; i < N; i++) {
+            double tol = 3 * (double)nextafterf(b[i], INFINITY) - 3 * (double)b[i]; /* 3 ulp of the reference */
+            if (b[i] < 1.2e-38f) tol = 1.2e-38; /* below the normal range: both are 0 or tiny */
+            ck_assert_msg(fabs((double)a[i] - (double)b[i]) <= tol, "rep %d [%d]: x %g: %a vs expf %a", rep, i,
+                          (double)(b[i] == 0 ? 0 : logf(b[i])), (double)a[i], (double)b[i]);
+        }
+        ck_assert_msg(fabs((double)sa - (double)sb) <= 1e-5 * (double)sb, "sum %g vs %g", (double)sa, (double)sb);
+    }
+}
+END_TEST
+
 Suite *pool_suite(void) {
     Suite *s = suite_create("pool");
     TCase *tc = tcase_create("core");
@@ -178,6 +204,7 @@ Suite *pool_suite(void) {
     tcase_add_test(tc, test_pool_workers_take_chunks);
     tcase_add_test(tc, test_pool_rejects_bad_thread_counts);
     tcase_add_test(tc, test_pool_matmul_same_bits_for_any_threads);
+    tcase_add_test(tc, test_pool_exp_sum_matches_expf);
     suite_add_tcase(s, tc);
     return s;
 }

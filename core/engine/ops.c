@@ -356,6 +356,61 @@ void s2_matmul_naive(float *y, const float *x, const s2_weight *w, int64_t R) {
     free(row);
 }
 
+/* ---- softmax's exponentials ----
+ * The attention of a small model (stories260K: head_dim 8) spends a third of its instructions in scalar expf, one
+ * call per (head, position). Here 8 at a time: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in two parts so that
+ * n ln2 is exact), e^r by Cephes' degree-6 polynomial (~1 ulp), times 2^n built in the exponent bits; x below
+ * -87.3 (where e^x is no longer a normal float) gives 0, a nan stays a nan. */
+#define AVX2E __attribute__((target("avx2,fma"), optimize("O3")))
+AVX2E static inline __m256 exp8_avx2(__m256 x) {
+    const __m256 lo = _mm256_set1_ps(-87.33654f);
+    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_max_ps(lo, x); /* a nan x stays (max_ps returns its second operand when either is nan) */
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+AVX2E static float exp_sum_avx2(float *s, int64_t n, float mx) {
+    __m256 vm = _mm256_set1_ps(mx), acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp8_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + i), vm));
+        _mm256_storeu_ps(s + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float sum = hsum256_ps(acc);
+    for (; i < n; i++) {
+        s[i] = expf(s[i] - mx);
+        sum += s[i];
+    }
+    return sum;
+}
+
+float s2_exp_sum(float *s, int64_t n, float mx) {
+    if (have_avx2()) return exp_sum_avx2(s, n, mx);
+    return s2_exp_sum_naive(s, n, mx);
+}
+
+float s2_exp_sum_naive(float *s, int64_t n, float mx) {
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        s[i] = expf(s[i] - mx);
+        sum += s[i];
+    }
+    return sum;
+}
+
 /* ---- element-wise ---- */
 
 void s2_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) {

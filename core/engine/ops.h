@@ -28,6 +28,11 @@ s2_status s2_matmul_path(float *y, const float *x, const s2_weight *w, int64_t R
                          s2_pool *pool, s2_matmul_way way);
 void s2_matmul_naive(float *y, const float *x, const s2_weight *w, int64_t R); /* double accumulation */
 
+/* s[i] = exp(s[i] - mx) for i < n; returns their sum. AVX2: a polynomial within ~2 ulp of expf (the naive twin
+ * calls expf), 0 below -87.3, summed in 8 lanes. */
+float s2_exp_sum(float *s, int64_t n, float mx);
+float s2_exp_sum_naive(float *s, int64_t n, float mx);
+
 /* out (n) = x (n) * w (n) / sqrt(mean(x²) + eps), llama2.c's order of operations. out may alias x. */
 void s2_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);
 /* Rotates one head vector (hd) at position pos. cos_sin holds (hd/2) pairs (cos, sin) for that position. */
