@@ -8,8 +8,7 @@
  * job only after every chunk, this one included, is done. A worker that wakes late finds next >= n_chunks and
  * goes back to waiting: the caller never waits for a thread that holds no chunk.
  *
- * Waiting. After a loop a worker spins on the wake word (about 50 us, with pause), then yields the core (about
- * 2 ms), then sleeps on a futex; the caller wakes sleepers only when a counter says there are some (both sides use
+ * Waiting. After a loop a worker spins on the wake word (about 20 us, with pause), then sleeps on a futex; the caller wakes sleepers only when a counter says there are some (both sides use
  * sequentially consistent operations, so a worker that is about to sleep either sees the new wake word or is seen
  * as a sleeper). The caller's wait for the last chunks spins briefly, then sleeps on the done count (woken by
  * each finished chunk): a worker the OS descheduled can then run on the caller's core. Nothing here prints or
@@ -29,8 +28,12 @@
 
 #include "pool.h"
 
-#define SPIN_NS 50000LL     /* a worker spins this long after its last chunk: a forward's next product comes sooner */
-#define YIELD_NS 2000000LL  /* then yields this long (the gaps between tokens), then sleeps */
+/* A worker spins this long after its last chunk (a forward's next product usually comes sooner), then sleeps.
+ * No phase of sched_yield: on a machine where other processes want the cores, a thread that keeps yielding
+ * uses up its fair share and is then woken last, while a sleeper is run first when woken (measured with `yes`
+ * on the other core: 2 threads fell below 1 thread with a 2 ms yield phase). */
+#define SPIN_NS 20000LL
+#define YIELD_NS 0LL
 #define CALLER_SPINS 4000  /* pause loops (~20-40 us) the caller spins on the last chunks before it sleeps */
 #define MAX_THREADS 256
 
