@@ -8,17 +8,15 @@
  * job only after every chunk, this one included, is done. A worker that wakes late finds next >= n_chunks and
  * goes back to waiting: the caller never waits for a thread that holds no chunk.
  *
- * Waiting. After a loop a worker spins on the wake word (about 20 us, with pause), then sleeps on a futex; the caller wakes sleepers only when a counter says there are some (both sides use
- * sequentially consistent operations, so a worker that is about to sleep either sees the new wake word or is seen
- * as a sleeper). The caller's wait for the last chunks spins briefly, then sleeps on the done count (woken by
+ * Waiting. After a loop a worker spins on the wake word (about 20 us, with pause), then sleeps on a futex; the
+ * caller wakes sleepers only when a counter says there are some (both sides use sequentially consistent
+ * operations, so a worker that is about to sleep either sees the new wake word or is seen as a sleeper). The caller's wait for the last chunks spins briefly, then sleeps on the done count (woken by
  * each finished chunk): a worker the OS descheduled can then run on the caller's core. Nothing here prints or
  * exits. */
-#include <errno.h>
 #include <immintrin.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +31,6 @@
  * uses up its fair share and is then woken last, while a sleeper is run first when woken (measured with `yes`
  * on the other core: 2 threads fell below 1 thread with a 2 ms yield phase). */
 #define SPIN_NS 20000LL
-#define YIELD_NS 0LL
 #define CALLER_SPINS 4000  /* pause loops (~20-40 us) the caller spins on the last chunks before it sleeps */
 #define MAX_THREADS 256
 
@@ -102,10 +99,6 @@ static uint32_t wait_wake(s2_pool *p, uint32_t seen) {
         if ((w = atomic_load(&p->wake)) != seen) return w;
         cpu_relax();
         if ((k & 255) == 255 && now_ns() - t0 > SPIN_NS) break;
-    }
-    while (now_ns() - t0 < YIELD_NS) { /* yield */
-        if ((w = atomic_load(&p->wake)) != seen) return w;
-        sched_yield();
     }
     atomic_fetch_add(&p->sleepers, 1);
     while ((w = atomic_load(&p->wake)) == seen && !atomic_load(&p->stop)) futex_wait(&p->wake, seen);

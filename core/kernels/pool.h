@@ -2,8 +2,7 @@
  * thread that owns the context) hands out a loop of n chunks; the caller and the workers take chunks one by one
  * from a shared ticket, so a thread that the OS has descheduled (another process holds its core) delays the loop
  * by at most the one chunk it holds, never by a fixed half of the rows. Workers spin briefly after a loop, then
- * yield, then sleep on a futex: a forward's consecutive matrix products find them awake, an idle context costs
- * nothing. A pool of one thread has no workers and runs every loop inline. */
+ * sleep on a futex: a forward's consecutive matrix products find them awake, an idle context costs nothing. A pool of one thread has no workers and runs every loop inline. */
 #ifndef S2_POOL_H
 #define S2_POOL_H
 
