@@ -9,6 +9,7 @@
 # LIMIT=N runs the first N puzzles only, CELLS="search:scorer:params ..." a subset of the cells.
 # Writes results/http_llama/{local,llama}/*.jsonl (resumable), results/http_llama/{local,llama}.md and
 # results/http_llama/compare-llama.txt (io answers equal, accuracy and tokens per item side by side).
+# local/mcts_seed2.jsonl (mcts's own spread between seeds) came from the command in the README's HTTP section.
 set -e
 S2=${S2:-./build/sys2}
 D=results/http_llama
