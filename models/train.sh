@@ -93,9 +93,13 @@ if sel listprog-policy; then
 fi
 if sel integrate-policy; then
     fresh integrate-policy
-    # a 1500-step schedule stopped after its step-500 checkpoint (the shared machine gave it ~10% of a core)
-    "$SYS2" train --task integrate --role policy --dim 128 --layers 4 --heads 4 --ff 512 --ctx 144 --steps 1500 \
-        --batch 32 --lr 2e-3 --seed 1 --eval-every 250 --eval-items 32 --split dev --threads "$T" --stop-at 500 \
+    # a 6000-step schedule to its step-3000 checkpoint, then resumed with --steps 4000 (the shorter schedule from
+    # there: the session's wall clock, not the CPU budget, set it); 3,599 CPU s in all
+    "$SYS2" train --task integrate --role policy --dim 192 --layers 4 --heads 4 --ff 768 --ctx 144 --steps 6000 \
+        --batch 32 --lr 2e-3 --seed 1 --eval-every 1000 --eval-items 32 --split dev --threads "$T" --stop-at 3000 \
+        --out models/integrate-policy.gguf
+    "$SYS2" train --task integrate --role policy --dim 192 --layers 4 --heads 4 --ff 768 --ctx 144 --steps 4000 \
+        --batch 32 --lr 2e-3 --seed 1 --eval-every 500 --eval-items 32 --split dev --threads "$T" --resume \
         --out models/integrate-policy.gguf --log models/integrate-policy.json
     "$SYS2" eval-policy --task integrate -m models/integrate-policy.gguf --n 100 --threads "$T"
 fi
