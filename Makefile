@@ -15,7 +15,7 @@ DEB_PKGS  := build-essential pkg-config libopenblas-dev libjansson-dev libpcre2-
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Werror=implicit-function-declaration
 CFLAGS   := -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) $(SAN) -fopenmp -MMD -MP $(CFLAGS)
-CORE_DIRS := core core/engine core/kernels core/train core/net core/chat
+CORE_DIRS := core core/engine core/kernels core/train core/net core/chat core/bench
 CPPFLAGS += $(addprefix -I,$(CORE_DIRS)) -Itasks -Iscorers -Isearch $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDFLAGS  += $(SAN) -fopenmp
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
