@@ -209,6 +209,8 @@ static const char *bench_help =
     "of B rows per step), against the same run with every prefix computed for itself (shared: no). tokens/s counts\n"
     "the B*M decoded tokens over the decoding; 'with prefix' over the whole run, the prefix's computation included\n"
     "(once when shared, B times when not); KV MB is the cache in use at the end. --json: one object each.\n"
+    "       sys2 bench --against KIND=PATH ... : side by side with llama-bench, llama-batched-bench or llama2.c's\n"
+    "run, interleaved, with a bandwidth probe (sys2 bench --against llama-bench=x --help says more).\n"
     CLI_MODEL_HELP;
 
 /* ---- a server: timed requests through s2_lm ---- */
@@ -314,6 +316,7 @@ typedef struct ag_opts {
     int64_t prompt, gen, prefix, branches, repeat, probe_mb;
     s2_kv_type kv_type;
     bool json;
+    const char *out; /* --out FILE: the JSON object written there too */
 } ag_opts;
 
 typedef struct ag_row {
@@ -327,7 +330,19 @@ typedef struct ag_row {
 typedef struct ag_table {
     ag_row *rows;
     int n, cap;
+    bool print; /* each row printed as it is measured (a run cut short keeps what it measured) */
 } ag_table;
+
+static void ag_print_row(const ag_row *r) {
+    char bs[16] = "-", bo[16] = "-";
+    if (r->bound > 0) {
+        snprintf(bs, sizeof bs, "%.0f%%", 100 * r->sys2 / r->bound);
+        snprintf(bo, sizeof bo, "%.0f%%", 100 * r->other / r->bound);
+    }
+    printf("%-52s %10.*f %10.*f  %-19s %6.2f %7s %7s\n", r->cell, r->sys2 < 100 ? 2 : 1, r->sys2,
+           r->other < 100 ? 2 : 1, r->other, r->engine, r->sys2 / r->other, bs, bo);
+    fflush(stdout);
+}
 
 static ag_row *ag_add(ag_table *t, const char *engine, int threads, double sys2, double other, double bound,
                       const char *fmt, ...) __attribute__((format(printf, 7, 8)));
@@ -350,6 +365,7 @@ static ag_row *ag_add(ag_table *t, const char *engine, int threads, double sys2,
     r->sys2 = sys2;
     r->other = other;
     r->bound = bound;
+    if (t->print) ag_print_row(r);
     return r;
 }
 
@@ -697,12 +713,27 @@ static void ag_cpu_name(char *out, size_t cap) {
     fclose(f);
 }
 
-static void ag_print(const ag_opts *o, const double *gbps, const int64_t *probe_threads, int n_probe,
-                     const ag_table *t) {
+/* The table's head (text), before any cell is measured. */
+static void ag_print_head(const ag_opts *o, const double *gbps, const int64_t *probe_threads, int n_probe) {
+    char cpu[256];
+    ag_cpu_name(cpu, sizeof cpu);
+    printf("host: %s, %ld CPUs; OpenBLAS %s; KV cache %s; medians of %lld interleaved rounds (sys2, then the other)\n",
+           cpu, sysconf(_SC_NPROCESSORS_ONLN), openblas_get_corename(), s2_kv_type_name(o->kv_type),
+           (long long)o->repeat);
+    printf("bandwidth probe (streaming read of %lld MiB, best of 3):", (long long)o->probe_mb);
+    for (int k = 0; k < n_probe; k++) printf("%s %lld thread(s) %.1f GB/s", k ? "," : "", (long long)probe_threads[k], gbps[k]);
+    printf("\n%-52s %10s %10s  %-19s %6s %7s %7s\n", "cell (tokens/s)", "sys2", "other", "other engine", "ratio",
+           "sys2 %b", "other %b");
+    fflush(stdout);
+}
+
+/* The end: the JSON object (--json, --out), or the text table's footnote. */
+static int ag_print(const ag_opts *o, const double *gbps, const int64_t *probe_threads, int n_probe,
+                    const ag_table *t) {
     char cpu[256];
     ag_cpu_name(cpu, sizeof cpu);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    if (o->json) {
+    if (o->json || o->out) {
         json_t *probe = json_array(), *rows = json_array();
         for (int k = 0; k < n_probe; k++)
             json_array_append_new(probe, json_pack("{s:I, s:f}", "threads", (json_int_t)probe_threads[k], "gbps", gbps[k]));
@@ -722,29 +753,22 @@ static void ag_print(const ag_opts *o, const double *gbps, const int64_t *probe_
                               (json_int_t)o->probe_mb, "kv_type", s2_kv_type_name(o->kv_type), "probe", probe, "rows",
                               rows);
         char *s = json_dumps(j, JSON_COMPACT);
-        puts(s);
-        free(s);
         json_decref(j);
-        return;
-    }
-    printf("host: %s, %ld CPUs; OpenBLAS %s; KV cache %s; medians of %lld interleaved rounds (sys2, then the other)\n",
-           cpu, ncpu, openblas_get_corename(), s2_kv_type_name(o->kv_type), (long long)o->repeat);
-    printf("bandwidth probe (streaming read of %lld MiB, best of 3):", (long long)o->probe_mb);
-    for (int k = 0; k < n_probe; k++) printf("%s %lld thread(s) %.1f GB/s", k ? "," : "", (long long)probe_threads[k], gbps[k]);
-    printf("\n%-52s %10s %10s  %-19s %6s %7s %7s\n", "cell (tokens/s)", "sys2", "other", "other engine", "ratio",
-           "sys2 %b", "other %b");
-    for (int i = 0; i < t->n; i++) {
-        const ag_row *r = &t->rows[i];
-        char bs[16] = "-", bo[16] = "-";
-        if (r->bound > 0) {
-            snprintf(bs, sizeof bs, "%.0f%%", 100 * r->sys2 / r->bound);
-            snprintf(bo, sizeof bo, "%.0f%%", 100 * r->other / r->bound);
+        if (o->json) puts(s);
+        FILE *f = o->out ? fopen(o->out, "w") : NULL;
+        bool ok = o->out == NULL || (f != NULL && fprintf(f, "%s\n", s) > 0);
+        if (f != NULL && fclose(f) != 0) ok = false;
+        free(s);
+        if (!ok) {
+            s2_error err;
+            s2_error_set(&err, S2_E_IO, "%s: cannot write", o->out);
+            return cli_fail("bench", &err);
         }
-        printf("%-52s %10.*f %10.*f  %-19s %6.2f %7s %7s\n", r->cell, r->sys2 < 100 ? 2 : 1, r->sys2,
-               r->other < 100 ? 2 : 1, r->other, r->engine, r->sys2 / r->other, bs, bo);
+        if (o->json) return 0;
     }
     printf("%%b: %% of the bandwidth bound, probe GB/s / weight bytes per token (x branches); prefill and ratio rows "
            "have none\n");
+    return 0;
 }
 
 static const char *against_help =
@@ -771,7 +795,8 @@ static const char *against_help =
     "  --positions 64,256      llama2c's position counts (default 64,256)\n"
     "  --repeat R              rounds (default 5)      --probe-mb MB  probe buffer (default 1024)\n"
     "  --kv-type f16|f32       the KV cache of sys2 and llama-batched-bench (default f16, llama.cpp's default;\n"
-    "                          llama-bench takes no f32: with f32 its rows keep f16)   --json  one JSON object\n"
+    "                          llama-bench takes no f32: with f32 its rows keep f16)\n"
+    "  --json                  the table as one JSON object    --out FILE  that object written to FILE as well\n"
     "The other engines run with OMP_WAIT_POLICY unset (sys2 sets it to PASSIVE for itself): their own default.\n";
 
 static int bench_against(int argc, char **argv) {
@@ -809,6 +834,8 @@ static int bench_against(int argc, char **argv) {
             if (!bad && !s2_kv_type_parse(v, &o.kv_type)) return cli_usage("bench", "--kv-type wants f32 or f16");
         } else if (strcmp(argv[i], "--json") == 0) {
             o.json = true;
+        } else if (cli_flag(argc, argv, &i, "--out", NULL, &v, &bad)) {
+            o.out = v;
         } else if (cli_flag(argc, argv, &i, "--prompt", NULL, &v, &bad)) {
             num = &o.prompt;
         } else if (cli_flag(argc, argv, &i, "--gen", NULL, &v, &bad)) {
@@ -858,12 +885,13 @@ static int bench_against(int argc, char **argv) {
     for (int k = 0; k < o.n_threads; k++)
         for (int j = 0; j < np; j++)
             if (pt[j] == o.threads[k]) gbps[k] = pg[j];
-    ag_table t = {0};
+    ag_table t = {.print = !o.json};
+    if (t.print) ag_print_head(&o, pg, pt, np);
     int rc = 0;
     if (o.path[AG_LLAMA_BENCH]) rc = ag_single(&o, gbps, &t);
     if (rc == 0 && o.path[AG_BATCHED]) rc = ag_branches(&o, gbps, &t);
     if (rc == 0 && o.path[AG_LLAMA2C]) rc = ag_llama2c_cells(&o, pg[0], &t);
-    if (rc == 0) ag_print(&o, pg, pt, np, &t);
+    if (rc == 0) rc = ag_print(&o, pg, pt, np, &t);
     free(t.rows);
     return rc;
 }
