@@ -325,6 +325,7 @@ typedef struct ag_row {
     int threads;
     double sys2, other; /* medians, tokens/s (for the "x single" rows: the ratio of two medians) */
     double bound;       /* tokens/s at the probe's bandwidth; 0: none (prefill and ratio rows) */
+    double gbps;        /* the probe's median over the cell's rounds */
 } ag_row;
 
 typedef struct ag_table {
@@ -339,15 +340,16 @@ static void ag_print_row(const ag_row *r) {
         snprintf(bs, sizeof bs, "%.0f%%", 100 * r->sys2 / r->bound);
         snprintf(bo, sizeof bo, "%.0f%%", 100 * r->other / r->bound);
     }
-    printf("%-52s %10.*f %10.*f  %-19s %6.2f %7s %7s\n", r->cell, r->sys2 < 100 ? 2 : 1, r->sys2,
-           r->other < 100 ? 2 : 1, r->other, r->engine, r->sys2 / r->other, bs, bo);
+    printf("%-52s %10.*f %10.*f  %-19s %6.2f %7s %7s %6.1f\n", r->cell, r->sys2 < 100 ? 2 : 1, r->sys2,
+           r->other < 100 ? 2 : 1, r->other, r->engine, r->sys2 / r->other, bs, bo, r->gbps);
     fflush(stdout);
 }
 
-static ag_row *ag_add(ag_table *t, const char *engine, int threads, double sys2, double other, double bound,
-                      const char *fmt, ...) __attribute__((format(printf, 7, 8)));
-static ag_row *ag_add(ag_table *t, const char *engine, int threads, double sys2, double other, double bound,
-                      const char *fmt, ...) {
+static ag_row *ag_add(ag_table *t, const char *engine, int threads, double sys2, double other, double gbps,
+                      int64_t bytes, int tokens_per_read, const char *fmt, ...) __attribute__((format(printf, 9, 10)));
+/* bytes: weight bytes read per step (0: a row without a bound), giving tokens_per_read tokens (the branches) */
+static ag_row *ag_add(ag_table *t, const char *engine, int threads, double sys2, double other, double gbps,
+                      int64_t bytes, int tokens_per_read, const char *fmt, ...) {
     if (t->n == t->cap) {
         int cap = t->cap ? 2 * t->cap : 32;
         ag_row *r = realloc(t->rows, (size_t)cap * sizeof *r);
@@ -364,7 +366,8 @@ static ag_row *ag_add(ag_table *t, const char *engine, int threads, double sys2,
     r->threads = threads;
     r->sys2 = sys2;
     r->other = other;
-    r->bound = bound;
+    r->bound = bytes > 0 ? tokens_per_read * s2_bench_decode_bound(gbps, bytes) : 0;
+    r->gbps = gbps;
     if (t->print) ag_print_row(r);
     return r;
 }
@@ -537,6 +540,20 @@ static s2_status ag_run_llama2c(void *user, double *v, s2_error *err) {
     return st;
 }
 
+/* the probe as a contender of each cell, so that its bound is measured in the same rounds: [GB/s, best of 3] */
+typedef struct ag_probe {
+    size_t bytes;
+    int32_t n_threads;
+} ag_probe;
+
+static s2_status ag_run_probe(void *user, double *v, s2_error *err) {
+    ag_probe *u = user;
+    s2_bench_probe_params p = s2_bench_probe_default_params();
+    p.bytes = u->bytes;
+    p.n_threads = u->n_threads;
+    return s2_bench_probe(&p, v, err);
+}
+
 /* The next name of a comma list into buf; false at its end. */
 static bool ag_next(const char **list, char *buf, size_t cap) {
     const char *s = *list;
@@ -555,7 +572,7 @@ static int ag_fail_model(s2_model *m, s2_ctx *ctx, s2_error *err) {
 }
 
 /* Decode and prefill of each model file at each thread count, against llama-bench. */
-static int ag_single(const ag_opts *o, const double *gbps, ag_table *t) {
+static int ag_single(const ag_opts *o, ag_table *t) {
     char path[4096], name[256], tbuf[16], pbuf[16], nbuf[16];
     for (const char *list = o->models; ag_next(&list, path, sizeof path);) {
         ag_base(path, name, sizeof name);
@@ -585,16 +602,18 @@ static int ag_single(const ag_opts *o, const double *gbps, ag_table *t) {
             char *argv[] = {(char *)o->path[AG_LLAMA_BENCH], "-m", path, "-p", pbuf, "-n", nbuf, "-t", tbuf, "-r", "1",
                             "-o", "json", o->kv_type == S2_KV_F16 ? "-ctk" : NULL, "f16", "-ctv", "f16", NULL};
             ag_llama_bench ul = {.argv = argv, .n_prompt = n_prompt, .n_gen = (int32_t)o->gen};
-            s2_bench_runner rs[2] = {{.run = ag_run_sys2_single, .user = &us, .n_values = 2},
-                                     {.run = ag_run_llama_bench, .user = &ul, .n_values = 2}};
-            double med[4];
+            ag_probe up = {.bytes = (size_t)o->probe_mb << 20, .n_threads = (int32_t)o->threads[k]};
+            s2_bench_runner rs[3] = {{.run = ag_run_sys2_single, .user = &us, .n_values = 2},
+                                     {.run = ag_run_llama_bench, .user = &ul, .n_values = 2},
+                                     {.run = ag_run_probe, .user = &up, .n_values = 1}};
+            double med[5];
             ag_progress("%s, %s thread(s): sys2 and llama-bench, %lld rounds", name, tbuf, (long long)o->repeat);
-            if (st == S2_OK) st = s2_bench_interleave(rs, 2, (int32_t)o->repeat, NULL, med, &err);
+            if (st == S2_OK) st = s2_bench_interleave(rs, 3, (int32_t)o->repeat, NULL, med, &err);
             if (st != S2_OK) return free(prompt), ag_fail_model(m, ctx, &err);
-            double bound = s2_bench_decode_bound(gbps[k], s2_model_weight_bytes(m));
+            int64_t bytes = s2_model_weight_bytes(m);
             int th = (int)o->threads[k];
-            ag_add(t, "llama-bench", th, med[1], med[3], bound, "%s decode tg%lld, %dt", name, (long long)o->gen, th);
-            ag_add(t, "llama-bench", th, med[0], med[2], 0, "%s prefill pp%lld, %dt", name, (long long)o->prompt, th);
+            ag_add(t, "llama-bench", th, med[1], med[3], med[4], bytes, 1, "%s decode tg%lld, %dt", name, (long long)o->gen, th);
+            ag_add(t, "llama-bench", th, med[0], med[2], med[4], 0, 1, "%s prefill pp%lld, %dt", name, (long long)o->prompt, th);
             s2_ctx_free(ctx);
         }
         free(prompt);
@@ -604,7 +623,7 @@ static int ag_single(const ag_opts *o, const double *gbps, ag_table *t) {
 }
 
 /* B branches forked from one N-token prefix, M tokens each, against llama-batched-bench -pps. */
-static int ag_branches(const ag_opts *o, const double *gbps, ag_table *t) {
+static int ag_branches(const ag_opts *o, ag_table *t) {
     char path[4096], name[256], tbuf[16], nbuf[16], mbuf[16], plbuf[32], cbuf[16], kv[8];
     snprintf(kv, sizeof kv, "%s", s2_kv_type_name(o->kv_type));
     int32_t N = (int32_t)o->prefix, M = (int32_t)o->gen, B = (int32_t)o->branches;
@@ -634,21 +653,24 @@ static int ag_branches(const ag_opts *o, const double *gbps, ag_table *t) {
                             plbuf, "-pps", "-t", tbuf, "-tb", tbuf, "-ctk", kv, "-ctv", kv, "--output-format", "jsonl",
                             NULL};
             ag_batched ub = {.argv = argv, .B = B};
-            s2_bench_runner rs[2] = {{.run = ag_run_sys2_branches, .user = &us, .n_values = 2},
-                                     {.run = ag_run_batched, .user = &ub, .n_values = 2}};
-            double med[4];
+            ag_probe up = {.bytes = (size_t)o->probe_mb << 20, .n_threads = (int32_t)o->threads[k]};
+            s2_bench_runner rs[3] = {{.run = ag_run_sys2_branches, .user = &us, .n_values = 2},
+                                     {.run = ag_run_batched, .user = &ub, .n_values = 2},
+                                     {.run = ag_run_probe, .user = &up, .n_values = 1}};
+            double med[5];
             ag_progress("%s, %s thread(s): sys2 and llama-batched-bench, %d branches, %lld rounds", name, tbuf, (int)B,
                         (long long)o->repeat);
-            if (st == S2_OK) st = s2_bench_interleave(rs, 2, (int32_t)o->repeat, NULL, med, &err);
+            if (st == S2_OK) st = s2_bench_interleave(rs, 3, (int32_t)o->repeat, NULL, med, &err);
             if (st != S2_OK) return free(prefix), ag_fail_model(m, ctx, &err);
-            double bound = s2_bench_decode_bound(gbps[k], s2_model_weight_bytes(m));
+            int64_t bytes = s2_model_weight_bytes(m);
             int th = (int)o->threads[k];
-            ag_add(t, "llama-batched-bench", th, med[0], med[2], bound, "%s 1 branch after %d, tg%d, %dt", name,
+            ag_add(t, "llama-batched-bench", th, med[0], med[2], med[4], bytes, 1, "%s 1 branch after %d, tg%d, %dt", name,
                    (int)N, (int)M, th);
-            ag_add(t, "llama-batched-bench", th, med[1], med[3], bound * B, "%s %d branches from %d shared, tg%d, %dt",
-                   name, (int)B, (int)N, (int)M, th);
-            ag_add(t, "llama-batched-bench", th, med[1] / med[0], med[3] / med[2], 0, "%s %d branches / 1 (x), %dt",
-                   name, (int)B, th);
+            /* B branches read the weights once a step for B tokens: a bound B times the single stream's */
+            ag_add(t, "llama-batched-bench", th, med[1], med[3], med[4], bytes, B,
+                   "%s %d branches from %d shared, tg%d, %dt", name, (int)B, (int)N, (int)M, th);
+            ag_add(t, "llama-batched-bench", th, med[1] / med[0], med[3] / med[2], med[4], 0, 1,
+                   "%s %d branches / 1 (x), %dt", name, (int)B, th);
             s2_ctx_free(ctx);
         }
         free(prefix);
@@ -658,7 +680,7 @@ static int ag_branches(const ag_opts *o, const double *gbps, ag_table *t) {
 }
 
 /* A llama2.c checkpoint decoded from BOS for each position count, one thread, against llama2.c's run. */
-static int ag_llama2c_cells(const ag_opts *o, double gbps1, ag_table *t) {
+static int ag_llama2c_cells(const ag_opts *o, ag_table *t) {
     char name[256];
     ag_base(o->ckpt, name, sizeof name);
     s2_error err = {0};
@@ -681,17 +703,18 @@ static int ag_llama2c_cells(const ag_opts *o, double gbps1, ag_table *t) {
     char *argv[] = {(char *)o->path[AG_LLAMA2C], (char *)o->ckpt, "-z", (char *)o->tokenizer, "-t", "0", "-n", NULL,
                     NULL};
     ag_llama2c ul = {.argv = argv, .n_index = 7, .positions = o->positions, .n = o->n_positions};
-    s2_bench_runner rs[2] = {{.run = ag_run_sys2_positions, .user = &us, .n_values = o->n_positions},
-                             {.run = ag_run_llama2c, .user = &ul, .n_values = o->n_positions}};
-    double med[32], warm[16];
+    ag_probe up = {.bytes = (size_t)o->probe_mb << 20, .n_threads = 1};
+    s2_bench_runner rs[3] = {{.run = ag_run_sys2_positions, .user = &us, .n_values = o->n_positions},
+                             {.run = ag_run_llama2c, .user = &ul, .n_values = o->n_positions},
+                             {.run = ag_run_probe, .user = &up, .n_values = 1}};
+    double med[33], warm[16];
     ag_progress("%s: sys2 and llama2.c, %lld rounds", name, (long long)o->repeat);
     s2_status st = ag_run_sys2_positions(&us, warm, &err);
-    if (st == S2_OK) st = s2_bench_interleave(rs, 2, (int32_t)o->repeat, NULL, med, &err);
+    if (st == S2_OK) st = s2_bench_interleave(rs, 3, (int32_t)o->repeat, NULL, med, &err);
     if (st != S2_OK) return ag_fail_model(m, ctx, &err);
-    double bound = s2_bench_decode_bound(gbps1, s2_model_weight_bytes(m));
     for (int i = 0; i < o->n_positions; i++)
-        ag_add(t, "llama2.c run", 1, med[i], med[o->n_positions + i], bound, "%s decode %lld positions, 1t", name,
-               (long long)o->positions[i]);
+        ag_add(t, "llama2.c run", 1, med[i], med[o->n_positions + i], med[2 * o->n_positions],
+               s2_model_weight_bytes(m), 1, "%s decode %lld positions, 1t", name, (long long)o->positions[i]);
     s2_ctx_free(ctx);
     s2_model_free(m);
     return 0;
@@ -720,10 +743,10 @@ static void ag_print_head(const ag_opts *o, const double *gbps, const int64_t *p
     printf("host: %s, %ld CPUs; OpenBLAS %s; KV cache %s; medians of %lld interleaved rounds (sys2, then the other)\n",
            cpu, sysconf(_SC_NPROCESSORS_ONLN), openblas_get_corename(), s2_kv_type_name(o->kv_type),
            (long long)o->repeat);
-    printf("bandwidth probe (streaming read of %lld MiB, best of 3):", (long long)o->probe_mb);
+    printf("bandwidth probe (streaming read of %lld MiB, best of 3 passes) at the start:", (long long)o->probe_mb);
     for (int k = 0; k < n_probe; k++) printf("%s %lld thread(s) %.1f GB/s", k ? "," : "", (long long)probe_threads[k], gbps[k]);
-    printf("\n%-52s %10s %10s  %-19s %6s %7s %7s\n", "cell (tokens/s)", "sys2", "other", "other engine", "ratio",
-           "sys2 %b", "other %b");
+    printf("\n%-52s %10s %10s  %-19s %6s %7s %7s %6s\n", "cell (tokens/s)", "sys2", "other", "other engine", "ratio",
+           "sys2 %b", "other %b", "GB/s");
     fflush(stdout);
 }
 
@@ -741,6 +764,7 @@ static int ag_print(const ag_opts *o, const double *gbps, const int64_t *probe_t
             const ag_row *r = &t->rows[i];
             json_t *j = json_pack("{s:s, s:s, s:i, s:f, s:f, s:f}", "cell", r->cell, "engine", r->engine, "threads",
                                   r->threads, "sys2", r->sys2, "other", r->other, "ratio", r->sys2 / r->other);
+            json_object_set_new(j, "probe_gbps", json_real(r->gbps));
             if (r->bound > 0) {
                 json_object_set_new(j, "bound_tokens_per_s", json_real(r->bound));
                 json_object_set_new(j, "sys2_pct_bound", json_real(100 * r->sys2 / r->bound));
@@ -766,8 +790,8 @@ static int ag_print(const ag_opts *o, const double *gbps, const int64_t *probe_t
         }
         if (o->json) return 0;
     }
-    printf("%%b: %% of the bandwidth bound, probe GB/s / weight bytes per token (x branches); prefill and ratio rows "
-           "have none\n");
+    printf("%%b: %% of the bandwidth bound, GB/s / weight bytes per token (x branches), GB/s: the probe's median over "
+           "the cell's rounds; prefill and ratio rows have none\n");
     return 0;
 }
 
@@ -775,8 +799,9 @@ static const char *against_help =
     "usage: sys2 bench --against KIND=PATH [--against KIND=PATH ...] [options]\n"
     "Runs sys2's benchmark and another engine's on the same files, interleaved (sys2, other, sys2, other, ...;\n"
     "--repeat R rounds each), and prints one table of medians: cell, sys2, the other engine, sys2 / other, and each\n"
-    "row's %% of the bandwidth bound (a streaming read of --probe-mb MiB run in this command at each thread count,\n"
-    "best of 3; a decode row's bound is GB/s / weight bytes per token, a row of B branches B times that).\n"
+    "row's %% of the bandwidth bound: a streaming read of --probe-mb MiB (best of 3 passes) is a third contender in\n"
+    "every cell's rounds, at its thread count, and a decode row's bound is the median GB/s / weight bytes per token\n"
+    "(a row of B branches: B times that). The probe runs once more at the start for the table's head.\n"
     "KIND:\n"
     "  llama-bench          decode tg(--gen) and prefill pp(--prompt) of each of --models, at each --threads-list\n"
     "                       count: PATH -m F -p P -n G -t T -r 1 -ctk KV -ctv KV -o json\n"
@@ -873,7 +898,7 @@ static int bench_against(int argc, char **argv) {
     pt[np++] = 1;
     for (int k = 0; k < o.n_threads; k++)
         if (o.threads[k] != 1) pt[np++] = o.threads[k];
-    double pg[17], gbps[16];
+    double pg[17];
     for (int k = 0; k < np; k++) {
         s2_bench_probe_params pp = s2_bench_probe_default_params();
         pp.bytes = (size_t)o.probe_mb << 20;
@@ -882,15 +907,12 @@ static int bench_against(int argc, char **argv) {
         ag_progress("probe: %lld MiB, %lld thread(s)", (long long)o.probe_mb, (long long)pt[k]);
         if (s2_bench_probe(&pp, &pg[k], &err) != S2_OK) return cli_fail("bench", &err);
     }
-    for (int k = 0; k < o.n_threads; k++)
-        for (int j = 0; j < np; j++)
-            if (pt[j] == o.threads[k]) gbps[k] = pg[j];
     ag_table t = {.print = !o.json};
     if (t.print) ag_print_head(&o, pg, pt, np);
     int rc = 0;
-    if (o.path[AG_LLAMA_BENCH]) rc = ag_single(&o, gbps, &t);
-    if (rc == 0 && o.path[AG_BATCHED]) rc = ag_branches(&o, gbps, &t);
-    if (rc == 0 && o.path[AG_LLAMA2C]) rc = ag_llama2c_cells(&o, pg[0], &t);
+    if (o.path[AG_LLAMA_BENCH]) rc = ag_single(&o, &t);
+    if (rc == 0 && o.path[AG_BATCHED]) rc = ag_branches(&o, &t);
+    if (rc == 0 && o.path[AG_LLAMA2C]) rc = ag_llama2c_cells(&o, &t);
     if (rc == 0) rc = ag_print(&o, pg, pt, np, &t);
     free(t.rows);
     return rc;

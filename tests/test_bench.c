@@ -271,8 +271,10 @@ static double num(json_t *r, const char *key) {
     return json_number_value(v);
 }
 
-/* other, and sys2 / other, as recorded; the bound's columns agree with the bound */
-static void check_row(json_t *rows, const char *cell, double other, double bound_mult, double *bound) {
+/* other, and sys2 / other, as recorded; the bound is bound_mult x the row's probe GB/s / the model's weight bytes
+ * per token (*per_gbps: bound / GB/s / bound_mult, the same for every row of one model, set by the first), and its
+ * columns agree with it */
+static void check_row(json_t *rows, const char *cell, double other, double bound_mult, double *per_gbps) {
     json_t *r = row_named(rows, cell);
     ck_assert_double_eq_tol(num(r, "other"), other, 1e-6 * other);
     double s = num(r, "sys2");
@@ -282,9 +284,10 @@ static void check_row(json_t *rows, const char *cell, double other, double bound
         ck_assert_ptr_null(json_object_get(r, "bound_tokens_per_s"));
         return;
     }
-    double b = num(r, "bound_tokens_per_s");
-    if (*bound == 0) *bound = b;
-    ck_assert_double_eq_tol(b, bound_mult * *bound, 1e-9 * b);
+    double b = num(r, "bound_tokens_per_s"), g = num(r, "probe_gbps");
+    ck_assert(g > 0 && isfinite(g));
+    if (*per_gbps == 0) *per_gbps = b / g / bound_mult;
+    ck_assert_double_eq_tol(b, bound_mult * g * *per_gbps, 1e-9 * b);
     ck_assert_double_eq_tol(num(r, "sys2_pct_bound"), 100 * s / b, 1e-9 * s / b);
     ck_assert_double_eq_tol(num(r, "other_pct_bound"), 100 * other / b, 1e-9 * other / b);
 }
@@ -318,7 +321,7 @@ START_TEST(test_bench_against_fake_engine) {
     ck_assert_int_eq(json_array_size(rows), 2 * 2 + 2 * 3 + 2);
     for (int t = 1; t <= 2; t++) {
         char c[200];
-        double bound = 0; /* the same model and threads: the decode rows share one bound, 16 branches 16x it */
+        double bound = 0; /* one model: one bound per GB/s, 16 branches 16x it */
         snprintf(c, sizeof c, "tiny decode tg64, %dt", t);
         check_row(rows, c, 1292.429632, 1, &bound);
         snprintf(c, sizeof c, "tiny prefill pp128, %dt", t);
