@@ -332,7 +332,13 @@ typedef struct ag_table {
     ag_row *rows;
     int n, cap;
     bool print; /* each row printed as it is measured (a run cut short keeps what it measured) */
+    const struct ag_opts *o;
+    const double *probe_gbps; /* the probe at the start, at each of n_probe thread counts */
+    const int64_t *probe_threads;
+    int n_probe;
 } ag_table;
+
+static bool ag_save(const ag_table *t, bool complete);
 
 static void ag_print_row(const ag_row *r) {
     char bs[16] = "-", bo[16] = "-";
@@ -369,6 +375,7 @@ static ag_row *ag_add(ag_table *t, const char *engine, int threads, double sys2,
     r->bound = bytes > 0 ? tokens_per_read * s2_bench_decode_bound(gbps, bytes) : 0;
     r->gbps = gbps;
     if (t->print) ag_print_row(r);
+    if (t->o->out) ag_save(t, false); /* a failure to write is reported at the end */
     return r;
 }
 
@@ -751,47 +758,61 @@ static void ag_print_head(const ag_opts *o, const double *gbps, const int64_t *p
 }
 
 /* The end: the JSON object (--json, --out), or the text table's footnote. */
-static int ag_print(const ag_opts *o, const double *gbps, const int64_t *probe_threads, int n_probe,
-                    const ag_table *t) {
+/* The table as one JSON object (malloc'd); complete: false while cells remain. */
+static char *ag_json(const ag_table *t, bool complete) {
+    const ag_opts *o = t->o;
     char cpu[256];
     ag_cpu_name(cpu, sizeof cpu);
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    if (o->json || o->out) {
-        json_t *probe = json_array(), *rows = json_array();
-        for (int k = 0; k < n_probe; k++)
-            json_array_append_new(probe, json_pack("{s:I, s:f}", "threads", (json_int_t)probe_threads[k], "gbps", gbps[k]));
-        for (int i = 0; i < t->n; i++) {
-            const ag_row *r = &t->rows[i];
-            json_t *j = json_pack("{s:s, s:s, s:i, s:f, s:f, s:f}", "cell", r->cell, "engine", r->engine, "threads",
-                                  r->threads, "sys2", r->sys2, "other", r->other, "ratio", r->sys2 / r->other);
-            json_object_set_new(j, "probe_gbps", json_real(r->gbps));
-            if (r->bound > 0) {
-                json_object_set_new(j, "bound_tokens_per_s", json_real(r->bound));
-                json_object_set_new(j, "sys2_pct_bound", json_real(100 * r->sys2 / r->bound));
-                json_object_set_new(j, "other_pct_bound", json_real(100 * r->other / r->bound));
-            }
-            json_array_append_new(rows, j);
+    json_t *probe = json_array(), *rows = json_array();
+    for (int k = 0; k < t->n_probe; k++)
+        json_array_append_new(probe, json_pack("{s:I, s:f}", "threads", (json_int_t)t->probe_threads[k], "gbps",
+                                               t->probe_gbps[k]));
+    for (int i = 0; i < t->n; i++) {
+        const ag_row *r = &t->rows[i];
+        json_t *j = json_pack("{s:s, s:s, s:i, s:f, s:f, s:f, s:f}", "cell", r->cell, "engine", r->engine, "threads",
+                              r->threads, "sys2", r->sys2, "other", r->other, "ratio", r->sys2 / r->other, "probe_gbps",
+                              r->gbps);
+        if (r->bound > 0) {
+            json_object_set_new(j, "bound_tokens_per_s", json_real(r->bound));
+            json_object_set_new(j, "sys2_pct_bound", json_real(100 * r->sys2 / r->bound));
+            json_object_set_new(j, "other_pct_bound", json_real(100 * r->other / r->bound));
         }
-        json_t *j = json_pack("{s:s, s:i, s:s, s:I, s:I, s:s, s:o, s:o}", "cpu", cpu, "cpus", (int)ncpu,
-                              "openblas_core", openblas_get_corename(), "repeats", (json_int_t)o->repeat, "probe_mib",
-                              (json_int_t)o->probe_mb, "kv_type", s2_kv_type_name(o->kv_type), "probe", probe, "rows",
-                              rows);
-        char *s = json_dumps(j, JSON_COMPACT);
-        json_decref(j);
-        if (o->json) puts(s);
-        FILE *f = o->out ? fopen(o->out, "w") : NULL;
-        bool ok = o->out == NULL || (f != NULL && fprintf(f, "%s\n", s) > 0);
-        if (f != NULL && fclose(f) != 0) ok = false;
-        free(s);
-        if (!ok) {
-            s2_error err;
-            s2_error_set(&err, S2_E_IO, "%s: cannot write", o->out);
-            return cli_fail("bench", &err);
-        }
-        if (o->json) return 0;
+        json_array_append_new(rows, j);
     }
-    printf("%%b: %% of the bandwidth bound, GB/s / weight bytes per token (x branches), GB/s: the probe's median over "
-           "the cell's rounds; prefill and ratio rows have none\n");
+    json_t *j = json_pack("{s:s, s:i, s:s, s:I, s:I, s:s, s:b, s:o, s:o}", "cpu", cpu, "cpus",
+                          (int)sysconf(_SC_NPROCESSORS_ONLN), "openblas_core", openblas_get_corename(), "repeats",
+                          (json_int_t)o->repeat, "probe_mib", (json_int_t)o->probe_mb, "kv_type",
+                          s2_kv_type_name(o->kv_type), "complete", complete, "probe", probe, "rows", rows);
+    char *str = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return str;
+}
+
+/* --out: the object so far, rewritten after every row (a run cut short keeps its rows there too) */
+static bool ag_save(const ag_table *t, bool complete) {
+    char *str = ag_json(t, complete);
+    FILE *f = str ? fopen(t->o->out, "w") : NULL;
+    bool ok = f != NULL && fprintf(f, "%s\n", str) > 0;
+    if (f != NULL && fclose(f) != 0) ok = false;
+    free(str);
+    return ok;
+}
+
+/* The end: the JSON object (--json, --out), or the text table's footnote. */
+static int ag_print(const ag_table *t) {
+    if (t->o->json) {
+        char *str = ag_json(t, true);
+        if (str) puts(str);
+        free(str);
+    } else {
+        printf("%%b: %% of the bandwidth bound, GB/s / weight bytes per token (x branches), GB/s: the probe's median "
+               "over the cell's rounds; prefill and ratio rows have none\n");
+    }
+    if (t->o->out && !ag_save(t, true)) {
+        s2_error err;
+        s2_error_set(&err, S2_E_IO, "%s: cannot write", t->o->out);
+        return cli_fail("bench", &err);
+    }
     return 0;
 }
 
@@ -907,13 +928,13 @@ static int bench_against(int argc, char **argv) {
         ag_progress("probe: %lld MiB, %lld thread(s)", (long long)o.probe_mb, (long long)pt[k]);
         if (s2_bench_probe(&pp, &pg[k], &err) != S2_OK) return cli_fail("bench", &err);
     }
-    ag_table t = {.print = !o.json};
+    ag_table t = {.print = !o.json, .o = &o, .probe_gbps = pg, .probe_threads = pt, .n_probe = np};
     if (t.print) ag_print_head(&o, pg, pt, np);
     int rc = 0;
     if (o.path[AG_LLAMA_BENCH]) rc = ag_single(&o, &t);
     if (rc == 0 && o.path[AG_BATCHED]) rc = ag_branches(&o, &t);
     if (rc == 0 && o.path[AG_LLAMA2C]) rc = ag_llama2c_cells(&o, &t);
-    if (rc == 0) rc = ag_print(&o, pg, pt, np, &t);
+    if (rc == 0) rc = ag_print(&t);
     free(t.rows);
     return rc;
 }

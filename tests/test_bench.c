@@ -318,6 +318,7 @@ START_TEST(test_bench_against_fake_engine) {
     json_t *probe = json_object_get(j, "probe"), *rows = json_object_get(j, "rows");
     ck_assert_int_eq(json_array_size(probe), 2);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "repeats")), 3);
+    ck_assert(json_is_true(json_object_get(j, "complete")));
     ck_assert_int_eq(json_array_size(rows), 2 * 2 + 2 * 3 + 2);
     for (int t = 1; t <= 2; t++) {
         char c[200];
@@ -351,9 +352,19 @@ START_TEST(test_bench_against_fake_engine) {
     ck_assert_int_eq(n_lb, 2 * 3); /* two thread counts, three rounds */
     ck_assert_int_eq(n_bb, 2 * 3);
     ck_assert_int_eq(n_l2, 2 * 3); /* two position counts, three rounds */
-    /* the table as text: the probe line and a row with its ratio */
-    snprintf(cmd, sizeof cmd, "%s --threads-list 1", args);
+    /* the table as text: the probe line and a row with its ratio; --out writes the JSON object as well */
+    char outf[700];
+    snprintf(outf, sizeof outf, "%s/table.json", dir);
+    snprintf(cmd, sizeof cmd, "%s --threads-list 1 --out %s", args, outf);
     ck_assert_int_eq(t_run(cmd, &out), 0);
+    char *saved = t_read_file(outf, NULL);
+    ck_assert_ptr_nonnull(saved);
+    j = json_loads(saved, 0, &je);
+    free(saved);
+    ck_assert_ptr_nonnull(j);
+    ck_assert(json_is_true(json_object_get(j, "complete")));
+    ck_assert_int_eq(json_array_size(json_object_get(j, "rows")), 2 + 3 + 2);
+    json_decref(j);
     ck_assert_msg(strstr(out, "bandwidth probe (streaming read of 8 MiB") != NULL, "%s", out);
     ck_assert_msg(strstr(out, "tiny decode tg64, 1t") != NULL && strstr(out, "1292.4") != NULL, "%s", out);
     ck_assert_msg(strstr(out, "llama2.c run") != NULL && strstr(out, "15750.0") != NULL, "%s", out);

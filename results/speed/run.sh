@@ -7,8 +7,9 @@
 #   LLAMA_BENCH=.../llama-bench LLAMA_BATCHED_BENCH=.../llama-batched-bench LLAMA2C_RUN=.../run \
 #   LLAMA_QUANTIZE=.../llama-quantize sh results/speed/run.sh
 # REPEAT (default 3) sets the rounds, THREADS (default 1,2) the thread counts, SHAPES (default "llama110m qwen05b")
-# and TYPES (default "f32 q8_0 q4_0 q4_k_m q6_k") the files of the single-stream cells, BRANCH_TYPES (default
-# "f32 q8_0") those of the 16-branch cells; an engine whose variable is empty is left out. Writes
+# and TYPES (default "f32 q8_0 q4_0 q4_k_m q6_k") the files of the single-stream cells, BRANCH_SHAPES (default
+# SHAPES) and BRANCH_TYPES (default "f32 q8_0") those of the 16-branch cells; an engine whose variable is empty is
+# left out. Writes
 # $OUT.txt (the table, with the command and `uptime` before and after) and $OUT.json (default OUT:
 # results/speed/<UTC date and time>).
 set -e
@@ -19,18 +20,19 @@ THREADS=${THREADS:-1,2}
 SHAPES=${SHAPES:-llama110m qwen05b}
 TYPES=${TYPES:-f32 q8_0 q4_0 q4_k_m q6_k}
 BRANCH_TYPES=${BRANCH_TYPES:-f32 q8_0}
+BRANCH_SHAPES=${BRANCH_SHAPES:-$SHAPES}
 SHARED=${SYS2_SHARED:-../shared}
 OUT=${OUT:-results/speed/$(date -u +%Y%m%d-%H%M)}
 [ -n "$LLAMA_QUANTIZE" ] && DIR=$DIR sh results/speed/models.sh
-list() { # list TYPES: the files of every shape in those types, comma-separated
+list() { # list SHAPES TYPES: the files of those shapes in those types, comma-separated
   l=""
-  for s in $SHAPES; do for t in $1; do l="$l${l:+,}$DIR/$s-$t.gguf"; done; done
+  for s in $1; do for t in $2; do l="$l${l:+,}$DIR/$s-$t.gguf"; done; done
   echo "$l"
 }
 set -- $B/sys2 bench --repeat "$REPEAT" --threads-list "$THREADS" --out "$OUT.json"
-[ -n "$LLAMA_BENCH" ] && set -- "$@" --against "llama-bench=$LLAMA_BENCH" --models "$(list "$TYPES")"
+[ -n "$LLAMA_BENCH" ] && set -- "$@" --against "llama-bench=$LLAMA_BENCH" --models "$(list "$SHAPES" "$TYPES")"
 [ -n "$LLAMA_BATCHED_BENCH" ] && set -- "$@" --against "llama-batched-bench=$LLAMA_BATCHED_BENCH" \
-  --branch-models "$(list "$BRANCH_TYPES")"
+  --branch-models "$(list "$BRANCH_SHAPES" "$BRANCH_TYPES")"
 [ -n "$LLAMA2C_RUN" ] && set -- "$@" --against "llama2c=$LLAMA2C_RUN" --ckpt "$SHARED/models/stories260K.bin" \
   -z "$SHARED/models/tok512.bin"
 {
