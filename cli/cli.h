@@ -57,9 +57,10 @@ void cli_lm_params(const cli_model_opts *o, s2_lm_open_params *lp);
  * why. */
 int cli_open_lm(const char *cmd, const cli_model_opts *o, s2_lm **lm);
 bool cli_is_url(const char *spec);
-/* For the commands that need the weights themselves (convert, serve, logits, tokenize, bench's engine figures):
- * a URL is refused with a message saying so. Loads -m/-z and makes a context with KV room for n_seqs sequences of the full context (ctx may be NULL: the
- * model alone). Returns 0, or the exit status after printing why. */
+/* For the commands that need the weights themselves (convert, serve, and logits on a local file; logits -m URL
+ * goes through s2_lm_prompt_logprobs instead): a URL is refused with a message saying so. Loads -m/-z and makes a
+ * context with KV room for n_seqs sequences of the full context (ctx may be NULL: the model alone). Returns 0, or
+ * the exit status after printing why. */
 int cli_open_engine(const char *cmd, const cli_model_opts *o, int32_t n_seqs, s2_model **m, s2_ctx **ctx);
 char *cli_piece(const s2_vocab *v, int32_t id);                                        /* malloc'd */
 /* All of f (to EOF, or its first max bytes when max > 0), NUL-terminated and malloc'd, its length in *len (may be

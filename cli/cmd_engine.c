@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "generate.h"
+#include "http.h"
 
 int cmd_generate(int argc, char **argv);
 int cmd_score(int argc, char **argv);
@@ -310,9 +311,68 @@ int cmd_score(int argc, char **argv) {
 /* ---- logits ---- */
 
 static const char *logits_help =
-    "usage: sys2 logits -m MODEL (-p PROMPT | --ids \"1 403 407\") [--top K] [--json]\n"
-    "The logits at every input position. --json: {prompt_token_ids, positions: [{pos, input_token, argmax,\n"
-    "logsumexp, logits}]} with the full vector, or only the top K as {id, logit} with --top.\n" CLI_MODEL_HELP;
+    "usage: sys2 logits -m MODEL|URL (-p PROMPT | --ids \"1 403 407\") [--top K] [--json]\n"
+    "The logits at every input position. Text: one line per position, \"pos input_token argmax logsumexp\".\n"
+    "--json: {prompt_token_ids, positions: [{pos, input_token, argmax, logsumexp, logits}]} with the full vector,\n"
+    "or only the top K as {id, logit} with --top.\n"
+    "\n"
+    "With -m http://HOST:PORT/v1 (a server) it prints LOG-PROBS, not logits: no HTTP API returns logits, but a\n"
+    "server that echoes the prompt with its top log-probs (completions with echo, logprobs K, max_tokens 1; --ids\n"
+    "go as token ids) gives the log-softmax at every position. --top K per position; without --top the full\n"
+    "vocabulary, which only sys2 serve gives (vLLM and SGLang give at most 20, OpenAI 5: then --top is needed).\n"
+    "Text: \"pos input_token argmax logprob_of_argmax\"; --json: {kind: \"logprobs\", server, prompt_token_ids,\n"
+    "positions: [{pos, input_token, argmax, logprobs: [{id, token, logprob}]}]} (id -1 where the server names\n"
+    "none). A server without prompt log-probs (llama-server: no echo) is refused before any request (exit 2).\n"
+    CLI_MODEL_HELP;
+
+/* -m URL: the log-softmax at every position from the server (s2_lm_prompt_logprobs), never labelled logits. What
+ * the server's profile cannot give is a usage error (exit 2) before any completion request. */
+static int logits_remote(const cli_model_opts *mo, const char *prompt, const int32_t *ids, int32_t n, int64_t top,
+                         bool json) {
+    const char *cmd = "logits";
+    s2_lm *lm = NULL;
+    int rc = cli_open_lm(cmd, mo, &lm);
+    if (rc != 0) return rc;
+    s2_error err = {0};
+    s2_lm_caps caps;
+    s2_lm_prompt_lp plp = {0};
+    if (s2_lm_caps_get(lm, &caps, &err) != S2_OK) {
+        rc = cli_fail(cmd, &err);
+    } else if (!caps.prompt_logprobs) {
+        rc = cli_usage(cmd, "-m %s gives no prompt log-probs, so no log-softmax per position: %s", mo->model, caps.why);
+    } else if (caps.max_top > 0 && (top == 0 || top > caps.max_top)) {
+        rc = cli_usage(cmd, "-m %s: %s gives at most %d log-probs per position: give --top K with K <= %d", mo->model,
+                       caps.server, caps.max_top, caps.max_top);
+    } else if (top > INT32_MAX) {
+        rc = cli_usage(cmd, "--top %lld is too large", (long long)top);
+    } else if (s2_lm_prompt_logprobs(lm, ids, n, ids ? NULL : prompt, (int32_t)top, &plp, &err) != S2_OK) {
+        rc = cli_fail(cmd, &err);
+    } else {
+        json_t *positions = json_array(), *pids = json_array();
+        for (int32_t i = 0; i < plp.n; i++) {
+            const s2_lm_top *row = plp.top + (size_t)i * (size_t)plp.k;
+            json_array_append_new(pids, json_integer(plp.ids[i]));
+            if (!json) {
+                printf("%d\t%d\t%d\t%.6f\n", i, plp.ids[i], row[0].id, (double)row[0].logprob);
+                continue;
+            }
+            json_t *arr = json_array();
+            for (int32_t t = 0; t < plp.n_top[i]; t++)
+                json_array_append_new(arr, json_pack("{s:i, s:o, s:f}", "id", row[t].id, "token",
+                                                     s2_json_text(row[t].piece, strlen(row[t].piece), NULL), "logprob",
+                                                     (double)row[t].logprob));
+            json_array_append_new(positions, json_pack("{s:i, s:i, s:i, s:o}", "pos", i, "input_token", plp.ids[i],
+                                                       "argmax", row[0].id, "logprobs", arr));
+        }
+        if (json)
+            print_json(json_pack("{s:s, s:s, s:o, s:o}", "kind", "logprobs", "server", caps.server, "prompt_token_ids",
+                                 pids, "positions", positions));
+        else json_decref(positions), json_decref(pids);
+    }
+    s2_lm_prompt_lp_free(&plp);
+    s2_lm_free(lm);
+    return rc;
+}
 
 static int cmp_logit_desc(const void *a, const void *b, void *keys) {
     const float *l = keys;
@@ -344,6 +404,15 @@ int cmd_logits(int argc, char **argv) {
     if ((prompt == NULL) == (ids_s == NULL)) return cli_usage("logits", "give exactly one of -p PROMPT and --ids IDS");
     int32_t n = 0, *ids = NULL;
     if (ids_s != NULL && (ids = parse_ids(ids_s, &n)) == NULL) return cli_usage("logits", "--ids wants integers");
+    if (ids_s != NULL && n == 0) {
+        free(ids);
+        return cli_usage("logits", "--ids gives no token ids");
+    }
+    if (cli_is_url(mo.model)) {
+        int rr = logits_remote(&mo, prompt, ids, n, top, json);
+        free(ids);
+        return rr;
+    }
     s2_model *m;
     s2_ctx *ctx;
     int rc = cli_open_engine("logits", &mo, 1, &m, &ctx);

@@ -1,6 +1,6 @@
 /* cmd_tokenize.c: `sys2 tokenize`: text to token ids with the vocabulary of a GGUF file (vocab-only files work: no
- * tensors are touched) or of a llama2.c checkpoint and its tok*.bin. Prints ids, or one "id<TAB>piece" line per
- * token with control characters escaped. */
+ * tensors are touched), of a llama2.c checkpoint and its tok*.bin, or of a server (-m URL: its tokenize endpoint,
+ * through s2_lm_tokenize). Prints ids, or one "id<TAB>piece" line per token with control characters escaped. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,14 +13,18 @@ int cmd_tokenize(int argc, char **argv);
 
 static void tokenize_usage(FILE *f) {
     fprintf(f,
-            "usage: sys2 tokenize -m MODEL [-z TOK.bin] [--no-bos] [--ids] [--special] TEXT\n"
+            "usage: sys2 tokenize -m MODEL|URL [-z TOK.bin] [--no-bos] [--ids] [--special] TEXT\n"
             "\n"
             "Prints the tokens of TEXT (TEXT '-' reads standard input): one line per token, \"id<TAB>piece\", with\n"
             "\\n, \\t, \\r, \\\\ and \\xNN for control characters and bytes that are not UTF-8; or, with --ids, the ids\n"
             "on one line separated by spaces.\n"
+            "With -m http://HOST:PORT/v1 the server's own tokenizer answers (POST /tokenize: sys2 serve, llama-server,\n"
+            "vLLM, SGLang; an OpenAI server has none); vLLM and SGLang always turn special tokens' text into their ids\n"
+            "(give --special) and give no pieces (ids only).\n"
             "\n"
             "options:\n"
-            "  -m MODEL          a .gguf file (a vocab-only one is enough), or a llama2.c .bin checkpoint (with -z)\n"
+            "  -m MODEL          a .gguf file (a vocab-only one is enough), a llama2.c .bin checkpoint (with -z), or a\n"
+            "                    server http://HOST:PORT/v1 (--server KIND as for every command)\n"
             "  -z TOKENIZER      llama2.c tokenizer (tok*.bin) for a .bin model; its size comes from the .bin header\n"
             "  --no-bos          do not prepend BOS (it is prepended where the vocabulary says to add it)\n"
             "  --ids             print only the ids\n"
@@ -78,6 +82,49 @@ static void print_escaped(const char *s, size_t n) {
     }
 }
 
+/* Prints n tokens: ids on one line, or "id<TAB>piece" lines (piece i of bytes at off[i] .. off[i + 1]; pieces NULL:
+ * the id alone). */
+static void print_tokens(const int32_t *ids, int32_t n, const char *bytes, const int32_t *off, bool ids_only) {
+    for (int32_t i = 0; i < n; i++) {
+        if (ids_only) {
+            printf(i ? " %d" : "%d", ids[i]);
+            continue;
+        }
+        printf(bytes ? "%d\t" : "%d", ids[i]);
+        if (bytes) print_escaped(bytes + off[i], (size_t)(off[i + 1] - off[i]));
+        putchar('\n');
+    }
+    if (ids_only) putchar('\n');
+}
+
+/* -m URL: the server's tokenizer, through s2_lm. A server kind without one is a usage error (exit 2) naming it. */
+static int tokenize_remote(const cli_model_opts *o, const char *text, size_t len, bool bos, bool special,
+                           bool ids_only) {
+    const char *cmd = "tokenize";
+    s2_lm *lm = NULL;
+    int rc = cli_open_lm(cmd, o, &lm);
+    if (rc != 0) return rc;
+    s2_error err = {0};
+    s2_lm_caps caps;
+    s2_lm_tokens t = {0};
+    if (s2_lm_caps_get(lm, &caps, &err) != S2_OK) {
+        rc = cli_fail(cmd, &err);
+    } else if (!caps.tokenizer) {
+        rc = cli_usage(cmd, "-m %s: %s has no tokenize endpoint (the OpenAI API gives no tokenizer); give the model or "
+                       "vocabulary file", o->model, caps.server);
+    } else if (s2_lm_tokenize(lm, text, len, bos, special, &t, &err) != S2_OK) {
+        rc = cli_fail(cmd, &err);
+    } else {
+        if (t.bytes == NULL && !ids_only)
+            fprintf(stderr, "sys2 tokenize: %s gives no pieces: ids only\n", caps.server);
+        print_tokens(t.ids, t.n, t.bytes, t.piece_off, ids_only);
+        rc = fflush(stdout) == 0 ? 0 : 1;
+    }
+    s2_lm_tokens_free(&t);
+    s2_lm_free(lm);
+    return rc;
+}
+
 int cmd_tokenize(int argc, char **argv) {
     const char *cmd = "tokenize";
     cli_model_opts o = {0};
@@ -101,27 +148,31 @@ int cmd_tokenize(int argc, char **argv) {
         else return cli_usage(cmd, "one TEXT only (quote it): '%s' follows '%s'", a, text);
     }
     if (o.model == NULL) return cli_usage(cmd, "-m MODEL is required");
-    if (cli_is_url(o.model)) /* the OpenAI API has no tokenizer endpoint: ids from a server cannot be asked for */
-        return cli_usage(cmd, "-m %s: a server's API gives no tokenizer; give the model or vocabulary file", o.model);
     if (text == NULL) return cli_usage(cmd, "no TEXT given");
 
     s2_error err = {0};
-    s2_vocab *v = NULL;
-    bool usage = false;
-    if (load_vocab(o.model, o.tokenizer, &v, &usage, &err) != S2_OK)
-        return usage ? cli_usage(cmd, "%s", err.msg) : cli_fail(cmd, &err);
     size_t len = 0;
     char *owned = NULL;
     if (strcmp(text, "-") == 0) {
         owned = cli_read_all(stdin, 0, &len);
         if (owned == NULL) {
-            s2_vocab_free(v);
             s2_error_set(&err, S2_E_NOMEM, "reading standard input: out of memory");
             return cli_fail(cmd, &err);
         }
         text = owned;
     } else {
         len = strlen(text);
+    }
+    if (cli_is_url(o.model)) {
+        int rc = tokenize_remote(&o, text, len, !no_bos, special, ids_only);
+        free(owned);
+        return rc;
+    }
+    s2_vocab *v = NULL;
+    bool usage = false;
+    if (load_vocab(o.model, o.tokenizer, &v, &usage, &err) != S2_OK) {
+        free(owned);
+        return usage ? cli_usage(cmd, "%s", err.msg) : cli_fail(cmd, &err);
     }
     int32_t cap = (int32_t)(len < (size_t)INT32_MAX - 16 ? len + 16 : INT32_MAX);
     int32_t *ids = malloc((size_t)cap * sizeof *ids);

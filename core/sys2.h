@@ -178,6 +178,9 @@ typedef struct s2_counters {
     double flops;             /* 2 * n_params_matmul per row + attention: 4 * n_layer * n_head * head_dim * n_kv */
     int64_t ns;               /* wall time inside system 1 */
     int64_t requests;         /* calls into system 1 (HTTP requests for remote backends) */
+    int64_t server_cached_tokens; /* remote only: prompt tokens the server reported reusing beyond what the search
+                                   * had itself sent on that sequence (its cache across requests and items): the
+                                   * server's saving, in none of the counts above */
 } s2_counters;
 void s2_ctx_counters(const s2_ctx *ctx, s2_counters *out);
 void s2_counters_sub(s2_counters *out, const s2_counters *a, const s2_counters *b); /* out = a - b */
@@ -252,6 +255,8 @@ float s2_logsumexp(const float *logits, int32_t n);
 
 typedef struct s2_lm s2_lm;
 typedef struct s2_lm_caps s2_lm_caps; /* below */
+typedef struct s2_lm_tokens s2_lm_tokens;       /* below */
+typedef struct s2_lm_prompt_lp s2_lm_prompt_lp; /* below */
 typedef int32_t s2_lm_seq; /* a sequence of an s2_lm, valid until s2_lm_seq_free */
 
 typedef struct s2_lm_sample_params {
@@ -278,6 +283,29 @@ typedef struct s2_lm_top {
     float logprob;
     char piece[48];              /* the token's text, NUL-terminated, cut if longer */
 } s2_lm_top;
+
+/* Token ids of a text with their pieces (s2_lm_tokenize). */
+struct s2_lm_tokens {
+    int32_t *ids;                /* malloc'd (n) */
+    char *bytes;                 /* malloc'd: the pieces one after another (they may hold any byte), or NULL when
+                                  * the backend gives no pieces */
+    int32_t *piece_off;          /* malloc'd (n + 1): piece i is bytes[piece_off[i] .. piece_off[i + 1]); NULL
+                                  * with bytes */
+    int32_t n;
+};
+void s2_lm_tokens_free(s2_lm_tokens *t); /* frees the members; t itself is the caller's */
+
+/* Log-probs at every position of a prompt (s2_lm_prompt_logprobs): what a server that echoes the prompt with top
+ * log-probs gives, in place of logits (which no HTTP API returns). */
+struct s2_lm_prompt_lp {
+    int32_t n;                   /* positions (prompt tokens) */
+    int32_t *ids;                /* malloc'd (n): the input token at each position (-1 where the server names none) */
+    int32_t k;                   /* entries per position at most */
+    int32_t *n_top;              /* malloc'd (n): entries at each position */
+    s2_lm_top *top;              /* malloc'd (n * k): row i holds log p(next token | tokens 0..i), best first
+                                  * (s2_lm_top order; id -1 where the server names none) */
+};
+void s2_lm_prompt_lp_free(s2_lm_prompt_lp *p); /* frees the members; p itself is the caller's */
 
 struct s2_lm_i {
     const char *name;                                                                        /* required */
@@ -308,6 +336,15 @@ struct s2_lm_i {
     void (*free)(s2_lm *lm);                                                                 /* may be NULL */
     /* what this system 1 can do (may contact a server once); NULL: everything, as the local engine */
     s2_status (*caps)(s2_lm *lm, s2_lm_caps *out, s2_error *err);                           /* may be NULL */
+    /* may be NULL (the local engine: its model's vocabulary is at hand, s2_lm_local_model): len bytes of text as
+     * the backend's own tokenizer splits them (a server's tokenize endpoint), into *out */
+    s2_status (*tokenize)(s2_lm *lm, const char *text, size_t len, bool add_bos, bool parse_special,
+                          s2_lm_tokens *out, s2_error *err);
+    /* may be NULL (the local engine: its logits are at hand): the log-softmax at every position of a prompt, given
+     * as n_ids token ids (ids non-NULL) or as text (the backend tokenizes it, with BOS), top k per position (k 0:
+     * the full vocabulary), into *out */
+    s2_status (*prompt_logprobs)(s2_lm *lm, const int32_t *ids, int32_t n_ids, const char *text, int32_t k,
+                                 s2_lm_prompt_lp *out, s2_error *err);
 };
 
 struct s2_lm {
@@ -361,6 +398,16 @@ s2_status s2_lm_score_labels(s2_lm *lm, s2_lm_seq seq, const char *const *labels
 s2_status s2_lm_score_labels_many(s2_lm *lm, const char *const *texts, int32_t n, const char *const *labels,
                                   int32_t n_labels, double *out, s2_error *err);
 int32_t s2_lm_top_k(s2_lm *lm, s2_lm_seq seq, int32_t k, s2_lm_top *out, s2_error *err);
+/* The backend's own tokenizer (a server's tokenize endpoint; see struct s2_lm_i): S2_E_UNSUPPORTED where the backend
+ * has none (the local engine: use s2_lm_local_model's vocabulary; an OpenAI server). On success *out owns arrays
+ * (s2_lm_tokens_free); on failure it is empty. */
+s2_status s2_lm_tokenize(s2_lm *lm, const char *text, size_t len, bool add_bos, bool parse_special, s2_lm_tokens *out,
+                         s2_error *err);
+/* The log-softmax at every position of a prompt, top k (0: the full vocabulary), from a server that echoes prompt
+ * log-probs (see struct s2_lm_i): S2_E_UNSUPPORTED where the backend cannot (the local engine: use its logits; a
+ * server without echo, or with fewer log-probs per position than k). *out as s2_lm_tokenize's. */
+s2_status s2_lm_prompt_logprobs(s2_lm *lm, const int32_t *ids, int32_t n_ids, const char *text, int32_t k,
+                                s2_lm_prompt_lp *out, s2_error *err);
 s2_status s2_lm_sample(s2_lm *lm, const s2_lm_seq *seqs, int32_t n, const s2_lm_sample_params *p, s2_lm_gen *out,
                        s2_error *err);
 /* n samples from one sequence: forks seq n times into out_seqs (owned by the caller) and samples each. */
@@ -375,6 +422,8 @@ struct s2_lm_caps {
     bool token_logprobs;         /* sampled tokens come with their log-probs */
     bool counts_estimated;       /* cached prompt tokens are estimated, not reported by the server */
     char why[200];               /* when !prompt_logprobs: the server's name and the reason */
+    bool tokenizer;              /* s2_lm_tokenize works (the local engine: through its model instead) */
+    int32_t max_top;             /* s2_lm_prompt_logprobs: entries per position at most; 0 = the full vocabulary */
 };
 /* Fills out (everything true for backends without the query). S2_E_NET etc. when the server cannot be asked. */
 s2_status s2_lm_caps_get(s2_lm *lm, s2_lm_caps *out, s2_error *err);

@@ -15,59 +15,33 @@
 #include "improve.h"
 #include "run.h"
 #include "text.h"
+#include "task_wrap.h"
 #include "train.h"
 
 /* ---- a task wrapper: a window of items, and a counter on the oracle ---- */
 
 typedef struct wtask {
+    s2_task_wrap w;               /* first: the forwarders of task_wrap.c find the window here */
     s2_task t;                    /* t.ctx = this */
     struct s2_task_i iface;
-    const s2_task *inner;
-    int32_t off, n;               /* items off .. off + n - 1 of inner (modulo its count) */
     int64_t oracle_calls;         /* touched by the search threads: atomically */
 } wtask;
 
-static const wtask *W(const s2_task *t) { return t->ctx; }
-static int32_t wmap(const s2_task *t, int32_t i) {
-    const wtask *w = W(t);
-    return (int32_t)(((int64_t)w->off + i) % s2_task_n_items(w->inner));
-}
-static int32_t w_n_items(const s2_task *t) { return W(t)->n; }
-static const char *w_item_id(const s2_task *t, int32_t i) { return s2_task_item_id(W(t)->inner, wmap(t, i)); }
-static char *w_prompt(const s2_task *t, int32_t i) { return s2_task_prompt(W(t)->inner, wmap(t, i)); }
-static bool w_is_terminal(const s2_task *t, int32_t i, const char *text) {
-    return s2_task_is_terminal(W(t)->inner, wmap(t, i), text);
-}
-static char *w_extract(const s2_task *t, int32_t i, const char *text) {
-    return W(t)->inner->iface->extract(W(t)->inner, wmap(t, i), text);
-}
-static s2_status w_verify(const s2_task *t, int32_t i, const char *text, s2_verdict *out, s2_error *err) {
-    return W(t)->inner->iface->verify(W(t)->inner, wmap(t, i), text, out, err);
-}
 static s2_oracle w_oracle(const s2_task *t, int32_t i, const char *text) {
-    __atomic_add_fetch(&((wtask *)t->ctx)->oracle_calls, 1, __ATOMIC_RELAXED);
-    return W(t)->inner->iface->oracle(W(t)->inner, wmap(t, i), text);
-}
-static bool w_legal(const s2_task *t, int32_t i, const char *text) {
-    return W(t)->inner->iface->legal(W(t)->inner, wmap(t, i), text);
-}
-static char *w_value_prompt(const s2_task *t, int32_t i, const char *text) {
-    return W(t)->inner->iface->value_prompt(W(t)->inner, wmap(t, i), text);
+    wtask *w = t->ctx;
+    __atomic_add_fetch(&w->oracle_calls, 1, __ATOMIC_RELAXED);
+    return w->w.base->iface->oracle(w->w.base, s2_task_wrap_item(t, i), text);
 }
 
-/* The window [off, off + n) of inner, every callback forwarded; optional ones only where inner has them. Training
+/* The window [off, off + n) of inner (modulo its count), every callback forwarded, the oracle counted. Training
  * examples, references and wrong answers are not offered: the loop makes its own data. */
 static void wtask_init(wtask *w, const s2_task *inner, int32_t off, int32_t n) {
     memset(w, 0, sizeof *w);
-    const struct s2_task_i *in = inner->iface;
-    w->inner = inner;
-    w->off = off;
-    w->n = n;
-    w->iface = (struct s2_task_i){.name = in->name, .summary = in->summary, .step_delim = in->step_delim,
-                                  .n_items = w_n_items, .item_id = w_item_id, .prompt = w_prompt,
-                                  .is_terminal = w_is_terminal, .extract = w_extract, .verify = w_verify,
-                                  .oracle = in->oracle ? w_oracle : NULL, .legal = in->legal ? w_legal : NULL,
-                                  .value_prompt = in->value_prompt ? w_value_prompt : NULL};
+    w->w = (s2_task_wrap){.base = inner, .off = off, .n = n};
+    s2_task_wrap_iface(&w->iface, inner);
+    w->iface.qa = false;
+    if (w->iface.oracle != NULL) w->iface.oracle = w_oracle;
+    w->iface.gen_example = NULL, w->iface.reference = NULL, w->iface.wrong_answers = NULL;
     w->t.iface = &w->iface;
     w->t.ctx = w;
 }

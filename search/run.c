@@ -96,11 +96,14 @@ const s2_param_def *s2_run_task_param_defs(int32_t *n) {
 }
 
 static json_t *counters_json(const s2_counters *c) {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I}", "prompt_tokens", (json_int_t)c->prompt_tokens,
+    json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I}", "prompt_tokens", (json_int_t)c->prompt_tokens,
                      "cached_tokens", (json_int_t)c->cached_tokens, "gen_tokens", (json_int_t)c->gen_tokens,
                      "scored_tokens", (json_int_t)c->scored_tokens, "forward_calls", (json_int_t)c->forward_calls,
                      "forward_rows", (json_int_t)c->forward_rows, "flops", c->flops, "ns", (json_int_t)c->ns,
                      "requests", (json_int_t)c->requests);
+    if (o != NULL && c->server_cached_tokens != 0) /* remote runs only: local lines stay as they were */
+        json_object_set_new(o, "server_cached_tokens", json_integer((json_int_t)c->server_cached_tokens));
+    return o;
 }
 
 /* ---- the shared state of one run ---- */
@@ -396,8 +399,10 @@ static json_t *config_json(runner *r, s2_error *err) {
             json_object_set_new(cfg, v ? "value_server" : "server",
                                 json_pack("{s:s,s:s}", "name", r->remote[v].server, "counts",
                                           r->remote[v].counts_estimated
-                                              ? "estimated: cached prompt tokens as the local engine counts them"
-                                              : "reported: cached prompt tokens as the server reports them"));
+                                              ? "the search's: each sequence's own sent prefix counts as cached, as "
+                                                "locally (the server reports no cache)"
+                                              : "the search's: each sequence's own sent prefix counts as cached, as "
+                                                "locally; the server's further reuse is server_cached_tokens"));
     return cfg ? json_pack("{s:o}", "sys2_run", cfg) : NULL;
 }
 

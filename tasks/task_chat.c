@@ -1,42 +1,24 @@
-/* task_chat.c: the chat-template wrapper of task_chat.h. Every callback but prompt() forwards to the base task,
- * and the optional ones stay NULL where the base has none, so the wrapper is indistinguishable from it elsewhere. */
+/* task_chat.c: the chat-template wrapper of task_chat.h. Every callback but prompt() forwards to the base task
+ * (task_wrap.c), and the optional ones stay NULL where the base has none, so the wrapper is indistinguishable from
+ * it elsewhere. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "chat.h"
 #include "task_chat.h"
 #include "task_impl.h"
+#include "task_wrap.h"
 
 typedef struct chat_task {
+    s2_task_wrap w; /* first: the forwarders of task_wrap.c find the base here */
     struct s2_task_i iface; /* the base's, with prompt replaced and every other slot forwarding */
-    s2_task *base;
+    s2_task *base;          /* = w.base, owned when own_base */
     bool own_base;
     s2_chat_template *tmpl;
     char *system, *bos, *eos;
 } chat_task;
 
 static const chat_task *C(const s2_task *t) { return t->ctx; }
-static const s2_task *B(const s2_task *t) { return C(t)->base; }
-
-static int32_t ct_n_items(const s2_task *t) { return B(t)->iface->n_items(B(t)); }
-static const char *ct_item_id(const s2_task *t, int32_t i) { return B(t)->iface->item_id(B(t), i); }
-static bool ct_is_terminal(const s2_task *t, int32_t i, const char *text) { return B(t)->iface->is_terminal(B(t), i, text); }
-static char *ct_extract(const s2_task *t, int32_t i, const char *text) { return B(t)->iface->extract(B(t), i, text); }
-static s2_status ct_verify(const s2_task *t, int32_t i, const char *text, s2_verdict *out, s2_error *err) {
-    return B(t)->iface->verify(B(t), i, text, out, err);
-}
-static s2_oracle ct_oracle(const s2_task *t, int32_t i, const char *text) { return B(t)->iface->oracle(B(t), i, text); }
-static bool ct_legal(const s2_task *t, int32_t i, const char *text) { return B(t)->iface->legal(B(t), i, text); }
-static char *ct_value_prompt(const s2_task *t, int32_t i, const char *text) {
-    return B(t)->iface->value_prompt(B(t), i, text);
-}
-static s2_status ct_gen_example(const s2_task *t, s2_role role, uint64_t seed, s2_example *out, s2_error *err) {
-    return B(t)->iface->gen_example(B(t), role, seed, out, err);
-}
-static char *ct_reference(const s2_task *t, int32_t i) { return B(t)->iface->reference(B(t), i); }
-static int32_t ct_wrong_answers(const s2_task *t, int32_t i, char **out, int32_t cap) {
-    return B(t)->iface->wrong_answers(B(t), i, out, cap);
-}
 
 /* The base prompt as the user's message; NULL when out of memory or when the template refuses it. */
 static char *render(const chat_task *c, const char *user, s2_error *err) {
@@ -48,7 +30,7 @@ static char *render(const chat_task *c, const char *user, s2_error *err) {
 }
 
 static char *ct_prompt(const s2_task *t, int32_t i) {
-    char *user = B(t)->iface->prompt(B(t), i);
+    char *user = s2_task_prompt(C(t)->base, i);
     if (user == NULL) return NULL;
     s2_error err = {0};
     char *out = render(C(t), user, &err); /* checked for item 0 when wrapping; the interface has no error slot */
@@ -79,16 +61,9 @@ s2_status s2_task_chat_wrap(s2_task *base, bool own_base, const s2_task_chat_par
     if (base == NULL || p == NULL || p->template_src == NULL) return s2_error_set(err, S2_E_ARG, "chat: no task or template");
     chat_task *c = calloc(1, sizeof *c);
     if (c == NULL) return s2_error_set(err, S2_E_NOMEM, "chat: out of memory");
-    const struct s2_task_i *bi = base->iface;
-    c->iface = *bi;
-    c->iface.n_items = ct_n_items, c->iface.item_id = ct_item_id, c->iface.prompt = ct_prompt;
-    c->iface.is_terminal = ct_is_terminal, c->iface.extract = ct_extract, c->iface.verify = ct_verify;
-    c->iface.oracle = bi->oracle ? ct_oracle : NULL;
-    c->iface.legal = bi->legal ? ct_legal : NULL;
-    c->iface.value_prompt = bi->value_prompt ? ct_value_prompt : NULL;
-    c->iface.gen_example = bi->gen_example ? ct_gen_example : NULL;
-    c->iface.reference = bi->reference ? ct_reference : NULL;
-    c->iface.wrong_answers = bi->wrong_answers ? ct_wrong_answers : NULL;
+    c->w = (s2_task_wrap){.base = base, .off = 0, .n = -1};
+    s2_task_wrap_iface(&c->iface, base);
+    c->iface.prompt = ct_prompt;
     c->iface.free = ct_free;
     c->base = base;
     bool bad = false;

@@ -561,6 +561,81 @@ static char *field_of(const char *body, const char *path0, const char *key) { /*
     return s;
 }
 
+/* sys2 serve's tokenizer endpoints answer llama-server's shape and vLLM's (the request/response fields cited in
+ * core/net/serve.c); the ids are llama2.c's for "Once upon a time" (1 403 407 261 378: ../shared's reference logits
+ * file) and, for a character stories260K lacks, its UTF-8 bytes + 3 (byte fallback: "✓" is E2 9C 93, as llama-server's
+ * README shows for "á" on stories260k). Echo with more than 20 log-probs per token: only with max_tokens <= 1. */
+START_TEST(test_http_serve_tokenize_endpoints)
+{
+    if (t_shared("models/stories260K.gguf", "test_http_serve_tokenize_endpoints") == NULL) return;
+    fix f;
+    fix_open(&f, "test_http_serve_tokenize_endpoints", NULL);
+    int port = s2_server_port(f.srv);
+    char url[160], *out = NULL;
+    static const struct { const char *path, *body, *want; } cases[] = {
+        {"/tokenize", "{\"content\": \"Once upon a time\"}", "{\"tokens\":[403,407,261,378]}"},
+        {"/tokenize", "{\"content\": \"Once upon a time\", \"add_special\": true}", "{\"tokens\":[1,403,407,261,378]}"},
+        {"/tokenize", "{\"content\": \"<s>Once\", \"parse_special\": false}", NULL}, /* the local tokenizer's */
+        {"/tokenize", "{\"content\": \"<s>Once\"}", "{\"tokens\":[1,403]}"},
+        {"/tokenize", "{\"content\": \"\\u2713\", \"with_pieces\": true}",
+         "{\"tokens\":[{\"id\":410,\"piece\":\" \"},{\"id\":229,\"piece\":[226]},{\"id\":159,\"piece\":[156]},"
+         "{\"id\":150,\"piece\":[147]}]}"},
+        {"/tokenize", "{\"model\": \"sys2\", \"prompt\": \"Once upon a time\"}",
+         "{\"tokens\":[1,403,407,261,378],\"count\":5,\"max_model_len\":128}"},
+        {"/v1/tokenize", "{\"prompt\": \"Once upon\", \"add_special_tokens\": false, \"return_token_strs\": true}",
+         "{\"tokens\":[403,407],\"count\":2,\"max_model_len\":128,\"token_strs\":[\" Once\",\" upon\"]}"},
+        {"/detokenize", "{\"tokens\": [1, 403, 407, 261, 378]}",
+         "{\"content\":\"Once upon a time\",\"prompt\":\"Once upon a time\",\"text\":\"Once upon a time\"}"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, cases[i].path);
+        ck_assert_int_eq(raw(url, cases[i].body, strlen(cases[i].body), &out), 200);
+        json_t *got = json_loads(out, 0, NULL), *want = cases[i].want ? json_loads(cases[i].want, 0, NULL) : NULL;
+        if (cases[i].want == NULL) { /* "<s>" as text: what the tokenizer (held to llama.cpp's vectors) gives */
+            int32_t ids[32];
+            int32_t n = s2_tokenize(s2_model_vocab(f.m), "<s>Once", 7, false, false, ids, 32);
+            ck_assert_int_gt(n, 4);
+            want = json_pack("{s:[]}", "tokens");
+            for (int32_t k = 0; k < n; k++) json_array_append_new(json_object_get(want, "tokens"), json_integer(ids[k]));
+            ck_assert_int_ne(ids[0], 1); /* no control token in it */
+        }
+        ck_assert_msg(want != NULL && json_equal(got, want), "%s %s -> %s", cases[i].path, cases[i].body, out);
+        json_decref(got);
+        json_decref(want);
+        free(out);
+    }
+    static const struct { const char *path, *body; } bads[] = {
+        {"/tokenize", "{\"content\": 3}"},          {"/tokenize", "{}"},
+        {"/tokenize", "{\"content\": \"a\", \"with_pieces\": 1}"}, {"/detokenize", "{\"tokens\": \"x\"}"},
+        {"/detokenize", "{\"tokens\": [99999]}"}, {"/tokenize", "[1]"},
+        {"/v1/completions", "{\"prompt\": \"a\", \"logprobs\": 30}"}, /* no echo: 20 at most */
+        {"/v1/completions", "{\"prompt\": \"a\", \"echo\": true, \"logprobs\": 30, \"max_tokens\": 2}"},
+        {"/v1/completions", "{\"prompt\": \"a\", \"echo\": true, \"logprobs\": 513, \"max_tokens\": 1}"},
+    };
+    for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
+        snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, bads[i].path);
+        ck_assert_msg(raw(url, bads[i].body, strlen(bads[i].body), &out) == 400, "%s -> %s", bads[i].body, out);
+        ck_assert_ptr_nonnull(strstr(out, "\"message\""));
+        free(out);
+    }
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/tokenize", port);
+    ck_assert_int_eq(raw(url, NULL, 0, &out), 405);
+    free(out);
+    /* echo with logprobs -1: every prompt position after the first, and the generated token, get all 512 */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/completions", port);
+    const char *body = "{\"prompt\": [1, 403, 407], \"echo\": true, \"logprobs\": -1, \"max_tokens\": 1, \"temperature\": 0}";
+    ck_assert_int_eq(raw(url, body, strlen(body), &out), 200);
+    json_t *j = json_loads(out, 0, NULL);
+    json_t *tops = json_object_get(json_object_get(json_array_get(json_object_get(j, "choices"), 0), "logprobs"), "sys2_top");
+    ck_assert_int_eq((int)json_array_size(tops), 4);
+    ck_assert(json_is_null(json_array_get(tops, 0)));
+    for (size_t i = 1; i < 4; i++) ck_assert_int_eq((int)json_array_size(json_array_get(tops, i)), 512);
+    json_decref(j);
+    free(out);
+    fix_close(&f);
+}
+END_TEST
+
 START_TEST(test_http_serve_openai_features)
 {
     fix f;
@@ -1013,6 +1088,7 @@ Suite *http_suite(void) {
     tcase_add_test(tc, test_http_server_api);
     tcase_add_test(tc, test_http_chat_backend);
     tcase_add_test(tc, test_http_serve_openai_features);
+    tcase_add_test(tc, test_http_serve_tokenize_endpoints);
     tcase_add_test(tc, test_http_server_killed);
     tcase_add_test(tc, test_http_64_concurrent_clients);
     tcase_add_test(tc, test_http_overhead);

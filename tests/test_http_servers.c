@@ -48,6 +48,7 @@ typedef struct server_row {
     const char *probe;        /* a GET path answered 200 with {probe_key: ...} (e.g. "/props"), or NULL */
     const char *probe_key;
     fake_post_fn post;
+    fake_post_fn tokenize;    /* POST /tokenize; NULL: 404, as a server without the endpoint */
 } server_row;
 
 struct fake {
@@ -139,6 +140,10 @@ static void *fake_main(void *arg) {
         } else if (strcmp(method, "POST") == 0 && strcmp(path, "/v1/completions") == 0) {
             json_t *b = json_loads(end + 4, 0, NULL);
             f->row->post(f, c, b);
+            json_decref(b);
+        } else if (strcmp(method, "POST") == 0 && strcmp(path, "/tokenize") == 0 && f->row->tokenize != NULL) {
+            json_t *b = json_loads(end + 4, 0, NULL);
+            f->row->tokenize(f, c, b);
             json_decref(b);
         } else {
             reply_error(c, 404, "File Not Found");
@@ -449,24 +454,113 @@ static void zero_refused_post(fake *f, int c, json_t *b) { /* an unknown server 
     else vllm_post(f, c, b);
 }
 
-static const server_row LLAMA = {"llama-server", "llamacpp", "/props", "default_generation_settings", llama_post};
+/* ---- tokenize endpoints ----
+ * The fake tokenizer: BOS is id 1, "<s>" is id 1 where special tokens are parsed, every other byte b is id b + 3.
+ * llama-server's shape (tools/server/README.md "POST /tokenize"): {"content", "add_special" (default false),
+ * "parse_special" (default true), "with_pieces"} -> {"tokens": ids, or [{"id", "piece"}] with a piece that is not
+ * UTF-8 as the array of its bytes}. vLLM's (vllm/entrypoints/serve/tokenize/protocol.py): {"model", "prompt",
+ * "add_special_tokens" (default true)} -> {"count", "max_model_len", "tokens"}, special tokens always parsed. */
+static int fake_tokenize(const char *t, bool bos, bool special, int *ids) {
+    int n = 0;
+    if (bos) ids[n++] = 1;
+    for (size_t i = 0; t[i] && n < 250;) {
+        if (special && strncmp(t + i, "<s>", 3) == 0) {
+            ids[n++] = 1;
+            i += 3;
+        } else {
+            ids[n++] = (unsigned char)t[i++] + 3;
+        }
+    }
+    return n;
+}
+static bool jbool(json_t *b, const char *k, bool dflt) {
+    json_t *x = json_object_get(b, k);
+    return x ? json_is_true(x) : dflt;
+}
+static void llama_tokenize_post(fake *f, int c, json_t *b) {
+    (void)f;
+    int ids[256];
+    int n = fake_tokenize(json_string_value(json_object_get(b, "content")), jbool(b, "add_special", false),
+                          jbool(b, "parse_special", true), ids);
+    json_t *toks = json_array();
+    for (int i = 0; i < n; i++) {
+        if (!jbool(b, "with_pieces", false)) {
+            json_array_append_new(toks, json_integer(ids[i]));
+            continue;
+        }
+        char ch = (char)(ids[i] - 3);
+        json_t *piece = ids[i] == 1 ? json_string("<s>") : (unsigned char)ch < 0x80 ? json_stringn(&ch, 1)
+                                                                                 : json_pack("[i]", (unsigned char)ch);
+        json_array_append_new(toks, json_pack("{s:i,s:o}", "id", ids[i], "piece", piece));
+    }
+    reply_json(c, 200, json_pack("{s:o}", "tokens", toks));
+}
+static void vllm_tokenize_post(fake *f, int c, json_t *b) {
+    (void)f;
+    int ids[256];
+    int n = fake_tokenize(json_string_value(json_object_get(b, "prompt")), jbool(b, "add_special_tokens", true), true, ids);
+    json_t *toks = json_array();
+    for (int i = 0; i < n; i++) json_array_append_new(toks, json_integer(ids[i]));
+    reply_json(c, 200, json_pack("{s:i,s:i,s:o}", "count", n, "max_model_len", 64, "tokens", toks));
+}
+static void vllm_bad_count_post(fake *f, int c, json_t *b) { /* a count that is not the tokens' */
+    (void)f, (void)b;
+    reply_json(c, 200, json_pack("{s:i,s:i,s:[i,i]}", "count", 3, "max_model_len", 64, "tokens", 1, 2));
+}
+
+/* vLLM's echo with top log-probs for a prompt of token ids, asked with return_tokens_as_token_ids: each prompt
+ * token's row {"token_id:<it>": -1, "token_id:7": -2} (the first null), then the one generated token's row
+ * {"token_id:9": -0.5, "token_id:7": -1.5}. Other requests as vllm_post. */
+static void vllm_echo_top_post(fake *f, int c, json_t *b) {
+    json_t *prompt = json_object_get(b, "prompt");
+    if (!json_is_array(prompt) || !json_is_true(json_object_get(b, "echo"))) {
+        vllm_post(f, c, b);
+        return;
+    }
+    bool as_ids = json_is_true(json_object_get(b, "return_tokens_as_token_ids"));
+    json_t *toks = json_array(), *tlp = json_array(), *tops = json_array();
+    size_t i;
+    json_t *e;
+    char key[32], other[32];
+    snprintf(other, sizeof other, "%s", as_ids ? "token_id:7" : "q");
+    json_array_foreach(prompt, i, e) {
+        snprintf(key, sizeof key, as_ids ? "token_id:%lld" : "t%lld", (long long)json_integer_value(e));
+        json_array_append_new(toks, json_string(key));
+        json_array_append_new(tlp, i == 0 ? json_null() : json_real(-1.0));
+        json_array_append_new(tops, i == 0 ? json_null() : json_pack("{s:f,s:f}", key, -1.0, other, -2.0));
+    }
+    json_array_append_new(toks, json_string(as_ids ? "token_id:9" : "g"));
+    json_array_append_new(tlp, json_real(-0.5));
+    json_array_append_new(tops, json_pack("{s:f,s:f}", as_ids ? "token_id:9" : "g", -0.5, other, -1.5));
+    json_int_t P = (json_int_t)json_array_size(prompt);
+    reply_json(c, 200, json_pack("{s:s,s:[{s:i,s:s,s:{s:o,s:o,s:o},s:s,s:n}],s:{s:I,s:I,s:I}}", "object",
+                                 "text_completion", "choices", "index", 0, "text", "g", "logprobs", "tokens", toks,
+                                 "token_logprobs", tlp, "top_logprobs", tops, "finish_reason", "length", "stop_reason",
+                                 "usage", "prompt_tokens", P, "completion_tokens", (json_int_t)1, "total_tokens", P + 1));
+}
+
+static const server_row LLAMA = {"llama-server", "llamacpp", "/props", "default_generation_settings", llama_post,
+                                 llama_tokenize_post};
+static const server_row LLAMA_NO_TOKENIZE = {"llama-server without /tokenize", "llamacpp", NULL, NULL, llama_post, NULL};
+static const server_row VLLM_TOK = {"vLLM", "vllm", NULL, NULL, vllm_echo_top_post, vllm_tokenize_post};
+static const server_row VLLM_BAD_COUNT = {"vLLM bad count", "vllm", NULL, NULL, vllm_post, vllm_bad_count_post};
 static const server_row LLAMA_NO_MODELS = {"llama-server (no owned_by)", NULL, "/props", "default_generation_settings",
-                                           llama_post};
-static const server_row VLLM = {"vLLM", "vllm", "/version", "version", vllm_post};
-static const server_row SGLANG = {"SGLang", "sglang", "/get_server_info", "version", sglang_post};
-static const server_row OPENAI = {"OpenAI", "system", NULL, NULL, openai_post};
-static const server_row ACME_NO_ECHO = {"acme", "acme", NULL, NULL, unsupported_echo_post};
-static const server_row ACME_400 = {"acme 400", "acme", NULL, NULL, status_400_post};
-static const server_row ACME_408 = {"acme 408", "acme", NULL, NULL, status_408_post};
-static const server_row NO_LOGPROBS = {"no logprobs", "vllm", NULL, NULL, no_logprobs_post};
-static const server_row NO_USAGE = {"no usage", "vllm", NULL, NULL, no_usage_post};
-static const server_row NO_FINISH = {"no finish", "vllm", NULL, NULL, no_finish_post};
-static const server_row RAW_MALFORMED = {"malformed", NULL, NULL, NULL, raw_post};
-static const server_row RAW_TRUNCATED = {"truncated", NULL, NULL, NULL, raw_post};
-static const server_row RAW_HTML = {"html", NULL, NULL, NULL, raw_post};
-static const server_row RAW_500 = {"500", NULL, NULL, NULL, raw_post};
-static const server_row ACME_ZERO = {"acme zero", "acme", NULL, NULL, zero_refused_post};
-static const server_row LLAMA_NO_VERBOSE = {"llama no verbose", "llamacpp", NULL, NULL, llama_no_verbose_post};
+                                           llama_post, NULL};
+static const server_row VLLM = {"vLLM", "vllm", "/version", "version", vllm_post, NULL};
+static const server_row SGLANG = {"SGLang", "sglang", "/get_server_info", "version", sglang_post, NULL};
+static const server_row OPENAI = {"OpenAI", "system", NULL, NULL, openai_post, NULL};
+static const server_row ACME_NO_ECHO = {"acme", "acme", NULL, NULL, unsupported_echo_post, NULL};
+static const server_row ACME_400 = {"acme 400", "acme", NULL, NULL, status_400_post, NULL};
+static const server_row ACME_408 = {"acme 408", "acme", NULL, NULL, status_408_post, NULL};
+static const server_row NO_LOGPROBS = {"no logprobs", "vllm", NULL, NULL, no_logprobs_post, NULL};
+static const server_row NO_USAGE = {"no usage", "vllm", NULL, NULL, no_usage_post, NULL};
+static const server_row NO_FINISH = {"no finish", "vllm", NULL, NULL, no_finish_post, NULL};
+static const server_row RAW_MALFORMED = {"malformed", NULL, NULL, NULL, raw_post, NULL};
+static const server_row RAW_TRUNCATED = {"truncated", NULL, NULL, NULL, raw_post, NULL};
+static const server_row RAW_HTML = {"html", NULL, NULL, NULL, raw_post, NULL};
+static const server_row RAW_500 = {"500", NULL, NULL, NULL, raw_post, NULL};
+static const server_row ACME_ZERO = {"acme zero", "acme", NULL, NULL, zero_refused_post, NULL};
+static const server_row LLAMA_NO_VERBOSE = {"llama no verbose", "llamacpp", NULL, NULL, llama_no_verbose_post, NULL};
 
 #define OK(call)                                                  \
     do {                                                          \
@@ -847,9 +941,10 @@ END_TEST
 
 START_TEST(test_http_servers_counts)
 {
-    /* Reported: SGLang's cached_tokens (the fake's one-slot cache: the common prefix with the last prompt). Estimated:
-     * vLLM without --enable-prompt-tokens-details reports none, so the tokens already sent on the sequence count as
-     * cached, as the local engine keeps them in its KV cache. The same calls, counted by hand. */
+    /* Both count the tokens already sent on the sequence as cached, as the local engine keeps them in its KV cache.
+     * Reported: SGLang's cached_tokens (the fake's one-slot cache: the common prefix with the last prompt) beyond
+     * those go to server_cached_tokens. vLLM without --enable-prompt-tokens-details reports none (estimated). The
+     * same calls, counted by hand. */
     const server_row *rows[2] = {&SGLANG, &VLLM};
     for (int r = 0; r < 2; r++) {
         fake f;
@@ -869,6 +964,18 @@ START_TEST(test_http_servers_counts)
         ck_assert_int_eq(c.prompt_tokens, 5 + 2);
         ck_assert_int_eq(c.cached_tokens, 9);
         ck_assert_int_eq(c.gen_tokens, 8);
+        ck_assert_int_eq(c.server_cached_tokens, 0);
+        /* another item's sequence: the server's slot still holds "abc" (+ BOS) from the last one and reports those
+         * 4 as cached; the search had sent nothing on it, so all 5 count as computed, as in a fresh local context,
+         * and the 4 are the server's saving (reported ones only) */
+        s2_lm_seq other, okid;
+        OK(s2_lm_seq_new(lm, "abcq", &other, err_));
+        OK(s2_lm_sample_n(lm, other, 1, &p, &okid, &g, err_));
+        s2_lm_gen_free(&g);
+        s2_lm_counters(lm, &c);
+        ck_assert_int_eq(c.prompt_tokens, 5 + 2 + 5);
+        ck_assert_int_eq(c.cached_tokens, 9);
+        ck_assert_int_eq(c.server_cached_tokens, r == 0 ? 4 : 0);
         s2_lm_caps caps;
         OK(s2_lm_caps_get(lm, &caps, err_));
         ck_assert_int_eq(caps.counts_estimated, r == 1);
@@ -891,6 +998,158 @@ START_TEST(test_http_servers_counts)
     ck_assert_int_eq(c.cached_tokens, 10);
     ck_assert_int_eq(c.gen_tokens, 12);
     s2_lm_free(lm);
+    fake_stop(&f);
+}
+END_TEST
+
+/* ---- the server's tokenizer and its log-probs at every prompt position ---- */
+
+START_TEST(test_http_servers_tokenize)
+{
+    /* llama-server's shape: ids with pieces (a byte that is not UTF-8 comes as [byte]); the flags go as asked */
+    fake f;
+    fake_start(&f, &LLAMA);
+    s2_lm *lm = fake_lm(&f, NULL);
+    s2_lm_tokens t;
+    const char *text = "a<s>\xc3\xa9"; /* "a<s>e-acute": its two bytes are two tokens, their pieces not UTF-8 */
+    OK(s2_lm_tokenize(lm, text, strlen(text), true, false, &t, err_));
+    static const int32_t plain[] = {1, 'a' + 3, '<' + 3, 's' + 3, '>' + 3, 0xc3 + 3, 0xa9 + 3};
+    ck_assert_int_eq(t.n, 7);
+    for (int i = 0; i < 7; i++) ck_assert_int_eq(t.ids[i], plain[i]);
+    ck_assert_ptr_nonnull(t.bytes);
+    ck_assert_int_eq(t.piece_off[5], 7); /* "<s>" "a" "<" "s" ">" then the bytes C3, A9 */
+    ck_assert_int_eq(t.piece_off[7], 9);
+    ck_assert(memcmp(t.bytes, "<s>a<s>\xc3\xa9", 9) == 0);
+    json_t *b = json_loads(f.body, 0, NULL);
+    ck_assert(json_is_true(json_object_get(b, "add_special")) && json_is_false(json_object_get(b, "parse_special")) &&
+              json_is_true(json_object_get(b, "with_pieces")));
+    ck_assert(memcmp(json_string_value(json_object_get(b, "content")), "a<s>", 4) == 0);
+    json_decref(b);
+    s2_lm_tokens_free(&t);
+    OK(s2_lm_tokenize(lm, "a<s>", 4, false, true, &t, err_)); /* special tokens parsed, no BOS */
+    ck_assert_int_eq(t.n, 2);
+    ck_assert_int_eq(t.ids[0], 'a' + 3);
+    ck_assert_int_eq(t.ids[1], 1);
+    s2_lm_tokens_free(&t);
+    s2_error err = {0}; /* text that is not UTF-8 cannot go in a JSON string to llama-server */
+    ck_assert_int_eq(s2_lm_tokenize(lm, "a\xff", 2, true, true, &t, &err), S2_E_ARG);
+    ck_assert_msg(strstr(err.msg, "not UTF-8"), "%s", err.msg);
+    s2_lm_free(lm);
+    fake_stop(&f);
+
+    /* vLLM's shape: ids only; its tokenizer always parses special tokens, so asking it not to is refused before any
+     * request; a count that is not the tokens' is an error */
+    fake_start(&f, &VLLM_TOK);
+    lm = fake_lm(&f, NULL);
+    ck_assert_int_eq(s2_lm_tokenize(lm, "a<s>", 4, true, false, &t, &err), S2_E_UNSUPPORTED);
+    ck_assert_msg(strstr(err.msg, "vLLM") && strstr(err.msg, "--special"), "%s", err.msg);
+    ck_assert_int_eq(f.posts, 0);
+    OK(s2_lm_tokenize(lm, "a<s>", 4, true, true, &t, err_));
+    ck_assert_int_eq(t.n, 3);
+    ck_assert_int_eq(t.ids[0], 1);
+    ck_assert_int_eq(t.ids[1], 'a' + 3);
+    ck_assert_int_eq(t.ids[2], 1);
+    ck_assert_ptr_null(t.bytes);
+    b = json_loads(f.body, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(b, "prompt")), "a<s>");
+    ck_assert_str_eq(json_string_value(json_object_get(b, "model")), "m1");
+    ck_assert(json_is_true(json_object_get(b, "add_special_tokens")));
+    json_decref(b);
+    s2_lm_tokens_free(&t);
+    s2_lm_free(lm);
+    fake_stop(&f);
+    fake_start(&f, &VLLM_BAD_COUNT);
+    lm = fake_lm(&f, NULL);
+    ck_assert_int_eq(s2_lm_tokenize(lm, "ab", 2, true, true, &t, &err), S2_E_NET);
+    ck_assert_msg(strstr(err.msg, "\"count\" 3 but 2 tokens"), "%s", err.msg);
+    s2_lm_free(lm);
+    fake_stop(&f);
+
+    /* a server without the endpoint: a clear error naming it; OpenAI has none: refused before any request */
+    fake_start(&f, &LLAMA_NO_TOKENIZE);
+    lm = fake_lm(&f, NULL);
+    ck_assert_int_eq(s2_lm_tokenize(lm, "ab", 2, true, true, &t, &err), S2_E_UNSUPPORTED);
+    ck_assert_msg(strstr(err.msg, "/tokenize: HTTP 404: this llama-server has no /tokenize endpoint"), "%s", err.msg);
+    s2_lm_free(lm);
+    fake_stop(&f);
+    fake_start(&f, &OPENAI);
+    lm = fake_lm(&f, NULL);
+    s2_lm_caps caps;
+    OK(s2_lm_caps_get(lm, &caps, err_));
+    ck_assert(!caps.tokenizer);
+    ck_assert_int_eq(s2_lm_tokenize(lm, "ab", 2, true, true, &t, &err), S2_E_UNSUPPORTED);
+    ck_assert_msg(strstr(err.msg, "OpenAI has no tokenize endpoint"), "%s", err.msg);
+    ck_assert_int_eq(f.posts, 0);
+    s2_lm_free(lm);
+    fake_stop(&f);
+}
+END_TEST
+
+START_TEST(test_http_servers_prompt_logprobs)
+{
+    /* vLLM: echo + logprobs k + max_tokens 1 on token ids, tokens as "token_id:N"; row i is entry i + 1 (the last
+     * the generated token's), sorted best first, ids read from the keys */
+    fake f;
+    fake_start(&f, &VLLM_TOK);
+    s2_lm *lm = fake_lm(&f, NULL);
+    static const int32_t ids[3] = {1, 40, 41};
+    s2_lm_prompt_lp p;
+    OK(s2_lm_prompt_logprobs(lm, ids, 3, NULL, 2, &p, err_));
+    ck_assert_int_eq(p.n, 3);
+    ck_assert_int_eq(p.k, 2);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(p.ids[i], ids[i]);
+        ck_assert_int_eq(p.n_top[i], 2);
+        const s2_lm_top *row = p.top + i * 2;
+        ck_assert_int_eq(row[0].id, i < 2 ? ids[i + 1] : 9);
+        ck_assert_double_eq_tol(row[0].logprob, i < 2 ? -1.0 : -0.5, 1e-9);
+        ck_assert_int_eq(row[1].id, 7);
+        ck_assert_double_eq_tol(row[1].logprob, i < 2 ? -2.0 : -1.5, 1e-9);
+    }
+    s2_lm_prompt_lp_free(&p);
+    json_t *b = json_loads(f.body, 0, NULL);
+    ck_assert(json_is_true(json_object_get(b, "echo")) && json_is_true(json_object_get(b, "return_tokens_as_token_ids")));
+    ck_assert_int_eq(json_integer_value(json_object_get(b, "logprobs")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(b, "max_tokens")), 1);
+    ck_assert_int_eq((int)json_array_size(json_object_get(b, "prompt")), 3);
+    json_decref(b);
+    /* more than vLLM gives per position, or the full vocabulary: refused before any request */
+    int before = f.posts;
+    s2_error err = {0};
+    ck_assert_int_eq(s2_lm_prompt_logprobs(lm, ids, 3, NULL, 21, &p, &err), S2_E_UNSUPPORTED);
+    ck_assert_msg(strstr(err.msg, "at most 20"), "%s", err.msg);
+    ck_assert_int_eq(s2_lm_prompt_logprobs(lm, ids, 3, NULL, 0, &p, &err), S2_E_UNSUPPORTED);
+    ck_assert_int_eq(f.posts, before);
+    s2_lm_caps caps;
+    OK(s2_lm_caps_get(lm, &caps, err_));
+    ck_assert_int_eq(caps.max_top, 20);
+    s2_lm_free(lm);
+    fake_stop(&f);
+
+    /* a server whose echo has no prompt rows (the vLLM fake for text prompts): an error naming the position */
+    fake_start(&f, &VLLM);
+    lm = fake_lm(&f, NULL);
+    ck_assert_int_eq(s2_lm_prompt_logprobs(lm, NULL, 0, "ab", 2, &p, &err), S2_E_NET);
+    ck_assert_msg(strstr(err.msg, "no top log-probs for prompt position 0"), "%s", err.msg);
+    s2_lm_free(lm);
+    fake_stop(&f);
+
+    /* llama-server has no echo: refused before any request, by the library and by `sys2 logits` (exit 2) */
+    fake_start(&f, &LLAMA);
+    lm = fake_lm(&f, NULL);
+    ck_assert_int_eq(s2_lm_prompt_logprobs(lm, ids, 3, NULL, 2, &p, &err), S2_E_UNSUPPORTED);
+    ck_assert_msg(strstr(err.msg, "llama-server gives no prompt log-probs"), "%s", err.msg);
+    s2_lm_free(lm);
+    char cmd[512], *txt = NULL;
+    snprintf(cmd, sizeof cmd, "%s logits -m http://127.0.0.1:%d/v1 --ids '1 40 41' --top 2 2>&1", t_sys2_bin(), f.port);
+    ck_assert_int_eq(t_run(cmd, &txt), 2);
+    ck_assert_msg(strstr(txt, "gives no prompt log-probs") && strstr(txt, "llama-server"), "%s", txt);
+    free(txt);
+    snprintf(cmd, sizeof cmd, "%s tokenize -m http://127.0.0.1:%d/v1 --server openai 'ab' 2>&1", t_sys2_bin(), f.port);
+    ck_assert_int_eq(t_run(cmd, &txt), 2);
+    ck_assert_msg(strstr(txt, "OpenAI has no tokenize endpoint"), "%s", txt);
+    free(txt);
+    ck_assert_int_eq(f.posts, 0);
     fake_stop(&f);
 }
 END_TEST
@@ -942,6 +1201,8 @@ Suite *http_servers_suite(void) {
     tcase_add_test(tc, test_http_servers_api_key_and_refused);
     tcase_add_test(tc, test_http_servers_counts);
     tcase_add_test(tc, test_http_servers_run_refused_up_front);
+    tcase_add_test(tc, test_http_servers_tokenize);
+    tcase_add_test(tc, test_http_servers_prompt_logprobs);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1107,10 +1107,10 @@ static json_t *cmd_json(const char *spec, const char *args) {
     return j;
 }
 
-/* generate, score, perplexity, info and bench against a `sys2 serve` of the same model (in this process, on an
- * ephemeral port) give what the local file gives: the same text and token ids, log-probs within 1e-4; info says
- * what /v1/models says; bench times requests. logits and tokenize need the weights or the vocabulary themselves
- * and say so (exit 2). */
+/* generate, score, perplexity, logits, tokenize, info and bench against a `sys2 serve` of the same model (in this
+ * process, on an ephemeral port) give what the local file gives: the same text and token ids, log-probs within
+ * 1e-4 (logits: the server's log-probs against log_softmax of the local logits); info says what /v1/models says;
+ * bench times requests. */
 START_TEST(test_run_engine_commands_on_a_server)
 {
     char model[4096];
@@ -1175,15 +1175,93 @@ START_TEST(test_run_engine_commands_on_a_server)
     ck_assert_double_eq(json_real_value(json_object_get(json_array_get(calls, 1), "tokens_per_call")), 32); /* 4 x 8 */
     ck_assert(json_real_value(json_object_get(json_array_get(calls, 0), "tokens_per_s")) > 0);
     json_decref(bench);
-    char cmd[2048], *txt = NULL;
-    snprintf(cmd, sizeof cmd, "%s logits -m %s -p 'Once' 2>&1", t_sys2_bin(), url);
-    ck_assert_int_eq(t_run(cmd, &txt), 2);
-    ck_assert_msg(strstr(txt, "needs the model's weights") != NULL, "%s", txt);
-    free(txt);
-    snprintf(cmd, sizeof cmd, "%s tokenize -m %s 'Once' 2>&1", t_sys2_bin(), url);
-    ck_assert_int_eq(t_run(cmd, &txt), 2);
-    ck_assert_msg(strstr(txt, "gives no tokenizer") != NULL, "%s", txt);
-    free(txt);
+    /* tokenize: the server's tokenizer (its /tokenize) gives the local ids and pieces, byte for byte, on plain
+     * text, special tokens' text (as text, and with --special as the control tokens), multi-byte UTF-8 (bytes the
+     * vocabulary lacks fall back to byte tokens), control characters, with and without BOS */
+    static const char *const texts[] = {"Once upon a time", "<s>Lily</s> said <s>hi", "héllo wörld ✓ 日本 ü",
+                                        "tab\there\nnew line", "  two  spaces", "x"};
+    static const char *const flags[] = {"", "--ids", "--special", "--special --ids --no-bos", "--no-bos"};
+    char cmd[8192];
+    int specials_seen = 0;
+    for (size_t t = 0; t < sizeof texts / sizeof texts[0]; t++)
+        for (size_t fl = 0; fl < sizeof flags / sizeof flags[0]; fl++) {
+            char *out[2] = {NULL, NULL};
+            for (int side = 0; side < 2; side++) {
+                snprintf(cmd, sizeof cmd, "%s tokenize -m %s %s '%s'", t_sys2_bin(), side ? url : model, flags[fl],
+                         texts[t]);
+                ck_assert_msg(t_run(cmd, &out[side]) == 0, "%s: %s", cmd, out[side]);
+            }
+            ck_assert_msg(strcmp(out[0], out[1]) == 0, "%s %s: local\n%s\nremote\n%s", flags[fl], texts[t], out[0],
+                          out[1]);
+            ck_assert(strlen(out[0]) > 0);
+            if (t == 1 && strcmp(flags[fl], "--special --ids --no-bos") == 0) { /* "<s>" became BOS's id 1, inside too */
+                ck_assert_msg(strncmp(out[0], "1 ", 2) == 0 && strstr(out[0], " 1 ") != NULL, "%s", out[0]);
+                specials_seen++;
+            }
+            if (t == 1 && strcmp(flags[fl], "--ids") == 0) { /* without --special it is text: 1 only as the BOS */
+                ck_assert_msg(strncmp(out[0], "1 ", 2) == 0 && strstr(out[0], " 1 ") == NULL, "%s", out[0]);
+                specials_seen++;
+            }
+            free(out[0]);
+            free(out[1]);
+        }
+    ck_assert_int_eq(specials_seen, 2);
+
+    /* logits: over HTTP the log-softmax at every position (echo + top log-probs), labelled logprobs: it equals
+     * log_softmax of the local logits within 1e-4 for each of the top-K tokens at every position, and those are the
+     * local top K; without --top sys2 serve gives the whole vocabulary; -p text gives the local token ids */
+    static const char *const inputs[] = {"--ids '1 403 407 261 378 410 383 471 263 385 417'",
+                                         "-p 'Once upon a time, there was a little girl named Lily.'"};
+    for (size_t a = 0; a < 2; a++)
+        for (int full = 0; full < 2; full++) {
+            char remote_args[512];
+            const char *ids_arg = inputs[a];
+            snprintf(remote_args, sizeof remote_args, "logits --json %s%s", ids_arg, full ? "" : " --top 8");
+            char local_args[512];
+            snprintf(local_args, sizeof local_args, "logits --json %s", ids_arg);
+            json_t *loc = cmd_json(model, local_args), *rem = cmd_json(url, remote_args);
+            ck_assert_str_eq(json_string_value(json_object_get(rem, "kind")), "logprobs");
+            ck_assert(json_equal(json_object_get(loc, "prompt_token_ids"), json_object_get(rem, "prompt_token_ids")));
+            json_t *lp = json_object_get(loc, "positions"), *rp = json_object_get(rem, "positions");
+            ck_assert_int_eq((int)json_array_size(lp), (int)json_array_size(rp));
+            ck_assert(json_array_size(lp) >= 11);
+            double worst = 0;
+            for (size_t i = 0; i < json_array_size(lp); i++) {
+                json_t *x = json_array_get(lp, i), *y = json_array_get(rp, i);
+                ck_assert_ptr_null(json_object_get(y, "logits")); /* never labelled logits */
+                json_t *logits = json_object_get(x, "logits"), *tops = json_object_get(y, "logprobs");
+                double lse = json_real_value(json_object_get(x, "logsumexp"));
+                ck_assert_int_eq((int)json_array_size(logits), 512);
+                ck_assert_int_eq((int)json_array_size(tops), full ? 512 : 8);
+                ck_assert_int_eq(json_integer_value(json_object_get(x, "argmax")),
+                                 json_integer_value(json_object_get(y, "argmax")));
+                size_t r;
+                json_t *e;
+                double prev = 0;
+                json_array_foreach(tops, r, e) {
+                    json_int_t id = json_integer_value(json_object_get(e, "id"));
+                    double want = json_real_value(json_array_get(logits, (size_t)id)) - lse; /* log_softmax, local */
+                    double got = json_real_value(json_object_get(e, "logprob"));
+                    ck_assert_msg(fabs(got - want) < 1e-4, "position %zu token %lld: remote %.6f, local %.6f", i,
+                                  (long long)id, got, want);
+                    if (fabs(got - want) > worst) worst = fabs(got - want);
+                    if (r > 0) ck_assert(got <= prev); /* best first */
+                    prev = got;
+                    /* the local top K: no token outside the list beats its last entry */
+                    if (!full && r + 1 == json_array_size(tops))
+                        for (size_t v = 0; v < 512; v++) {
+                            bool listed = false;
+                            for (size_t q = 0; q < json_array_size(tops); q++)
+                                listed |= json_integer_value(json_object_get(json_array_get(tops, q), "id")) == (json_int_t)v;
+                            if (!listed) ck_assert(json_real_value(json_array_get(logits, v)) - lse <= got + 1e-4);
+                        }
+                }
+            }
+            fprintf(stderr, "logits over HTTP (%s, %s): max |remote - log_softmax(local)| = %.2g\n",
+                    a ? "text" : "ids", full ? "full vocabulary" : "top 8", worst);
+            json_decref(loc);
+            json_decref(rem);
+        }
     s2_server_free(srv);
     s2_model_free(m);
 }

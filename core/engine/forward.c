@@ -145,6 +145,7 @@ void s2_counters_sub(s2_counters *out, const s2_counters *a, const s2_counters *
     out->flops = a->flops - b->flops;
     out->ns = a->ns - b->ns;
     out->requests = a->requests - b->requests;
+    out->server_cached_tokens = a->server_cached_tokens - b->server_cached_tokens;
 }
 
 void s2_counters_add(s2_counters *acc, const s2_counters *x) {
@@ -157,6 +158,7 @@ void s2_counters_add(s2_counters *acc, const s2_counters *x) {
     acc->flops += x->flops;
     acc->ns += x->ns;
     acc->requests += x->requests;
+    acc->server_cached_tokens += x->server_cached_tokens;
 }
 
 /* ---- sequences ---- */

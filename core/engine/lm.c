@@ -121,11 +121,53 @@ s2_status s2_lm_sample_n(s2_lm *lm, s2_lm_seq seq, int32_t n, const s2_lm_sample
 }
 void s2_lm_counters(const s2_lm *lm, s2_counters *out) { lm->iface->counters(lm, out); }
 
+void s2_lm_tokens_free(s2_lm_tokens *t) {
+    if (t == NULL) return;
+    free(t->ids);
+    free(t->bytes);
+    free(t->piece_off);
+    memset(t, 0, sizeof *t);
+}
+
+void s2_lm_prompt_lp_free(s2_lm_prompt_lp *p) {
+    if (p == NULL) return;
+    free(p->ids);
+    free(p->n_top);
+    free(p->top);
+    memset(p, 0, sizeof *p);
+}
+
+s2_status s2_lm_tokenize(s2_lm *lm, const char *text, size_t len, bool add_bos, bool parse_special, s2_lm_tokens *out,
+                         s2_error *err) {
+    memset(out, 0, sizeof *out);
+    if (text == NULL) return s2_error_set(err, S2_E_ARG, "lm: tokenize without text");
+    if (lm->iface->tokenize == NULL)
+        return s2_error_set(err, S2_E_UNSUPPORTED, "lm: the %s backend has no tokenize call (use its model's vocabulary)",
+                            lm->iface->name);
+    s2_status st = lm->iface->tokenize(lm, text, len, add_bos, parse_special, out, err);
+    if (st != S2_OK) s2_lm_tokens_free(out);
+    return st;
+}
+
+s2_status s2_lm_prompt_logprobs(s2_lm *lm, const int32_t *ids, int32_t n_ids, const char *text, int32_t k,
+                                s2_lm_prompt_lp *out, s2_error *err) {
+    memset(out, 0, sizeof *out);
+    if ((ids == NULL) == (text == NULL) || (ids != NULL && n_ids < 1) || k < 0)
+        return s2_error_set(err, S2_E_ARG, "lm: prompt_logprobs wants ids or text (not both) and k >= 0 (k %d, %d ids)",
+                            k, n_ids);
+    if (lm->iface->prompt_logprobs == NULL)
+        return s2_error_set(err, S2_E_UNSUPPORTED, "lm: the %s backend has no prompt_logprobs call (use its logits)",
+                            lm->iface->name);
+    s2_status st = lm->iface->prompt_logprobs(lm, ids, n_ids, text, k, out, err);
+    if (st != S2_OK) s2_lm_prompt_lp_free(out);
+    return st;
+}
+
 s2_status s2_lm_caps_get(s2_lm *lm, s2_lm_caps *out, s2_error *err) {
     memset(out, 0, sizeof *out);
     if (lm->iface->caps != NULL) return lm->iface->caps(lm, out, err);
     snprintf(out->server, sizeof out->server, "%s", strcmp(lm->iface->name, "local") == 0 ? "local" : lm->iface->name);
-    out->prompt_logprobs = out->token_logprobs = true;
+    out->prompt_logprobs = out->token_logprobs = out->tokenizer = true;
     return S2_OK;
 }
 
@@ -512,7 +554,16 @@ int32_t s2_lm_top_of_logits(const s2_vocab *v, const float *logits, int32_t V, i
     if (k > V) k = V;
     float lse = s2_logsumexp(logits, V);
     int32_t m = 0;
-    for (int32_t t = 0; t < V; t++) { /* insertion into a sorted list of k: V log k, fine for small k */
+    s2_lm_top *all = k > 64 ? malloc((size_t)V * sizeof *all) : NULL; /* many: one sort of the whole vocabulary */
+    bool sorted = all != NULL;
+    if (sorted) {
+        for (int32_t t = 0; t < V; t++) all[t] = (s2_lm_top){.id = t, .logprob = logits[t] - lse};
+        qsort(all, (size_t)V, sizeof *all, s2_lm_top_cmp);
+        memcpy(out, all, (size_t)k * sizeof *out);
+        free(all);
+        m = k;
+    }
+    for (int32_t t = 0; !sorted && t < V; t++) { /* insertion into a sorted list of k: V k at worst, fine for small k */
         s2_lm_top e = {.id = t, .logprob = logits[t] - lse};
         if (m == k && s2_lm_top_cmp(&e, &out[k - 1]) >= 0) continue;
         int32_t i = m < k ? m++ : k - 1;

@@ -50,6 +50,18 @@ typedef enum {
     STOP_FROM_REQUEST,         /* nothing says which: the request's only stop string (OpenAI) */
 } stop_source;
 
+/* The tokenize endpoints, POST at the server's root (not under /v1):
+ * - llama-server (tools/server/README.md, "POST /tokenize"; server-context.cpp post_tokenize): {"content",
+ *   "add_special" (BOS; default false), "parse_special" (default true), "with_pieces"} -> {"tokens": [id, ...]}, or
+ *   with pieces [{"id", "piece"}] where a piece is a string, or an array of its bytes when it is not UTF-8; POST
+ *   /detokenize {"tokens"} -> {"content"}. sys2 serve answers this shape too.
+ * - vLLM (vllm/entrypoints/serve/tokenize/protocol.py: TokenizeCompletionRequest, TokenizeResponse): {"model",
+ *   "prompt", "add_special_tokens" (default true)} -> {"count", "max_model_len", "tokens"}; the Hugging Face
+ *   tokenizer always parses the text of special tokens; no pieces. SGLang (entrypoints/openai/serving_tokenize.py,
+ *   routed at /tokenize and /v1/tokenize) takes and answers the same fields.
+ * - OpenAI's API has no tokenizer endpoint. */
+typedef enum { TOK_NONE, TOK_LLAMA, TOK_VLLM } tok_shape;
+
 typedef struct http_profile {
     const char *flag, *name;   /* --server FLAG; the name in messages */
     bool n_native;             /* n > 1 choices in one request; else one request per chain, decided before any call */
@@ -62,27 +74,36 @@ typedef struct http_profile {
     bool top_k_min_p;          /* top_k and min_p are parameters */
     int32_t top_k_off;         /* the top_k that means no truncation */
     bool llama_samplers;       /* send llama.cpp's other samplers as off (its defaults are not) */
+    tok_shape tok;             /* the tokenize endpoint's request and response (POST root + "/tokenize") */
+    bool tok_special_field;    /* it takes "parse_special" (else the text of special tokens is always parsed) */
+    int32_t max_top;           /* echo: top log-probs per prompt position at most; 0 = the full vocabulary (-1) */
+    bool ids_as_tokens;        /* "return_tokens_as_token_ids": token strings are "token_id:N" (vLLM) */
 } http_profile;
 
 static const http_profile profiles[PROF_N] = {
     [PROF_SYS2] = {.flag = "sys2", .name = "sys2 serve", .n_native = true, .keep_stop = "include_stop_str_in_output",
-                   .stop_from = STOP_FROM_STOP_REASON, .sample_logprobs = 0, .echo = true, .top_k_min_p = true},
+                   .stop_from = STOP_FROM_STOP_REASON, .sample_logprobs = 0, .echo = true, .top_k_min_p = true,
+                   .tok = TOK_LLAMA, .tok_special_field = true, .max_top = 0},
     [PROF_LLAMA] = {.flag = "llama", .name = "llama-server", .n_native = false, .keep_stop = NULL,
                     .stop_from = STOP_FROM_VERBOSE, .sample_logprobs = 1, .echo = false,
                     .no_echo = "its /v1/completions refuses echo (\"Only no echo is supported\"), so it gives no "
                                "prompt log-probs",
-                    .top_k_min_p = true, .top_k_off = 0, .llama_samplers = true},
+                    .top_k_min_p = true, .top_k_off = 0, .llama_samplers = true, .tok = TOK_LLAMA,
+                    .tok_special_field = true},
     [PROF_VLLM] = {.flag = "vllm", .name = "vLLM", .n_native = true, .keep_stop = "include_stop_str_in_output",
                    .stop_from = STOP_FROM_STOP_REASON, .sample_logprobs = 0, .echo = true, .score_max_tokens_1 = true,
-                   .top_k_min_p = true, .top_k_off = -1},
+                   .top_k_min_p = true, .top_k_off = -1, .tok = TOK_VLLM,
+                   .max_top = 20 /* --max-logprobs' default */, .ids_as_tokens = true},
     [PROF_SGLANG] = {.flag = "sglang", .name = "SGLang", .n_native = true, .keep_stop = "no_stop_trim",
                      .stop_from = STOP_FROM_MATCHED_STOP, .sample_logprobs = 0, .echo = true,
-                     .score_max_tokens_1 = true, .top_k_min_p = true, .top_k_off = -1},
+                     .score_max_tokens_1 = true, .top_k_min_p = true, .top_k_off = -1, .tok = TOK_VLLM,
+                     .max_top = 20 /* as vLLM's default: SGLang documents no limit */},
     [PROF_OPENAI] = {.flag = "openai", .name = "OpenAI", .n_native = true, .keep_stop = NULL,
-                     .stop_from = STOP_FROM_REQUEST, .sample_logprobs = 0, .echo = true, .top_k_min_p = false},
+                     .stop_from = STOP_FROM_REQUEST, .sample_logprobs = 0, .echo = true, .top_k_min_p = false,
+                     .max_top = 5 /* legacy completions: logprobs <= 5 */},
     [PROF_UNKNOWN] = {.flag = "unknown", .name = "an unknown server", .n_native = false,
                       .keep_stop = "include_stop_str_in_output", .stop_from = STOP_FROM_STOP_REASON,
-                      .sample_logprobs = 1, .echo = true, .top_k_min_p = true, .top_k_off = 0},
+                      .sample_logprobs = 1, .echo = true, .top_k_min_p = true, .top_k_off = 0, .max_top = 5},
 };
 
 typedef struct http_lm {
@@ -116,6 +137,8 @@ static int64_t now_ns(void) {
 
 typedef struct xfer {
     char *body;                /* request JSON (owned) */
+    const char *url;           /* NULL: h->url (the completions endpoint); else borrowed */
+    bool any_json;             /* the answer is any JSON object, not a completion with "choices" */
     CURL *h;
     struct curl_slist *hdrs;
     char *resp;                /* response body (owned, NUL-terminated) */
@@ -159,7 +182,7 @@ static s2_status xfer_start(http_lm *h, xfer *x, s2_error *err) {
     x->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
     x->hdrs = curl_slist_append(x->hdrs, "Expect:");
     if (h->auth) x->hdrs = curl_slist_append(x->hdrs, h->auth);
-    curl_easy_setopt(x->h, CURLOPT_URL, h->url);
+    curl_easy_setopt(x->h, CURLOPT_URL, x->url ? x->url : h->url);
     curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, x->hdrs);
     curl_easy_setopt(x->h, CURLOPT_POSTFIELDS, x->body);
     curl_easy_setopt(x->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(x->body));
@@ -252,39 +275,41 @@ static bool context_exceeded(const xfer *x) {
 /* A finished transfer to its parsed JSON, or a clear error. */
 static s2_status xfer_result(http_lm *h, xfer *x, s2_error *err) {
     char said[192];
+    const char *url = x->url ? x->url : h->url;
     if (x->cres != CURLE_OK) {
-        if (x->too_big) return s2_error_set(err, S2_E_NET, "%s: the response is larger than %u bytes", h->url, MAX_RESPONSE);
+        if (x->too_big) return s2_error_set(err, S2_E_NET, "%s: the response is larger than %u bytes", url, MAX_RESPONSE);
         if (x->cres == CURLE_OPERATION_TIMEDOUT)
-            return s2_error_set(err, S2_E_NET, "%s: no answer within %.3g s (--http-timeout), not retried", h->url,
+            return s2_error_set(err, S2_E_NET, "%s: no answer within %.3g s (--http-timeout), not retried", url,
                                 (double)h->timeout_ms / 1000);
-        return s2_error_set(err, S2_E_NET, "%s: %s (after %d tries)", h->url, curl_easy_strerror(x->cres), x->tries);
+        return s2_error_set(err, S2_E_NET, "%s: %s (after %d tries)", url, curl_easy_strerror(x->cres), x->tries);
     }
     if (x->code < 200 || x->code > 299) {
         server_says(x, said, sizeof said);
         if (x->code == 400 && context_exceeded(x)) /* as the local engine says of a sequence past its context */
-            return s2_error_set(err, S2_E_BUDGET, "%s: past the model's context: %s", h->url, said);
+            return s2_error_set(err, S2_E_BUDGET, "%s: past the model's context: %s", url, said);
         if (refuses_param(x))
             return s2_error_set(err, S2_E_UNSUPPORTED, "%s: %s refuses a parameter sys2 sends (HTTP %ld, not retried): %s",
-                                h->url, h->prof ? h->prof->name : "the server", x->code, said);
+                                url, h->prof ? h->prof->name : "the server", x->code, said);
         s2_status st = x->code == 400 || x->code == 413 || x->code == 422 ? S2_E_ARG
                        : x->code == 404                                    ? S2_E_UNSUPPORTED
                                                                            : S2_E_NET;
         if (x->code == 408 || x->code == 429 || x->code >= 500)
-            return s2_error_set(err, st, "%s: HTTP %ld after %d tries: %s", h->url, x->code, x->tries, said);
-        return s2_error_set(err, st, "%s: HTTP %ld: %s", h->url, x->code, said);
+            return s2_error_set(err, st, "%s: HTTP %ld after %d tries: %s", url, x->code, x->tries, said);
+        return s2_error_set(err, st, "%s: HTTP %ld: %s", url, x->code, said);
     }
     const char *ct = NULL;
     curl_easy_getinfo(x->h, CURLINFO_CONTENT_TYPE, &ct);
     if (ct == NULL || strstr(ct, "json") == NULL)
-        return s2_error_set(err, S2_E_NET, "%s: the response's content type is '%s', not application/json", h->url,
+        return s2_error_set(err, S2_E_NET, "%s: the response's content type is '%s', not application/json", url,
                             ct ? ct : "(none)");
     json_error_t je;
     x->json = json_loadb(x->resp ? x->resp : "", x->len, JSON_ALLOW_NUL, &je);
     if (x->json == NULL)
         return s2_error_set(err, S2_E_NET, "%s: malformed JSON in the response (%s, line %d column %d, %zu bytes)",
-                            h->url, je.text, je.line, je.column, x->len);
-    if (!json_is_object(x->json) || !json_is_array(json_object_get(x->json, "choices")))
-        return s2_error_set(err, S2_E_NET, "%s: the response has no \"choices\" array", h->url);
+                            url, je.text, je.line, je.column, x->len);
+    if (!json_is_object(x->json) || (!x->any_json && !json_is_array(json_object_get(x->json, "choices"))))
+        return s2_error_set(err, S2_E_NET, "%s: the response has %s", url,
+                            x->any_json ? "no JSON object" : "no \"choices\" array");
     return S2_OK;
 }
 
@@ -532,10 +557,13 @@ static s2_status add_body(xfer *x, json_t *b, s2_error *err) {
 }
 
 /* Counts one response's usage as the local engine counts the same work. The server's prompt_tokens P are split into
- * cached (what it reports as cached: usage.prompt_tokens_details.cached_tokens, as vLLM, SGLang, OpenAI and newer
- * llama-servers send; else llama-server's timings.cache_n; else, estimated, the `known` tokens already sent on this
- * sequence, as the local engine keeps a sequence's KV; and never fewer than those), scored (teacher-forced
- * continuation tokens, counted apart as locally) and computed (the rest). shared: a further request of siblings sent together on the same prefix (one
+ * cached (the `known` tokens already sent on this sequence, as the local engine keeps a sequence's KV), scored
+ * (teacher-forced continuation tokens, counted apart as locally) and computed (the rest). What the server reports as
+ * cached (usage.prompt_tokens_details.cached_tokens, as vLLM, SGLang, OpenAI and newer llama-servers send; else
+ * llama-server's timings.cache_n) beyond `known` was reused from other requests, other items' among them (a
+ * llama-server slot keeps the last prompt, so the next item's shared opening is free): that is the server's saving,
+ * which depends on the order requests arrive in, and goes to server_cached_tokens, not into the search's counts;
+ * where the server reports nothing, the counts are the same and the header says they were not checked against it. shared: a further request of siblings sent together on the same prefix (one
  * request per chain, or one per label), whose first `known` tokens the first request counted: they count as cached
  * at least, as n > 1 and the local engine's forks share them. Generated tokens count when
  * sampled. *seen gets the tokens the server now has of the sequence. A response without usage is an error. */
@@ -550,19 +578,17 @@ static s2_status count_usage(http_lm *h, json_t *resp, int64_t known, int64_t sc
     h->counted = true;
     json_t *rc = json_object_get(json_object_get(u, "prompt_tokens_details"), "cached_tokens");
     json_t *tc = json_object_get(json_object_get(resp, "timings"), "cache_n");
-    int64_t cached;
-    if (json_is_integer(rc)) cached = json_integer_value(rc);
-    else if (json_is_integer(tc)) cached = json_integer_value(tc);
-    else {
-        cached = known;
-        h->estimated = true;
-    }
+    int64_t reported = -1;
+    if (json_is_integer(rc)) reported = json_integer_value(rc);
+    else if (json_is_integer(tc)) reported = json_integer_value(tc);
+    else h->estimated = true;
     /* what the server already holds of this sequence counts as cached even where it computed it again (sys2 serve
-     * caches whole 16-token blocks only, llama-server's slots move on): the count is the search's, as the local
-     * engine, which keeps each sequence's KV, spends it; what the server adds is the server's */
+     * caches whole 16-token blocks only, llama-server's slots move on), and nothing more: the count is the search's,
+     * as the local engine, which keeps each sequence's KV, spends it; what the server adds or saves is the server's */
     (void)shared;
-    if (cached < known) cached = known;
+    int64_t cached = known;
     if (cached > P - scored) cached = P - scored;
+    if (reported > cached) h->c.server_cached_tokens += reported - cached;
     if (cached < 0) cached = 0;
     int64_t computed = P - cached - scored;
     h->c.prompt_tokens += computed > 0 ? computed : 0;
@@ -1133,6 +1159,261 @@ static s2_status http_sample(s2_lm *lm, const s2_lm_seq *seqs, int32_t n, const 
     return st;
 }
 
+/* ---- the server's tokenizer: its tokenize endpoint, as the profile says ---- */
+
+/* The server's root (the base without its /v1) followed by path; malloc'd, or NULL when out of memory. */
+static char *root_url(const http_lm *h, const char *path) {
+    size_t n = strlen(h->url);
+    const char *suffix = h->chat ? "/chat/completions" : "/completions";
+    size_t base = n - strlen(suffix);
+    size_t root = base >= 3 && memcmp(h->url + base - 3, "/v1", 3) == 0 ? base - 3 : base;
+    char *u = malloc(root + strlen(path) + 1);
+    if (u == NULL) return NULL;
+    memcpy(u, h->url, root);
+    strcpy(u + root, path);
+    return u;
+}
+
+/* One POST of b (stolen) to the server's root + path, answered with any JSON object: *out owns the transfer. */
+static s2_status post_root(http_lm *h, const char *path, json_t *b, char **url, xfer **out, s2_error *err) {
+    *out = NULL;
+    *url = root_url(h, path);
+    xfer *x = calloc(1, sizeof *x);
+    s2_status st = *url && x ? add_body(x, b, err) : (json_decref(b), s2_error_set(err, S2_E_NOMEM, "http: out of memory"));
+    if (st == S2_OK) {
+        x->url = *url;
+        x->any_json = true;
+        st = run_all(h, x, 1, err);
+    }
+    if (st != S2_OK && x != NULL && x->code == 404) /* say what is missing, not only that a page is */
+        s2_error_set(err, S2_E_UNSUPPORTED, "%s: HTTP 404: this %s has no %s endpoint", *url, h->prof->name, path);
+    if (st != S2_OK) {
+        xfers_free(x, x ? 1 : 0);
+        return st;
+    }
+    *out = x;
+    return S2_OK;
+}
+
+/* A piece as llama-server writes it: a string, or an array of its bytes (not UTF-8). False when neither. */
+static bool piece_bytes(json_t *p, s2_lm_tokens *t, int32_t i, size_t *cap) {
+    size_t n = json_is_string(p) ? json_string_length(p) : json_is_array(p) ? json_array_size(p) : 0;
+    if (!json_is_string(p) && !json_is_array(p)) return false;
+    size_t at = (size_t)t->piece_off[i];
+    if (at + n + 1 > *cap) {
+        size_t nc = *cap ? *cap : 256;
+        while (nc < at + n + 1) nc *= 2;
+        char *nb = realloc(t->bytes, nc);
+        if (nb == NULL) return false;
+        t->bytes = nb;
+        *cap = nc;
+    }
+    if (json_is_string(p)) memcpy(t->bytes + at, json_string_value(p), n);
+    for (size_t b = 0; json_is_array(p) && b < n; b++) {
+        json_t *v = json_array_get(p, b);
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 255) return false;
+        t->bytes[at + b] = (char)json_integer_value(v);
+    }
+    t->piece_off[i + 1] = (int32_t)(at + n);
+    return true;
+}
+
+static s2_status http_tokenize(s2_lm *lm, const char *text, size_t len, bool add_bos, bool parse_special,
+                               s2_lm_tokens *out, s2_error *err) {
+    http_lm *h = H(lm);
+    if (!h->asked) find_profile(h);
+    const http_profile *pr = h->prof;
+    if (pr->tok == TOK_NONE)
+        return s2_error_set(err, S2_E_UNSUPPORTED, "%s: %s has no tokenize endpoint (%s): give the model or vocabulary "
+                            "file, or --server if it is another kind", h->url, pr->name,
+                            pr == &profiles[PROF_OPENAI] ? "the OpenAI API gives no tokenizer" : "sys2 knows of none");
+    if (!parse_special && !pr->tok_special_field)
+        return s2_error_set(err, S2_E_UNSUPPORTED, "%s: %s's /tokenize always turns the text of special tokens into "
+                            "their ids (Hugging Face's tokenizer): ask for that (--special)", h->url, pr->name);
+    bool lossy = false;
+    json_t *jt = s2_json_text(text, len, &lossy);
+    if (lossy && pr != &profiles[PROF_SYS2]) {
+        json_decref(jt);
+        return s2_error_set(err, S2_E_ARG, "%s: the text is not UTF-8, which a JSON request to %s cannot carry", h->url,
+                            pr->name);
+    }
+    json_t *b = json_object();
+    if (pr->tok == TOK_LLAMA) {
+        json_object_set_new(b, "content", jt);
+        json_object_set_new(b, "add_special", json_boolean(add_bos));
+        json_object_set_new(b, "parse_special", json_boolean(parse_special));
+        json_object_set_new(b, "with_pieces", json_true());
+        if (lossy) json_object_set_new(b, "sys2_content_hex", hex_of(text, len));
+    } else {
+        if (h->model) json_object_set_new(b, "model", json_string(h->model));
+        json_object_set_new(b, "prompt", jt);
+        json_object_set_new(b, "add_special_tokens", json_boolean(add_bos));
+    }
+    char *url = NULL;
+    xfer *x = NULL;
+    s2_status st = post_root(h, "/tokenize", b, &url, &x, err);
+    json_t *toks = st == S2_OK ? json_object_get(x->json, "tokens") : NULL;
+    if (st == S2_OK && !json_is_array(toks))
+        st = s2_error_set(err, S2_E_NET, "%s: %s's answer has no \"tokens\" array", url, pr->name);
+    json_t *count = st == S2_OK ? json_object_get(x->json, "count") : NULL;
+    if (st == S2_OK && json_is_integer(count) && json_integer_value(count) != (json_int_t)json_array_size(toks))
+        st = s2_error_set(err, S2_E_NET, "%s: \"count\" %lld but %zu tokens", url, (long long)json_integer_value(count),
+                          json_array_size(toks));
+    int32_t n = st == S2_OK ? (int32_t)json_array_size(toks) : 0;
+    /* pieces come as objects; asked for in llama-server's shape, so an empty answer has (no) pieces too */
+    bool with_pieces = n > 0 ? json_is_object(json_array_get(toks, 0)) : pr->tok == TOK_LLAMA;
+    if (st == S2_OK) {
+        out->ids = malloc((size_t)(n > 0 ? n : 1) * sizeof *out->ids);
+        if (with_pieces) out->piece_off = calloc((size_t)n + 1, sizeof *out->piece_off);
+        if (out->ids == NULL || (with_pieces && out->piece_off == NULL))
+            st = s2_error_set(err, S2_E_NOMEM, "http: out of memory");
+    }
+    size_t cap = 0;
+    for (int32_t i = 0; st == S2_OK && i < n; i++) {
+        json_t *e = json_array_get(toks, (size_t)i);
+        json_t *id = with_pieces ? json_object_get(e, "id") : e;
+        if (!json_is_integer(id) || json_integer_value(id) < 0 || json_integer_value(id) > INT32_MAX ||
+            (with_pieces && !piece_bytes(json_object_get(e, "piece"), out, i, &cap)))
+            st = s2_error_set(err, S2_E_NET, "%s: token %d of the answer is not %s", url, i,
+                              with_pieces ? "{\"id\": id, \"piece\": string or bytes}" : "an id");
+        else out->ids[i] = (int32_t)json_integer_value(id);
+    }
+    if (st == S2_OK && with_pieces && out->bytes == NULL) out->bytes = calloc(1, 1); /* only empty pieces */
+    if (st == S2_OK && with_pieces && out->bytes == NULL) st = s2_error_set(err, S2_E_NOMEM, "http: out of memory");
+    if (st == S2_OK) out->n = n;
+    xfers_free(x, x ? 1 : 0);
+    free(url);
+    return st;
+}
+
+/* ---- log-probs at every prompt position: echo + top logprobs, one token generated ---- */
+
+/* The entries of one top_logprobs row: sys2 serve's sys2_top list [{id, token, logprob, hex?}], or the completions
+ * format's {token: logprob} dict (a "token_id:N" key names the id, as vLLM writes it when asked). Into row (cap
+ * entries), sorted best first; returns the count, or -1 when the row is not one of these. */
+static int32_t parse_top_row(json_t *list, json_t *dict, s2_lm_top *row, int32_t cap) {
+    int32_t m = 0;
+    size_t i;
+    json_t *e;
+    const char *key;
+    if (json_is_array(list)) {
+        json_array_foreach(list, i, e) {
+            json_t *lpv = json_object_get(e, "logprob"), *id = json_object_get(e, "id");
+            if (!json_is_number(lpv)) return -1;
+            if (m == cap) continue;
+            row[m].id = json_is_integer(id) ? (int32_t)json_integer_value(id) : -1;
+            row[m].logprob = (float)json_number_value(lpv);
+            const char *hx = json_string_value(json_object_get(e, "hex"));
+            if (hx == NULL || !unhex(hx, row[m].piece, sizeof row[m].piece))
+                set_piece(&row[m], json_string_value(json_object_get(e, "token")));
+            m++;
+        }
+    } else if (json_is_object(dict)) {
+        json_object_foreach(dict, key, e) {
+            if (!json_is_number(e)) return -1;
+            if (m == cap) continue;
+            long long v = -1;
+            int used = 0;
+            bool as_id = strncmp(key, "token_id:", 9) == 0 && sscanf(key + 9, "%lld%n", &v, &used) == 1 &&
+                         key[9 + used] == '\0' && v >= 0 && v <= INT32_MAX;
+            row[m].id = as_id ? (int32_t)v : -1;
+            row[m].logprob = (float)json_number_value(e);
+            set_piece(&row[m], as_id ? "" : key);
+            m++;
+        }
+    } else {
+        return -1;
+    }
+    qsort(row, (size_t)m, sizeof *row, s2_lm_top_cmp);
+    return m;
+}
+
+static s2_status http_prompt_logprobs(s2_lm *lm, const int32_t *ids, int32_t n_ids, const char *text, int32_t k,
+                                      s2_lm_prompt_lp *out, s2_error *err) {
+    http_lm *h = H(lm);
+    if (h->chat)
+        return s2_error_set(err, S2_E_UNSUPPORTED, "%s: a chat endpoint gives no prompt log-probs (no echo); use the "
+                            "/v1 base", h->url);
+    if (!h->asked) find_profile(h);
+    const http_profile *pr = h->prof;
+    if (!pr->echo)
+        return s2_error_set(err, S2_E_UNSUPPORTED, "%s: %s gives no prompt log-probs: %s", h->url, pr->name, pr->no_echo);
+    if (pr->max_top > 0 && (k == 0 || k > pr->max_top))
+        return s2_error_set(err, S2_E_UNSUPPORTED, "%s: %s gives at most %d log-probs per position (asked for %s)",
+                            h->url, pr->name, pr->max_top, k == 0 ? "the full vocabulary" : "more");
+    json_t *b = NULL;
+    if (ids != NULL) {
+        b = json_object();
+        json_t *arr = json_array();
+        for (int32_t i = 0; i < n_ids; i++) json_array_append_new(arr, json_integer(ids[i]));
+        if (h->model) json_object_set_new(b, "model", json_string(h->model));
+        json_object_set_new(b, "prompt", arr);
+    } else {
+        b = base_body(h, text, strlen(text), err);
+        if (b == NULL) return err ? err->code : S2_E_NOMEM;
+    }
+    json_object_set_new(b, "max_tokens", json_integer(1)); /* the last position's row is the generated token's */
+    json_object_set_new(b, "echo", json_true());
+    json_object_set_new(b, "logprobs", json_integer(k > 0 ? k : -1));
+    json_object_set_new(b, "temperature", json_real(0));
+    json_object_set_new(b, "seed", json_integer(0));
+    if (pr->ids_as_tokens) json_object_set_new(b, "return_tokens_as_token_ids", json_true());
+    xfer *x = calloc(1, sizeof *x);
+    s2_status st = x ? add_body(x, b, err) : (json_decref(b), s2_error_set(err, S2_E_NOMEM, "lm: out of memory"));
+    if (st == S2_OK) st = run_all(h, x, 1, err);
+    json_t *l = st == S2_OK ? json_object_get(choice0(x->json), "logprobs") : NULL;
+    json_t *tops = json_object_get(l, "top_logprobs"), *ours = json_object_get(l, "sys2_top");
+    json_t *jp = st == S2_OK ? json_object_get(json_object_get(x->json, "usage"), "prompt_tokens") : NULL;
+    int64_t P = json_is_integer(jp) ? json_integer_value(jp) : -1;
+    if (st == S2_OK && P < 1)
+        st = s2_error_set(err, S2_E_NET, "%s: %s's answer has no usage.prompt_tokens: sys2 cannot tell the prompt's "
+                          "positions from the generated token's", h->url, pr->name);
+    if (st == S2_OK && (!json_is_array(tops) || (int64_t)json_array_size(tops) < P + 1))
+        st = s2_error_set(err, S2_E_UNSUPPORTED, "%s: %s returned %s for a prompt of %lld tokens: no prompt log-probs "
+                          "(echo + logprobs)", h->url, pr->name, json_is_array(tops) ? "too few top_logprobs rows" :
+                          "no choices[0].logprobs.top_logprobs", (long long)P);
+    if (st == S2_OK && ids != NULL && P != n_ids)
+        st = s2_error_set(err, S2_E_NET, "%s: sent %d token ids, the server counts %lld prompt tokens", h->url, n_ids,
+                          (long long)P);
+    int32_t kk = k;
+    for (int64_t i = 1; st == S2_OK && kk == 0 && i <= P; i++) { /* the full vocabulary: as many as the rows hold */
+        json_t *r = json_array_get(ours, (size_t)i), *d = json_array_get(tops, (size_t)i);
+        size_t m = json_is_array(r) ? json_array_size(r) : json_object_size(d);
+        if ((int64_t)m > kk) kk = (int32_t)m;
+    }
+    if (st == S2_OK && kk < 1) st = s2_error_set(err, S2_E_NET, "%s: every top_logprobs row is empty", h->url);
+    if (st == S2_OK) {
+        out->n = (int32_t)P;
+        out->k = kk;
+        out->ids = malloc((size_t)P * sizeof *out->ids);
+        out->n_top = calloc((size_t)P, sizeof *out->n_top);
+        out->top = calloc((size_t)P * (size_t)kk, sizeof *out->top);
+        if (out->ids == NULL || out->n_top == NULL || out->top == NULL)
+            st = s2_error_set(err, S2_E_NOMEM, "lm: out of memory for %lld x %d log-probs", (long long)P, kk);
+    }
+    json_t *our_ids = json_object_get(l, "sys2_token_ids"), *strs = json_object_get(l, "tokens");
+    for (int32_t i = 0; st == S2_OK && i < out->n; i++) {
+        json_t *id = json_array_get(our_ids, (size_t)i);
+        const char *tok = json_string_value(json_array_get(strs, (size_t)i));
+        long long v = -1;
+        if (json_is_integer(id)) v = json_integer_value(id);
+        else if (ids != NULL) v = ids[i];
+        else if (pr->ids_as_tokens && tok && sscanf(tok, "token_id:%lld", &v) != 1) v = -1;
+        out->ids[i] = v >= 0 && v <= INT32_MAX ? (int32_t)v : -1;
+        /* row i: the distribution of token i + 1, which the echo lists at entry i + 1 (entry P: the generated one) */
+        int32_t m = parse_top_row(json_array_get(ours, (size_t)i + 1), json_array_get(tops, (size_t)i + 1),
+                                  out->top + (size_t)i * (size_t)kk, kk);
+        if (m < 1)
+            st = s2_error_set(err, S2_E_NET, "%s: %s gave no top log-probs for prompt position %d (top_logprobs[%d])",
+                              h->url, pr->name, i, i + 1);
+        else out->n_top[i] = m;
+    }
+    if (st == S2_OK) st = count_usage(h, x->json, 0, P - 1, false, true, NULL, err);
+    if (st == S2_OK) h->c.scored_tokens += P - 1;
+    xfers_free(x, x ? 1 : 0);
+    return st;
+}
+
 /* ---- the vtable ---- */
 
 static void http_counters(const s2_lm *lm, s2_counters *out) { *out = ((const http_lm *)lm->ctx)->c; }
@@ -1151,6 +1432,8 @@ static s2_status http_caps(s2_lm *lm, s2_lm_caps *out, s2_error *err) {
     out->counts_estimated = h->counted ? h->estimated
                                        : p != &profiles[PROF_SYS2] && p != &profiles[PROF_LLAMA] &&
                                              p != &profiles[PROF_OPENAI];
+    out->tokenizer = p->tok != TOK_NONE;
+    out->max_top = p->max_top;
     if (!out->prompt_logprobs)
         snprintf(out->why, sizeof out->why, "%s at %s: %s", p->name, h->url,
                  h->chat ? "a chat endpoint has no echo" : p->no_echo);
@@ -1192,6 +1475,8 @@ static const struct s2_lm_i http_iface = {
     .counters = http_counters,
     .free = http_free,
     .caps = http_caps,
+    .tokenize = http_tokenize,
+    .prompt_logprobs = http_prompt_logprobs,
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;

@@ -7,7 +7,10 @@
  * overrides) and from that profile decides how n > 1 is done, how stop strings and log-probs come back, which
  * sampling parameters are sent (all of them, neutral values too) and whether prompt log-probs exist (s2_lm_caps_get).
  * Sampling is POST /completions; teacher-forced scoring and label scoring are echo + logprobs with max_tokens 0 (1
- * where 0 is refused); top-k is logprobs k on one generated token. A response without what was asked (log-probs,
+ * where 0 is refused); top-k is logprobs k on one generated token; the log-softmax at every prompt position
+ * (s2_lm_prompt_logprobs) is echo + logprobs k + max_tokens 1 (the profile says how many per position); the server's
+ * tokenizer (s2_lm_tokenize) is POST /tokenize at the server's root, in llama-server's or vLLM's shape as the
+ * profile says (OpenAI's API has none). A response without what was asked (log-probs,
  * finish_reason, the stop that ended it, usage) is an error naming the field. The counters count as the local
  * engine does: prompt tokens the server reports as cached (or, where it reports none, those already sent on the
  * sequence) are cached, scored continuation tokens are scored, the rest computed. */

@@ -30,6 +30,7 @@
 #define MAX_STOPS 16
 #define MAX_TOP 20      /* logprobs / top_logprobs at most */
 #define MAX_N 64        /* choices per request at most */
+#define MAX_ECHO_TOP 1000000 /* echo: prompt tokens x logprobs at most (each a JSON entry or two) */
 
 /* ---- jobs ---- */
 
@@ -78,6 +79,8 @@ typedef struct job {
     char sid[48];
     /* result */
     float *echo_lp;               /* (n_prompt): NAN where none */
+    s2_lm_top *echo_top;          /* (n_prompt * logprobs) with echo and logprobs > 0: row t is the distribution of
+                                   * prompt token t (id -1 rows where none: row 0, rows before split) */
     int32_t n_cached;
     choice *ch;                   /* (n) */
     int http;                     /* 0 ok, else the HTTP status of the failure */
@@ -130,6 +133,7 @@ static void job_free(job *j) {
     free(j->prompt_text);
     for (int32_t i = 0; i < j->n_stops; i++) free(j->stops[i]);
     free(j->echo_lp);
+    free(j->echo_top);
     for (int32_t i = 0; j->ch && i < j->n; i++) {
         free(j->ch[i].logits);
         free(j->ch[i].text);
@@ -173,6 +177,12 @@ static int http_of(s2_status st) {
     return st == S2_E_NOMEM ? 503 : st == S2_E_BUDGET || st == S2_E_ARG ? 400 : 500;
 }
 
+/* The k most likely tokens of logits, best first (ties: lower id first), as lm.c's top_k; padded to k. */
+static void top_of(const s2_server *s, const float *logits, int32_t k, s2_lm_top *out) {
+    int32_t m = s2_lm_top_of_logits(s->v, logits, s->V, k, out);
+    for (int32_t i = m; i < k; i++) out[i] = (s2_lm_top){.id = -1, .logprob = -INFINITY};
+}
+
 /* Prefill (and echo) a job's prompt, then set up its choices. Leaves j->http set on failure; frees what it made. */
 static void job_start(s2_server *s, job *j) {
     s2_error err = {0};
@@ -197,6 +207,7 @@ static void job_start(s2_server *s, job *j) {
         int32_t rest = j->n_prompt - pre;
         if (rest > 0) {
             j->echo_lp[pre] = next[j->prompt[pre]] - s2_logsumexp(next, s->V);
+            if (j->echo_top) top_of(s, next, j->logprobs, j->echo_top + (size_t)pre * (size_t)j->logprobs);
             s2_seq *seqs = malloc((size_t)rest * sizeof *seqs);
             bool *want = malloc((size_t)rest * sizeof *want);
             if (seqs == NULL || want == NULL) st = s2_error_set(&err, S2_E_NOMEM, "serve: out of memory");
@@ -204,8 +215,13 @@ static void job_start(s2_server *s, job *j) {
             if (st == S2_OK) st = s2_ctx_decode(s->ctx, seqs, j->prompt + pre, want, rest, &err);
             for (int32_t r = 0; st == S2_OK && r < rest; r++) {
                 const float *lg = s2_ctx_logits(s->ctx, r);
-                if (pre + r + 1 < j->n_prompt) j->echo_lp[pre + r + 1] = lg[j->prompt[pre + r + 1]] - s2_logsumexp(lg, s->V);
-                else memcpy(next, lg, (size_t)s->V * sizeof(float));
+                if (pre + r + 1 < j->n_prompt) {
+                    j->echo_lp[pre + r + 1] = lg[j->prompt[pre + r + 1]] - s2_logsumexp(lg, s->V);
+                    if (j->echo_top)
+                        top_of(s, lg, j->logprobs, j->echo_top + (size_t)(pre + r + 1) * (size_t)j->logprobs);
+                } else {
+                    memcpy(next, lg, (size_t)s->V * sizeof(float));
+                }
             }
             if (st == S2_OK) {
                 s->ctx->c.prompt_tokens += rest;
@@ -245,7 +261,7 @@ static void job_start(s2_server *s, job *j) {
 
 static bool push_token(choice *c, int32_t k, int32_t tok, float lp, const char *piece, int32_t plen) {
     if (c->n == c->cap) {
-        int32_t nc = c->cap ? 2 * c->cap : 32;
+        int32_t nc = c->cap ? 2 * c->cap : k > MAX_TOP ? 1 : 32; /* k > 20: one token (echo, max_tokens 1) */
         int32_t *nt = realloc(c->toks, (size_t)nc * sizeof *nt);
         if (nt == NULL) return false;
         c->toks = nt;
@@ -273,12 +289,6 @@ static bool push_token(choice *c, int32_t k, int32_t tok, float lp, const char *
     c->tlen += (size_t)plen;
     c->text[c->tlen] = '\0';
     return true;
-}
-
-/* The k most likely tokens of logits, best first (ties: lower id first), as lm.c's top_k; padded to k. */
-static void top_of(const s2_server *s, const float *logits, int32_t k, s2_lm_top *out) {
-    int32_t m = s2_lm_top_of_logits(s->v, logits, s->V, k, out);
-    for (int32_t i = m; i < k; i++) out[i] = (s2_lm_top){.id = -1, .logprob = -INFINITY};
 }
 
 /* One token for every running choice, then one forward over all of them. */
@@ -738,10 +748,20 @@ static job *parse_job(parse_ctx *pc, json_t *o, bool chat) {
         if (want != NULL && !json_is_boolean(want) && !json_is_null(want)) ok = bad(pc, "'%s' must be a boolean", "logprobs");
         else if (json_is_true(want)) j->logprobs = 0;
     }
+    /* completions with echo and at most one new token may ask for more than 20 (up to the vocabulary; -1: all of
+     * it), for the log-softmax at every prompt position (`sys2 logits -m URL`) */
+    bool wide = !chat && json_is_true(json_object_get(o, "echo")) && j->max_tokens <= 1;
     if (ok && lp != NULL && !json_is_null(lp)) {
-        if (!json_is_integer(lp) || json_integer_value(lp) < 0 || json_integer_value(lp) > MAX_TOP)
-            ok = bad(pc, "'%s' must be an integer in [0, 20]", chat ? "top_logprobs" : "logprobs");
-        else if (!chat || j->logprobs == 0) j->logprobs = (int32_t)json_integer_value(lp);
+        json_int_t v = json_is_integer(lp) ? json_integer_value(lp) : -2;
+        if (wide && v == -1) v = s->V;
+        if (v < 0 || v > (wide ? s->V : MAX_TOP)) {
+            char m[200];
+            snprintf(m, sizeof m, "'%s' must be an integer in [0, 20]%s", chat ? "top_logprobs" : "logprobs",
+                     wide ? " (with echo and max_tokens <= 1: up to the vocabulary's size, or -1 for all of it)" : "");
+            ok = bad(pc, "%s", m);
+        } else if (!chat || j->logprobs == 0) {
+            j->logprobs = (int32_t)v;
+        }
     }
     if (ok && !chat) {
         json_t *echo = json_object_get(o, "echo");
@@ -829,6 +849,19 @@ static job *parse_job(parse_ctx *pc, json_t *o, bool chat) {
     if (ok && j->echo) {
         j->echo_lp = malloc((size_t)j->n_prompt * sizeof *j->echo_lp);
         if (j->echo_lp == NULL) ok = bad(pc, "%s", "out of memory");
+    }
+    if (ok && j->echo && j->logprobs > 0) {
+        if ((int64_t)j->n_prompt * j->logprobs > MAX_ECHO_TOP) {
+            char m[160];
+            snprintf(m, sizeof m, "echo with logprobs %d over %d prompt tokens: more than %d log-probs in all",
+                     j->logprobs, j->n_prompt, MAX_ECHO_TOP);
+            ok = bad(pc, "%s", m);
+        } else {
+            j->echo_top = malloc((size_t)j->n_prompt * (size_t)j->logprobs * sizeof *j->echo_top);
+            if (j->echo_top == NULL) ok = bad(pc, "%s", "out of memory");
+            for (int64_t t = 0; ok && t < (int64_t)j->n_prompt * j->logprobs; t++)
+                j->echo_top[t] = (s2_lm_top){.id = -1, .logprob = -INFINITY};
+        }
     }
     if (ok && j->stream) {
         j->sent = calloc((size_t)j->n, sizeof *j->sent);
@@ -933,8 +966,16 @@ static json_t *choice_json(s2_server *s, job *j, int32_t i) {
             json_array_append_new(offs, json_integer(off[t]));
             if (t < np) {
                 json_array_append_new(tlp, isnan(j->echo_lp[t]) ? json_null() : jlp(j->echo_lp[t]));
-                json_array_append_new(tops, json_null());
-                json_array_append_new(stop, json_null());
+                const s2_lm_top *row = j->echo_top ? j->echo_top + (size_t)t * (size_t)k : NULL;
+                if (row != NULL && row[0].id >= 0) { /* the distribution this prompt token was drawn from */
+                    json_t *list = json_array(), *dict = json_object();
+                    add_tops(row, k, list, dict);
+                    json_array_append_new(tops, dict);
+                    json_array_append_new(stop, list);
+                } else {
+                    json_array_append_new(tops, json_null());
+                    json_array_append_new(stop, json_null());
+                }
             } else {
                 json_array_append_new(tlp, jlp(c->lps[t - np]));
                 json_t *list = json_array(), *dict = json_object();
@@ -1191,6 +1232,137 @@ static enum MHD_Result run_completion(s2_server *s, struct MHD_Connection *conn,
     return ret;
 }
 
+/* ---- the tokenizer endpoints: llama-server's shape and vLLM's, one handler ----
+ * POST /tokenize (also /v1/tokenize, where SGLang answers too):
+ * - llama-server's (tools/server/README.md "POST /tokenize"): {"content", "add_special" (BOS where the vocabulary
+ *   adds it; default false), "parse_special" (default true), "with_pieces" (default false)} -> {"tokens": [id...]},
+ *   with pieces [{"id", "piece"}] where a piece that is not UTF-8 is the array of its bytes;
+ * - vLLM's (vllm/entrypoints/serve/tokenize/protocol.py TokenizeCompletionRequest / TokenizeResponse): {"model",
+ *   "prompt", "add_special_tokens" (default true), "return_token_strs"} -> {"tokens", "count", "max_model_len"}
+ *   (+ "token_strs"); special tokens' text is parsed, as Hugging Face's tokenizer does.
+ * POST /detokenize {"tokens": [id...]} -> {"content"} (llama-server) and "prompt" (vLLM) and "text" (SGLang), all
+ * three the same text. sys2's own field "sys2_content_hex" carries text that is not UTF-8, both ways. */
+
+static bool get_bool(json_t *o, const char *key, bool dflt, bool *out) {
+    json_t *x = json_object_get(o, key);
+    if (x == NULL || json_is_null(x)) *out = dflt;
+    else if (json_is_boolean(x)) *out = json_is_true(x);
+    else return false;
+    return true;
+}
+
+static json_t *body_object(s2_server *s, struct MHD_Connection *conn, req *r, enum MHD_Result *ret) {
+    json_error_t jerr;
+    json_t *o = json_loadb(r->body ? r->body : "", r->len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    if (json_is_object(o)) return o;
+    char m[256];
+    if (o == NULL) snprintf(m, sizeof m, "the body is not valid JSON: %s (line %d, column %d)", jerr.text, jerr.line, jerr.column);
+    else snprintf(m, sizeof m, "the body must be a JSON object");
+    json_decref(o);
+    *ret = send_error(s, conn, 400, m);
+    return NULL;
+}
+
+static enum MHD_Result run_tokenize(s2_server *s, struct MHD_Connection *conn, req *r) {
+    enum MHD_Result ret = MHD_NO;
+    json_t *o = body_object(s, conn, r, &ret);
+    if (o == NULL) return ret;
+    json_t *content = json_object_get(o, "content"), *prompt = json_object_get(o, "prompt");
+    bool llama = content != NULL, add = false, special = true, pieces = false, strs = false;
+    json_t *text = llama ? content : prompt;
+    const char *why = NULL;
+    if (!json_is_string(text)) why = "the body needs \"content\" (llama-server's shape) or \"prompt\" (vLLM's) as a string";
+    else if (llama && (!get_bool(o, "add_special", false, &add) || !get_bool(o, "parse_special", true, &special) ||
+                       !get_bool(o, "with_pieces", false, &pieces)))
+        why = "'add_special', 'parse_special' and 'with_pieces' must be booleans";
+    else if (!llama && (!get_bool(o, "add_special_tokens", true, &add) || !get_bool(o, "return_token_strs", false, &strs)))
+        why = "'add_special_tokens' and 'return_token_strs' must be booleans";
+    const char *hx = json_string_value(json_object_get(o, "sys2_content_hex"));
+    size_t len = why ? 0 : hx ? strlen(hx) / 2 : json_string_length(text);
+    char *raw = why == NULL && hx ? malloc(len + 1) : NULL;
+    for (size_t b = 0; raw != NULL && b < len; b++) {
+        unsigned v = 0;
+        if (sscanf(hx + 2 * b, "%2x", &v) != 1) why = "'sys2_content_hex' is not a hex string";
+        raw[b] = (char)v;
+    }
+    if (why != NULL) {
+        free(raw);
+        json_decref(o);
+        return send_error(s, conn, 400, why);
+    }
+    int32_t n = 0;
+    int32_t *ids = tokenize(s->v, raw ? raw : json_string_value(text), len, add, special, &n);
+    free(raw);
+    json_decref(o);
+    if (ids == NULL) return send_error(s, conn, 503, "out of memory");
+    json_t *toks = json_array(), *names = strs ? json_array() : NULL;
+    char piece[256];
+    for (int32_t i = 0; i < n; i++) {
+        if (!pieces && !strs) {
+            json_array_append_new(toks, json_integer(ids[i]));
+            continue;
+        }
+        int32_t pl = s2_token_to_piece(s->v, ids[i], true, piece, (int32_t)sizeof piece);
+        if (pl < 0) pl = 0;
+        json_t *ps = json_stringn(piece, (size_t)pl);
+        if (strs) {
+            json_array_append_new(toks, json_integer(ids[i]));
+            json_array_append_new(names, ps ? ps : jstr(piece, (size_t)pl, NULL));
+            continue;
+        }
+        if (ps == NULL) { /* not UTF-8: its bytes, as llama-server writes them */
+            ps = json_array();
+            for (int32_t b = 0; b < pl; b++) json_array_append_new(ps, json_integer((unsigned char)piece[b]));
+        }
+        json_array_append_new(toks, json_pack("{s:i,s:o}", "id", ids[i], "piece", ps));
+    }
+    free(ids);
+    json_t *res = json_pack("{s:o}", "tokens", toks);
+    if (!llama) {
+        json_object_set_new(res, "count", json_integer(n));
+        json_object_set_new(res, "max_model_len", json_integer(s->n_ctx));
+        if (names) json_object_set_new(res, "token_strs", names);
+    }
+    return send_json(s, conn, 200, res);
+}
+
+static enum MHD_Result run_detokenize(s2_server *s, struct MHD_Connection *conn, req *r) {
+    enum MHD_Result ret = MHD_NO;
+    json_t *o = body_object(s, conn, r, &ret);
+    if (o == NULL) return ret;
+    json_t *toks = json_object_get(o, "tokens");
+    size_t n = json_array_size(toks), i;
+    int32_t *ids = malloc((n > 0 ? n : 1) * sizeof *ids);
+    json_t *e;
+    const char *why = json_is_array(toks) ? NULL : "the body needs \"tokens\": an array of token ids";
+    json_array_foreach(toks, i, e) {
+        if (why != NULL || ids == NULL) break;
+        if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) >= s->V)
+            why = "'tokens' must be token ids in [0, n_vocab)";
+        else ids[i] = (int32_t)json_integer_value(e);
+    }
+    json_decref(o);
+    if (why != NULL || ids == NULL) {
+        free(ids);
+        return why ? send_error(s, conn, 400, why) : send_error(s, conn, 503, "out of memory");
+    }
+    int32_t need = s2_detokenize(s->v, ids, (int32_t)n, false, NULL, 0);
+    size_t cap = (size_t)(need < 0 ? -need : need) + 1;
+    char *text = malloc(cap);
+    int32_t got = text ? s2_detokenize(s->v, ids, (int32_t)n, false, text, (int32_t)cap) : 0;
+    free(ids);
+    if (text == NULL || got < 0) {
+        free(text);
+        return send_error(s, conn, 503, "out of memory");
+    }
+    bool lossy = false;
+    json_t *t = jstr(text, (size_t)got, &lossy);
+    json_t *res = json_pack("{s:O,s:O,s:o}", "content", t, "prompt", t, "text", t);
+    if (lossy) json_object_set_new(res, "sys2_content_hex", jhex(text, (size_t)got));
+    free(text);
+    return send_json(s, conn, 200, res);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls) {
     (void)version;
@@ -1246,6 +1418,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (comp || chat) {
         if (!post) return send_error(s, conn, 405, "use POST");
         return run_completion(s, conn, r, chat);
+    }
+    bool tok = strcmp(url, "/tokenize") == 0 || strcmp(url, "/v1/tokenize") == 0;
+    if (tok || strcmp(url, "/detokenize") == 0 || strcmp(url, "/v1/detokenize") == 0) {
+        if (!post) return send_error(s, conn, 405, "use POST");
+        return tok ? run_tokenize(s, conn, r) : run_detokenize(s, conn, r);
     }
     if (strcmp(url, "/health") == 0) return send_json(s, conn, 200, json_pack("{s:s}", "status", "ok"));
     if (strcmp(url, "/v1/models") == 0)

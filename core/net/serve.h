@@ -1,7 +1,8 @@
 /* serve.h: sys2's engine behind an OpenAI-compatible HTTP API (libmicrohttpd), as a library, so that tests start
  * a server in-process on an ephemeral port and `sys2 serve` is a thin wrapper.
  *
- * Endpoints: POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health. One engine thread owns
+ * Endpoints: POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health, POST /tokenize and
+ * /detokenize (also under /v1; llama-server's request/response shape and vLLM's, see serve.c). One engine thread owns
  * the context (paged KV cache with its prefix cache) and decodes every running request's sequences together, one
  * token each per forward; request threads parse, tokenize, enqueue and wait. Past max_queue waiting requests the
  * answer is 503; a body over max_body is 413; errors use OpenAI's {"error": {"message", "type", "code"}}.

@@ -10,7 +10,7 @@
 # Writes results/http_llama/{local,llama}/*.jsonl (resumable), results/http_llama/{local,llama}.md and
 # results/http_llama/compare-llama.txt (io answers equal, accuracy and tokens per item side by side).
 set -e
-S2=./build/sys2
+S2=${S2:-./build/sys2}
 D=results/http_llama
 P=models/game24-policy.gguf
 V=models/game24-value.gguf
