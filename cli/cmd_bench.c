@@ -401,9 +401,18 @@ static void ag_base(const char *path, char *out, size_t cap) {
     else if (n > 4 && strcmp(out + n - 4, ".bin") == 0) out[n - 4] = '\0';
 }
 
-/* Runs argv; its stdout (or with use_err its stderr) in *text, owned by the caller. A nonzero exit is an error
- * that quotes the last line of its stderr. */
-static s2_status ag_exec(char **argv, bool use_err, char **text, s2_error *err) {
+/* The last line of text (at most cap - 1 bytes of it) into buf. */
+static void ag_last_line(const char *text, char *buf, size_t cap) {
+    size_t n = text ? strlen(text) : 0;
+    while (n > 0 && text[n - 1] == '\n') n--;
+    size_t b = n;
+    while (b > 0 && text[b - 1] != '\n') b--;
+    snprintf(buf, cap, "%.*s", (int)(n - b), text ? text + b : "");
+}
+
+/* Runs argv; its stdout (or with use_err its stderr) in *text, owned by the caller, and the last line of the other
+ * stream in tail (for messages). A nonzero exit is an error that quotes the last line of its stderr. */
+static s2_status ag_exec(char **argv, bool use_err, char **text, char *tail, size_t tail_cap, s2_error *err) {
     char *out = NULL, *errs = NULL;
     int code = 0;
     s2_status st = s2_bench_exec(argv, &out, &errs, &code, err);
@@ -414,6 +423,7 @@ static s2_status ag_exec(char **argv, bool use_err, char **text, s2_error *err) 
         st = s2_error_set(err, S2_E_IO, "%s exited with status %d: %.160s", argv[0], code, last ? last + 1 : errs);
     }
     if (st == S2_OK) {
+        ag_last_line(use_err ? out : errs, tail, tail_cap);
         *text = use_err ? errs : out;
         if (use_err) errs = NULL; else out = NULL;
     }
@@ -451,7 +461,8 @@ typedef struct ag_llama_bench {
 static s2_status ag_run_llama_bench(void *user, double *v, s2_error *err) {
     ag_llama_bench *u = user;
     char *text = NULL;
-    s2_status st = ag_exec(u->argv, false, &text, err);
+    char tail[200];
+    s2_status st = ag_exec(u->argv, false, &text, tail, sizeof tail, err);
     s2_bench_llama_bench_row rows[8];
     int32_t n = 0;
     if (st == S2_OK) st = s2_bench_parse_llama_bench(text, rows, 8, &n, err);
@@ -462,7 +473,8 @@ static s2_status ag_run_llama_bench(void *user, double *v, s2_error *err) {
         if (rows[i].n_prompt == 0 && rows[i].n_gen == u->n_gen) v[1] = rows[i].avg_ts, tg = true;
     }
     if (st == S2_OK && (!pp || !tg))
-        st = s2_error_set(err, S2_E_FORMAT, "llama-bench printed no pp%d or no tg%d test", (int)u->n_prompt, (int)u->n_gen);
+        st = s2_error_set(err, S2_E_FORMAT, "llama-bench printed no pp%d or no tg%d test (its stderr ends: %s)",
+                          (int)u->n_prompt, (int)u->n_gen, tail);
     return st;
 }
 
@@ -492,7 +504,8 @@ typedef struct ag_batched {
 static s2_status ag_run_batched(void *user, double *v, s2_error *err) {
     ag_batched *u = user;
     char *text = NULL;
-    s2_status st = ag_exec(u->argv, false, &text, err);
+    char tail[200];
+    s2_status st = ag_exec(u->argv, false, &text, tail, sizeof tail, err);
     s2_bench_batched_row rows[8];
     int32_t n = 0;
     if (st == S2_OK) st = s2_bench_parse_batched_bench(text, rows, 8, &n, err);
@@ -503,7 +516,8 @@ static s2_status ag_run_batched(void *user, double *v, s2_error *err) {
         if (rows[i].pl == u->B) v[1] = rows[i].speed_tg, many = true;
     }
     if (st == S2_OK && (!one || !many))
-        st = s2_error_set(err, S2_E_FORMAT, "llama-batched-bench printed no row for 1 or %d sequences", (int)u->B);
+        st = s2_error_set(err, S2_E_FORMAT, "llama-batched-bench printed no row for 1 or %d sequences (its stderr "
+                          "ends: %s)", (int)u->B, tail);
     return st;
 }
 
@@ -540,7 +554,8 @@ static s2_status ag_run_llama2c(void *user, double *v, s2_error *err) {
     for (int i = 0; st == S2_OK && i < u->n; i++) {
         snprintf(nbuf, sizeof nbuf, "%lld", (long long)u->positions[i]);
         char *text = NULL;
-        st = ag_exec(u->argv, true, &text, err);
+        char tail[8];
+        st = ag_exec(u->argv, true, &text, tail, sizeof tail, err);
         if (st == S2_OK) st = s2_bench_parse_llama2c(text, &v[i], err);
         free(text);
     }
@@ -654,8 +669,9 @@ static int ag_branches(const ag_opts *o, ag_table *t) {
             snprintf(nbuf, sizeof nbuf, "%d", (int)N);
             snprintf(mbuf, sizeof mbuf, "%d", (int)M);
             snprintf(plbuf, sizeof plbuf, "1,%d", (int)B);
-            /* its cache holds B unshared sequences of N + M (it checks pl * (pp + tg) <= n_ctx) */
-            snprintf(cbuf, sizeof cbuf, "%d", (int)(((int64_t)B * (N + M) + 255) / 256 * 256));
+            /* its cache holds B unshared sequences of N + M (it skips a row unless pl * (pp + tg) <= n_ctx), with
+             * room to spare: it rounds n_ctx to its sequences */
+            snprintf(cbuf, sizeof cbuf, "%d", (int)(((int64_t)B * (N + M) + 1024 + 255) / 256 * 256));
             char *argv[] = {(char *)o->path[AG_BATCHED], "-m", path, "-c", cbuf, "-npp", nbuf, "-ntg", mbuf, "-npl",
                             plbuf, "-pps", "-t", tbuf, "-tb", tbuf, "-ctk", kv, "-ctv", kv, "--output-format", "jsonl",
                             NULL};

@@ -395,7 +395,11 @@ Suite *bench_suite(void) {
     tcase_add_test(tc, test_bench_parse_batched_bench);
     tcase_add_test(tc, test_bench_parse_llama2c);
     tcase_add_test(tc, test_bench_exec);
-    tcase_add_test(tc, test_bench_against_fake_engine);
     suite_add_tcase(s, tc);
+    /* the whole command three times (a tiny model, stories260K's 64 and 256 positions): slow under ASan */
+    TCase *slow = tcase_create("against");
+    tcase_set_timeout(slow, 900);
+    tcase_add_test(slow, test_bench_against_fake_engine);
+    suite_add_tcase(s, slow);
     return s;
 }
