@@ -9,6 +9,7 @@
     X(arch) \
     X(gguf) \
     X(quant) \
+    X(pool) \
     X(sandbox) \
     X(gsm8k) \
     X(math500) \

@@ -302,10 +302,10 @@ START_TEST(test_quant_quantize_fast_matches_scalar)
 {
     int32_t best = s2_quant_set_simd(-1);
     rng_state = 31337;
-    const int64_t n = 32 * 50 + 0;
+    const int64_t n = 256 * 7; /* a multiple of every block, Q8_K's 256 included */
     float *x = malloc(n * 4);
     uint8_t *ref = malloc(n * 4), *got = malloc(n * 4);
-    const int32_t types[] = {S2_TYPE_Q8_0, S2_TYPE_Q4_0, S2_TYPE_F16, S2_TYPE_BF16};
+    const int32_t types[] = {S2_TYPE_Q8_0, S2_TYPE_Q4_0, S2_TYPE_F16, S2_TYPE_BF16, S2_TYPE_Q8_K};
     for (int rep = 0; rep < 40; rep++) {
         for (int64_t i = 0; i < n; i++) {
             uint32_t r = rnd();
@@ -313,6 +313,8 @@ START_TEST(test_quant_quantize_fast_matches_scalar)
             if (rep % 4 == 3 && r % 97 == 0) x[i] = bitsf(rnd()); /* any bit pattern: nan, inf, subnormal */
             if (rep % 4 == 2) /* amax 127 makes id = 1, so the halves are exact rounding ties */
                 x[i] = i % 32 == 0 ? 127.0f : (float)((int)(r % 255) - 127) * 0.5f;
+            if (rep % 8 == 5) /* ties in magnitude between +3 and -3: the first one sets Q8_K's sign */
+                x[i] = i % 64 == 7 ? (i % 128 == 7 ? -3.0f : 3.0f) : (float)((int)(r % 61) - 30) * 0.1f;
         }
         for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
             size_t bytes = s2_type_row_size(types[t], n);
@@ -500,6 +502,58 @@ START_TEST(test_quant_kquant_dot_matches_naive_and_double)
         }
     }
     s2_quant_set_simd(-1);
+}
+END_TEST
+
+/* The four-row kernels give each row the bits of the same level's one-row dot (and the level falls back to none
+ * where it has no four-row kernel). */
+START_TEST(test_quant_dot4_matches_dot)
+{
+    int32_t best = s2_quant_set_simd(-1);
+    rng_state = 777;
+    const int64_t n = 32 * 37, most = 256 * 5;
+    const int32_t types[] = {S2_TYPE_Q8_0, S2_TYPE_Q4_0, S2_TYPE_Q4_K, S2_TYPE_Q6_K};
+    float *xf = malloc((size_t)most * 4), *wf = malloc((size_t)most * 4 * 4);
+    for (size_t t = 0; t < sizeof types / sizeof *types; t++) {
+        int64_t nn = s2_type_block(types[t]) == 256 ? most : n;
+        int32_t xt = s2_vec_dot_type(types[t]);
+        size_t rs = s2_type_row_size(types[t], nn) + 6; /* rows at a stride that is not the row size */
+        uint8_t *rows = calloc(4, rs), *xq = malloc(s2_type_row_size(xt, nn));
+        for (int rep = 0; rep < 6; rep++) {
+            for (int64_t i = 0; i < nn; i++) xf[i] = rnd_unit() * (rep % 2 ? 40.0f : 1.0f);
+            for (int64_t i = 0; i < 4 * nn; i++) wf[i] = rnd_unit();
+            for (int i = 0; i < 4; i++) ck_assert_int_eq(s2_quantize_row(types[t], wf + i * nn, rows + i * rs, nn), S2_OK);
+            if (rep == 5) rows[rs + 2] = 0x80; /* a -128 weight */
+            ck_assert_int_eq(s2_quantize_row(xt, xf, xq, nn), S2_OK);
+            for (int32_t level = 0; level <= best; level++) {
+                s2_quant_set_simd(level);
+                s2_dot4_fn d4 = s2_vec_dot4_fn(types[t]);
+                if (d4 == NULL) continue;
+                float y[4];
+                d4(y, rows, rs, xq, nn);
+                for (int i = 0; i < 4; i++) {
+                    float one = s2_vec_dot(types[t], rows + i * rs, xq, nn);
+                    ck_assert_msg(fbits(y[i]) == fbits(one), "%s level %d row %d: %a vs %a", s2_type_name(types[t]),
+                                  level, i, (double)y[i], (double)one);
+                }
+            }
+            s2_quant_set_simd(-1);
+        }
+        free(rows);
+        free(xq);
+    }
+    /* the AVX2 level has them for Q8_0 and Q4_0; the naive level never does */
+    s2_quant_set_simd(0);
+    ck_assert_ptr_null(s2_vec_dot4_fn(S2_TYPE_Q8_0));
+    s2_quant_set_simd(-1);
+    if (best >= 1) {
+        s2_quant_set_simd(1);
+        ck_assert_ptr_nonnull(s2_vec_dot4_fn(S2_TYPE_Q8_0));
+        ck_assert_ptr_nonnull(s2_vec_dot4_fn(S2_TYPE_Q4_0));
+        s2_quant_set_simd(-1);
+    }
+    free(xf);
+    free(wf);
 }
 END_TEST
 
@@ -966,6 +1020,7 @@ Suite *quant_suite(void) {
     tcase_add_test(tc, test_quant_vec_dot_extreme_int8);
     tcase_add_test(tc, test_quant_kquant_dot_matches_naive_and_double);
     tcase_add_test(tc, test_quant_activation_types);
+    tcase_add_test(tc, test_quant_dot4_matches_dot);
     tcase_add_test(tc, test_quant_hand_computed_new_blocks);
     tcase_add_test(tc, test_quant_new_quantizers_take_specials);
     tcase_add_test(tc, test_quant_mix_rules);

@@ -14,7 +14,7 @@ struct s2_ctx {
     double flops_per_row;     /* 2 x the weight-product parameters (output matrix included) */
     float *rope_cs[2];        /* (T, HD/2, 2) cos, sin per RoPE set of the model; [1] == [0] when they agree */
     float *act;               /* activations for n_batch rows */
-    float *scores;            /* (threads, T) attention scores */
+    float *scores;            /* (threads, T) attention scores, one row per pool thread */
     int32_t n_scores;
     int32_t *pos;             /* (n_batch) positions of the rows in the current chunk */
     float *logits;            /* (n_logits, V) */
@@ -22,6 +22,7 @@ struct s2_ctx {
     int32_t n_logits;
     int32_t depth;            /* > 0 inside an s2_lm call, which times itself */
     s2_scratch scratch;
+    s2_pool *pool;            /* the context's threads (n_threads; 1: no workers) */
 };
 
 int64_t s2_now_ns(void);      /* CLOCK_MONOTONIC */

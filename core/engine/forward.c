@@ -56,6 +56,7 @@ void s2_ctx_free(s2_ctx *ctx) {
     free(ctx->pos);
     free(ctx->logits);
     s2_scratch_free(&ctx->scratch);
+    s2_pool_free(ctx->pool);
     free(ctx);
 }
 
@@ -106,7 +107,13 @@ s2_status s2_ctx_init(const s2_model *m, const s2_ctx_params *params, s2_ctx **o
     int64_t wide = F > Q ? F : Q;
     /* activations per row: x (D), xn (D), q (Q), k (KV), v (KV), att (Q), g (F or Q), u (F), t (D) */
     ctx->act = malloc((size_t)B * (size_t)(3 * D + 2 * Q + 2 * KV + wide + F) * sizeof(float));
-    ctx->n_scores = omp_get_max_threads();
+    /* the pool: n_threads, or OpenMP's default (OMP_NUM_THREADS, else the cores) */
+    st = s2_pool_init(p.n_threads > 0 ? p.n_threads : omp_get_max_threads(), &ctx->pool, err);
+    if (st != S2_OK) {
+        s2_ctx_free(ctx);
+        return st;
+    }
+    ctx->n_scores = s2_pool_n_threads(ctx->pool);
     ctx->scores = malloc((size_t)ctx->n_scores * (size_t)p.n_ctx * sizeof(float));
     ctx->pos = malloc((size_t)B * sizeof(int32_t));
     if (ctx->rope_cs[0] == NULL || ctx->rope_cs[1] == NULL || ctx->act == NULL || ctx->scores == NULL ||
@@ -246,6 +253,30 @@ static void kv_store(void *dst, const float *src, int64_t n, s2_kv_type t) {
 /* The inner products over HD: the loops the compiler vectorizes, or the F16C kernels above. */
 #define DOT_LOOP(s, q, k, n) for (int32_t i_ = 0; i_ < (n); i_++) (s) += (q)[i_] * (float)(k)[i_]
 #define AXPY_LOOP(out, a, v, n) for (int32_t i_ = 0; i_ < (n); i_++) (out)[i_] += (a) * (float)(v)[i_]
+/* q (n) · k (n) and out (n) += a v (n) for F32 K/V, 8 lanes at a time: for a small head (stories260K's 8) one
+ * multiply and a horizontal sum, where the generic loop spent ~30 instructions a position. */
+F16C static inline float dot_f32_avx2(const float *q, const float *k, int32_t n) {
+    __m256 acc = _mm256_setzero_ps();
+    int32_t i = 0;
+    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k + i), acc);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    float s = _mm_cvtss_f32(h);
+    for (; i < n; i++) s += q[i] * k[i];
+    return s;
+}
+
+F16C static inline void axpy_f32_avx2(float *out, float a, const float *v, int32_t n) {
+    __m256 av = _mm256_set1_ps(a);
+    int32_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(v + i), _mm256_loadu_ps(out + i)));
+    for (; i < n; i++) out[i] += a * v[i];
+}
+
+#define DOT_AVX2(s, q, k, n) (s) = dot_f32_avx2((q), (k), (n))
+#define AXPY_AVX2(out, a, v, n) axpy_f32_avx2((out), (a), (v), (n))
 #define DOT_F16C(s, q, k, n) (s) = dot_f16c((q), (k), (n))
 #define AXPY_F16C(out, a, v, n) axpy_f16c((out), (a), (v), (n))
 
@@ -253,7 +284,7 @@ static void kv_store(void *dst, const float *src, int64_t n, s2_kv_type t) {
  * window), reading K/V of element type T through the block table one block at a time.
  * out (HD) = softmax(cap(scale q·Kᵀ)) V, cap(s) = softcap tanh(s / softcap) when softcap > 0 (gemma2).
  * Compiled at -O3 so that the products over HD vectorize; the F16 twins convert K and V as they read them. */
-#define ATTEND(NAME, T, ATTR, DOT, AXPY)                                                                         \
+#define ATTEND(NAME, T, ATTR, DOT, AXPY, EXPSUM)                                                                 \
     ATTR static void NAME(float *out, const float *q, const T *Kl, const T *Vl, const int32_t *blocks,           \
                           int32_t lo, int32_t pos, int32_t bs, int32_t kvh, int32_t HD, int32_t KV, float scale,   \
                           float softcap, float *score) {                                                        \
@@ -274,11 +305,7 @@ static void kv_store(void *dst, const float *src, int64_t n, s2_kv_type t) {
             for (int32_t t = lo; t <= pos; t++) score[t] = softcap * tanhf(score[t] / softcap);                  \
             mx = softcap * tanhf(mx / softcap);                                                                  \
         }                                                                                                        \
-        float sum = 0.0f;                                                                                        \
-        for (int32_t t = lo; t <= pos; t++) {                                                                    \
-            score[t] = expf(score[t] - mx);                                                                      \
-            sum += score[t];                                                                                     \
-        }                                                                                                        \
+        float sum = EXPSUM(score + lo, pos + 1 - lo, mx);                                                        \
         for (int32_t i = 0; i < HD; i++) out[i] = 0.0f;                                                          \
         float inv = 1.0f / sum;                                                                                  \
         for (int32_t t0 = lo / bs * bs; t0 <= pos; t0 += bs) {                                                   \
@@ -291,14 +318,58 @@ static void kv_store(void *dst, const float *src, int64_t n, s2_kv_type t) {
             }                                                                                                    \
         }                                                                                                        \
     }
-ATTEND(attend_f32, float, __attribute__((optimize("O3"))), DOT_LOOP, AXPY_LOOP)
-ATTEND(attend_f16, _Float16, __attribute__((optimize("O3"))), DOT_LOOP, AXPY_LOOP) /* software conversion */
-ATTEND(attend_f16_f16c, _Float16, F16C, DOT_F16C, AXPY_F16C)
+ATTEND(attend_f32, float, __attribute__((optimize("O3"))), DOT_LOOP, AXPY_LOOP, s2_exp_sum_naive)
+ATTEND(attend_f16, _Float16, __attribute__((optimize("O3"))), DOT_LOOP, AXPY_LOOP, s2_exp_sum_naive) /* no F16C */
+ATTEND(attend_f16_f16c, _Float16, F16C, DOT_F16C, AXPY_F16C, s2_exp_sum_naive)
+ATTEND(attend_f32_avx2, float, F16C, DOT_AVX2, AXPY_AVX2, s2_exp_sum) /* AVX2 hosts (issue 12 point 4) */
 #undef ATTEND
 
 /* out (n) = h (n) * w (n) / sqrt(mean(h²) + eps) for n_vec vectors of n: qk_norm's per-head RMSNorm. */
 static void rmsnorm_each(float *h, const float *w, int64_t n_vec, int64_t n, float eps) {
     for (int64_t i = 0; i < n_vec; i++) s2_rmsnorm(h + i * n, h + i * n, w, n, eps);
+}
+
+/* Attention of the (row, head) pairs of chunks [c0, c1) (pairs flattened r * H + h, per to a chunk), each into
+ * its slice of att; score is the thread's own row of ctx->scores. */
+typedef struct attn_job {
+    s2_ctx *ctx;
+    const s2_seq *seqs;
+    const int32_t *pos;
+    const float *q;          /* (R, Q) */
+    float *att;              /* (R, Q) */
+    const void *Kl, *Vl;     /* the layer's cache */
+    int32_t win, H, HD, KV, group, bs;
+    int64_t n, per;          /* R * H (row, head) pairs, per chunk */
+    s2_kv_type kt;
+    bool f16c;
+} attn_job;
+
+static void attn_chunk(void *arg, int64_t c0, int64_t c1, int32_t tid) {
+    const attn_job *j = arg;
+    const s2_ctx *ctx = j->ctx;
+    const s2_model *m = ctx->m;
+    float *score = ctx->scores + (size_t)tid * (size_t)ctx->p.n_ctx;
+    int64_t rh1 = c1 * j->per < j->n ? c1 * j->per : j->n;
+    for (int64_t rh = c0 * j->per; rh < rh1; rh++) {
+        int32_t r = (int32_t)(rh / j->H), h = (int32_t)(rh % j->H);
+        const int32_t *blocks = s2_kv_block_table(ctx->kv, j->seqs[r]);
+        int32_t pos = j->pos[r], lo = j->win > 0 && pos + 1 > j->win ? pos + 1 - j->win : 0; /* (pos - window, pos] */
+        float *o = j->att + (int64_t)r * j->H * j->HD + (int64_t)h * j->HD;
+        const float *qh = j->q + (int64_t)r * j->H * j->HD + (int64_t)h * j->HD;
+        int32_t kvh = h / j->group;
+        if (j->kt == S2_KV_F32 && j->f16c)
+            attend_f32_avx2(o, qh, j->Kl, j->Vl, blocks, lo, pos, j->bs, kvh, j->HD, j->KV, m->attn_scale,
+                            m->attn_softcap, score);
+        else if (j->kt == S2_KV_F32)
+            attend_f32(o, qh, j->Kl, j->Vl, blocks, lo, pos, j->bs, kvh, j->HD, j->KV, m->attn_scale, m->attn_softcap,
+                       score);
+        else if (j->f16c)
+            attend_f16_f16c(o, qh, j->Kl, j->Vl, blocks, lo, pos, j->bs, kvh, j->HD, j->KV, m->attn_scale,
+                            m->attn_softcap, score);
+        else
+            attend_f16(o, qh, j->Kl, j->Vl, blocks, lo, pos, j->bs, kvh, j->HD, j->KV, m->attn_scale, m->attn_softcap,
+                       score);
+    }
 }
 
 static s2_status chunk_forward(s2_ctx *ctx, const s2_seq *seqs, const int32_t *tokens, const int32_t *pos,
@@ -314,7 +385,7 @@ static s2_status chunk_forward(s2_ctx *ctx, const s2_seq *seqs, const int32_t *t
     s2_status st = S2_OK;
 #define MATMUL(y, xin, w)                                                            \
     do {                                                                             \
-        st = s2_matmul((y), (xin), (w), R, &ctx->scratch);                           \
+        st = s2_matmul((y), (xin), (w), R, &ctx->scratch, ctx->pool);                           \
         if (st != S2_OK) return s2_error_set(err, st, "forward: out of memory");     \
     } while (0)
 
@@ -324,7 +395,7 @@ static s2_status chunk_forward(s2_ctx *ctx, const s2_seq *seqs, const int32_t *t
     if (m->embed_scale != 1.0f)
         for (int64_t i = 0; i < R * D; i++) x[i] *= m->embed_scale;
     s2_kv_type kt = ctx->p.kv_type;
-    bool f16c = kt == S2_KV_F16 && have_f16c();
+    bool f16c = have_f16c(); /* AVX2 + F16C + FMA: the vector attention, for either element type */
     double att_flops = 0;
     for (int32_t l = 0; l < hp->n_layer; l++) {
         const s2_layer *ly = &m->layers[l];
@@ -355,26 +426,13 @@ static s2_status chunk_forward(s2_ctx *ctx, const s2_seq *seqs, const int32_t *t
         int64_t work = 0;
         for (int32_t r = 0; r < R; r++) work += (int64_t)(win > 0 && pos[r] + 1 > win ? win : pos[r] + 1);
         att_flops += 4.0 * (double)work * (double)(H * HD);
-        int64_t group = H / HKV;
-#pragma omp parallel for schedule(dynamic, 1) if (work * H * HD >= (1 << 20)) /* a region costs ~10 us */
-        for (int64_t rh = 0; rh < (int64_t)R * H; rh++) {
-            int32_t r = (int32_t)(rh / H), h = (int32_t)(rh % H);
-            float *score = ctx->scores + (size_t)omp_get_thread_num() * (size_t)ctx->p.n_ctx;
-            const int32_t *blocks = s2_kv_block_table(ctx->kv, seqs[r]);
-            int32_t lo = win > 0 && pos[r] + 1 > win ? pos[r] + 1 - win : 0; /* keys in (pos - window, pos] */
-            float *o = att + r * Q + h * HD;
-            const float *qh = q + r * Q + h * HD;
-            int32_t kvh = (int32_t)(h / group);
-            if (kt == S2_KV_F32)
-                attend_f32(o, qh, Kl, Vl, blocks, lo, pos[r], bs, kvh, (int32_t)HD, (int32_t)KV, m->attn_scale,
-                           m->attn_softcap, score);
-            else if (f16c)
-                attend_f16_f16c(o, qh, Kl, Vl, blocks, lo, pos[r], bs, kvh, (int32_t)HD, (int32_t)KV, m->attn_scale,
-                                m->attn_softcap, score);
-            else
-                attend_f16(o, qh, Kl, Vl, blocks, lo, pos[r], bs, kvh, (int32_t)HD, (int32_t)KV, m->attn_scale,
-                           m->attn_softcap, score);
-        }
+        attn_job aj = {.ctx = ctx, .seqs = seqs, .pos = pos, .q = q, .att = att, .Kl = Kl, .Vl = Vl, .win = win,
+                       .H = (int32_t)H, .HD = (int32_t)HD, .KV = (int32_t)KV, .group = (int32_t)(H / HKV), .bs = bs,
+                       .n = (int64_t)R * H, .per = ((int64_t)R * H + S2_POOL_MAX_CHUNKS - 1) / S2_POOL_MAX_CHUNKS,
+                       .kt = kt, .f16c = f16c};
+        /* a chunk per (row, head) pair; inline below ~256 K multiply-adds, where the hand-off costs more */
+        if (work * H * HD >= (1 << 18)) s2_pool_for(ctx->pool, (aj.n + aj.per - 1) / aj.per, attn_chunk, &aj);
+        else attn_chunk(&aj, 0, (aj.n + aj.per - 1) / aj.per, 0);
         MATMUL(t, att, &ly->wo);
         if (ly->post_attn_norm != NULL) /* post_norms: the block's output is normalized before the residual */
             for (int32_t r = 0; r < R; r++) s2_rmsnorm(t + r * D, t + r * D, ly->post_attn_norm, D, hp->rms_eps);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "pool.h"
 #include "quant.h"
 
 void *s2_scratch_get(s2_scratch *s, size_t bytes) {
@@ -31,12 +32,85 @@ void s2_scratch_free(s2_scratch *s) {
 
 /* ---- matrix products ---- */
 
-/* Rows up to this many run as dot products over the stored (quantized) weight rows; above, tiles are
- * dequantized and multiplied by sgemm, which then reuses each dequantized weight across many rows. */
-#define DOT_MAX_ROWS 8
+/* Rows up to dot_max_rows(type) run as dot products over the stored (quantized) weight rows (activations
+ * quantized once per row, int8 products); above, 1 MiB tiles are dequantized and multiplied by sgemm, which
+ * reuses each dequantized weight across many rows. The thresholds are measured, not guessed (issue 12 point 2):
+ * time of the dot path over the tile path, one thread, AVX2 host (AMD EPYC, OpenBLAS Zen kernel), minimum of 15
+ * runs each, shapes 768x768 / 2048x768 / 4864x896 / 896x4864 (`/tmp`-built bench over s2_matmul_path; a loaded
+ * machine, so read the ratios to +-0.2):
+ *
+ *   type   R=8        R=12       R=16       R=24       R=32       R=64       -> dot up to
+ *   q8_0   .53-.68    .71-1.12   .77-.96    .93-1.08   1.14-1.28  1.20-1.40  16
+ *   q4_0   .65-.77    .92-1.03   1.08-1.36  .78-1.43   1.06-1.56  1.47-4.87  12
+ *   q4_k   .53-.69    .76-.91    .84-1.02   1.06-1.26  1.02-1.61  1.12-1.89  16
+ *   q5_k   .23-1.23   .21-1.28   1.03-2.45  .82-1.80   1.32-1.54  1.37-4.63  12
+ *   q6_k   .10-.82    .14-1.07   .27-2.66   .48-1.77   .66-1.61   .68-2.24   24
+ *
+ * (Q6_K's tiles pay for its slow dequantization: on the 768-wide shapes the dot path still wins at R=64, on
+ * 4864x896 it loses from R=16; 24 is the middle.) Types not measured keep the first threshold, 8. */
+static int64_t dot_max_rows(int32_t type) {
+    switch (type) {
+    case S2_TYPE_Q8_0: return 16;
+    case S2_TYPE_Q4_0: return 12;
+    case S2_TYPE_Q4_K: return 16;
+    case S2_TYPE_Q5_K: return 12;
+    case S2_TYPE_Q6_K: return 24;
+    default: return 8;
+    }
+}
 #define TILE_BYTES (1u << 20)
 
-static s2_status matmul_dot(float *y, const float *x, const s2_weight *w, int64_t R, s2_scratch *scratch) {
+/* Splitting a product across the pool: chunks of about CHUNK_BYTES of weights (a few microseconds each, so a
+ * descheduled thread holds back little), at least CHUNKS_PER_THREAD per thread; below PAR_MIN_BYTES of weights
+ * the pool's hand-off (~1-3 us) costs more than the second core saves, and the product runs inline. */
+#define CHUNK_BYTES (64u << 10)
+#define CHUNKS_PER_THREAD 4
+#define PAR_MIN_BYTES (192u << 10)
+
+/* Output rows per chunk for a product over n_out rows of row_bytes each (times R activation rows), a multiple
+ * of align; n_out itself (one chunk: inline) when the pool has one thread or the product is small. */
+static int64_t rows_per_chunk(const s2_pool *pool, int64_t n_out, size_t row_bytes, int64_t R, int64_t align) {
+    int32_t nt = s2_pool_n_threads(pool);
+    double bytes = (double)n_out * (double)row_bytes * (double)(R < 4 ? 1 : R / 4);
+    if (nt <= 1 || bytes < PAR_MIN_BYTES || n_out < 2 * align) return n_out;
+    int64_t rows = (int64_t)(CHUNK_BYTES / (row_bytes > 0 ? row_bytes : 1));
+    int64_t most = n_out / ((int64_t)nt * CHUNKS_PER_THREAD);
+    if (rows > most) rows = most;
+    if (rows < 1) rows = 1;
+    rows = (rows + align - 1) / align * align;
+    if ((n_out + rows - 1) / rows > S2_POOL_MAX_CHUNKS) rows = (n_out + S2_POOL_MAX_CHUNKS - 1) / S2_POOL_MAX_CHUNKS;
+    return rows;
+}
+
+typedef struct dot_job {
+    float *y;
+    const char *W, *xq;
+    size_t row_bytes, xrow;
+    int64_t n_out, n_in, R, rows;
+    s2_dot_fn dot;
+    s2_dot4_fn dot4;         /* four rows at once where the type has it (the same bits as dot) */
+} dot_job;
+
+/* y[r][o] for the chunk's output rows o, every r: each weight row read once for all R rows */
+static void dot_chunk(void *arg, int64_t c0, int64_t c1, int32_t tid) {
+    const dot_job *j = arg;
+    (void)tid;
+    int64_t o1 = c1 * j->rows < j->n_out ? c1 * j->rows : j->n_out, o = c0 * j->rows;
+    if (j->dot4 != NULL)
+        for (; o + 4 <= o1; o += 4)
+            for (int64_t r = 0; r < j->R; r++) {
+                float t[4];
+                j->dot4(t, j->W + (size_t)o * j->row_bytes, j->row_bytes, j->xq + (size_t)r * j->xrow, j->n_in);
+                for (int i = 0; i < 4; i++) j->y[r * j->n_out + o + i] = t[i];
+            }
+    for (; o < o1; o++) {
+        const void *row = j->W + (size_t)o * j->row_bytes;
+        for (int64_t r = 0; r < j->R; r++) j->y[r * j->n_out + o] = j->dot(row, j->xq + (size_t)r * j->xrow, j->n_in);
+    }
+}
+
+static s2_status matmul_dot(float *y, const float *x, const s2_weight *w, int64_t R, s2_scratch *scratch,
+                            s2_pool *pool) {
     int32_t xt = s2_vec_dot_type(w->type);
     size_t xrow = s2_type_row_size(xt, w->n_in);
     const void *xq = x;
@@ -46,20 +120,33 @@ static s2_status matmul_dot(float *y, const float *x, const s2_weight *w, int64_
         for (int64_t r = 0; r < R; r++) s2_quantize_row(xt, x + r * w->n_in, buf + (size_t)r * xrow, w->n_in);
         xq = buf;
     }
-    const char *W = w->data;
-    int64_t n_out = w->n_out, n_in = w->n_in;
     s2_dot_fn dot = s2_vec_dot_fn(w->type); /* the type table's kernel for this SIMD level, looked up once */
     if (dot == NULL) return S2_E_UNSUPPORTED;
-    /* each weight row is read once for all R rows */
-#pragma omp parallel for schedule(static) if (R * n_out * n_in >= (1 << 20))
-    for (int64_t o = 0; o < n_out; o++) {
-        const void *row = W + (size_t)o * w->row_bytes;
-        for (int64_t r = 0; r < R; r++) y[r * n_out + o] = dot(row, (const char *)xq + (size_t)r * xrow, n_in);
-    }
+    dot_job j = {.y = y, .W = w->data, .xq = xq, .row_bytes = w->row_bytes, .xrow = xrow, .n_out = w->n_out,
+                 .n_in = w->n_in, .R = R, .dot = dot, .dot4 = s2_vec_dot4_fn(w->type)};
+    j.rows = rows_per_chunk(pool, w->n_out, w->row_bytes, R, j.dot4 != NULL ? 4 : 1);
+    s2_pool_for(pool, (w->n_out + j.rows - 1) / j.rows, dot_chunk, &j);
     return S2_OK;
 }
 
-static s2_status matmul_tiles(float *y, const float *x, const s2_weight *w, int64_t R, s2_scratch *scratch) {
+typedef struct deq_job {
+    float *wt;
+    const char *W;
+    size_t row_bytes;
+    int64_t n_in, nt, rows;
+    int32_t type;
+} deq_job;
+
+static void deq_chunk(void *arg, int64_t c0, int64_t c1, int32_t tid) {
+    const deq_job *j = arg;
+    (void)tid;
+    int64_t o1 = c1 * j->rows < j->nt ? c1 * j->rows : j->nt;
+    for (int64_t o = c0 * j->rows; o < o1; o++)
+        s2_dequantize_row(j->type, j->W + (size_t)o * j->row_bytes, j->wt + o * j->n_in, j->n_in);
+}
+
+static s2_status matmul_tiles(float *y, const float *x, const s2_weight *w, int64_t R, s2_scratch *scratch,
+                              s2_pool *pool) {
     int64_t n_in = w->n_in, n_out = w->n_out;
     int64_t tile = (int64_t)(TILE_BYTES / (sizeof(float) * (size_t)n_in));
     if (tile < 16) tile = 16;
@@ -68,9 +155,10 @@ static s2_status matmul_tiles(float *y, const float *x, const s2_weight *w, int6
     if (wt == NULL) return S2_E_NOMEM;
     for (int64_t o0 = 0; o0 < n_out; o0 += tile) {
         int64_t nt = n_out - o0 < tile ? n_out - o0 : tile;
-#pragma omp parallel for schedule(static) if (nt * n_in >= (1 << 16))
-        for (int64_t o = 0; o < nt; o++)
-            s2_dequantize_row(w->type, (const char *)w->data + (size_t)(o0 + o) * w->row_bytes, wt + o * n_in, n_in);
+        deq_job j = {.wt = wt, .W = (const char *)w->data + (size_t)o0 * w->row_bytes, .row_bytes = w->row_bytes,
+                     .n_in = n_in, .nt = nt, .type = w->type};
+        j.rows = rows_per_chunk(pool, nt, (size_t)n_in * sizeof(float), 1, 1); /* by the floats written */
+        s2_pool_for(pool, (nt + j.rows - 1) / j.rows, deq_chunk, &j);
         /* y[:, o0:o0+nt] (R, nt) = x (R, n_in) · wtᵀ (n_in, nt) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)nt, (int)n_in, 1.0f, x, (int)n_in, wt,
                     (int)n_in, 0.0f, y + o0, (int)n_out);
@@ -81,7 +169,9 @@ static s2_status matmul_tiles(float *y, const float *x, const s2_weight *w, int6
 /* ---- small batches of F32 rows: each weight row read once for all of them ----
  * OpenBLAS packs the whole weight matrix on every sgemm call, which for a few rows costs as much as the product
  * (MACHINE.md: sgemm M=16 runs at 71-91 GFLOP/s on one core). Here 4 weight rows x up to 4 activation rows are
- * held in 16 AVX-512 accumulators; the 4 weight rows stay in L1 while every block of activation rows passes. */
+ * held in 16 AVX-512 accumulators; the 4 weight rows stay in L1 while every block of activation rows passes.
+ * The AVX-512 code is compiled for every x86 build but runs only where the CPU has AVX-512 (untested on the
+ * AVX2-only host of issue 12). */
 #define SMALL_MAX_ROWS 32
 
 #define AVX512F __attribute__((target("avx512f,fma"), optimize("O3", "unroll-loops")))
@@ -122,6 +212,12 @@ static bool have_avx512(void) {
     return cached;
 }
 
+static bool have_avx2(void) {
+    static int cached = -1; /* benign race: every thread computes the same value */
+    if (cached < 0) cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return cached;
+}
+
 /* One activation row (single-stream decode): 8 weight rows at a time, each with its own accumulator, so that eight
  * independent FMA chains and eight read streams keep more loads in flight than the 4-row kernel below (measured
  * on a 110M F32 model: ~20 GB/s of weights with 4 rows, ~23 with 8; decode 31-35 -> 36-41 tokens/s on one core).
@@ -141,30 +237,96 @@ AVX512F static void gemv_f32_8(float *y, const float *x, const float *W, int64_t
     }
 }
 
-/* y (R, N) = x (R, K) · Wᵀ, W (N, K) row-major F32, 1 <= R <= SMALL_MAX_ROWS, N a multiple of 4 */
-static void small_f32(float *y, const float *x, const float *W, int64_t R, int64_t K, int64_t N) {
-    if (R == 1 && N % 8 == 0) {
-#pragma omp parallel for schedule(static) if (N * K >= (1 << 20))
-        for (int64_t o = 0; o < N; o += 8) gemv_f32_8(y, x, W, K, o);
+/* The same for AVX2 (8 lanes): 4 weight rows x 2 accumulators each, 16 floats of every row per step; the
+ * pool's own threads split the rows (OpenBLAS's sgemv would bring its own threads, which spin against ours).
+ * y[o] for o in [o, o + 4). */
+#define AVX2F __attribute__((target("avx2,fma"), optimize("O3", "unroll-loops")))
+AVX2F static inline float hsum256_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2F static void gemv_f32_4_avx2(float *y, const float *x, const float *W, int64_t K, int64_t o) {
+    __m256 a[4][2];
+    for (int i = 0; i < 4; i++) a[i][0] = a[i][1] = _mm256_setzero_ps();
+    const float *w0 = W + o * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
+    int64_t k = 0;
+    for (; k + 16 <= K; k += 16) {
+        __m256 x0 = _mm256_loadu_ps(x + k), x1 = _mm256_loadu_ps(x + k + 8);
+        a[0][0] = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + k), x0, a[0][0]);
+        a[0][1] = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + k + 8), x1, a[0][1]);
+        a[1][0] = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + k), x0, a[1][0]);
+        a[1][1] = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + k + 8), x1, a[1][1]);
+        a[2][0] = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + k), x0, a[2][0]);
+        a[2][1] = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + k + 8), x1, a[2][1]);
+        a[3][0] = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + k), x0, a[3][0]);
+        a[3][1] = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + k + 8), x1, a[3][1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        float t = hsum256_ps(_mm256_add_ps(a[i][0], a[i][1]));
+        for (int64_t kk = k; kk < K; kk++) t += W[(o + i) * K + kk] * x[kk];
+        y[o + i] = t;
+    }
+}
+
+typedef struct f32_job {
+    float *y;
+    const float *x, *W;
+    int64_t R, K, N, rows;
+    bool avx512;
+} f32_job;
+
+/* Output rows [c0 rows, c1 rows) of y (R, N) = x (R, K) · Wᵀ; rows is a multiple of 8 (gemv) or 4 */
+static void f32_chunk(void *arg, int64_t c0, int64_t c1, int32_t tid) {
+    const f32_job *j = arg;
+    (void)tid;
+    int64_t o1 = c1 * j->rows < j->N ? c1 * j->rows : j->N;
+    if (j->R == 1 && !j->avx512) {
+        for (int64_t o = c0 * j->rows; o < o1; o += 4) gemv_f32_4_avx2(j->y, j->x, j->W, j->K, o);
         return;
     }
-#pragma omp parallel for schedule(static) if (R * N * K >= (1 << 20))
-    for (int64_t o = 0; o < N; o += 4)
-        for (int64_t r0 = 0; r0 < R; r0 += 4) {
-            switch (R - r0 >= 4 ? 4 : R - r0) {
-            case 1: small_f32_1(y, x, W, K, N, o, r0); break;
-            case 2: small_f32_2(y, x, W, K, N, o, r0); break;
-            case 3: small_f32_3(y, x, W, K, N, o, r0); break;
-            default: small_f32_4(y, x, W, K, N, o, r0); break;
+    if (j->R == 1 && j->N % 8 == 0) {
+        for (int64_t o = c0 * j->rows; o < o1; o += 8) gemv_f32_8(j->y, j->x, j->W, j->K, o);
+        return;
+    }
+    for (int64_t o = c0 * j->rows; o < o1; o += 4)
+        for (int64_t r0 = 0; r0 < j->R; r0 += 4) {
+            switch (j->R - r0 >= 4 ? 4 : j->R - r0) {
+            case 1: small_f32_1(j->y, j->x, j->W, j->K, j->N, o, r0); break;
+            case 2: small_f32_2(j->y, j->x, j->W, j->K, j->N, o, r0); break;
+            case 3: small_f32_3(j->y, j->x, j->W, j->K, j->N, o, r0); break;
+            default: small_f32_4(j->y, j->x, j->W, j->K, j->N, o, r0); break;
             }
         }
 }
 
-s2_status s2_matmul(float *y, const float *x, const s2_weight *w, int64_t R, s2_scratch *scratch) {
-    if (w->type == S2_TYPE_F32 && R >= 1 && R <= SMALL_MAX_ROWS && w->n_out % 4 == 0 && w->n_in >= 64 &&
-        have_avx512()) {
-        small_f32(y, x, w->data, R, w->n_in, w->n_out);
-        return S2_OK;
+/* y (R, N) = x (R, K) · Wᵀ, W (N, K) row-major F32, N a multiple of 4: AVX-512 for 1 <= R <= SMALL_MAX_ROWS,
+ * AVX2 for R = 1 */
+static void small_f32(float *y, const float *x, const float *W, int64_t R, int64_t K, int64_t N, bool avx512,
+                      s2_pool *pool) {
+    f32_job j = {.y = y, .x = x, .W = W, .R = R, .K = K, .N = N, .avx512 = avx512};
+    j.rows = rows_per_chunk(pool, N, (size_t)K * sizeof(float), R, R == 1 && avx512 && N % 8 == 0 ? 8 : 4);
+    s2_pool_for(pool, (N + j.rows - 1) / j.rows, f32_chunk, &j);
+}
+
+s2_status s2_matmul_path(float *y, const float *x, const s2_weight *w, int64_t R, s2_scratch *scratch,
+                         s2_pool *pool, s2_matmul_way way) {
+    if (w->type == S2_TYPE_F32 || way == S2_MATMUL_AUTO) return s2_matmul(y, x, w, R, scratch, pool);
+    return way == S2_MATMUL_DOT ? matmul_dot(y, x, w, R, scratch, pool) : matmul_tiles(y, x, w, R, scratch, pool);
+}
+
+s2_status s2_matmul(float *y, const float *x, const s2_weight *w, int64_t R, s2_scratch *scratch, s2_pool *pool) {
+    if (w->type == S2_TYPE_F32 && R >= 1 && w->n_out % 4 == 0 && w->n_in >= 64) {
+        if (R <= SMALL_MAX_ROWS && have_avx512()) {
+            small_f32(y, x, w->data, R, w->n_in, w->n_out, true, pool);
+            return S2_OK;
+        }
+        if (R == 1 && have_avx2()) {
+            small_f32(y, x, w->data, R, w->n_in, w->n_out, false, pool);
+            return S2_OK;
+        }
     }
     if (w->type == S2_TYPE_F32) {
         const float *W = w->data;
@@ -176,7 +338,8 @@ s2_status s2_matmul(float *y, const float *x, const s2_weight *w, int64_t R, s2_
                         (int)w->n_in, W, (int)w->n_in, 0.0f, y, (int)w->n_out);
         return S2_OK;
     }
-    return R <= DOT_MAX_ROWS ? matmul_dot(y, x, w, R, scratch) : matmul_tiles(y, x, w, R, scratch);
+    return R <= dot_max_rows(w->type) ? matmul_dot(y, x, w, R, scratch, pool)
+                                      : matmul_tiles(y, x, w, R, scratch, pool);
 }
 
 void s2_matmul_naive(float *y, const float *x, const s2_weight *w, int64_t R) {
@@ -191,6 +354,61 @@ void s2_matmul_naive(float *y, const float *x, const s2_weight *w, int64_t R) {
         }
     }
     free(row);
+}
+
+/* ---- softmax's exponentials ----
+ * The attention of a small model (stories260K: head_dim 8) spends a third of its instructions in scalar expf, one
+ * call per (head, position). Here 8 at a time: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in two parts so that
+ * n ln2 is exact), e^r by Cephes' degree-6 polynomial (~1 ulp), times 2^n built in the exponent bits; x below
+ * -87.3 (where e^x is no longer a normal float) gives 0, a nan stays a nan. */
+#define AVX2E __attribute__((target("avx2,fma"), optimize("O3")))
+AVX2E static inline __m256 exp8_avx2(__m256 x) {
+    const __m256 lo = _mm256_set1_ps(-87.33654f);
+    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_max_ps(lo, x); /* a nan x stays (max_ps returns its second operand when either is nan) */
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+AVX2E static float exp_sum_avx2(float *s, int64_t n, float mx) {
+    __m256 vm = _mm256_set1_ps(mx), acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp8_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + i), vm));
+        _mm256_storeu_ps(s + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float sum = hsum256_ps(acc);
+    for (; i < n; i++) {
+        s[i] = expf(s[i] - mx);
+        sum += s[i];
+    }
+    return sum;
+}
+
+float s2_exp_sum(float *s, int64_t n, float mx) {
+    if (have_avx2()) return exp_sum_avx2(s, n, mx);
+    return s2_exp_sum_naive(s, n, mx);
+}
+
+float s2_exp_sum_naive(float *s, int64_t n, float mx) {
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        s[i] = expf(s[i] - mx);
+        sum += s[i];
+    }
+    return sum;
 }
 
 /* ---- element-wise ---- */

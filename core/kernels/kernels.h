@@ -66,6 +66,7 @@ float s2_kq_dot_q5_0_avx2(const void *row, const void *x, int64_t n);
 float s2_kq_dot_q5_1_avx2(const void *row, const void *x, int64_t n);
 float s2_kq_dot_iq4_nl_avx2(const void *row, const void *x, int64_t n);
 float s2_kq_dot_iq4_xs_avx2(const void *row, const void *x, int64_t n);
+void s2_kq_from_f32_q8_k_avx2(const float *src, void *dst, int64_t n); /* the same bytes as the twin */
 void s2_kq_to_f32_q4_k_avx2(const void *src, float *dst, int64_t n);
 void s2_kq_to_f32_q5_k_avx2(const void *src, float *dst, int64_t n);
 void s2_kq_to_f32_q6_k_avx2(const void *src, float *dst, int64_t n);

@@ -6,6 +6,7 @@
  * over its groups) is exact in int32 whichever order the lanes add it in, and the float step per super-block is
  * the twin's, in the twin's order. The two levels share one body per type (a macro over the 32-byte unsigned x
  * signed dot: maddubs + madd for AVX2, vpdpbusd for VNNI). Nothing here allocates or prints. */
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -99,10 +100,113 @@ static inline void scales_mins_k4(const uint8_t *q, int sc[8], int m[8]) {
         return s;                                                                                            \
     }
 
-K4_DOT(s2_kq_dot_q4_k_avx2, AVX2, dot32s_avx2, 0, 144, 16)
 K4_DOT(s2_kq_dot_q4_k_avx512, VNNI, dot32s_vnni, 0, 144, 16)
-K4_DOT(s2_kq_dot_q5_k_avx2, AVX2, dot32s_avx2, 1, 176, 48)
 K4_DOT(s2_kq_dot_q5_k_avx512, VNNI, dot32s_vnni, 1, 176, 48)
+
+/* ---- AVX2 K-quant kernels with the scales kept in vectors (issue 12: the scalar scale handling above cost
+ * ~170 cycles a super-block; these take ~30-40). The same integer sums and the same float step as the twins. */
+
+/* The eight 6-bit scales (bytes 0-7) and mins (8-15) of a Q4_K / Q5_K super-block, four at a time from the three
+ * 32-bit words of the 12 packed bytes: scale j < 4 is the low 6 bits of byte j, scale j + 4 the low nibble of
+ * byte j + 8 with byte j's top 2 bits above it; the mins likewise from bytes 4-7 and the high nibbles. */
+AVX2 static inline __m128i k4_scales_mins(const uint8_t *q) {
+    uint32_t w[3], o[4];
+    memcpy(w, q, 12);
+    o[0] = w[0] & 0x3f3f3f3fu;
+    o[1] = (w[2] & 0x0f0f0f0fu) | ((w[0] >> 6) & 0x03030303u) << 4;
+    o[2] = w[1] & 0x3f3f3f3fu;
+    o[3] = ((w[2] >> 4) & 0x0f0f0f0fu) | ((w[1] >> 6) & 0x03030303u) << 4;
+    return _mm_loadu_si128((const __m128i *)o);
+}
+
+/* pshufb pattern that broadcasts int16 lane j of each 128-bit half */
+#define BCAST16(j) _mm256_set1_epi16((short)((2 * (j) + 1) << 8 | 2 * (j)))
+
+/* (sum of a's 8 int32 lanes, sum of b's 4) with two horizontal adds */
+AVX2 static inline void hsum_pair(__m256i a, __m128i b, int32_t *sa, int32_t *sb) {
+    __m128i h = _mm_hadd_epi32(_mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1)), b);
+    h = _mm_hadd_epi32(h, h);
+    *sa = _mm_cvtsi128_si32(h);
+    *sb = _mm_extract_epi32(h, 1);
+}
+
+#define K4_DOT_AVX2(NAME, HAS_QH, BYTES, QS_OFF)                                                             \
+    AVX2 float NAME(const void *row, const void *x, int64_t n) {                                             \
+        const uint8_t *a = row, *y = x;                                                                      \
+        const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);                                \
+        float s = 0.0f;                                                                                      \
+        for (int64_t i = 0; i < n / 256; i++, a += (BYTES), y += 292) {                                      \
+            __m128i sm = k4_scales_mins(a + 4);                                                              \
+            __m256i scv = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));                                \
+            __m256i acc = _mm256_setzero_si256();                                                            \
+            __m256i qh = HAS_QH ? _mm256_loadu_si256((const __m256i *)(a + 16)) : _mm256_setzero_si256();   \
+            _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) { /* unrolled: the patterns are constants */  \
+                __m256i raw = _mm256_loadu_si256((const __m256i *)(a + (QS_OFF) + 32 * k));                 \
+                __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4); \
+                if (HAS_QH) {                                                                                \
+                    __m256i b0 = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), one);                      \
+                    __m256i b1 = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k + 1), one);                  \
+                    lo = _mm256_or_si256(lo, _mm256_slli_epi16(b0, 4));                                     \
+                    hi = _mm256_or_si256(hi, _mm256_slli_epi16(b1, 4));                                     \
+                }                                                                                            \
+                __m256i y0 = _mm256_loadu_si256((const __m256i *)(y + 4 + 64 * k));                         \
+                __m256i y1 = _mm256_loadu_si256((const __m256i *)(y + 4 + 64 * k + 32));                    \
+                __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, y0), _mm256_shuffle_epi8(scv, BCAST16(2 * k))); \
+                __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, y1), _mm256_shuffle_epi8(scv, BCAST16(2 * k + 1))); \
+                acc = _mm256_add_epi32(acc, _mm256_add_epi32(p0, p1));                                       \
+            }                                                                                                \
+            /* min g times its two bsums: the pairs' sums (each within int16: 2 x 16 x 128) times the mins */ \
+            __m256i bs = _mm256_loadu_si256((const __m256i *)(y + 260));                                     \
+            __m128i bsp = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));       \
+            __m128i mp = _mm_madd_epi16(bsp, _mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)));                      \
+            int32_t sumi, summ;                                                                              \
+            hsum_pair(acc, mp, &sumi, &summ);                                                                \
+            float yd = q8k_d(y);                                                                             \
+            s += (yd * h2f(a)) * (float)sumi - (yd * h2f(a + 2)) * (float)summ;                              \
+        }                                                                                                    \
+        return s;                                                                                            \
+    }
+
+K4_DOT_AVX2(s2_kq_dot_q4_k_avx2, 0, 144, 16)
+K4_DOT_AVX2(s2_kq_dot_q5_k_avx2, 1, 176, 48)
+
+/* Q6_K on AVX2: the 16 int8 scales widened once; slot sl of half h needs scale 8h + 2sl in its low 128 bits
+ * and 8h + 2sl + 1 in its high ones, one pshufb of the half's eight scales. */
+AVX2 float s2_kq_dot_q6_k_avx2(const void *row, const void *x, int64_t n) {
+    const uint8_t *a = row, *y = x;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
+    float s = 0.0f;
+    for (int64_t i = 0; i < n / 256; i++, a += 210, y += 292) {
+        __m128i sc8 = _mm_loadu_si128((const __m128i *)(a + 192));
+        __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+        __m256i acc = _mm256_setzero_si256();
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            __m256i scv = _mm256_broadcastsi128_si256(h ? _mm256_extracti128_si256(sc16, 1) : _mm256_castsi256_si128(sc16));
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)(a + 64 * h));
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(a + 64 * h + 32));
+            __m256i qh = _mm256_loadu_si256((const __m256i *)(a + 128 + 32 * h));
+            __m256i nib[4] = {_mm256_and_si256(l0, m4), _mm256_and_si256(l1, m4),
+                              _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                              _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4)};
+#pragma GCC unroll 4
+            for (int sl = 0; sl < 4; sl++) { /* unrolled: the shift counts and patterns are constants */
+                __m256i hb = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * sl), m2);
+                __m256i q = _mm256_or_si256(nib[sl], _mm256_slli_epi16(hb, 4));
+                __m256i yv = _mm256_loadu_si256((const __m256i *)(y + 4 + 128 * h + 32 * sl));
+                const char e0 = (char)(4 * sl), e1 = (char)(4 * sl + 1), e2 = (char)(4 * sl + 2), e3 = (char)(4 * sl + 3);
+                __m256i pat = _mm256_setr_epi8(e0, e1, e0, e1, e0, e1, e0, e1, e0, e1, e0, e1, e0, e1, e0, e1,
+                                               e2, e3, e2, e3, e2, e3, e2, e3, e2, e3, e2, e3, e2, e3, e2, e3);
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(q, yv), _mm256_shuffle_epi8(scv, pat)));
+            }
+        }
+        __m256i bm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(y + 260)), sc16);
+        int32_t sq, sb;
+        hsum_pair(acc, _mm_add_epi32(_mm256_castsi256_si128(bm), _mm256_extracti128_si256(bm, 1)), &sq, &sb);
+        s += (h2f(a + 208) * q8k_d(y)) * (float)(sq - 32 * sb);
+    }
+    return s;
+}
 
 /* Q6_K: in each half h (128 elements) slot s (32 elements) takes its low 4 bits from the nibbles of 32 bytes of
  * ql (bytes 64h + 32 (s & 1), low nibbles for s < 2) and its high 2 bits from bits 2s..2s+1 of qh[32h..]; the
@@ -141,8 +245,67 @@ K4_DOT(s2_kq_dot_q5_k_avx512, VNNI, dot32s_vnni, 1, 176, 48)
         return s;                                                                                            \
     }
 
-Q6_DOT(s2_kq_dot_q6_k_avx2, AVX2, dot32s_avx2)
 Q6_DOT(s2_kq_dot_q6_k_avx512, VNNI, dot32s_vnni)
+
+/* ---- Q8_K activations (the K-quants' and IQ4_XS's dot type), once per row of every product ----
+ * The same bytes as kquant.c's s2_kq_from_f32_q8_k (the tests compare them): the same signed extreme (the first
+ * element of largest magnitude), the same iscale = -127 / max and the same float products, rounded with the
+ * twin's magic-number trick (add 1.5 * 2^23, keep the low mantissa bits), which is exact for |v| <= 2^22; a block
+ * holding a nan or an infinity goes through the twin, whose rules for them are not worth a vector path. */
+AVX2 void s2_kq_from_f32_q8_k_avx2(const float *src, void *dst, int64_t n) {
+    uint8_t *b = dst;
+    const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int64_t i = 0; i < n / 256; i++, b += 292, src += 256) {
+        __m256 m = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
+        const __m256 sign = _mm256_set1_ps(-0.0f), inf = _mm256_set1_ps(INFINITY);
+        for (int j = 0; j < 256; j += 8) {
+            __m256 v = _mm256_andnot_ps(sign, _mm256_loadu_ps(src + j));
+            bad = _mm256_or_ps(bad, _mm256_cmp_ps(v, inf, _CMP_NLT_UQ)); /* nan or inf */
+            m = _mm256_max_ps(m, v);
+        }
+        if (_mm256_movemask_ps(bad) != 0) {
+            s2_kq_from_f32_q8_k(src, b, 256);
+            continue;
+        }
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        float amax = _mm_cvtss_f32(m4), max = 0.0f, d = 0.0f;
+        int8_t q[256];
+        if (amax != 0.0f) {
+            int j = 0;
+            while (j < 255 && (src[j] < 0 ? -src[j] : src[j]) != amax) j++; /* the first of largest magnitude */
+            max = src[j];
+            float iscale = -127.0f / max;
+            const __m256 vs = _mm256_set1_ps(iscale), magic = _mm256_set1_ps(12582912.0f);
+            const __m256i mant = _mm256_set1_epi32(0x007fffff), off = _mm256_set1_epi32(0x00400000);
+            for (int k = 0; k < 256; k += 32) {
+                __m256i w[4];
+                for (int t = 0; t < 4; t++) {
+                    __m256 v = _mm256_add_ps(_mm256_mul_ps(vs, _mm256_loadu_ps(src + k + 8 * t)), magic);
+                    w[t] = _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(v), mant), off);
+                }
+                /* saturating packs clamp to [-128, 127] as the twin does */
+                __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(w[0], w[1]), _mm256_packs_epi32(w[2], w[3]));
+                _mm256_storeu_si256((__m256i *)(q + k), _mm256_permutevar8x32_epi32(bytes, perm));
+            }
+            d = 1.0f / iscale;
+        } else {
+            memset(q, 0, sizeof q);
+        }
+        memcpy(b, &d, 4);
+        memcpy(b + 4, q, 256);
+        for (int g = 0; g < 16; g++) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(q + 16 * g));
+            __m128i s16 = _mm_add_epi16(_mm_cvtepi8_epi16(v), _mm_cvtepi8_epi16(_mm_srli_si128(v, 8)));
+            s16 = _mm_add_epi16(s16, _mm_srli_si128(s16, 8));
+            s16 = _mm_add_epi16(s16, _mm_srli_si128(s16, 4));
+            s16 = _mm_add_epi16(s16, _mm_srli_si128(s16, 2));
+            int16_t sum = (int16_t)_mm_extract_epi16(s16, 0);
+            memcpy(b + 260 + 2 * g, &sum, 2);
+        }
+    }
+}
 
 /* ---- the 32-element types: per block an exact int32 sum in vector, then the twin's float step ---- */
 

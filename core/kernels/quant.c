@@ -490,36 +490,77 @@ AVX2 static inline __m256i dot_i8x32_avx2(const int8_t *a, const int8_t *b) {
     return _mm256_add_epi32(_mm256_madd_epi16(a0, b0), _mm256_madd_epi16(a1, b1));
 }
 
+/* One accumulator, blocks in order: the order the four-row kernels below keep for each of their rows, so that a
+ * row gives the same bits alone or in a group of four (the FMA chain's latency, ~4 cycles a block, is below the
+ * memory's rate for these block sizes; the four-row kernels hide it with their four chains). */
 AVX2 static float dot_q8_0_avx2(const blk_q8_0 *a, const blk_q8_0 *x, int64_t n) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
-    int64_t nb = n / QK, b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        s0 = _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(&a[b]) * blk_d_f16c(&x[b])),
-                             _mm256_cvtepi32_ps(dot_i8x32_avx2(a[b].qs, x[b].qs)), s0);
-        s1 = _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(&a[b + 1]) * blk_d_f16c(&x[b + 1])),
-                             _mm256_cvtepi32_ps(dot_i8x32_avx2(a[b + 1].qs, x[b + 1].qs)), s1);
+    __m256 s = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK; b++)
+        s = _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(&a[b]) * blk_d_f16c(&x[b])),
+                            _mm256_cvtepi32_ps(dot_i8x32_avx2(a[b].qs, x[b].qs)), s);
+    return hsum256(s);
+}
+
+/* y[i] = row i . x for the 4 rows at rows + i * rs: x's blocks are widened once for all four rows (half the
+ * instructions of four single dots). Each row's sums are dot_q8_0_avx2's, in its order. */
+AVX2 static void dot4_q8_0_avx2(float *y, const void *rows, size_t rs, const void *xv, int64_t n) {
+    const blk_q8_0 *x = xv, *a[4];
+    for (int i = 0; i < 4; i++) a[i] = (const blk_q8_0 *)((const char *)rows + (size_t)i * rs);
+    __m256 s[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t b = 0; b < n / QK; b++) {
+        __m256i x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[b].qs));
+        __m256i x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(x[b].qs + 16)));
+        float dx = blk_d_f16c(&x[b]);
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) { /* unrolled: the accumulators stay in registers */
+            __m256i a0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)a[i][b].qs));
+            __m256i a1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a[i][b].qs + 16)));
+            __m256i p = _mm256_add_epi32(_mm256_madd_epi16(a0, x0), _mm256_madd_epi16(a1, x1));
+            s[i] = _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(&a[i][b]) * dx), _mm256_cvtepi32_ps(p), s[i]);
+        }
     }
-    for (; b < nb; b++)
-        s0 = _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(&a[b]) * blk_d_f16c(&x[b])),
-                             _mm256_cvtepi32_ps(dot_i8x32_avx2(a[b].qs, x[b].qs)), s0);
-    return hsum256(_mm256_add_ps(s0, s1));
+    for (int i = 0; i < 4; i++) y[i] = hsum256(s[i]);
 }
 
 /* Q4_0 nibbles (0..15, unsigned) times x (signed) with maddubs cannot saturate (15 * 128 * 2 < 32767); the -8
  * offset is taken off as 8 * sum(x), also through maddubs, so the int16 difference is exact. */
-AVX2 static float dot_q4_0_avx2(const blk_q4_0 *a, const blk_q8_0 *x, int64_t n) {
+AVX2 static inline __m256i q4_0_nibbles_avx2(const blk_q4_0 *a) {
     const __m128i lo_mask = _mm_set1_epi8(0x0f);
+    __m128i raw = _mm_loadu_si128((const __m128i *)a->qs);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), lo_mask), _mm_and_si128(raw, lo_mask));
+}
+
+AVX2 static float dot_q4_0_avx2(const blk_q4_0 *a, const blk_q8_0 *x, int64_t n) {
     const __m256i eights = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
-    __m256 s0 = _mm256_setzero_ps();
+    __m256 s = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / QK; b++) {
-        __m128i raw = _mm_loadu_si128((const __m128i *)a[b].qs);
-        __m256i q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), lo_mask), _mm_and_si128(raw, lo_mask));
         __m256i xv = _mm256_loadu_si256((const __m256i *)x[b].qs);
-        __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q, xv), _mm256_maddubs_epi16(eights, xv));
-        __m256i p32 = _mm256_madd_epi16(p16, ones);
-        s0 = _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(&a[b]) * blk_d_f16c(&x[b])), _mm256_cvtepi32_ps(p32), s0);
+        __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q4_0_nibbles_avx2(&a[b]), xv),
+                                       _mm256_maddubs_epi16(eights, xv));
+        s = _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(&a[b]) * blk_d_f16c(&x[b])),
+                            _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones)), s);
     }
-    return hsum256(s0);
+    return hsum256(s);
+}
+
+/* Four rows against one x, as dot4_q8_0_avx2: x's 8 * sum(x) and scale once for all four. */
+AVX2 static void dot4_q4_0_avx2(float *y, const void *rows, size_t rs, const void *xv_, int64_t n) {
+    const __m256i eights = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
+    const blk_q8_0 *x = xv_;
+    const blk_q4_0 *a[4];
+    for (int i = 0; i < 4; i++) a[i] = (const blk_q4_0 *)((const char *)rows + (size_t)i * rs);
+    __m256 s[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t b = 0; b < n / QK; b++) {
+        __m256i xv = _mm256_loadu_si256((const __m256i *)x[b].qs), x8 = _mm256_maddubs_epi16(eights, xv);
+        float dx = blk_d_f16c(&x[b]);
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) { /* unrolled: the accumulators stay in registers */
+            __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q4_0_nibbles_avx2(&a[i][b]), xv), x8);
+            s[i] = _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(&a[i][b]) * dx),
+                                   _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones)), s[i]);
+        }
+    }
+    for (int i = 0; i < 4; i++) y[i] = hsum256(s[i]);
 }
 
 /* ---- dot products: AVX-512 (F32/F16/BF16 in 16 lanes; int8 blocks through VNNI) ---- */
@@ -690,10 +731,12 @@ static const s2_type_traits traits[S2_TYPE_COUNT] = {
                       .dot = {dot_bf16_scalar_v, X86(dot_bf16_avx2_v), X86(dot_bf16_avx512_v)}, .vec_dot_type = S2_TYPE_F32},
     [S2_TYPE_Q8_0] = {"q8_0", 32, 34, .to_f32 = {dequant_q8_0_scalar_v, X86(dequant_q8_0_avx2_v)},
                       .from_f32 = {quant_q8_0_v, X86(quant_q8_0_avx2_v)},
-                      .dot = {dot_q8_0_scalar_v, X86(dot_q8_0_avx2_v), X86(dot_q8_0_avx512_v)}, .vec_dot_type = S2_TYPE_Q8_0},
+                      .dot = {dot_q8_0_scalar_v, X86(dot_q8_0_avx2_v), X86(dot_q8_0_avx512_v)},
+                      .dot4 = {NULL, X86(dot4_q8_0_avx2)}, .vec_dot_type = S2_TYPE_Q8_0},
     [S2_TYPE_Q4_0] = {"q4_0", 32, 18, .to_f32 = {dequant_q4_0_scalar_v, X86(dequant_q4_0_avx2_v)},
                       .from_f32 = {quant_q4_0_v},
-                      .dot = {dot_q4_0_scalar_v, X86(dot_q4_0_avx2_v), X86(dot_q4_0_avx512_v)}, .vec_dot_type = S2_TYPE_Q8_0},
+                      .dot = {dot_q4_0_scalar_v, X86(dot_q4_0_avx2_v), X86(dot_q4_0_avx512_v)},
+                      .dot4 = {NULL, X86(dot4_q4_0_avx2)}, .vec_dot_type = S2_TYPE_Q8_0},
     [S2_TYPE_Q4_1] = {"q4_1", 32, 20, KQ(q4_1), .from_f32 = {s2_kq_from_f32_q4_1}, .dot = {s2_kq_dot_q4_1, X86(s2_kq_dot_q4_1_avx2)},
                       .vec_dot_type = S2_TYPE_Q8_1},
     [S2_TYPE_Q5_0] = {"q5_0", 32, 22, KQ(q5_0), .from_f32 = {s2_kq_from_f32_q5_0}, .dot = {s2_kq_dot_q5_0, X86(s2_kq_dot_q5_0_avx2)},
@@ -712,7 +755,8 @@ static const s2_type_traits traits[S2_TYPE_COUNT] = {
     [S2_TYPE_Q6_K] = {"q6_k", 256, 210, .to_f32 = {s2_kq_to_f32_q6_k, X86(s2_kq_to_f32_q6_k_avx2)}, .from_f32 = {s2_kq_from_f32_q6_k},
                       .dot = {s2_kq_dot_q6_k, X86(s2_kq_dot_q6_k_avx2), X86(s2_kq_dot_q6_k_avx512)},
                       .vec_dot_type = S2_TYPE_Q8_K},
-    [S2_TYPE_Q8_K] = {"q8_k", 256, 292, KQ(q8_k), .from_f32 = {s2_kq_from_f32_q8_k}, .vec_dot_type = -1},
+    [S2_TYPE_Q8_K] = {"q8_k", 256, 292, KQ(q8_k), .from_f32 = {s2_kq_from_f32_q8_k, X86(s2_kq_from_f32_q8_k_avx2)},
+                      .vec_dot_type = -1},
     [16] = {"iq2_xxs", 256, 66, .vec_dot_type = -1},
     [17] = {"iq2_xs", 256, 74, .vec_dot_type = -1},
     [18] = {"iq3_xxs", 256, 98, .vec_dot_type = -1},
@@ -771,3 +815,9 @@ float s2_vec_dot(int32_t type, const void *row, const void *x, int64_t n) {
 }
 
 s2_dot_fn s2_vec_dot_fn(int32_t type) { return s2_type_supported(type) ? pick_dot(type) : NULL; }
+
+s2_dot4_fn s2_vec_dot4_fn(int32_t type) {
+    /* only the level in use: a four-row kernel agrees with its own level's dot, not with the ones below */
+    return s2_type_supported(type) && pick_dot(type) == traits[type].dot[simd_level] ? traits[type].dot4[simd_level]
+                                                                                     : NULL;
+}

@@ -24,6 +24,8 @@ typedef enum s2_simd { S2_SIMD_NAIVE = 0, S2_SIMD_AVX2 = 1, S2_SIMD_AVX512 = 2, 
 typedef void (*s2_to_f32_fn)(const void *src, float *dst, int64_t n);   /* n elements, a multiple of block */
 typedef void (*s2_from_f32_fn)(const float *src, void *dst, int64_t n);
 typedef float (*s2_dot_fn)(const void *row, const void *x, int64_t n); /* x in the row type's vec_dot_type */
+/* y[i] = dot(rows + i * rs, x, n) for i = 0..3, bit for bit what the same level's s2_dot_fn gives each row */
+typedef void (*s2_dot4_fn)(float *y, const void *rows, size_t rs, const void *x, int64_t n);
 
 typedef struct s2_type_traits {   /* one row per ggml type: everything the engine needs to know of it */
     const char *name;             /* "q4_k": the name in errors, `info`, `quantize` */
@@ -32,6 +34,7 @@ typedef struct s2_type_traits {   /* one row per ggml type: everything the engin
     s2_to_f32_fn to_f32[S2_SIMD_N];     /* NULL at [NAIVE]: the type cannot be read */
     s2_from_f32_fn from_f32[S2_SIMD_N]; /* NULL at [NAIVE]: sys2 does not write the type */
     s2_dot_fn dot[S2_SIMD_N];           /* per SIMD level; NULL falls back to the level below */
+    s2_dot4_fn dot4[S2_SIMD_N];         /* four rows at once (x read once for them); NULL: none at that level */
     int32_t vec_dot_type;         /* what activations are quantized to for dot (F32, Q8_0, Q8_1, Q8_K); -1 none */
 } s2_type_traits;
 
@@ -67,6 +70,8 @@ void s2_dequantize_row_naive(int32_t type, const void *src, float *dst, int64_t 
 float s2_vec_dot(int32_t type, const void *row, const void *x, int64_t n);
 /* The kernel s2_vec_dot would call now (at the current SIMD level), for loops over many rows; NULL if none. */
 s2_dot_fn s2_vec_dot_fn(int32_t type);
+/* The four-row kernel of the level in use (equal, row by row, to s2_vec_dot_fn's), or NULL where there is none. */
+s2_dot4_fn s2_vec_dot4_fn(int32_t type);
 /* The type x must be in for s2_vec_dot against rows of type; -1 for types that are not supported. */
 int32_t s2_vec_dot_type(int32_t type);
 
