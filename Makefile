@@ -15,7 +15,7 @@ DEB_PKGS  := build-essential pkg-config libopenblas-dev libjansson-dev libpcre2-
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Werror=implicit-function-declaration
 CFLAGS   := -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) $(SAN) -fopenmp -MMD -MP $(CFLAGS)
-CORE_DIRS := core core/engine core/kernels core/train core/net core/chat
+CORE_DIRS := core core/engine core/kernels core/train core/net core/chat core/bench
 CPPFLAGS += $(addprefix -I,$(CORE_DIRS)) -Itasks -Iscorers -Isearch $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDFLAGS  += $(SAN) -fopenmp
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
@@ -25,7 +25,7 @@ LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
 TEST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(filter-out tests/test_header_c.c,$(wildcard tests/*.c)))
 
-.PHONY: all deps node-deps test check asan bench demo models install clean header-check
+.PHONY: all deps node-deps test check asan bench bench-compare demo models install clean header-check
 all: $(BUILD)/sys2
 
 $(BUILD)/libsys2.a: $(LIB_OBJ)
@@ -92,6 +92,19 @@ bench: deps
 	./$(BUILD)/sys2 bench -m $(BUILD)/bench-110m.gguf --gen 64 --repeat 3 --threads $(BENCH_THREADS)
 	for t in 1 2; do ./$(BUILD)/sys2 bench -m $(BUILD)/bench-110m.gguf --branches 1,4,16,64 --prefix 128 --gen 32 \
 	  --repeat 3 --threads $$t || exit 1; done
+
+# Issue 12's side-by-side table (results/speed/run.sh): sys2 against llama-bench, llama-batched-bench and llama2.c's
+# run on the same files (made by llama-quantize in BENCH_MODELS, outside the repository), interleaved, with a
+# bandwidth probe. The engines are built by hand outside the repository; an empty path leaves that engine out.
+LLAMA_BENCH ?=
+LLAMA_BATCHED_BENCH ?=
+LLAMA2C_RUN ?=
+LLAMA_QUANTIZE ?=
+BENCH_MODELS ?= /work/benchmodels
+bench-compare: deps
+	@$(MAKE) --no-print-directory $(BUILD)/sys2
+	BUILD=$(BUILD) DIR=$(BENCH_MODELS) LLAMA_BENCH=$(LLAMA_BENCH) LLAMA_BATCHED_BENCH=$(LLAMA_BATCHED_BENCH) \
+	  LLAMA2C_RUN=$(LLAMA2C_RUN) LLAMA_QUANTIZE=$(LLAMA_QUANTIZE) sh results/speed/run.sh
 
 # The main job: a sweep of the strategies on Game of 24 (ToT's first 20 test puzzles) with the shipped policy and
 # value models, then the table. A few minutes on the 2-core machine; resumable (build/demo holds the results).

@@ -30,4 +30,5 @@
     X(improve) \
     X(report) \
     X(view) \
-    X(integrate)
+    X(integrate) \
+    X(bench)
