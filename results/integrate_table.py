@@ -36,8 +36,9 @@ def pass_at_k(n, c, k):
 
 HEADER = """# integrate: the shipped policy (models/integrate-policy.gguf) beside SymPy
 
-Made by `sh results/integrate.sh` (every command is in it; this file is `python3 results/integrate_table.py`).
-Items: the first 50 of each test set for sc, best-of-N and the SymPy comparison, all 500 for greedy. Solved = the
+Made by `LIMIT=500 N=64 N256=0 sh results/integrate.sh`, then `LIMIT=100 N256=256 sh results/integrate.sh` (every
+command is in it; this file is `python3 results/integrate_table.py`). Items: all 500 of each test set for greedy,
+sc, best-of-64 and SymPy; the first 100 for best-of-256 (the row counts say). Solved = the
 task's verifier (d/dx F equals f) accepts the answer; SymPy's answers are checked by SymPy's own differentiation at
 24 points (results/integrate_sympy.py). Tokens per item = prompt + generated tokens (characters) of the policy.
 pass@k rows come from one best-of-n run's samples (unbiased estimator; pass@n is the run itself), so best-of-k with

@@ -588,8 +588,9 @@ static s2_status count_usage(http_lm *h, json_t *resp, int64_t known, int64_t sc
     (void)shared;
     int64_t cached = known;
     if (cached > P - scored) cached = P - scored;
-    if (reported > cached) h->c.server_cached_tokens += reported - cached;
     if (cached < 0) cached = 0;
+    if (reported > P - scored) reported = P - scored;
+    if (reported > cached) h->c.server_cached_tokens += reported - cached;
     int64_t computed = P - cached - scored;
     h->c.prompt_tokens += computed > 0 ? computed : 0;
     h->c.cached_tokens += cached;
