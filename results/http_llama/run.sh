@@ -8,7 +8,8 @@
 #   LLAMA_SERVER=/path/to/llama-server sh results/http_llama/run.sh
 # LIMIT=N runs the first N puzzles only, CELLS="search:scorer:params ..." a subset of the cells.
 # Writes results/http_llama/{local,llama}/*.jsonl (resumable), results/http_llama/{local,llama}.md and
-# results/http_llama/compare-llama.txt (io answers equal, accuracy and tokens per item side by side).
+# results/http_llama/compare-llama.txt (io answers equal, accuracy and tokens per item side by side). llama-server.log
+# (its request log, 28 MB for the six cells) is ignored, not committed.
 # local/mcts_seed2.jsonl (mcts's own spread between seeds) came from the command in the README's HTTP section.
 set -e
 S2=${S2:-./build/sys2}
