@@ -15,6 +15,7 @@
  * (200), train (backward, 1000). The answer a search votes on (extract) is F in canonical form with its constant
  * terms dropped, so that answers differing in form or in the constant of integration count as one. */
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,6 +100,15 @@ static bool text_of(const s2_expr *e, char *buf, size_t cap) {
     return ok;
 }
 
+/* Whether every x-free part of e is a real number: sqrt(-4), log(-2) or asin(3) are undefined at every real x,
+ * so an integrand holding one has no real antiderivative to verify (the forward generator drew such constants). */
+static bool consts_real(const s2_expr *e) {
+    if (!s2_expr_has_x(e)) return isfinite((double)s2_expr_eval(e, 0.0L));
+    for (int32_t i = 0; i < e->n; i++)
+        if (!consts_real(e->kid[i])) return false;
+    return true;
+}
+
 /* One item from gen with n_ops operators into *it; false when this draw is skipped. */
 static bool gen_item(ig_gen gen, int n_ops, uint64_t *rng, ig_item *it) {
     s2_expr_pool *p = s2_expr_pool_new(IG_POOL_NODES);
@@ -121,7 +131,8 @@ static bool gen_item(ig_gen gen, int n_ops, uint64_t *rng, ig_item *it) {
             }
         }
     }
-    bool ok = f != NULL && F != NULL && s2_expr_has_x(f) && text_of(f, it->f, sizeof it->f) &&
+    bool ok = f != NULL && F != NULL && s2_expr_has_x(f) && consts_real(f) && consts_real(F) &&
+              text_of(f, it->f, sizeof it->f) &&
               text_of(F, it->F, sizeof it->F);
     char why[256];
     /* the reference must verify and its perturbations must not */
