@@ -145,6 +145,7 @@ START_TEST(test_sandbox_memory_bomb_fails)
     s2_sandbox_result r;
     s2_sandbox_limits l = short_limits();
     l.mem_bytes = 256 << 20; /* filling 1 GiB (the default) takes about a second on this machine */
+    l.wall_s = 10.0; /* the memory limit must stop it, well before the clock: 2 s timed out once on a host with 40% steal */
     run_limited("x = []\nwhile True:\n    x.append(bytearray(50 << 20))\n", l, &r);
     ck_assert(failed(&r));
     ck_assert(!r.timed_out);
