@@ -19,9 +19,9 @@ mkdir -p $D
 for s in test-bwd test-fwd; do
   $S2 run --task integrate --split $s --search io -m $M --seed 1 -q --out $D/io_$s.jsonl
   $S2 run --task integrate --split $s --search sc --param n=16 -m $M --seed 1 --limit $L -q --out $D/sc_$s.jsonl
-  $S2 run --task integrate --split $s --search bon --param n=$N --scorer verify --trace -m $M --seed 1 --limit $L \
+  $S2 run --task integrate --split $s --search bon --param n=$N --scorer verify -m $M --seed 1 --limit $L \
     -q --out $D/bon_$s.jsonl
-  [ "$N256" = 0 ] || $S2 run --task integrate --split $s --search bon --param n=$N256 --scorer verify --trace -m $M \
+  [ "$N256" = 0 ] || $S2 run --task integrate --split $s --search bon --param n=$N256 --scorer verify -m $M \
     --seed 2 --limit $L -q --out $D/bon256_$s.jsonl
   # SymPy does not depend on the model: its file is kept when it already covers the first L items
   if [ ! -s $D/sympy_$s.jsonl ] || [ "$(wc -l < $D/sympy_$s.jsonl)" -lt "$L" ]; then

@@ -4,7 +4,7 @@
 For each test set S (test-bwd, test-fwd) it reads
   io_S.jsonl       sys2 run --search io (greedy): solved = the verifier accepts the one answer
   sc_S.jsonl       sys2 run --search sc (votes over the task's canonical answers): solved = the winner verifies
-  bon_S.jsonl      sys2 run --search bon --scorer verify --trace: each item's n sampled answers and how many of
+  bon_S.jsonl      sys2 run --search bon --scorer verify: each item's n sampled answers and how many of
                    them verify (c); pass@k = 1 - C(n-c, k) / C(n, k), the unbiased estimator of Chen et al. 2021,
                    for k = 1, 2, 4, ... <= n. With the verifier as the filter, best-of-k solves an item exactly
                    when one of its k samples verifies, so pass@k is best-of-k's solve rate.
@@ -72,9 +72,8 @@ def main():
                 print(f"| {s} | *one best-of-{n_run} run, pass@k estimated from its samples:* | | | | |")
                 per = []
                 for r in rows:
-                    leaves = [n for n in r.get("trace", []) if n.get("terminal")]
-                    c = sum(1 for n in leaves if n.get("score", 0) >= 1)
-                    per.append((len(leaves), c, r["tokens"]))
+                    ok = r["samples"]["correct"]  # one entry per sampled answer
+                    per.append((len(ok), sum(ok), r["tokens"]))
                 n_max = min(n for n, _, _ in per)
                 for k in (1, 2, 4, 8, 16, 32, 64, 128, 256):
                     if k > n_max:
