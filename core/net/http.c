@@ -1143,8 +1143,14 @@ static s2_status http_sample(s2_lm *lm, const s2_lm_seq *seqs, int32_t n, const 
                     if (json_integer_value(json_object_get(e, "index")) == i - first[r]) ch = e;
             }
             st = parse_gen(h, ch, x[r].json, p, &out[i], &lens[i], err);
-            /* the server now holds the prompt and this choice's tokens (the stop string's, too) */
-            if (st == S2_OK) h->seqs[seqs[i]].known = seen[r] + out[i].n_tokens;
+            /* the server now holds the prompt and this choice's tokens, the stop string's too. A request of one choice
+             * says how many in completion_tokens; the log-probs may not (llama-server cuts the stop word's), and a
+             * token missed here would count again as computed prompt on the next step, where the local engine,
+             * which counted it generated, has it in the KV cache */
+            int64_t got = out[i].n_tokens;
+            json_t *jc = json_object_get(json_object_get(x[r].json, "usage"), "completion_tokens");
+            if (end - first[r] == 1 && json_is_integer(jc) && json_integer_value(jc) > got) got = json_integer_value(jc);
+            if (st == S2_OK) h->seqs[seqs[i]].known = seen[r] + got;
         }
     }
     for (int32_t i = 0; st == S2_OK && i < n; i++)
