@@ -1,5 +1,6 @@
 /* game24.c: the Game of 24 (Tree of Thoughts' setting). Items come from ToT's 24.csv (split "tot" = ranks
- * 901-1000, ToT's test set, the default; "all" = every row), or are generated (split "gen" = every multiset of
+ * 901-1000, ToT's test set, the default; "all" = every row; "ranked" = the rows whose multiset is held out, at
+ * every rank, so that results can be read against human difficulty), or are generated (split "gen" = every multiset of
  * four numbers in 1..13 that can make 24, "train" = those not held out, "heldout" = those held out, "dev" = the
  * held-out ones that are not ToT's test puzzles, for choosing settings), found by the exact solver of numgame.c.
  * The format (numgame.h), for a prompt "Input: 4 9 10 13\n":
@@ -109,7 +110,9 @@ static bool ctx_solvable(const g24_ctx *c, const s2_ng_state *s) {
 
 /* ---- loading ---- */
 
-static s2_status load_csv(g24_ctx *c, const char *path, bool tot_only, s2_error *err) {
+/* keep: 0 every row, 1 ToT's test ranks (901-1000), 2 the rows whose multiset is held out (ToT's 100 and the
+ * hash-held-out ones, at every rank: a spread of human difficulty no model of ours was trained on) */
+static s2_status load_csv(g24_ctx *c, const char *path, int keep, s2_error *err) {
     FILE *f = fopen(path, "r");
     if (f == NULL) return s2_error_set(err, S2_E_IO, "game24: cannot open %s (set SYS2_SHARED or --data)", path);
     char line[1024];
@@ -143,7 +146,8 @@ static s2_status load_csv(g24_ctx *c, const char *path, bool tot_only, s2_error 
             st = s2_error_set(err, S2_E_FORMAT, "game24: %s:%d: rank or number out of range", path, lineno);
             break;
         }
-        if (tot_only && (rank < 901 || rank > 1000)) continue;
+        if (keep == 1 && (rank < 901 || rank > 1000)) continue;
+        if (keep == 2 && !s2_game24_heldout(v)) continue;
         if (c->n_items == cap) {
             cap = cap ? 2 * cap : 256;
             g24_item *ni = realloc(c->items, (size_t)cap * sizeof *ni);
@@ -406,8 +410,9 @@ s2_status s2_task_game24_init(const s2_task_params *params, s2_task **out, s2_er
     else if (strcmp(split, "train") == 0) which = 1;
     else if (strcmp(split, "heldout") == 0) which = 2;
     else if (strcmp(split, "dev") == 0) which = 3;
-    else if (strcmp(split, "tot") != 0 && strcmp(split, "all") != 0)
-        return s2_error_set(err, S2_E_ARG, "game24: unknown split '%s' (tot, all, gen, train, heldout, dev)", split);
+    else if (strcmp(split, "tot") != 0 && strcmp(split, "all") != 0 && strcmp(split, "ranked") != 0)
+        return s2_error_set(err, S2_E_ARG, "game24: unknown split '%s' (tot, all, ranked, gen, train, heldout, dev)",
+                            split);
     if (which >= 0 && p.data != NULL)
         return s2_error_set(err, S2_E_ARG, "game24: split '%s' is generated and takes no --data", split);
     if (p.n_shot > 8) return s2_error_set(err, S2_E_ARG, "game24: n_shot %d > 8", (int)p.n_shot);
@@ -425,7 +430,7 @@ s2_status s2_task_game24_init(const s2_task_params *params, s2_task **out, s2_er
         else {
             char path[4096];
             const char *file = p.data != NULL ? p.data : s2_task_shared_path(path, sizeof path, "data/game24.csv");
-            st = load_csv(c, file, strcmp(split, "tot") == 0, err);
+            st = load_csv(c, file, strcmp(split, "tot") == 0 ? 1 : strcmp(split, "ranked") == 0 ? 2 : 0, err);
         }
     }
     if (st == S2_OK) st = s2_task_new(&g24_iface, c, out, err);

@@ -414,6 +414,27 @@ START_TEST(test_game24_heldout_never_in_training)
     }
     s2_task_free(dv);
     s2_task_free(tot);
+    /* ranked: the CSV's rows whose multiset is held out, every one of them (24.csv lists every solvable multiset),
+     * with its rank as the id, spread over the ranks */
+    s2_task *rk = make("ranked", NULL);
+    ck_assert_int_eq(s2_task_n_items(rk), nh);
+    int lo = 100000, hi = 0, prev = 0;
+    for (int32_t i = 0; i < s2_task_n_items(rk); i++) {
+        int rank = atoi(s2_task_item_id(rk, i)), v[4];
+        ck_assert_int_gt(rank, prev); /* in the file's order, each once */
+        prev = rank;
+        lo = rank < lo ? rank : lo;
+        hi = rank > hi ? rank : hi;
+        char *pr = s2_task_prompt(rk, i);
+        ck_assert_int_eq(sscanf(pr, "Input: %d %d %d %d", &v[0], &v[1], &v[2], &v[3]), 4);
+        free(pr);
+        char id[48];
+        snprintf(id, sizeof id, "%d-%d-%d-%d", v[0], v[1], v[2], v[3]);
+        ck_assert_msg(s2_task_find(h, id) >= 0, "ranked %d (%s) is not held out", rank, id);
+    }
+    ck_assert_int_lt(lo, 100);
+    ck_assert_int_gt(hi, 1300);
+    s2_task_free(rk);
     s2_error err = {0};
     for (int role = 0; role < 2; role++) {
         int sure = 0, full = 0, by_depth[4][2] = {{0}};
