@@ -10,7 +10,8 @@
 # Writes results/http_llama/{local,llama}/*.jsonl (resumable), results/http_llama/{local,llama}.md and
 # results/http_llama/compare-llama.txt (io answers equal, accuracy and tokens per item side by side). llama-server.log
 # (its request log, 28 MB for the six cells) is ignored, not committed.
-# local/mcts_seed2.jsonl (mcts's own spread between seeds) came from the command in the README's HTTP section.
+# SEED=S runs the cells with run seed S (default 1) into <cell>_seedS.jsonl: mcts was run with seeds 1, 2 and 3 on
+# both sides (SEED=2 CELLS=mcts:value: ..., then SEED=3), and the comparison pools each side's seeds.
 set -e
 S2=${S2:-./build/sys2}
 D=results/http_llama
@@ -19,6 +20,7 @@ V=models/game24-value.gguf
 PORT=${PORT:-18418}
 T=${THREADS:-2}
 LIMIT=${LIMIT:-0}
+SEED=${SEED:-1}
 # SERVER=sys2 runs the remote half through `sys2 serve` instead (into $D/sys2serve): the same path, another server
 R=llama
 if [ "${SERVER:-llama}" = sys2 ]; then
@@ -41,7 +43,8 @@ CELLS=${CELLS:-io:none: cot:none: sc:value:n=8 bon:value:n=10 tot-bfs:value: mct
 for cell in $CELLS; do
   s=${cell%%:*}; rest=${cell#*:}; sc=${rest%%:*}; par=${rest#*:}
   name=$s${par:+_$par}
-  set -- --task game24 --split tot --search $s --seed 1 --threads $T
+  [ "$SEED" = 1 ] || name=${name}_seed$SEED
+  set -- --task game24 --split tot --search $s --seed $SEED --threads $T
   [ "$sc" = none ] || set -- "$@" --scorer $sc --value $V
   [ -z "$par" ] || set -- "$@" --param $par
   [ "$LIMIT" = 0 ] || set -- "$@" --limit $LIMIT
@@ -72,6 +75,20 @@ for p in sorted(glob.glob(d + "/local/*.jsonl")):
         print("io: the same answer on %d of %d puzzles" % (same, len(ids)))
     errs = sum(1 for i in ids if b[i].get("status") == "error")
     if errs: print("  %s: %d items errored remotely" % (name, errs))
+# a cell run with several seeds on both sides: each side's items of every seed pooled
+cells = {}
+for p in sorted(glob.glob(d + "/local/*_seed*.jsonl")):
+    base = os.path.basename(p)[:-6].rsplit("_seed", 1)[0]
+    cells.setdefault(base, []).append(os.path.basename(p))
+for base, names in sorted(cells.items()):
+    names = [base + ".jsonl"] + names
+    if not all(os.path.exists(d + "/" + r + "/" + n) for n in names): continue
+    a = [x for n in names for x in lines(d + "/local/" + n)[1].values()]
+    b = [x for n in names for x in lines(d + "/" + r + "/" + n)[1].values()]
+    ta = sum(x.get("tokens", 0) for x in a) / len(a); tb = sum(x.get("tokens", 0) for x in b) / len(b)
+    pa = 100.0 * sum(1 for x in a if x.get("correct")) / len(a); pb = 100.0 * sum(1 for x in b if x.get("correct")) / len(b)
+    print("%-14s %5.0f%% %5.0f%% %9.1f %9.1f %+6.1f%%  (%d seeds pooled, %d items a side)" %
+          (base + " x" + str(len(names)), pa, pb, ta, tb, 100 * (tb - ta) / ta, len(names), len(a)))
 print("server:", json.dumps(hb["sys2_run"].get("server")))
 PY
 cat $D/compare-$R.txt
