@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "generate.h"
 #include "http.h"
+#include "run.h"
 
 int cmd_generate(int argc, char **argv);
 int cmd_score(int argc, char **argv);
@@ -182,7 +183,9 @@ static int generate_lm(s2_lm *lm, const char *prompt, const s2_lm_sample_params 
         const s2_model *m = s2_lm_local_model(lm); /* pieces where the vocabulary is at hand */
         json_t *toks = m ? tokens_json(s2_model_vocab(m), g.tokens, g.logprobs, g.n_tokens)
                          : lm_tokens_json(g.tokens, g.logprobs, g.n_tokens);
-        print_json(json_pack("{s:s, s:o, s:s}", "text", text ? text : "", "tokens", toks, "stop_reason", g.finish));
+        json_t *out = json_pack("{s:o, s:s}", "tokens", toks, "stop_reason", g.finish);
+        if (out != NULL) s2_json_set_text(out, "text", text ? text : ""); /* a model's bytes need not be UTF-8 */
+        print_json(out);
         free(text);
     } else {
         printf("%s%s\n", prompt, g.text);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "chat.h"
+#include "http.h"
 #include "run.h"
 #include "task_chat.h"
 
@@ -23,6 +24,23 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Model text (or a verifier's words quoting it) as a JSON string; NULL gives null (s2_json_text: U+FFFD for bytes
+ * that are not UTF-8, which Jansson would refuse: the value would then go missing in silence). */
+static json_t *jtext(const char *s) { return s ? s2_json_text(s, strlen(s), NULL) : json_null(); }
+
+void s2_json_set_text(json_t *o, const char *key, const char *s) {
+    bool lossy = false;
+    json_object_set_new(o, key, s2_json_text(s, strlen(s), &lossy));
+    if (!lossy) return;
+    size_t n = strlen(s);
+    char *hx = malloc(2 * n + 1), k[64];
+    if (hx == NULL) return;
+    for (size_t i = 0; i < n; i++) snprintf(hx + 2 * i, 3, "%02x", (unsigned char)s[i]);
+    snprintf(k, sizeof k, "%s_hex", key);
+    json_object_set_new(o, k, json_string(hx));
+    free(hx);
 }
 
 static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
@@ -181,7 +199,7 @@ static json_t *samples_json(const s2_task *task, int32_t item, const s2_result *
             s2_verdict_clear(&v);
         }
         const char *a = res->samples[j].answer;
-        json_array_append_new(ans, a ? json_string(a) : json_null());
+        json_array_append_new(ans, jtext(a));
         json_array_append_new(sco, x->scored ? json_real(x->score) : json_null());
         json_array_append_new(lp, json_real(x->path_tokens > 0 ? x->path_logprob / x->path_tokens : 0));
         json_array_append_new(tok, json_real(res->samples[j].tokens));
@@ -195,17 +213,17 @@ static json_t *trace_json(s2_env *env, const s2_task *task, int32_t item, const 
     json_t *a = json_array();
     for (int32_t i = 0; i < s2_env_n_nodes(env); i++) {
         const s2_node *x = s2_env_node(env, i);
-        json_t *o = json_pack("{s:i, s:i, s:i, s:s, s:b, s:b, s:i, s:f, s:f}", "id", x->id, "parent",
-                              x->parent ? x->parent->id : -1, "depth", x->depth, "step", x->step, "terminal",
-                              x->terminal, "pruned", x->pruned, "tokens", x->step_tokens, "logprob", x->step_logprob,
-                              "spent", x->spent);
+        json_t *o = json_pack("{s:i, s:i, s:i, s:b, s:b, s:i, s:f, s:f}", "id", x->id, "parent",
+                              x->parent ? x->parent->id : -1, "depth", x->depth, "terminal", x->terminal, "pruned",
+                              x->pruned, "tokens", x->step_tokens, "logprob", x->step_logprob, "spent", x->spent);
+        s2_json_set_text(o, "step", x->step);
         if (x->prune != S2_PRUNE_NONE) json_object_set_new(o, "prune", json_string(s2_prune_name(x->prune)));
         if (x->terminal && x->prune != S2_PRUNE_ILLEGAL && x->parent != NULL) {
             s2_verdict v = {0};
             s2_error e = {0};
             if (s2_task_verify(task, item, x->text, &v, &e) == S2_OK) {
                 json_object_set_new(o, "correct", json_boolean(v.correct));
-                if (v.answer) json_object_set_new(o, "answer", json_string(v.answer));
+                if (v.answer) json_object_set_new(o, "answer", jtext(v.answer));
             }
             s2_verdict_clear(&v);
         }
@@ -270,10 +288,10 @@ static json_t *run_item(runner *r, int32_t i, bool *correct, bool *errored) {
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(id));
     json_object_set_new(o, "index", json_integer(i));
-    json_object_set_new(o, "answer", v.answer ? json_string(v.answer) : json_null());
+    json_object_set_new(o, "answer", jtext(v.answer));
     json_object_set_new(o, "correct", json_boolean(st == S2_OK && v.correct));
     json_object_set_new(o, "reward", json_real(st == S2_OK ? v.reward : 0));
-    json_object_set_new(o, "reason", json_string(st == S2_OK ? v.reason : err.msg));
+    json_object_set_new(o, "reason", jtext(st == S2_OK ? v.reason : err.msg));
     /* S2_E_BUDGET before the search: the prompt is longer than the context (an error); a search stopped with
      * budget left ran out of context (or of nodes), which is not the budget */
     bool context_cut = st == S2_OK && res.budget_hit && env != NULL && s2_env_budget_left(env);
@@ -281,7 +299,7 @@ static json_t *run_item(runner *r, int32_t i, bool *correct, bool *errored) {
                          : res.budget_hit ? "budget" : "ok";
     json_object_set_new(o, "status", json_string(status));
     json_object_set_new(o, "error", json_boolean(st != S2_OK));
-    json_object_set_new(o, "text", json_string(res.best ? res.best->text : ""));
+    s2_json_set_text(o, "text", res.best ? res.best->text : "");
     json_object_set_new(o, "seed", json_integer((json_int_t)(ep.seed & 0x7fffffffffffffffULL)));
     json_object_set_new(o, "counters", counters_json(&pc));
     json_object_set_new(o, "value_counters", counters_json(&vc));

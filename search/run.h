@@ -109,4 +109,9 @@ char *s2_run_config_key(const json_t *sys2_run);
 /* A per-item seed from the run seed and the item id (splitmix64 of seed ^ FNV-1a(id)). */
 uint64_t s2_run_item_seed(uint64_t seed, const char *id);
 
+/* o[key] = the text a model wrote, as a JSON string (s2_json_text: a byte that is not UTF-8 becomes U+FFFD, where
+ * Jansson would refuse the string and the value go missing in silence); where it had to change, also
+ * o[key "_hex"] = its bytes in hex, so that nothing is lost. */
+void s2_json_set_text(json_t *o, const char *key, const char *s);
+
 #endif

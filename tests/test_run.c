@@ -93,6 +93,74 @@ static int64_t ci(json_t *o, const char *group, const char *key) {
     return json_integer_value(json_object_get(json_object_get(o, group), key));
 }
 
+/* A byte-level model can write bytes that are not UTF-8 (a step that ends inside a character). JSON strings must be
+ * UTF-8 and jansson refuses others, which used to drop the value in silence: a trace lost its node (the improve
+ * loop then read "trace node 1 is malformed", and "chosen" marked the wrong nodes), an answer fell out of a
+ * samples array (every later sample shifted). Now each such byte is U+FFFD, and step_hex / text_hex hold the
+ * bytes. */
+START_TEST(test_run_model_bytes_not_utf8)
+{
+    s2_error err = {0};
+    s2_task *task = NULL;
+    fake_task_params tp = {.n_items = 3, .depth = 2};
+    ck_assert_int_eq(fake_task_init(&tp, &task, &err), S2_OK);
+    static const char *const script[] = {"\xff" "a", "b", "A: \xc3", "a"};
+    for (int pass = 0; pass < 2; pass++) {
+        factory f = {.p = fake_lm_default_params()};
+        f.p.script = script;
+        f.p.n_script = 4;
+        char out[512];
+        snprintf(out, sizeof out, "%s/bytes%d.jsonl", t_tmpdir(), pass);
+        s2_run_config c = base_config(task, &f, out);
+        const char *keys[] = {"b", "k", "n"}, *vals[] = {"2", "3", "4"};
+        c.search = pass == 0 ? "tot-bfs" : "bon";
+        c.keys = pass == 0 ? keys : keys + 2;
+        c.vals = pass == 0 ? vals : vals + 2;
+        c.n_params = pass == 0 ? 2 : 1;
+        c.trace = pass == 0;
+        s2_run_summary sum;
+        ck_assert_msg(s2_run(&c, &sum, &err) == S2_OK, "%s", err.msg);
+        json_t *lines = read_lines(out, NULL);
+        ck_assert_int_eq((int)json_array_size(lines), 3);
+        size_t i, k;
+        json_t *o, *x;
+        int hexes = 0;
+        json_array_foreach(lines, i, o) {
+            ck_assert(json_is_string(json_object_get(o, "text")));
+            if (pass == 0) {
+                json_t *tr = json_object_get(o, "trace");
+                ck_assert_int_eq((int)json_array_size(tr),
+                                 (int)json_integer_value(json_object_get(json_object_get(o, "tree"), "nodes")));
+                json_array_foreach(tr, k, x) {
+                    ck_assert_int_eq(json_integer_value(json_object_get(x, "id")), (json_int_t)k);
+                    const char *step = json_string_value(json_object_get(x, "step"));
+                    ck_assert_ptr_nonnull(step);
+                    const char *hx = json_string_value(json_object_get(x, "step_hex"));
+                    if (strstr(step, "\xef\xbf\xbd") == NULL) {
+                        ck_assert_ptr_null(hx);
+                        continue;
+                    }
+                    hexes++; /* the bytes, exactly: ff 'a' '\n', or "A: " c3 '\n' */
+                    ck_assert_ptr_nonnull(hx);
+                    ck_assert_msg(strcmp(hx, "ff610a") == 0 || strcmp(hx, "413a20c30a") == 0, "%s", hx);
+                }
+            } else {
+                json_t *smp = json_object_get(o, "samples");
+                size_t n = json_array_size(json_object_get(smp, "correct"));
+                ck_assert_int_eq((int)n, 4);
+                ck_assert_int_eq((int)json_array_size(json_object_get(smp, "answer")), (int)n);
+                ck_assert_int_eq((int)json_array_size(json_object_get(smp, "tokens")), (int)n);
+                json_array_foreach(json_object_get(smp, "answer"), k, x) hexes += json_is_string(x) &&
+                    strstr(json_string_value(x), "\xef\xbf\xbd") != NULL;
+            }
+        }
+        ck_assert_int_gt(hexes, 0);
+        json_decref(lines);
+    }
+    s2_task_free(task);
+}
+END_TEST
+
 START_TEST(test_run_counters_equal_the_lms)
 {
     s2_error err = {0};
@@ -1325,6 +1393,7 @@ Suite *run_suite(void) {
     tcase_add_test(tc, test_run_cli_small_defects);
     tcase_add_test(tc, test_run_engine_commands_on_a_server);
     tcase_add_test(tc, test_run_cli_two_runs_one_file);
+    tcase_add_test(tc, test_run_model_bytes_not_utf8);
     suite_add_tcase(s, tc);
     TCase *slow = tcase_create("runner_slow");
     tcase_set_timeout(slow, 300);
