@@ -670,6 +670,10 @@ static s2_status evaluate(loop *L, int32_t round, const char *rdir, s2_improve_r
                 bool dup = false;
                 for (int32_t y = 0; y < x && !dup; y++) dup = strcmp(t.text[x], t.text[y]) == 0;
                 if (dup) continue;
+                /* only the states a search asks the value model about: an illegal step is pruned by the rules
+                 * before any scoring (and the oracle calls such a text dead while its value prompt shows numbers
+                 * that may well be solvable), so counting those measured nothing the value model does */
+                if (ev.t.iface->legal != NULL && !s2_task_legal(&ev.t, i, t.text[x])) continue;
                 s2_oracle o = s2_task_oracle(&ev.t, i, t.text[x]);
                 if (o == S2_ORACLE_UNKNOWN) continue;
                 double p = 0;

@@ -3,6 +3,7 @@
  * (numgame.c's own test suite holds it to a naive solver), FLOPs are re-added from the files the loop wrote, the
  * training formula is recomputed from the model's shape, held-out membership is asked of the task's own splits,
  * and an interrupted loop is compared with one that was never interrupted. */
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "improve.h"
 #include "numgame.h"
+#include "scorer.h"
 #include "task_impl.h"
 #include "testutil.h"
 #include "testutil_ng.h"
@@ -215,6 +217,72 @@ static void check_same(const char *a, const char *b) {
     }
 }
 
+/* The value model's balanced accuracy on the states of a round's evaluation trees, recomputed here: the distinct
+ * legal states (the number-game parser's rules: a search prunes the others before scoring), labelled by the
+ * number-game solver, P(sure) > 0.5 read through the value scorer's own function. */
+static double check_value_balanced(const char *dir, int round, const s2_task *eval) {
+    char p[512];
+    path_of(p, sizeof p, dir, round, "value.gguf");
+    s2_model *vm = NULL;
+    s2_lm *vlm = NULL;
+    s2_error err = {0};
+    ck_assert_int_eq(s2_model_load(p, NULL, &vm, &err), S2_OK);
+    ck_assert_int_eq(s2_lm_local_init(vm, NULL, &vlm, &err), S2_OK);
+    path_of(p, sizeof p, dir, round, "eval-search.jsonl");
+    json_t *lines = load_jsonl(p, true);
+    int64_t n[2] = {0, 0}, right[2] = {0, 0}, illegal = 0;
+    for (size_t k = 0; k < json_array_size(lines); k++) {
+        json_t *line = json_array_get(lines, k), *tr = json_object_get(line, "trace");
+        int32_t item = (int32_t)json_integer_value(json_object_get(line, "index"));
+        char *prompt = s2_task_prompt(eval, item);
+        s2_ng_rules r;
+        s2_ng_state start;
+        t_ng_input(prompt, true, &r, &start);
+        free(prompt);
+        size_t nn = json_array_size(tr);
+        char **text = calloc(nn, sizeof *text);
+        for (size_t x = 0; x < nn; x++) {
+            json_t *o = json_array_get(tr, x);
+            json_int_t par = json_integer_value(json_object_get(o, "parent"));
+            const char *step = json_string_value(json_object_get(o, "step"));
+            ck_assert(par < (json_int_t)x && step != NULL);
+            const char *base = par >= 0 ? text[par] : "";
+            text[x] = malloc(strlen(base) + strlen(step) + 1);
+            strcpy(text[x], base);
+            strcat(text[x], step);
+            bool dup = false;
+            for (size_t y = 0; y < x && !dup; y++) dup = strcmp(text[x], text[y]) == 0;
+            if (dup) continue;
+            if (!s2_ng_legal(&r, &start, text[x])) {
+                illegal++;
+                continue;
+            }
+            s2_ng_parsed ps;
+            s2_ng_parse(&r, &start, text[x], &ps);
+            int lab;
+            if (ps.has_answer) {
+                s2_verdict v = {0};
+                s2_ng_verify(&r, &start, text[x], &v);
+                lab = v.correct;
+                s2_verdict_clear(&v);
+            } else {
+                lab = s2_ng_solvable(&r, &ps.state);
+            }
+            double ps_ = 0;
+            ck_assert_int_eq(s2_value_p_sure(vlm, eval, item, text[x], &ps_, &err), S2_OK);
+            n[lab]++;
+            right[lab] += (ps_ > 0.5) == lab;
+        }
+        for (size_t x = 0; x < nn; x++) free(text[x]);
+        free(text);
+    }
+    json_decref(lines);
+    s2_lm_free(vlm);
+    s2_model_free(vm);
+    ck_assert_int_gt(illegal, 0); /* the trees do hold illegal states, which the measure must leave out */
+    return n[0] > 0 && n[1] > 0 ? 0.5 * ((double)right[0] / (double)n[0] + (double)right[1] / (double)n[1]) : NAN;
+}
+
 START_TEST(test_improve_two_rounds)
 {
     char dir_b[512], dir_a[512];
@@ -269,6 +337,10 @@ START_TEST(test_improve_two_rounds)
         ck_assert_double_eq_tol(R->cumulative_flops, cumulative, 1e-9 * cumulative);
         examples += R->policy_examples;
         ck_assert_int_gt(R->value_sure + R->value_impossible, 0);
+        double vb = check_value_balanced(dir_b, r, eval);
+        ck_assert_msg(isnan(vb) ? isnan(R->eval_value_balanced) : fabs(vb - R->eval_value_balanced) < 1e-12,
+                      "round %d: value balanced accuracy %g, recomputed on the legal states %g", r,
+                      R->eval_value_balanced, vb);
     }
     ck_assert_int_gt(examples, 0); /* search found verified paths, so the policy really was fine-tuned */
     s2_improve_summary_free(&sum);
