@@ -1,6 +1,7 @@
 /* bench.c: medians, interleaved repeats, the streaming-read probe, running another engine's benchmark and parsing
  * its output (see bench.h). It knows nothing of sys2's forward pass (the CLI times that) and never prints. */
 #include "bench.h"
+#include "text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -134,24 +135,14 @@ double s2_bench_decode_bound(double gbps, int64_t bytes_per_token) {
 
 /* ---- another engine's program ---- */
 
+/* the child's output so far (s2_text_append keeps it NUL-terminated) */
 typedef struct sink_buf {
     char *s;
     size_t n, cap;
 } sink_buf;
 
 static bool buf_add(sink_buf *b, const char *data, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (s == NULL) return false;
-        b->s = s;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->n, data, n);
-    b->n += n;
-    b->s[b->n] = '\0';
-    return true;
+    return s2_text_append(&b->s, &b->n, &b->cap, data, n) == S2_OK;
 }
 
 s2_status s2_bench_exec(char *const *argv, char **out, char **errout, int *exit_code, s2_error *err) {
