@@ -117,6 +117,9 @@ typedef struct s2_model_params {
     bool use_mmap;           /* map tensors read-only from the file (default true) */
     bool vocab_only;         /* load only the tokenizer: tensors are neither needed nor checked */
     const char *tokenizer;   /* llama2.c checkpoints: path of the tok*.bin; NULL for GGUF */
+    bool pack_rows;          /* copy the weights of types with a packed layout (Q4_0) into it at load time, rows
+                                interleaved eight at a time, for the dot-product kernels (default true; costs their
+                                size again in memory; the mapped file is untouched) */
 } s2_model_params;
 s2_model_params s2_model_default_params(void);
 
@@ -140,6 +143,7 @@ const s2_hparams *s2_model_hparams(const s2_model *m); /* borrowed, valid as lon
 const s2_vocab *s2_model_vocab(const s2_model *m);     /* borrowed, valid as long as m */
 int64_t s2_model_n_params(const s2_model *m);          /* parameters counted from the tensor shapes */
 int64_t s2_model_weight_bytes(const s2_model *m);      /* bytes of all tensors as stored */
+int64_t s2_model_packed_bytes(const s2_model *m);      /* bytes of the packed copies (pack_rows), 0 if none */
 
 /* ---- context: paged KV cache, sequences, batched forward ---- */
 

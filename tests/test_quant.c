@@ -388,29 +388,40 @@ START_TEST(test_quant_vec_dot_matches_double_reference)
 }
 END_TEST
 
-/* Stored blocks may hold -128, which our quantizer never writes: the integer sums must still be exact. */
+/* Stored weight blocks may hold -128, which our quantizer never writes: the integer sums must still be exact.
+ * Activations are s2_quantize_row's, in [-127, 127] (quant.h), so x takes the extremes +-127. */
 START_TEST(test_quant_vec_dot_extreme_int8)
 {
     int32_t best = s2_quant_set_simd(-1);
     uint8_t a[34 * 4], x[34 * 4], a4[18 * 4];
+    int8_t xv[32];
+    for (int j = 0; j < 32; j++) xv[j] = (int8_t)(j % 3 == 0 ? -127 : 127);
     for (int b = 0; b < 4; b++) {
         a[b * 34] = 0x00, a[b * 34 + 1] = 0x3c; /* d = 1 */
         x[b * 34] = 0x00, x[b * 34 + 1] = 0x3c;
         a4[b * 18] = 0x00, a4[b * 18 + 1] = 0x3c;
         for (int j = 0; j < 32; j++) {
             a[b * 34 + 2 + j] = 0x80; /* -128 */
-            x[b * 34 + 2 + j] = (uint8_t)(j % 2 ? 0x80 : 0x7f);
+            x[b * 34 + 2 + j] = (uint8_t)xv[j];
         }
         for (int j = 0; j < 16; j++) a4[b * 18 + 2 + j] = 0x0f; /* low nibbles 15 (+7), high 0 (-8) */
     }
-    /* per block: 16 * (-128 * -128) + 16 * (-128 * 127) = 16 * 128 = 2048 */
-    /* q4: elements 0..15 are +7 against x[0..15], 16..31 are -8 against x[16..31]; x alternates 127, -128 */
-    double want4 = 4 * (7.0 * (8 * 127 - 8 * 128) + -8.0 * (8 * 127 - 8 * 128));
+    /* the sums in plain integer arithmetic: a = -128 everywhere; q4 elements 0..15 are +7, 16..31 are -8 */
+    long want8 = 0, want4 = 0;
+    for (int j = 0; j < 32; j++) {
+        want8 += -128L * xv[j];
+        want4 += (j < 16 ? 7L : -8L) * xv[j];
+    }
     for (int32_t level = 0; level <= best; level++) {
         s2_quant_set_simd(level);
-        ck_assert_float_eq(s2_vec_dot(S2_TYPE_Q8_0, a, x, 128), 4 * 2048.0f);
-        ck_assert_float_eq(s2_vec_dot(S2_TYPE_Q8_0, a, a, 128), 4 * 32 * 16384.0f);
-        ck_assert_float_eq(s2_vec_dot(S2_TYPE_Q4_0, a4, x, 128), (float)want4);
+        ck_assert_float_eq(s2_vec_dot(S2_TYPE_Q8_0, a, x, 128), (float)(4 * want8));
+        ck_assert_float_eq(s2_vec_dot(S2_TYPE_Q4_0, a4, x, 128), (float)(4 * want4));
+        /* -128 * 127 in every pair: the largest pair sum maddubs meets (2 * 128 * 127 < 32767) */
+        uint8_t xp[34 * 4];
+        memcpy(xp, x, sizeof xp);
+        for (int b = 0; b < 4; b++)
+            for (int j = 0; j < 32; j++) xp[b * 34 + 2 + j] = 0x81; /* -127 */
+        ck_assert_float_eq(s2_vec_dot(S2_TYPE_Q8_0, a, xp, 128), 4 * 32 * 16256.0f);
     }
     s2_quant_set_simd(-1);
 }
@@ -554,6 +565,67 @@ START_TEST(test_quant_dot4_matches_dot)
     }
     free(xf);
     free(wf);
+}
+END_TEST
+
+/* Packed Q4_0 rows (issue 12): the layout holds the same bytes (unpack(pack(rows)) == rows), and the group kernel
+ * of every level gives each row the naive twin's bits on the plain rows (s2_vec_dot at the naive level); shapes
+ * that do not fit and types without a layout are refused. */
+START_TEST(test_quant_packed_rows_match_naive)
+{
+    int32_t best = s2_quant_set_simd(-1);
+    rng_state = 4242;
+    const int64_t ns[] = {32, 96, 32 * 37}; /* one block, an odd count, many */
+    for (size_t k = 0; k < sizeof ns / sizeof *ns; k++) {
+        int64_t n = ns[k], n_out = 24;
+        size_t rs = s2_type_row_size(S2_TYPE_Q4_0, n);
+        float *wf = malloc((size_t)n * sizeof(float)), *xf = malloc((size_t)n * sizeof(float));
+        uint8_t *rows = malloc(rs * (size_t)n_out), *packed = malloc(rs * (size_t)n_out);
+        uint8_t *back = malloc(rs * (size_t)n_out), *xq = malloc(s2_type_row_size(S2_TYPE_Q8_0, n));
+        for (int rep = 0; rep < 4; rep++) {
+            for (int64_t o = 0; o < n_out; o++) {
+                for (int64_t i = 0; i < n; i++) wf[i] = rnd_unit() * (float)(1 + o % 5) * (rep == 3 ? 1e4f : 1.0f);
+                ck_assert_int_eq(s2_quantize_row(S2_TYPE_Q4_0, wf, rows + (size_t)o * rs, n), S2_OK);
+            }
+            rows[2] = 0x0f, rows[3] = 0xf0; /* nibbles at both extremes: +7 and -8 */
+            for (int64_t i = 0; i < n; i++) xf[i] = rnd_unit() * (rep % 2 ? 50.0f : 1.0f);
+            ck_assert_int_eq(s2_quantize_row(S2_TYPE_Q8_0, xf, xq, n), S2_OK);
+            ck_assert_int_eq(s2_pack_rows(S2_TYPE_Q4_0, rows, rs, n_out, n, packed), S2_OK);
+            ck_assert_int_eq(s2_unpack_rows(S2_TYPE_Q4_0, packed, n_out, n, back, rs), S2_OK);
+            ck_assert(memcmp(rows, back, rs * (size_t)n_out) == 0);
+            float naive[24];
+            s2_quant_set_simd(0);
+            for (int64_t o = 0; o < n_out; o++) naive[o] = s2_vec_dot(S2_TYPE_Q4_0, rows + (size_t)o * rs, xq, n);
+            for (int32_t level = 0; level <= best; level++) {
+                s2_quant_set_simd(level);
+                s2_dot8_fn d8 = s2_vec_dot8_fn(S2_TYPE_Q4_0);
+                ck_assert_ptr_nonnull(d8);
+                for (int64_t g = 0; g < n_out / S2_PACK_ROWS; g++) {
+                    float y[S2_PACK_ROWS];
+                    d8(y, packed + (size_t)g * S2_PACK_ROWS * rs, xq, n);
+                    for (int i = 0; i < S2_PACK_ROWS; i++)
+                        ck_assert_msg(fbits(y[i]) == fbits(naive[g * S2_PACK_ROWS + i]),
+                                      "n=%lld level %d row %lld: %a vs naive %a", (long long)n, level,
+                                      (long long)(g * S2_PACK_ROWS + i), (double)y[i],
+                                      (double)naive[g * S2_PACK_ROWS + i]);
+                }
+            }
+            s2_quant_set_simd(-1);
+        }
+        free(wf);
+        free(xf);
+        free(rows);
+        free(packed);
+        free(back);
+        free(xq);
+    }
+    uint8_t buf[18 * 8 * 2];
+    ck_assert_int_eq(s2_pack_rows(S2_TYPE_Q4_0, buf, 18, 12, 32, buf), S2_E_ARG); /* 12 rows: not whole groups */
+    ck_assert_int_eq(s2_pack_rows(S2_TYPE_Q4_0, buf, 18, 8, 40, buf), S2_E_ARG);  /* not whole blocks */
+    ck_assert_int_eq(s2_pack_rows(S2_TYPE_Q8_0, buf, 34, 8, 32, buf), S2_E_UNSUPPORTED);
+    ck_assert(s2_type_packable(S2_TYPE_Q4_0));
+    ck_assert(!s2_type_packable(S2_TYPE_Q8_0));
+    ck_assert_ptr_null(s2_vec_dot8_fn(S2_TYPE_Q6_K));
 }
 END_TEST
 
@@ -1021,6 +1093,7 @@ Suite *quant_suite(void) {
     tcase_add_test(tc, test_quant_kquant_dot_matches_naive_and_double);
     tcase_add_test(tc, test_quant_activation_types);
     tcase_add_test(tc, test_quant_dot4_matches_dot);
+    tcase_add_test(tc, test_quant_packed_rows_match_naive);
     tcase_add_test(tc, test_quant_hand_computed_new_blocks);
     tcase_add_test(tc, test_quant_new_quantizers_take_specials);
     tcase_add_test(tc, test_quant_mix_rules);

@@ -18,7 +18,7 @@
 #include "tokenizer.h"
 
 s2_model_params s2_model_default_params(void) {
-    s2_model_params p = {.use_mmap = true, .vocab_only = false, .tokenizer = NULL};
+    s2_model_params p = {.use_mmap = true, .vocab_only = false, .tokenizer = NULL, .pack_rows = true};
     return p;
 }
 
@@ -29,6 +29,7 @@ void s2_model_free(s2_model *m) {
     if (m->map != NULL) munmap(m->map, m->map_size);
     free(m->layers);
     free(m->owned);
+    free(m->packed);
     free(m->bound);
     free(m);
 }
@@ -37,6 +38,7 @@ const s2_hparams *s2_model_hparams(const s2_model *m) { return &m->hp; }
 const s2_vocab *s2_model_vocab(const s2_model *m) { return m->vocab; }
 int64_t s2_model_n_params(const s2_model *m) { return m->n_params; }
 int64_t s2_model_weight_bytes(const s2_model *m) { return m->weight_bytes; }
+int64_t s2_model_packed_bytes(const s2_model *m) { return m->packed_bytes; }
 
 /* ---- GGUF ---- */
 
@@ -394,6 +396,58 @@ static s2_status bind_tensors(s2_model *m, bool needs_freqs, s2_error *err) {
     return st;
 }
 
+/* The matrices of the forward pass, for pack_weights (tok_embd is read by rows: never packed). */
+static int32_t model_matrices(s2_model *m, s2_weight **out, int32_t cap) {
+    int32_t n = 0;
+    if (n < cap) out[n++] = &m->output;
+    for (int32_t l = 0; l < m->hp.n_layer; l++) {
+        s2_layer *ly = &m->layers[l];
+        s2_weight *ws[] = {&ly->wq, &ly->wk, &ly->wv, &ly->wo, &ly->w_gate, &ly->w_up, &ly->w_down};
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
+            if (n < cap) out[n++] = ws[i];
+    }
+    return n;
+}
+
+static bool packable(const s2_weight *w) {
+    return w->data != NULL && s2_type_packable(w->type) && w->n_out % S2_PACK_ROWS == 0;
+}
+
+/* Issue 12: the weights of a type with a packed layout get a copy in it (rows interleaved eight at a time, so
+ * that one activation row streams them at the memory's rate); the mapped file stays as it was, and the paths that
+ * read rows (embeddings, dequantized tiles for long batches) still read it. One block for all of them. */
+static s2_status pack_weights(s2_model *m, s2_error *err) {
+    int32_t cap = 1 + 7 * m->hp.n_layer;
+    s2_weight **ws = malloc((size_t)cap * sizeof *ws);
+    if (ws == NULL) return s2_error_set(err, S2_E_NOMEM, "model: out of memory");
+    int32_t n = model_matrices(m, ws, cap);
+    size_t total = 0;
+    for (int32_t i = 0; i < n; i++)
+        if (packable(ws[i])) total += (size_t)ws[i]->n_out * ws[i]->row_bytes;
+    s2_status st = S2_OK;
+    if (total > 0 && posix_memalign(&m->packed, 64, total) != 0) {
+        m->packed = NULL;
+        st = s2_error_set(err, S2_E_NOMEM, "model: out of memory for %.1f MB of packed weights", (double)total / 1e6);
+    }
+    size_t off = 0;
+    for (int32_t i = 0; i < n && st == S2_OK && total > 0; i++) {
+        s2_weight *w = ws[i];
+        if (!packable(w)) continue;
+        char *dst = (char *)m->packed + off;
+        st = s2_pack_rows(w->type, w->data, w->row_bytes, w->n_out, w->n_in, dst);
+        if (st != S2_OK) {
+            st = s2_error_set(err, st, "model: packing a %s weight (%lld x %lld) failed", s2_type_name(w->type),
+                              (long long)w->n_in, (long long)w->n_out);
+            break;
+        }
+        w->packed = dst;
+        off += (size_t)w->n_out * w->row_bytes;
+    }
+    m->packed_bytes = (int64_t)off;
+    free(ws);
+    return st;
+}
+
 static s2_status load_gguf(s2_model *m, const char *path, const s2_model_params *p, s2_error *err) {
     s2_status st = s2_gguf_open(path, &m->gguf, err);
     if (st == S2_OK) st = s2_vocab_from_gguf(m->gguf, &m->vocab, err);
@@ -401,6 +455,7 @@ static s2_status load_gguf(s2_model *m, const char *path, const s2_model_params 
     bool needs_freqs = false;
     st = read_hparams(m, &needs_freqs, err);
     if (st == S2_OK) st = bind_tensors(m, needs_freqs, err);
+    if (st == S2_OK && p->pack_rows) st = pack_weights(m, err);
     return st;
 }
 

@@ -14,6 +14,7 @@ typedef struct s2_weight {
     int32_t type;       /* ggml type id */
     int64_t n_in, n_out;
     size_t row_bytes;   /* bytes of one output row */
+    const void *packed; /* the same rows in the type's packed layout (s2_pack_rows, model-owned), or NULL */
 } s2_weight;
 
 typedef enum s2_rope_kind {
@@ -92,7 +93,8 @@ struct s2_model {
     float *output_norm;               /* (D) */
     s2_layer *layers;                 /* (L) */
     float *owned;                     /* one block holding every dequantized norm and bias */
-    int64_t n_params, weight_bytes;
+    void *packed;                     /* one block holding every weight's packed copy (pack_rows), or NULL */
+    int64_t n_params, weight_bytes, packed_bytes;
 };
 
 #endif

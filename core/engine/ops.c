@@ -77,9 +77,8 @@ static int64_t rows_per_chunk(const s2_pool *pool, int64_t n_out, size_t row_byt
     int64_t most = n_out / ((int64_t)nt * CHUNKS_PER_THREAD);
     if (rows > most) rows = most;
     if (rows < 1) rows = 1;
-    rows = (rows + align - 1) / align * align;
     if ((n_out + rows - 1) / rows > S2_POOL_MAX_CHUNKS) rows = (n_out + S2_POOL_MAX_CHUNKS - 1) / S2_POOL_MAX_CHUNKS;
-    return rows;
+    return (rows + align - 1) / align * align;
 }
 
 typedef struct dot_job {
@@ -89,6 +88,7 @@ typedef struct dot_job {
     int64_t n_out, n_in, R, rows;
     s2_dot_fn dot;
     s2_dot4_fn dot4;         /* four rows at once where the type has it (the same bits as dot) */
+    s2_dot8_fn dot8;         /* the packed groups' kernel, with W the packed copy; NULL: W holds plain rows */
 } dot_job;
 
 /* y[r][o] for the chunk's output rows o, every r: each weight row read once for all R rows */
@@ -96,6 +96,15 @@ static void dot_chunk(void *arg, int64_t c0, int64_t c1, int32_t tid) {
     const dot_job *j = arg;
     (void)tid;
     int64_t o1 = c1 * j->rows < j->n_out ? c1 * j->rows : j->n_out, o = c0 * j->rows;
+    if (j->dot8 != NULL) { /* chunks are whole groups: rows is a multiple of S2_PACK_ROWS */
+        for (; o < o1; o += S2_PACK_ROWS)
+            for (int64_t r = 0; r < j->R; r++) {
+                float t[S2_PACK_ROWS];
+                j->dot8(t, j->W + (size_t)o * j->row_bytes, j->xq + (size_t)r * j->xrow, j->n_in);
+                memcpy(j->y + r * j->n_out + o, t, sizeof t);
+            }
+        return;
+    }
     if (j->dot4 != NULL)
         for (; o + 4 <= o1; o += 4)
             for (int64_t r = 0; r < j->R; r++) {
@@ -122,9 +131,14 @@ static s2_status matmul_dot(float *y, const float *x, const s2_weight *w, int64_
     }
     s2_dot_fn dot = s2_vec_dot_fn(w->type); /* the type table's kernel for this SIMD level, looked up once */
     if (dot == NULL) return S2_E_UNSUPPORTED;
+    /* Packed weights go through their group kernel. Plain rows: one activation row streams fastest one weight
+     * row after another (measured on the AVX2 host: ~11 GB/s of Q8_0 rows against ~6.5 for four rows at once,
+     * whose four short interleaved streams the prefetcher follows badly); batches take the four-row kernel,
+     * which reads x once for four rows. */
     dot_job j = {.y = y, .W = w->data, .xq = xq, .row_bytes = w->row_bytes, .xrow = xrow, .n_out = w->n_out,
-                 .n_in = w->n_in, .R = R, .dot = dot, .dot4 = s2_vec_dot4_fn(w->type)};
-    j.rows = rows_per_chunk(pool, w->n_out, w->row_bytes, R, j.dot4 != NULL ? 4 : 1);
+                 .n_in = w->n_in, .R = R, .dot = dot, .dot4 = R > 1 ? s2_vec_dot4_fn(w->type) : NULL};
+    if (w->packed != NULL && (j.dot8 = s2_vec_dot8_fn(w->type)) != NULL) j.W = w->packed, j.dot4 = NULL;
+    j.rows = rows_per_chunk(pool, w->n_out, w->row_bytes, R, j.dot8 != NULL ? S2_PACK_ROWS : j.dot4 != NULL ? 4 : 1);
     s2_pool_for(pool, (w->n_out + j.rows - 1) / j.rows, dot_chunk, &j);
     return S2_OK;
 }

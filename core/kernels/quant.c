@@ -444,6 +444,58 @@ static float dot_q4_0_scalar(const blk_q4_0 *a, const blk_q8_0 *x, int64_t n) {
     return s;
 }
 
+/* ---- Q4_0 rows packed eight at a time (issue 12: a layout that one activation row streams at the memory's rate)
+ *
+ * A group is 8 consecutive rows. For each block column b it holds 144 bytes: the 8 rows' F16 scales (16 bytes,
+ * row 0 first), then four chunks of 32 bytes, chunk c = row c's 16 bytes of nibbles followed by row c + 4's. A
+ * 256-bit register then holds two rows' block (low nibbles: elements 0-15, high: 16-31), and the eight rows' sums
+ * come out of three horizontal adds in row order. The group is as large as its 8 rows (8 x 18 bytes a block).
+ * Each row's sum is the naive twin's, in its order: the block's exact integer sum, (float)sum * (d * dx), added in
+ * block order, no FMA. */
+
+#define PACK_ROWS S2_PACK_ROWS
+#define Q4_0X8_BYTES (PACK_ROWS * sizeof(blk_q4_0)) /* one block column of a group */
+
+static void pack8_q4_0(void *dst, const void *rows, size_t rs, int64_t n) {
+    uint8_t *g = dst;
+    for (int64_t b = 0; b < n / QK; b++, g += Q4_0X8_BYTES)
+        for (int r = 0; r < PACK_ROWS; r++) {
+            const blk_q4_0 *a = (const blk_q4_0 *)((const char *)rows + (size_t)r * rs) + b;
+            memcpy(g + 2 * r, &a->d, 2);
+            memcpy(g + 16 + 32 * (r % 4) + 16 * (r / 4), a->qs, QK / 2);
+        }
+}
+
+/* Row r's block b of a group, as a stored Q4_0 block. */
+static void unpack_block_q4_0(const uint8_t *g, int r, int64_t b, blk_q4_0 *out) {
+    const uint8_t *c = g + (size_t)b * Q4_0X8_BYTES;
+    memcpy(&out->d, c + 2 * r, 2);
+    memcpy(out->qs, c + 16 + 32 * (r % 4) + 16 * (r / 4), QK / 2);
+}
+
+static void unpack8_q4_0(void *rows, size_t rs, const void *group, int64_t n) {
+    for (int r = 0; r < PACK_ROWS; r++)
+        for (int64_t b = 0; b < n / QK; b++)
+            unpack_block_q4_0(group, r, b, (blk_q4_0 *)((char *)rows + (size_t)r * rs) + b);
+}
+
+/* The naive twin on the packed layout: each row as dot_q4_0_scalar computes it. */
+static void dot8_q4_0_scalar(float *y, const void *group, const void *xv, int64_t n) {
+    const blk_q8_0 *x = xv;
+    for (int r = 0; r < PACK_ROWS; r++) {
+        float s = 0.0f;
+        for (int64_t b = 0; b < n / QK; b++) {
+            blk_q4_0 a;
+            unpack_block_q4_0(group, r, b, &a);
+            int32_t acc = 0;
+            for (int j = 0; j < QK / 2; j++)
+                acc += ((a.qs[j] & 0x0f) - 8) * x[b].qs[j] + ((a.qs[j] >> 4) - 8) * x[b].qs[j + QK / 2];
+            s += (float)acc * (blk_d(&a) * blk_d(&x[b]));
+        }
+        y[r] = s;
+    }
+}
+
 #ifdef S2_X86
 /* ---- dot products: AVX2 + FMA ---- */
 
@@ -480,87 +532,137 @@ AVX2 static float dot_bf16_avx2(const uint16_t *a, const float *x, int64_t n) {
     return dot_float_avx2(a, x, n, ELEM_BF16);
 }
 
-/* Exact int8 x int8 sums of one block as 8 int32 lanes: sign-extend to int16 and multiply-add pairs (maddubs
- * would saturate on -128). */
-AVX2 static inline __m256i dot_i8x32_avx2(const int8_t *a, const int8_t *b) {
-    __m256i a0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)a));
-    __m256i a1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a + 16)));
-    __m256i b0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b));
-    __m256i b1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + 16)));
-    return _mm256_add_epi32(_mm256_madd_epi16(a0, b0), _mm256_madd_epi16(a1, b1));
+/* sum(a * x) over one block's 32 int8 pairs as 8 int32 lanes, exactly, for x in [-127, 127] (what quant_q8_0
+ * writes: the activations): maddubs takes |a| (unsigned, up to 128) times x with a's sign, and a pair of such
+ * products, at most 2 * 128 * 127 = 32512, cannot saturate int16. (A -128 in x could: x is never a weight.) */
+AVX2 static inline __m256i dot_q8_i32_avx2(__m256i a, __m256i x) {
+    __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(a, a), _mm256_sign_epi8(x, a));
+    return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
 }
 
-/* One accumulator, blocks in order: the order the four-row kernels below keep for each of their rows, so that a
- * row gives the same bits alone or in a group of four (the FMA chain's latency, ~4 cycles a block, is below the
- * memory's rate for these block sizes; the four-row kernels hide it with their four chains). */
+/* Two FMA chains, one over the even blocks and one over the odd, added at the end: one chain's latency (~4 cycles
+ * a block) held a Q4_0 row below the memory's rate. The four-row kernels keep the same two chains per row, so a
+ * row gives the same bits alone or in a group of four. */
+AVX2 INLINE __m256 q8_0_step(__m256 s, const blk_q8_0 *a, const blk_q8_0 *x) {
+    __m256i p = dot_q8_i32_avx2(_mm256_loadu_si256((const __m256i *)a->qs), _mm256_loadu_si256((const __m256i *)x->qs));
+    return _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(a) * blk_d_f16c(x)), _mm256_cvtepi32_ps(p), s);
+}
+
 AVX2 static float dot_q8_0_avx2(const blk_q8_0 *a, const blk_q8_0 *x, int64_t n) {
-    __m256 s = _mm256_setzero_ps();
-    for (int64_t b = 0; b < n / QK; b++)
-        s = _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(&a[b]) * blk_d_f16c(&x[b])),
-                            _mm256_cvtepi32_ps(dot_i8x32_avx2(a[b].qs, x[b].qs)), s);
-    return hsum256(s);
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    int64_t nb = n / QK, b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        s0 = q8_0_step(s0, &a[b], &x[b]);
+        s1 = q8_0_step(s1, &a[b + 1], &x[b + 1]);
+    }
+    if (b < nb) s0 = q8_0_step(s0, &a[b], &x[b]);
+    return hsum256(_mm256_add_ps(s0, s1));
 }
 
-/* y[i] = row i . x for the 4 rows at rows + i * rs: x's blocks are widened once for all four rows (half the
- * instructions of four single dots). Each row's sums are dot_q8_0_avx2's, in its order. */
+/* Block b of the four rows a[0..3] into the chains s[0..3], x's block loaded once for them. */
+AVX2 INLINE void q8_0_step4(__m256 s[4], const blk_q8_0 *const a[4], const blk_q8_0 *x, int64_t b) {
+    __m256i xq = _mm256_loadu_si256((const __m256i *)x[b].qs);
+    float dx = blk_d_f16c(&x[b]);
+    for (int i = 0; i < 4; i++) {
+        __m256i p = dot_q8_i32_avx2(_mm256_loadu_si256((const __m256i *)a[i][b].qs), xq);
+        s[i] = _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(&a[i][b]) * dx), _mm256_cvtepi32_ps(p), s[i]);
+    }
+}
+
+/* y[i] = row i . x for the 4 rows at rows + i * rs: a batch's kernel (one activation row streams faster
+ * through dot_q8_0_avx2: ops.c says why). Each row's sums are dot_q8_0_avx2's, in its order. */
 AVX2 static void dot4_q8_0_avx2(float *y, const void *rows, size_t rs, const void *xv, int64_t n) {
     const blk_q8_0 *x = xv, *a[4];
     for (int i = 0; i < 4; i++) a[i] = (const blk_q8_0 *)((const char *)rows + (size_t)i * rs);
-    __m256 s[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (int64_t b = 0; b < n / QK; b++) {
-        __m256i x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[b].qs));
-        __m256i x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(x[b].qs + 16)));
-        float dx = blk_d_f16c(&x[b]);
-#pragma GCC unroll 4
-        for (int i = 0; i < 4; i++) { /* unrolled: the accumulators stay in registers */
-            __m256i a0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)a[i][b].qs));
-            __m256i a1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a[i][b].qs + 16)));
-            __m256i p = _mm256_add_epi32(_mm256_madd_epi16(a0, x0), _mm256_madd_epi16(a1, x1));
-            s[i] = _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(&a[i][b]) * dx), _mm256_cvtepi32_ps(p), s[i]);
-        }
+    __m256 s0[4], s1[4];
+    for (int i = 0; i < 4; i++) s0[i] = s1[i] = _mm256_setzero_ps();
+    int64_t nb = n / QK, b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        q8_0_step4(s0, a, x, b);
+        q8_0_step4(s1, a, x, b + 1);
     }
-    for (int i = 0; i < 4; i++) y[i] = hsum256(s[i]);
+    if (b < nb) q8_0_step4(s0, a, x, b);
+    for (int i = 0; i < 4; i++) y[i] = hsum256(_mm256_add_ps(s0[i], s1[i]));
 }
 
 /* Q4_0 nibbles (0..15, unsigned) times x (signed) with maddubs cannot saturate (15 * 128 * 2 < 32767); the -8
- * offset is taken off as 8 * sum(x), also through maddubs, so the int16 difference is exact. */
-AVX2 static inline __m256i q4_0_nibbles_avx2(const blk_q4_0 *a) {
+ * offset is taken off as 8 * sum(x) (x8, also through maddubs), so the int16 difference is exact. */
+AVX2 INLINE __m256i dot_q4_0_i32_avx2(const blk_q4_0 *a, __m256i xv, __m256i x8) {
     const __m128i lo_mask = _mm_set1_epi8(0x0f);
     __m128i raw = _mm_loadu_si128((const __m128i *)a->qs);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), lo_mask), _mm_and_si128(raw, lo_mask));
+    __m256i q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), lo_mask), _mm_and_si128(raw, lo_mask));
+    return _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16(q, xv), x8), _mm256_set1_epi16(1));
 }
 
+AVX2 INLINE __m256 q4_0_step(__m256 s, const blk_q4_0 *a, const blk_q8_0 *x) {
+    __m256i xv = _mm256_loadu_si256((const __m256i *)x->qs);
+    __m256i p = dot_q4_0_i32_avx2(a, xv, _mm256_maddubs_epi16(_mm256_set1_epi8(8), xv));
+    return _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(a) * blk_d_f16c(x)), _mm256_cvtepi32_ps(p), s);
+}
+
+/* As dot_q8_0_avx2: two chains, even and odd blocks. */
 AVX2 static float dot_q4_0_avx2(const blk_q4_0 *a, const blk_q8_0 *x, int64_t n) {
-    const __m256i eights = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
-    __m256 s = _mm256_setzero_ps();
-    for (int64_t b = 0; b < n / QK; b++) {
-        __m256i xv = _mm256_loadu_si256((const __m256i *)x[b].qs);
-        __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q4_0_nibbles_avx2(&a[b]), xv),
-                                       _mm256_maddubs_epi16(eights, xv));
-        s = _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(&a[b]) * blk_d_f16c(&x[b])),
-                            _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones)), s);
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    int64_t nb = n / QK, b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        s0 = q4_0_step(s0, &a[b], &x[b]);
+        s1 = q4_0_step(s1, &a[b + 1], &x[b + 1]);
     }
-    return hsum256(s);
+    if (b < nb) s0 = q4_0_step(s0, &a[b], &x[b]);
+    return hsum256(_mm256_add_ps(s0, s1));
+}
+
+AVX2 INLINE void q4_0_step4(__m256 s[4], const blk_q4_0 *const a[4], const blk_q8_0 *x, int64_t b) {
+    __m256i xv = _mm256_loadu_si256((const __m256i *)x[b].qs), x8 = _mm256_maddubs_epi16(_mm256_set1_epi8(8), xv);
+    float dx = blk_d_f16c(&x[b]);
+    for (int i = 0; i < 4; i++) {
+        __m256i p = dot_q4_0_i32_avx2(&a[i][b], xv, x8);
+        s[i] = _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(&a[i][b]) * dx), _mm256_cvtepi32_ps(p), s[i]);
+    }
 }
 
 /* Four rows against one x, as dot4_q8_0_avx2: x's 8 * sum(x) and scale once for all four. */
 AVX2 static void dot4_q4_0_avx2(float *y, const void *rows, size_t rs, const void *xv_, int64_t n) {
-    const __m256i eights = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
     const blk_q8_0 *x = xv_;
     const blk_q4_0 *a[4];
     for (int i = 0; i < 4; i++) a[i] = (const blk_q4_0 *)((const char *)rows + (size_t)i * rs);
-    __m256 s[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (int64_t b = 0; b < n / QK; b++) {
-        __m256i xv = _mm256_loadu_si256((const __m256i *)x[b].qs), x8 = _mm256_maddubs_epi16(eights, xv);
-        float dx = blk_d_f16c(&x[b]);
-#pragma GCC unroll 4
-        for (int i = 0; i < 4; i++) { /* unrolled: the accumulators stay in registers */
-            __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q4_0_nibbles_avx2(&a[i][b]), xv), x8);
-            s[i] = _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(&a[i][b]) * dx),
-                                   _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones)), s[i]);
-        }
+    __m256 s0[4], s1[4];
+    for (int i = 0; i < 4; i++) s0[i] = s1[i] = _mm256_setzero_ps();
+    int64_t nb = n / QK, b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        q4_0_step4(s0, a, x, b);
+        q4_0_step4(s1, a, x, b + 1);
     }
-    for (int i = 0; i < 4; i++) y[i] = hsum256(s[i]);
+    if (b < nb) q4_0_step4(s0, a, x, b);
+    for (int i = 0; i < 4; i++) y[i] = hsum256(_mm256_add_ps(s0[i], s1[i]));
+}
+
+/* Eight packed Q4_0 rows against one x (the layout above): per block column, four 32-byte chunks of two rows'
+ * nibbles; lo nibbles meet x[0..15] and high ones x[16..31] in both 128-bit halves; 8 * sum(x) comes off in int16
+ * (at most 2 * 2 * 15 * 128 + 4 * 8 * 127 in size, within int16), three hadds leave rows 0-7 in order, and the
+ * scale step is the twin's: (float)sum * (d * dx), then added. Bit for bit dot8_q4_0_scalar. */
+AVX2 static void dot8_q4_0_avx2(float *y, const void *group, const void *xv, int64_t n) {
+    const blk_q8_0 *x = xv;
+    const uint8_t *g = group;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), eights = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK; b++, g += Q4_0X8_BYTES) {
+        __m256i xlo = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)x[b].qs));
+        __m256i xhi = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(x[b].qs + 16)));
+        __m256i x8 = _mm256_add_epi16(_mm256_maddubs_epi16(eights, xlo), _mm256_maddubs_epi16(eights, xhi));
+        __m256i v[4];
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) {
+            __m256i raw = _mm256_loadu_si256((const __m256i *)(g + 16 + 32 * c));
+            __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+            __m256i p16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_maddubs_epi16(hi, xhi));
+            v[c] = _mm256_madd_epi16(_mm256_sub_epi16(p16, x8), ones);
+        }
+        __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+        __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g)), _mm256_set1_ps(blk_d_f16c(&x[b])));
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(h), d));
+    }
+    _mm256_storeu_ps(y, acc);
 }
 
 /* ---- dot products: AVX-512 (F32/F16/BF16 in 16 lanes; int8 blocks through VNNI) ---- */
@@ -736,7 +838,8 @@ static const s2_type_traits traits[S2_TYPE_COUNT] = {
     [S2_TYPE_Q4_0] = {"q4_0", 32, 18, .to_f32 = {dequant_q4_0_scalar_v, X86(dequant_q4_0_avx2_v)},
                       .from_f32 = {quant_q4_0_v},
                       .dot = {dot_q4_0_scalar_v, X86(dot_q4_0_avx2_v), X86(dot_q4_0_avx512_v)},
-                      .dot4 = {NULL, X86(dot4_q4_0_avx2)}, .vec_dot_type = S2_TYPE_Q8_0},
+                      .dot4 = {NULL, X86(dot4_q4_0_avx2)}, .pack = pack8_q4_0, .unpack = unpack8_q4_0,
+                      .dot8 = {dot8_q4_0_scalar, X86(dot8_q4_0_avx2)}, .vec_dot_type = S2_TYPE_Q8_0},
     [S2_TYPE_Q4_1] = {"q4_1", 32, 20, KQ(q4_1), .from_f32 = {s2_kq_from_f32_q4_1}, .dot = {s2_kq_dot_q4_1, X86(s2_kq_dot_q4_1_avx2)},
                       .vec_dot_type = S2_TYPE_Q8_1},
     [S2_TYPE_Q5_0] = {"q5_0", 32, 22, KQ(q5_0), .from_f32 = {s2_kq_from_f32_q5_0}, .dot = {s2_kq_dot_q5_0, X86(s2_kq_dot_q5_0_avx2)},
@@ -789,6 +892,7 @@ static const s2_type_traits traits[S2_TYPE_COUNT] = {
 static s2_to_f32_fn pick_to_f32(int32_t type) { PICK(type, to_f32); }
 static s2_from_f32_fn pick_from_f32(int32_t type) { PICK(type, from_f32); }
 static s2_dot_fn pick_dot(int32_t type) { PICK(type, dot); }
+static s2_dot8_fn pick_dot8(int32_t type) { PICK(type, dot8); }
 #undef PICK
 
 s2_status s2_dequantize_row(int32_t type, const void *src, float *dst, int64_t n) {
@@ -821,3 +925,31 @@ s2_dot4_fn s2_vec_dot4_fn(int32_t type) {
     return s2_type_supported(type) && pick_dot(type) == traits[type].dot[simd_level] ? traits[type].dot4[simd_level]
                                                                                      : NULL;
 }
+
+bool s2_type_packable(int32_t type) { return s2_type_supported(type) && traits[type].pack != NULL; }
+
+static s2_status pack_shape(int32_t type, int64_t n_out, int64_t n) {
+    if (!s2_type_packable(type)) return S2_E_UNSUPPORTED;
+    if (n_out < 0 || n_out % PACK_ROWS != 0 || n <= 0 || n % traits[type].block != 0) return S2_E_ARG;
+    return S2_OK;
+}
+
+s2_status s2_pack_rows(int32_t type, const void *rows, size_t rs, int64_t n_out, int64_t n, void *dst) {
+    s2_status st = pack_shape(type, n_out, n);
+    if (st != S2_OK) return st;
+    size_t group = PACK_ROWS * s2_type_row_size(type, n);
+    for (int64_t g = 0; g < n_out / PACK_ROWS; g++)
+        traits[type].pack((char *)dst + (size_t)g * group, (const char *)rows + (size_t)g * PACK_ROWS * rs, rs, n);
+    return S2_OK;
+}
+
+s2_status s2_unpack_rows(int32_t type, const void *src, int64_t n_out, int64_t n, void *rows, size_t rs) {
+    s2_status st = pack_shape(type, n_out, n);
+    if (st != S2_OK) return st;
+    size_t group = PACK_ROWS * s2_type_row_size(type, n);
+    for (int64_t g = 0; g < n_out / PACK_ROWS; g++)
+        traits[type].unpack((char *)rows + (size_t)g * PACK_ROWS * rs, rs, (const char *)src + (size_t)g * group, n);
+    return S2_OK;
+}
+
+s2_dot8_fn s2_vec_dot8_fn(int32_t type) { return s2_type_packable(type) ? pick_dot8(type) : NULL; }

@@ -26,6 +26,12 @@ typedef void (*s2_from_f32_fn)(const float *src, void *dst, int64_t n);
 typedef float (*s2_dot_fn)(const void *row, const void *x, int64_t n); /* x in the row type's vec_dot_type */
 /* y[i] = dot(rows + i * rs, x, n) for i = 0..3, bit for bit what the same level's s2_dot_fn gives each row */
 typedef void (*s2_dot4_fn)(float *y, const void *rows, size_t rs, const void *x, int64_t n);
+/* y[i] = row i . x for the S2_PACK_ROWS rows of one packed group (s2_pack_rows), bit for bit the naive s2_dot_fn */
+typedef void (*s2_dot8_fn)(float *y, const void *group, const void *x, int64_t n);
+typedef void (*s2_pack_fn)(void *group, const void *rows, size_t rs, int64_t n);     /* 8 rows -> a group */
+typedef void (*s2_unpack_fn)(void *rows, size_t rs, const void *group, int64_t n);   /* a group -> 8 rows */
+
+#define S2_PACK_ROWS 8 /* rows of a packed group */
 
 typedef struct s2_type_traits {   /* one row per ggml type: everything the engine needs to know of it */
     const char *name;             /* "q4_k": the name in errors, `info`, `quantize` */
@@ -35,6 +41,11 @@ typedef struct s2_type_traits {   /* one row per ggml type: everything the engin
     s2_from_f32_fn from_f32[S2_SIMD_N]; /* NULL at [NAIVE]: sys2 does not write the type */
     s2_dot_fn dot[S2_SIMD_N];           /* per SIMD level; NULL falls back to the level below */
     s2_dot4_fn dot4[S2_SIMD_N];         /* four rows at once (x read once for them); NULL: none at that level */
+    /* A packed layout (rows interleaved S2_PACK_ROWS at a time, block by block, at load time; the same bytes in
+     * another order) and its kernels; pack NULL: the type has none. dot8[NAIVE] is the layout's naive twin. */
+    s2_pack_fn pack;
+    s2_unpack_fn unpack;
+    s2_dot8_fn dot8[S2_SIMD_N];
     int32_t vec_dot_type;         /* what activations are quantized to for dot (F32, Q8_0, Q8_1, Q8_K); -1 none */
 } s2_type_traits;
 
@@ -66,12 +77,22 @@ void s2_dequantize_row_naive(int32_t type, const void *src, float *dst, int64_t 
 /* Dot product of one stored row with an activation vector, for matrix-vector work.
  * F32/F16/BF16 rows: x is F32. Quantized rows: x is given already quantized to the row type's vec_dot_type
  * (s2_quantize_row): Q8_0 for Q8_0/Q4_0/Q5_0/IQ4_NL, Q8_1 for Q4_1/Q5_1, Q8_K for Q2_K..Q6_K and IQ4_XS, so the
- * products run on integer blocks (llama.cpp's scheme). NaN for a type that is not supported. */
+ * products run on integer blocks (llama.cpp's scheme). x's int8 values are in [-127, 127], as s2_quantize_row
+ * writes them (the AVX2 Q8_0 kernel takes |row| times x with the row's sign, which a -128 in x would overflow);
+ * the row's may be anything, -128 included. NaN for a type that is not supported. */
 float s2_vec_dot(int32_t type, const void *row, const void *x, int64_t n);
 /* The kernel s2_vec_dot would call now (at the current SIMD level), for loops over many rows; NULL if none. */
 s2_dot_fn s2_vec_dot_fn(int32_t type);
 /* The four-row kernel of the level in use (equal, row by row, to s2_vec_dot_fn's), or NULL where there is none. */
 s2_dot4_fn s2_vec_dot4_fn(int32_t type);
+/* Packed rows (issue 12): whether the type has a packed layout, and packing n_out rows (a multiple of
+ * S2_PACK_ROWS) of n elements at stride rs into dst (n_out * s2_type_row_size(type, n) bytes; group g holds rows
+ * 8g..8g+7). S2_E_UNSUPPORTED for a type without a layout, S2_E_ARG for a shape that does not fit. s2_unpack_rows
+ * is the inverse (tests). s2_vec_dot8_fn: the group kernel at the current level, NULL without a layout. */
+bool s2_type_packable(int32_t type);
+s2_status s2_pack_rows(int32_t type, const void *rows, size_t rs, int64_t n_out, int64_t n, void *dst);
+s2_status s2_unpack_rows(int32_t type, const void *src, int64_t n_out, int64_t n, void *rows, size_t rs);
+s2_dot8_fn s2_vec_dot8_fn(int32_t type);
 /* The type x must be in for s2_vec_dot against rows of type; -1 for types that are not supported. */
 int32_t s2_vec_dot_type(int32_t type);
 
