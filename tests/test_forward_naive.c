@@ -155,7 +155,9 @@ static double *naive_forward(const char *path, const int32_t *ids, int64_t T, in
     return logits;
 }
 
-static void compare(const char *arch, int32_t type, bool tied, int32_t heads, int32_t kv_heads, double tol) {
+/* pack: the model's pack_rows (packed weights take the dot path up to far longer batches: ops.c) */
+static void compare_packed(const char *arch, int32_t type, bool tied, int32_t heads, int32_t kv_heads, double tol,
+                           bool pack) {
     char path[512];
     snprintf(path, sizeof path, "%s/naive.gguf", t_tmpdir());
     s2_init_params ip = s2_init_default_params();
@@ -177,7 +179,10 @@ static void compare(const char *arch, int32_t type, bool tied, int32_t heads, in
     int64_t V;
     double *ref = naive_forward(path, ids, T, &V);
     s2_model *m = NULL;
-    ck_assert_int_eq(s2_model_load(path, NULL, &m, &err), S2_OK);
+    s2_model_params mp = s2_model_default_params();
+    mp.pack_rows = pack;
+    ck_assert_int_eq(s2_model_load(path, &mp, &m, &err), S2_OK);
+    ck_assert(pack || s2_model_packed_bytes(m) == 0);
     s2_ctx *ctx = NULL;
     ck_assert_int_eq(s2_ctx_init(m, NULL, &ctx, &err), S2_OK);
     s2_seq seq, seqs[20];
@@ -202,6 +207,10 @@ static void compare(const char *arch, int32_t type, bool tied, int32_t heads, in
     s2_model_free(m);
 }
 
+static void compare(const char *arch, int32_t type, bool tied, int32_t heads, int32_t kv_heads, double tol) {
+    compare_packed(arch, type, tied, heads, kv_heads, tol, true);
+}
+
 START_TEST(test_forward_naive_llama)
 {
     compare("llama", S2_TYPE_F32, true, 4, 4, 1e-4);
@@ -219,9 +228,9 @@ END_TEST
 START_TEST(test_forward_naive_q8_0_batch_path)
 {
     /* 20 rows: the tiled path dequantizes the blocks exactly, so only F32 rounding separates it from the twin
-     * that dequantizes the same blocks */
+     * that dequantizes the same blocks (Q4_0 unpacked: packed, 20 rows take the dot path) */
     compare("qwen2", S2_TYPE_Q8_0, false, 4, 2, 1e-4);
-    compare("llama", S2_TYPE_Q4_0, true, 4, 4, 1e-4);
+    compare_packed("llama", S2_TYPE_Q4_0, true, 4, 4, 1e-4, false);
 }
 END_TEST
 

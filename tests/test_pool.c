@@ -170,53 +170,59 @@ START_TEST(test_pool_matmul_same_bits_for_any_threads)
 }
 END_TEST
 
-/* Packed Q4_0 weights through s2_matmul: the same bits for 1, 2 and 3 threads and for every batch the dot path
- * takes, and each output the naive twin's dot on the plain rows (s2_vec_dot at the naive level), bit for bit. */
+/* Packed weights (Q4_0, Q5_0) through s2_matmul: the same bits for 1, 2 and 3 threads and for every batch the dot
+ * path takes (both types' thresholds are above 40), and each output the naive twin's dot on the plain rows
+ * (s2_vec_dot at the naive level), bit for bit. */
 START_TEST(test_pool_matmul_packed_matches_naive_dot)
 {
     rng_state = 0x243f6a8885a308d3ull;
-    const int64_t n_in = 512, n_out = 1032, rows[] = {1, 3, 8, 12};
-    size_t rb = s2_type_row_size(S2_TYPE_Q4_0, n_in), xb = s2_type_row_size(S2_TYPE_Q8_0, n_in);
-    float *wf = malloc((size_t)n_in * sizeof(float)), *x = malloc((size_t)(n_in * 12) * sizeof(float));
-    float *y = malloc((size_t)(n_out * 12) * sizeof(float)), *y1 = malloc((size_t)(n_out * 12) * sizeof(float));
-    char *wq = malloc(rb * (size_t)n_out), *packed = malloc(rb * (size_t)n_out), *xq = malloc(xb);
-    for (int64_t o = 0; o < n_out; o++) {
-        for (int64_t i = 0; i < n_in; i++) wf[i] = rnd_unit();
-        ck_assert_int_eq(s2_quantize_row(S2_TYPE_Q4_0, wf, wq + (size_t)o * rb, n_in), S2_OK);
-    }
-    for (int64_t i = 0; i < n_in * 12; i++) x[i] = rnd_unit();
-    ck_assert_int_eq(s2_pack_rows(S2_TYPE_Q4_0, wq, rb, n_out, n_in, packed), S2_OK);
-    s2_weight w = {.data = wq, .type = S2_TYPE_Q4_0, .n_in = n_in, .n_out = n_out, .row_bytes = rb, .packed = packed};
+    const int32_t types[] = {S2_TYPE_Q4_0, S2_TYPE_Q5_0};
+    const int64_t n_in = 512, n_out = 1032, rows[] = {1, 3, 8, 12, 40};
+    size_t xb = s2_type_row_size(S2_TYPE_Q8_0, n_in);
+    float *wf = malloc((size_t)n_in * sizeof(float)), *x = malloc((size_t)(n_in * 40) * sizeof(float));
+    float *y = malloc((size_t)(n_out * 40) * sizeof(float)), *y1 = malloc((size_t)(n_out * 40) * sizeof(float));
+    char *xq = malloc(xb);
+    for (int64_t i = 0; i < n_in * 40; i++) x[i] = rnd_unit();
     s2_scratch scratch = {0};
-    for (int nt = 1; nt <= 3; nt++) {
-        s2_pool *pool = NULL;
-        ck_assert_int_eq(s2_pool_init(nt, &pool, NULL), S2_OK);
-        for (size_t ri = 0; ri < sizeof rows / sizeof *rows; ri++) {
-            int64_t R = rows[ri];
-            ck_assert_int_eq(s2_matmul(y, x, &w, R, &scratch, pool), S2_OK);
-            if (nt == 1 && ri == 0) memcpy(y1, y, (size_t)n_out * sizeof(float));
-            ck_assert(memcmp(y, y1, (size_t)n_out * sizeof(float)) == 0); /* row 0 whatever R and threads */
-            s2_quant_set_simd(0);
-            for (int64_t r = 0; r < R; r++) {
-                ck_assert_int_eq(s2_quantize_row(S2_TYPE_Q8_0, x + r * n_in, xq, n_in), S2_OK);
-                for (int64_t o = 0; o < n_out; o++) {
-                    float want = s2_vec_dot(S2_TYPE_Q4_0, wq + (size_t)o * rb, xq, n_in);
-                    ck_assert_msg(memcmp(&want, &y[r * n_out + o], sizeof want) == 0,
-                                  "threads %d R=%lld [%lld][%lld]: %a vs naive %a", nt, (long long)R, (long long)r,
-                                  (long long)o, (double)y[r * n_out + o], (double)want);
-                }
-            }
-            s2_quant_set_simd(-1);
+    for (size_t t = 0; t < sizeof types / sizeof *types; t++) {
+        size_t rb = s2_type_row_size(types[t], n_in);
+        char *wq = malloc(rb * (size_t)n_out), *packed = malloc(rb * (size_t)n_out);
+        for (int64_t o = 0; o < n_out; o++) {
+            for (int64_t i = 0; i < n_in; i++) wf[i] = rnd_unit();
+            ck_assert_int_eq(s2_quantize_row(types[t], wf, wq + (size_t)o * rb, n_in), S2_OK);
         }
-        s2_pool_free(pool);
+        ck_assert_int_eq(s2_pack_rows(types[t], wq, rb, n_out, n_in, packed), S2_OK);
+        s2_weight w = {.data = wq, .type = types[t], .n_in = n_in, .n_out = n_out, .row_bytes = rb, .packed = packed};
+        for (int nt = 1; nt <= 3; nt++) {
+            s2_pool *pool = NULL;
+            ck_assert_int_eq(s2_pool_init(nt, &pool, NULL), S2_OK);
+            for (size_t ri = 0; ri < sizeof rows / sizeof *rows; ri++) {
+                int64_t R = rows[ri];
+                ck_assert_int_eq(s2_matmul(y, x, &w, R, &scratch, pool), S2_OK);
+                if (nt == 1 && ri == 0) memcpy(y1, y, (size_t)n_out * sizeof(float));
+                ck_assert(memcmp(y, y1, (size_t)n_out * sizeof(float)) == 0); /* row 0 whatever R and threads */
+                s2_quant_set_simd(0);
+                for (int64_t r = 0; r < R; r++) {
+                    ck_assert_int_eq(s2_quantize_row(S2_TYPE_Q8_0, x + r * n_in, xq, n_in), S2_OK);
+                    for (int64_t o = 0; o < n_out; o++) {
+                        float want = s2_vec_dot(types[t], wq + (size_t)o * rb, xq, n_in);
+                        ck_assert_msg(memcmp(&want, &y[r * n_out + o], sizeof want) == 0,
+                                      "%s threads %d R=%lld [%lld][%lld]: %a vs naive %a", s2_type_name(types[t]), nt,
+                                      (long long)R, (long long)r, (long long)o, (double)y[r * n_out + o], (double)want);
+                    }
+                }
+                s2_quant_set_simd(-1);
+            }
+            s2_pool_free(pool);
+        }
+        free(wq);
+        free(packed);
     }
     s2_scratch_free(&scratch);
     free(wf);
     free(x);
     free(y);
     free(y1);
-    free(wq);
-    free(packed);
     free(xq);
 }
 END_TEST

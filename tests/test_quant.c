@@ -568,62 +568,68 @@ START_TEST(test_quant_dot4_matches_dot)
 }
 END_TEST
 
-/* Packed Q4_0 rows (issue 12): the layout holds the same bytes (unpack(pack(rows)) == rows), and the group kernel
- * of every level gives each row the naive twin's bits on the plain rows (s2_vec_dot at the naive level); shapes
- * that do not fit and types without a layout are refused. */
+/* Packed rows (issue 12), Q4_0 and Q5_0: the layout holds the same bytes (unpack(pack(rows)) == rows), and the
+ * group kernel of every level gives each row the naive twin's bits on the plain rows (s2_vec_dot at the naive
+ * level), for quantized rows and for rows of random bytes (every nibble and fifth bit); shapes that do not fit and
+ * types without a layout are refused. */
 START_TEST(test_quant_packed_rows_match_naive)
 {
     int32_t best = s2_quant_set_simd(-1);
     rng_state = 4242;
+    const int32_t types[] = {S2_TYPE_Q4_0, S2_TYPE_Q5_0};
     const int64_t ns[] = {32, 96, 32 * 37}; /* one block, an odd count, many */
-    for (size_t k = 0; k < sizeof ns / sizeof *ns; k++) {
-        int64_t n = ns[k], n_out = 24;
-        size_t rs = s2_type_row_size(S2_TYPE_Q4_0, n);
-        float *wf = malloc((size_t)n * sizeof(float)), *xf = malloc((size_t)n * sizeof(float));
-        uint8_t *rows = malloc(rs * (size_t)n_out), *packed = malloc(rs * (size_t)n_out);
-        uint8_t *back = malloc(rs * (size_t)n_out), *xq = malloc(s2_type_row_size(S2_TYPE_Q8_0, n));
-        for (int rep = 0; rep < 4; rep++) {
-            for (int64_t o = 0; o < n_out; o++) {
-                for (int64_t i = 0; i < n; i++) wf[i] = rnd_unit() * (float)(1 + o % 5) * (rep == 3 ? 1e4f : 1.0f);
-                ck_assert_int_eq(s2_quantize_row(S2_TYPE_Q4_0, wf, rows + (size_t)o * rs, n), S2_OK);
-            }
-            rows[2] = 0x0f, rows[3] = 0xf0; /* nibbles at both extremes: +7 and -8 */
-            for (int64_t i = 0; i < n; i++) xf[i] = rnd_unit() * (rep % 2 ? 50.0f : 1.0f);
-            ck_assert_int_eq(s2_quantize_row(S2_TYPE_Q8_0, xf, xq, n), S2_OK);
-            ck_assert_int_eq(s2_pack_rows(S2_TYPE_Q4_0, rows, rs, n_out, n, packed), S2_OK);
-            ck_assert_int_eq(s2_unpack_rows(S2_TYPE_Q4_0, packed, n_out, n, back, rs), S2_OK);
-            ck_assert(memcmp(rows, back, rs * (size_t)n_out) == 0);
-            float naive[24];
-            s2_quant_set_simd(0);
-            for (int64_t o = 0; o < n_out; o++) naive[o] = s2_vec_dot(S2_TYPE_Q4_0, rows + (size_t)o * rs, xq, n);
-            for (int32_t level = 0; level <= best; level++) {
-                s2_quant_set_simd(level);
-                s2_dot8_fn d8 = s2_vec_dot8_fn(S2_TYPE_Q4_0);
-                ck_assert_ptr_nonnull(d8);
-                for (int64_t g = 0; g < n_out / S2_PACK_ROWS; g++) {
-                    float y[S2_PACK_ROWS];
-                    d8(y, packed + (size_t)g * S2_PACK_ROWS * rs, xq, n);
-                    for (int i = 0; i < S2_PACK_ROWS; i++)
-                        ck_assert_msg(fbits(y[i]) == fbits(naive[g * S2_PACK_ROWS + i]),
-                                      "n=%lld level %d row %lld: %a vs naive %a", (long long)n, level,
-                                      (long long)(g * S2_PACK_ROWS + i), (double)y[i],
-                                      (double)naive[g * S2_PACK_ROWS + i]);
+    for (size_t t = 0; t < sizeof types / sizeof *types; t++)
+        for (size_t k = 0; k < sizeof ns / sizeof *ns; k++) {
+            int32_t type = types[t];
+            int64_t n = ns[k], n_out = 24;
+            size_t rs = s2_type_row_size(type, n), bs = s2_type_block_bytes(type);
+            float *wf = malloc((size_t)n * sizeof(float)), *xf = malloc((size_t)n * sizeof(float));
+            uint8_t *rows = malloc(rs * (size_t)n_out), *packed = malloc(rs * (size_t)n_out);
+            uint8_t *back = malloc(rs * (size_t)n_out), *xq = malloc(s2_type_row_size(S2_TYPE_Q8_0, n));
+            for (int rep = 0; rep < 4; rep++) {
+                for (int64_t o = 0; o < n_out; o++) {
+                    for (int64_t i = 0; i < n; i++) wf[i] = rnd_unit() * (float)(1 + o % 5) * (rep == 3 ? 1e4f : 1.0f);
+                    ck_assert_int_eq(s2_quantize_row(type, wf, rows + (size_t)o * rs, n), S2_OK);
                 }
+                if (rep == 2) /* random bytes after each block's scale */
+                    for (size_t i = 0; i < rs * (size_t)n_out; i++)
+                        if (i % bs >= 2) rows[i] = (uint8_t)(rnd_unit() * 128.0f + 128.0f);
+                for (int64_t i = 0; i < n; i++) xf[i] = rnd_unit() * (rep % 2 ? 50.0f : 1.0f);
+                ck_assert_int_eq(s2_quantize_row(S2_TYPE_Q8_0, xf, xq, n), S2_OK);
+                ck_assert_int_eq(s2_pack_rows(type, rows, rs, n_out, n, packed), S2_OK);
+                ck_assert_int_eq(s2_unpack_rows(type, packed, n_out, n, back, rs), S2_OK);
+                ck_assert(memcmp(rows, back, rs * (size_t)n_out) == 0);
+                float naive[24];
+                s2_quant_set_simd(0);
+                for (int64_t o = 0; o < n_out; o++) naive[o] = s2_vec_dot(type, rows + (size_t)o * rs, xq, n);
+                for (int32_t level = 0; level <= best; level++) {
+                    s2_quant_set_simd(level);
+                    s2_dot8_fn d8 = s2_vec_dot8_fn(type);
+                    ck_assert_ptr_nonnull(d8);
+                    for (int64_t g = 0; g < n_out / S2_PACK_ROWS; g++) {
+                        float y[S2_PACK_ROWS];
+                        d8(y, packed + (size_t)g * S2_PACK_ROWS * rs, xq, n);
+                        for (int i = 0; i < S2_PACK_ROWS; i++)
+                            ck_assert_msg(fbits(y[i]) == fbits(naive[g * S2_PACK_ROWS + i]),
+                                          "%s n=%lld rep %d level %d row %lld: %a vs naive %a", s2_type_name(type),
+                                          (long long)n, rep, level, (long long)(g * S2_PACK_ROWS + i), (double)y[i],
+                                          (double)naive[g * S2_PACK_ROWS + i]);
+                    }
+                }
+                s2_quant_set_simd(-1);
             }
-            s2_quant_set_simd(-1);
+            free(wf);
+            free(xf);
+            free(rows);
+            free(packed);
+            free(back);
+            free(xq);
         }
-        free(wf);
-        free(xf);
-        free(rows);
-        free(packed);
-        free(back);
-        free(xq);
-    }
-    uint8_t buf[18 * 8 * 2];
+    uint8_t buf[22 * 8 * 2];
     ck_assert_int_eq(s2_pack_rows(S2_TYPE_Q4_0, buf, 18, 12, 32, buf), S2_E_ARG); /* 12 rows: not whole groups */
-    ck_assert_int_eq(s2_pack_rows(S2_TYPE_Q4_0, buf, 18, 8, 40, buf), S2_E_ARG);  /* not whole blocks */
+    ck_assert_int_eq(s2_pack_rows(S2_TYPE_Q5_0, buf, 22, 8, 40, buf), S2_E_ARG);  /* not whole blocks */
     ck_assert_int_eq(s2_pack_rows(S2_TYPE_Q8_0, buf, 34, 8, 32, buf), S2_E_UNSUPPORTED);
-    ck_assert(s2_type_packable(S2_TYPE_Q4_0));
+    ck_assert(s2_type_packable(S2_TYPE_Q4_0) && s2_type_packable(S2_TYPE_Q5_0));
     ck_assert(!s2_type_packable(S2_TYPE_Q8_0));
     ck_assert_ptr_null(s2_vec_dot8_fn(S2_TYPE_Q6_K));
 }

@@ -32,7 +32,7 @@ void s2_scratch_free(s2_scratch *s) {
 
 /* ---- matrix products ---- */
 
-/* Rows up to dot_max_rows(type) run as dot products over the stored (quantized) weight rows (activations
+/* Rows up to dot_max_rows(w) run as dot products over the stored (quantized) weight rows (activations
  * quantized once per row, int8 products); above, 1 MiB tiles are dequantized and multiplied by sgemm, which
  * reuses each dequantized weight across many rows. The thresholds are measured, not guessed (issue 12 point 2):
  * time of the dot path over the tile path, one thread, AVX2 host (AMD EPYC, OpenBLAS Zen kernel), minimum of 15
@@ -47,9 +47,20 @@ void s2_scratch_free(s2_scratch *s) {
  *   q6_k   .10-.82    .14-1.07   .27-2.66   .48-1.77   .66-1.61   .68-2.24   24
  *
  * (Q6_K's tiles pay for its slow dequantization: on the 768-wide shapes the dot path still wins at R=64, on
- * 4864x896 it loses from R=16; 24 is the middle.) Types not measured keep the first threshold, 8. */
-static int64_t dot_max_rows(int32_t type) {
-    switch (type) {
+ * 4864x896 it loses from R=16; 24 is the middle.) Types not measured keep the first threshold, 8. The Q8_0 row
+ * still holds for this session's kernel (.47-.65 at R=8, .73-.97 at R=16).
+ *
+ * Packed weights (Q4_0, Q5_0: model.c packs them at load time) run their group kernel, which reads x once for 8
+ * rows and wins for far longer batches; the same measure with the packed copy, 7-15 runs each (this session's
+ * /tmp harness over s2_matmul_path, one thread, quiet machine):
+ *
+ *   type         R=16       R=32       R=64       R=96       R=128      R=256      -> dot up to
+ *   q4_0 packed  .48-.63    .62-.82    .69-.94    .75-1.00   .78-1.01   .69-1.07   128
+ *   q5_0 packed  .34-.44    .56-.73    .90-.99    1.12-1.41  1.17-1.37  1.36-1.71  64
+ */
+static int64_t dot_max_rows(const s2_weight *w) {
+    if (w->packed != NULL && s2_vec_dot8_fn(w->type) != NULL) return w->type == S2_TYPE_Q4_0 ? 128 : 64;
+    switch (w->type) {
     case S2_TYPE_Q8_0: return 16;
     case S2_TYPE_Q4_0: return 12;
     case S2_TYPE_Q4_K: return 16;
@@ -352,7 +363,7 @@ s2_status s2_matmul(float *y, const float *x, const s2_weight *w, int64_t R, s2_
                         (int)w->n_in, W, (int)w->n_in, 0.0f, y, (int)w->n_out);
         return S2_OK;
     }
-    return R <= dot_max_rows(w->type) ? matmul_dot(y, x, w, R, scratch, pool)
+    return R <= dot_max_rows(w) ? matmul_dot(y, x, w, R, scratch, pool)
                                       : matmul_tiles(y, x, w, R, scratch, pool);
 }
 

@@ -444,53 +444,61 @@ static float dot_q4_0_scalar(const blk_q4_0 *a, const blk_q8_0 *x, int64_t n) {
     return s;
 }
 
-/* ---- Q4_0 rows packed eight at a time (issue 12: a layout that one activation row streams at the memory's rate)
+/* ---- rows packed eight at a time (issue 12: a layout that one activation row streams at the memory's rate) ----
  *
- * A group is 8 consecutive rows. For each block column b it holds 144 bytes: the 8 rows' F16 scales (16 bytes,
- * row 0 first), then four chunks of 32 bytes, chunk c = row c's 16 bytes of nibbles followed by row c + 4's. A
- * 256-bit register then holds two rows' block (low nibbles: elements 0-15, high: 16-31), and the eight rows' sums
- * come out of three horizontal adds in row order. The group is as large as its 8 rows (8 x 18 bytes a block).
- * Each row's sum is the naive twin's, in its order: the block's exact integer sum, (float)sum * (d * dx), added in
- * block order, no FMA. */
+ * For the 32-element nibble types: Q4_0 {d, qs[16]} and Q5_0 {d, qh[4], qs[16]} (value = d * (q - 8), d * (q - 16)
+ * with q the nibble, and for Q5_0 the bit of qh above it). A group is 8 consecutive rows; for each block column it
+ * holds 8 blocks' bytes: the 8 F16 scales (16 bytes, row 0 first); Q5_0's 8 qh words (32 bytes, for c = 0..3 the
+ * pair row c, row c + 4); then four chunks of 32 bytes, chunk c = row c's 16 bytes of nibbles followed by row
+ * c + 4's. A 256-bit register then holds two rows' block (low nibbles: elements 0-15, high: 16-31), and the eight
+ * rows' sums come out of three horizontal adds in row order. Each row's sum is the naive twin's, in its order:
+ * the block's exact integer sum, (float)sum * (d * dx), added in block order, no FMA. */
 
 #define PACK_ROWS S2_PACK_ROWS
-#define Q4_0X8_BYTES (PACK_ROWS * sizeof(blk_q4_0)) /* one block column of a group */
 
-static void pack8_q4_0(void *dst, const void *rows, size_t rs, int64_t n) {
-    uint8_t *g = dst;
-    for (int64_t b = 0; b < n / QK; b++, g += Q4_0X8_BYTES)
+typedef struct nib_layout {
+    size_t bytes, qh_off, qh, qs_off; /* a block's size, where its qh word is (qh bytes: 0 or 4), its nibbles */
+} nib_layout;
+static const nib_layout NIB_Q4_0 = {18, 2, 0, 2}, NIB_Q5_0 = {22, 2, 4, 6};
+
+/* Where row r's pieces sit in a block column: its scale at 2r, its qh at 16 + qh * (2 (r % 4) + r / 4), its
+ * nibbles in chunk r % 4, half r / 4. */
+static inline size_t col_qh(const nib_layout *L, int r) { return 16 + L->qh * (size_t)(2 * (r % 4) + r / 4); }
+static inline size_t col_qs(const nib_layout *L, int r) { return 16 + 8 * L->qh + 32 * (size_t)(r % 4) + 16 * (size_t)(r / 4); }
+
+static void pack8_nib(const nib_layout *L, void *dst, const void *rows, size_t rs, int64_t n) {
+    uint8_t *c = dst;
+    for (int64_t b = 0; b < n / QK; b++, c += PACK_ROWS * L->bytes)
         for (int r = 0; r < PACK_ROWS; r++) {
-            const blk_q4_0 *a = (const blk_q4_0 *)((const char *)rows + (size_t)r * rs) + b;
-            memcpy(g + 2 * r, &a->d, 2);
-            memcpy(g + 16 + 32 * (r % 4) + 16 * (r / 4), a->qs, QK / 2);
+            const uint8_t *a = (const uint8_t *)rows + (size_t)r * rs + (size_t)b * L->bytes;
+            memcpy(c + 2 * r, a, 2);
+            memcpy(c + col_qh(L, r), a + L->qh_off, L->qh);
+            memcpy(c + col_qs(L, r), a + L->qs_off, QK / 2);
         }
 }
 
-/* Row r's block b of a group, as a stored Q4_0 block. */
-static void unpack_block_q4_0(const uint8_t *g, int r, int64_t b, blk_q4_0 *out) {
-    const uint8_t *c = g + (size_t)b * Q4_0X8_BYTES;
-    memcpy(&out->d, c + 2 * r, 2);
-    memcpy(out->qs, c + 16 + 32 * (r % 4) + 16 * (r / 4), QK / 2);
+static void unpack_block_nib(const nib_layout *L, const uint8_t *group, int r, int64_t b, uint8_t *a) {
+    const uint8_t *c = group + (size_t)b * PACK_ROWS * L->bytes;
+    memcpy(a, c + 2 * r, 2);
+    memcpy(a + L->qh_off, c + col_qh(L, r), L->qh);
+    memcpy(a + L->qs_off, c + col_qs(L, r), QK / 2);
 }
 
-static void unpack8_q4_0(void *rows, size_t rs, const void *group, int64_t n) {
+static void unpack8_nib(const nib_layout *L, void *rows, size_t rs, const void *group, int64_t n) {
     for (int r = 0; r < PACK_ROWS; r++)
         for (int64_t b = 0; b < n / QK; b++)
-            unpack_block_q4_0(group, r, b, (blk_q4_0 *)((char *)rows + (size_t)r * rs) + b);
+            unpack_block_nib(L, group, r, b, (uint8_t *)rows + (size_t)r * rs + (size_t)b * L->bytes);
 }
 
-/* The naive twin on the packed layout: each row as dot_q4_0_scalar computes it. */
-static void dot8_q4_0_scalar(float *y, const void *group, const void *xv, int64_t n) {
-    const blk_q8_0 *x = xv;
+/* The naive twin on the packed layout: each row block by block through the type's naive dot on that one block
+ * (which returns exactly its (float)sum * (d * dx)), added in block order as the twin adds them. */
+static void dot8_nib_naive(const nib_layout *L, s2_dot_fn dot, float *y, const void *group, const void *x, int64_t n) {
     for (int r = 0; r < PACK_ROWS; r++) {
         float s = 0.0f;
         for (int64_t b = 0; b < n / QK; b++) {
-            blk_q4_0 a;
-            unpack_block_q4_0(group, r, b, &a);
-            int32_t acc = 0;
-            for (int j = 0; j < QK / 2; j++)
-                acc += ((a.qs[j] & 0x0f) - 8) * x[b].qs[j] + ((a.qs[j] >> 4) - 8) * x[b].qs[j + QK / 2];
-            s += (float)acc * (blk_d(&a) * blk_d(&x[b]));
+            uint8_t a[32];
+            unpack_block_nib(L, group, r, b, a);
+            s += dot(a, (const blk_q8_0 *)x + b, QK);
         }
         y[r] = s;
     }
@@ -540,123 +548,120 @@ AVX2 static inline __m256i dot_q8_i32_avx2(__m256i a, __m256i x) {
     return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
 }
 
-/* Two FMA chains, one over the even blocks and one over the odd, added at the end: one chain's latency (~4 cycles
- * a block) held a Q4_0 row below the memory's rate. The four-row kernels keep the same two chains per row, so a
- * row gives the same bits alone or in a group of four. */
-AVX2 INLINE __m256 q8_0_step(__m256 s, const blk_q8_0 *a, const blk_q8_0 *x) {
-    __m256i p = dot_q8_i32_avx2(_mm256_loadu_si256((const __m256i *)a->qs), _mm256_loadu_si256((const __m256i *)x->qs));
-    return _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(a) * blk_d_f16c(x)), _mm256_cvtepi32_ps(p), s);
-}
-
+/* One accumulator, blocks in order: the order the four-row kernels below keep for each of their rows, so that a
+ * row gives the same bits alone or in a group of four (the FMA chain's latency, ~4 cycles a block, is below the
+ * memory's rate for these block sizes; the four-row kernels hide it with their four chains). */
 AVX2 static float dot_q8_0_avx2(const blk_q8_0 *a, const blk_q8_0 *x, int64_t n) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
-    int64_t nb = n / QK, b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        s0 = q8_0_step(s0, &a[b], &x[b]);
-        s1 = q8_0_step(s1, &a[b + 1], &x[b + 1]);
+    __m256 s = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK; b++) {
+        __m256i p = dot_q8_i32_avx2(_mm256_loadu_si256((const __m256i *)a[b].qs),
+                                    _mm256_loadu_si256((const __m256i *)x[b].qs));
+        s = _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(&a[b]) * blk_d_f16c(&x[b])), _mm256_cvtepi32_ps(p), s);
     }
-    if (b < nb) s0 = q8_0_step(s0, &a[b], &x[b]);
-    return hsum256(_mm256_add_ps(s0, s1));
+    return hsum256(s);
 }
 
-/* Block b of the four rows a[0..3] into the chains s[0..3], x's block loaded once for them. */
-AVX2 INLINE void q8_0_step4(__m256 s[4], const blk_q8_0 *const a[4], const blk_q8_0 *x, int64_t b) {
-    __m256i xq = _mm256_loadu_si256((const __m256i *)x[b].qs);
-    float dx = blk_d_f16c(&x[b]);
-    for (int i = 0; i < 4; i++) {
-        __m256i p = dot_q8_i32_avx2(_mm256_loadu_si256((const __m256i *)a[i][b].qs), xq);
-        s[i] = _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(&a[i][b]) * dx), _mm256_cvtepi32_ps(p), s[i]);
-    }
-}
-
-/* y[i] = row i . x for the 4 rows at rows + i * rs: a batch's kernel (one activation row streams faster
- * through dot_q8_0_avx2: ops.c says why). Each row's sums are dot_q8_0_avx2's, in its order. */
+/* y[i] = row i . x for the 4 rows at rows + i * rs, a batch's kernel (one activation row streams faster through
+ * dot_q8_0_avx2: ops.c says why): x's block and scale are loaded once for the four rows. Each row's sums are
+ * dot_q8_0_avx2's, lane for lane, in its order. */
 AVX2 static void dot4_q8_0_avx2(float *y, const void *rows, size_t rs, const void *xv, int64_t n) {
     const blk_q8_0 *x = xv, *a[4];
     for (int i = 0; i < 4; i++) a[i] = (const blk_q8_0 *)((const char *)rows + (size_t)i * rs);
-    __m256 s0[4], s1[4];
-    for (int i = 0; i < 4; i++) s0[i] = s1[i] = _mm256_setzero_ps();
-    int64_t nb = n / QK, b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        q8_0_step4(s0, a, x, b);
-        q8_0_step4(s1, a, x, b + 1);
+    __m256 s[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t b = 0; b < n / QK; b++) {
+        __m256i xq = _mm256_loadu_si256((const __m256i *)x[b].qs);
+        float dx = blk_d_f16c(&x[b]);
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) { /* unrolled: the accumulators stay in registers */
+            __m256i p = dot_q8_i32_avx2(_mm256_loadu_si256((const __m256i *)a[i][b].qs), xq);
+            s[i] = _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(&a[i][b]) * dx), _mm256_cvtepi32_ps(p), s[i]);
+        }
     }
-    if (b < nb) q8_0_step4(s0, a, x, b);
-    for (int i = 0; i < 4; i++) y[i] = hsum256(_mm256_add_ps(s0[i], s1[i]));
+    for (int i = 0; i < 4; i++) y[i] = hsum256(s[i]);
 }
 
 /* Q4_0 nibbles (0..15, unsigned) times x (signed) with maddubs cannot saturate (15 * 128 * 2 < 32767); the -8
- * offset is taken off as 8 * sum(x) (x8, also through maddubs), so the int16 difference is exact. */
-AVX2 INLINE __m256i dot_q4_0_i32_avx2(const blk_q4_0 *a, __m256i xv, __m256i x8) {
+ * offset is taken off as 8 * sum(x), also through maddubs, so the int16 difference is exact. */
+AVX2 static inline __m256i q4_0_nibbles_avx2(const blk_q4_0 *a) {
     const __m128i lo_mask = _mm_set1_epi8(0x0f);
     __m128i raw = _mm_loadu_si128((const __m128i *)a->qs);
-    __m256i q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), lo_mask), _mm_and_si128(raw, lo_mask));
-    return _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16(q, xv), x8), _mm256_set1_epi16(1));
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), lo_mask), _mm_and_si128(raw, lo_mask));
 }
 
-AVX2 INLINE __m256 q4_0_step(__m256 s, const blk_q4_0 *a, const blk_q8_0 *x) {
-    __m256i xv = _mm256_loadu_si256((const __m256i *)x->qs);
-    __m256i p = dot_q4_0_i32_avx2(a, xv, _mm256_maddubs_epi16(_mm256_set1_epi8(8), xv));
-    return _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(a) * blk_d_f16c(x)), _mm256_cvtepi32_ps(p), s);
-}
-
-/* As dot_q8_0_avx2: two chains, even and odd blocks. */
 AVX2 static float dot_q4_0_avx2(const blk_q4_0 *a, const blk_q8_0 *x, int64_t n) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
-    int64_t nb = n / QK, b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        s0 = q4_0_step(s0, &a[b], &x[b]);
-        s1 = q4_0_step(s1, &a[b + 1], &x[b + 1]);
+    const __m256i eights = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
+    __m256 s = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK; b++) {
+        __m256i xv = _mm256_loadu_si256((const __m256i *)x[b].qs);
+        __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q4_0_nibbles_avx2(&a[b]), xv),
+                                       _mm256_maddubs_epi16(eights, xv));
+        s = _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(&a[b]) * blk_d_f16c(&x[b])),
+                            _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones)), s);
     }
-    if (b < nb) s0 = q4_0_step(s0, &a[b], &x[b]);
-    return hsum256(_mm256_add_ps(s0, s1));
-}
-
-AVX2 INLINE void q4_0_step4(__m256 s[4], const blk_q4_0 *const a[4], const blk_q8_0 *x, int64_t b) {
-    __m256i xv = _mm256_loadu_si256((const __m256i *)x[b].qs), x8 = _mm256_maddubs_epi16(_mm256_set1_epi8(8), xv);
-    float dx = blk_d_f16c(&x[b]);
-    for (int i = 0; i < 4; i++) {
-        __m256i p = dot_q4_0_i32_avx2(&a[i][b], xv, x8);
-        s[i] = _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(&a[i][b]) * dx), _mm256_cvtepi32_ps(p), s[i]);
-    }
+    return hsum256(s);
 }
 
 /* Four rows against one x, as dot4_q8_0_avx2: x's 8 * sum(x) and scale once for all four. */
 AVX2 static void dot4_q4_0_avx2(float *y, const void *rows, size_t rs, const void *xv_, int64_t n) {
+    const __m256i eights = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
     const blk_q8_0 *x = xv_;
     const blk_q4_0 *a[4];
     for (int i = 0; i < 4; i++) a[i] = (const blk_q4_0 *)((const char *)rows + (size_t)i * rs);
-    __m256 s0[4], s1[4];
-    for (int i = 0; i < 4; i++) s0[i] = s1[i] = _mm256_setzero_ps();
-    int64_t nb = n / QK, b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        q4_0_step4(s0, a, x, b);
-        q4_0_step4(s1, a, x, b + 1);
+    __m256 s[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t b = 0; b < n / QK; b++) {
+        __m256i xv = _mm256_loadu_si256((const __m256i *)x[b].qs), x8 = _mm256_maddubs_epi16(eights, xv);
+        float dx = blk_d_f16c(&x[b]);
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) { /* unrolled: the accumulators stay in registers */
+            __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q4_0_nibbles_avx2(&a[i][b]), xv), x8);
+            s[i] = _mm256_fmadd_ps(_mm256_set1_ps(blk_d_f16c(&a[i][b]) * dx),
+                                   _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones)), s[i]);
+        }
     }
-    if (b < nb) q4_0_step4(s0, a, x, b);
-    for (int i = 0; i < 4; i++) y[i] = hsum256(_mm256_add_ps(s0[i], s1[i]));
+    for (int i = 0; i < 4; i++) y[i] = hsum256(s[i]);
 }
 
-/* Eight packed Q4_0 rows against one x (the layout above): per block column, four 32-byte chunks of two rows'
- * nibbles; lo nibbles meet x[0..15] and high ones x[16..31] in both 128-bit halves; 8 * sum(x) comes off in int16
- * (at most 2 * 2 * 15 * 128 + 4 * 8 * 127 in size, within int16), three hadds leave rows 0-7 in order, and the
- * scale step is the twin's: (float)sum * (d * dx), then added. Bit for bit dot8_q4_0_scalar. */
-AVX2 static void dot8_q4_0_avx2(float *y, const void *group, const void *xv, int64_t n) {
+/* 0x10 in byte j of each 128-bit half where bit j (lo: elements 0-15) or bit 16 + j (hi: 16-31) of that half's
+ * row's qh word is set; w holds the chunk's two words (row c, row c + 4). */
+AVX2 INLINE void fifth_bits_2rows(const uint8_t *w, __m256i *lo, __m256i *hi) {
+    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201LL), b5 = _mm256_set1_epi8(0x10);
+    const __m256i s_lo = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                          0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const __m256i s_hi = _mm256_add_epi8(s_lo, _mm256_set1_epi8(2));
+    __m256i v = _mm256_permutevar8x32_epi32(_mm256_castsi128_si256(_mm_loadl_epi64((const __m128i *)w)),
+                                            _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
+    __m256i l = _mm256_and_si256(_mm256_shuffle_epi8(v, s_lo), bit), h = _mm256_and_si256(_mm256_shuffle_epi8(v, s_hi), bit);
+    *lo = _mm256_and_si256(_mm256_cmpeq_epi8(l, bit), b5);
+    *hi = _mm256_and_si256(_mm256_cmpeq_epi8(h, bit), b5);
+}
+
+/* Eight packed rows of a nibble type against one x (the layout above): per block column, four 32-byte chunks of
+ * two rows' nibbles (Q5_0: with their fifth bits); low nibbles meet x[0..15] and high ones x[16..31] in both
+ * 128-bit halves; the offset (8 or 16) times sum(x) comes off in int16 (at most 2 * 2 * 31 * 127 + 4 * 16 * 127 in
+ * size, within int16); three hadds leave rows 0-7 in order, and the scale step is the twin's: (float)sum *
+ * (d * dx), then added. Bit for bit the naive twin. */
+AVX2 INLINE void dot8_nib_avx2(const nib_layout *L, float *y, const void *group, const void *xv, int64_t n) {
     const blk_q8_0 *x = xv;
     const uint8_t *g = group;
-    const __m256i m4 = _mm256_set1_epi8(0x0f), eights = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    const __m256i off = _mm256_set1_epi8(L->qh ? 16 : 8);
     __m256 acc = _mm256_setzero_ps();
-    for (int64_t b = 0; b < n / QK; b++, g += Q4_0X8_BYTES) {
+    for (int64_t b = 0; b < n / QK; b++, g += PACK_ROWS * L->bytes) {
         __m256i xlo = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)x[b].qs));
         __m256i xhi = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(x[b].qs + 16)));
-        __m256i x8 = _mm256_add_epi16(_mm256_maddubs_epi16(eights, xlo), _mm256_maddubs_epi16(eights, xhi));
+        __m256i xo = _mm256_add_epi16(_mm256_maddubs_epi16(off, xlo), _mm256_maddubs_epi16(off, xhi));
         __m256i v[4];
 #pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
-            __m256i raw = _mm256_loadu_si256((const __m256i *)(g + 16 + 32 * c));
+            __m256i raw = _mm256_loadu_si256((const __m256i *)(g + 16 + 8 * L->qh + 32 * c));
             __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+            if (L->qh) {
+                __m256i blo, bhi;
+                fifth_bits_2rows(g + 16 + 2 * L->qh * c, &blo, &bhi);
+                lo = _mm256_or_si256(lo, blo), hi = _mm256_or_si256(hi, bhi);
+            }
             __m256i p16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_maddubs_epi16(hi, xhi));
-            v[c] = _mm256_madd_epi16(_mm256_sub_epi16(p16, x8), ones);
+            v[c] = _mm256_madd_epi16(_mm256_sub_epi16(p16, xo), ones);
         }
         __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
         __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g)), _mm256_set1_ps(blk_d_f16c(&x[b])));
@@ -664,6 +669,9 @@ AVX2 static void dot8_q4_0_avx2(float *y, const void *group, const void *xv, int
     }
     _mm256_storeu_ps(y, acc);
 }
+
+AVX2 static void dot8_q4_0_avx2(float *y, const void *g, const void *x, int64_t n) { dot8_nib_avx2(&NIB_Q4_0, y, g, x, n); }
+AVX2 static void dot8_q5_0_avx2(float *y, const void *g, const void *x, int64_t n) { dot8_nib_avx2(&NIB_Q5_0, y, g, x, n); }
 
 /* ---- dot products: AVX-512 (F32/F16/BF16 in 16 lanes; int8 blocks through VNNI) ---- */
 
@@ -817,6 +825,17 @@ DOT(dot_f32_avx512) DOT(dot_f16_avx512) DOT(dot_bf16_avx512) DOT(dot_q8_0_avx512
 #undef FROM_F32
 #undef DOT
 
+/* the packed layouts' table entries, per type */
+#define NIB(t, L)                                                                                             \
+    static void pack8_##t(void *g, const void *rows, size_t rs, int64_t n) { pack8_nib(&L, g, rows, rs, n); } \
+    static void unpack8_##t(void *rows, size_t rs, const void *g, int64_t n) { unpack8_nib(&L, rows, rs, g, n); } \
+    static void dot8_##t##_scalar(float *y, const void *g, const void *x, int64_t n) {                      \
+        dot8_nib_naive(&L, traits[S2_TYPE_##t].dot[S2_SIMD_NAIVE], y, g, x, n);                                \
+    }
+NIB(Q4_0, NIB_Q4_0)
+NIB(Q5_0, NIB_Q5_0)
+#undef NIB
+
 /* ---- the type table: one row per ggml type (ggml's numbering; ids 4, 5, 31-33 and 36-38 were removed from the
  * format and stay unknown). A row with no to_f32 is known by name and size only and refused where used; an
  * entry left NULL at a SIMD level falls back to the level below, down to [S2_SIMD_NAIVE]. ---- */
@@ -838,11 +857,12 @@ static const s2_type_traits traits[S2_TYPE_COUNT] = {
     [S2_TYPE_Q4_0] = {"q4_0", 32, 18, .to_f32 = {dequant_q4_0_scalar_v, X86(dequant_q4_0_avx2_v)},
                       .from_f32 = {quant_q4_0_v},
                       .dot = {dot_q4_0_scalar_v, X86(dot_q4_0_avx2_v), X86(dot_q4_0_avx512_v)},
-                      .dot4 = {NULL, X86(dot4_q4_0_avx2)}, .pack = pack8_q4_0, .unpack = unpack8_q4_0,
-                      .dot8 = {dot8_q4_0_scalar, X86(dot8_q4_0_avx2)}, .vec_dot_type = S2_TYPE_Q8_0},
+                      .dot4 = {NULL, X86(dot4_q4_0_avx2)}, .pack = pack8_Q4_0, .unpack = unpack8_Q4_0,
+                      .dot8 = {dot8_Q4_0_scalar, X86(dot8_q4_0_avx2)}, .vec_dot_type = S2_TYPE_Q8_0},
     [S2_TYPE_Q4_1] = {"q4_1", 32, 20, KQ(q4_1), .from_f32 = {s2_kq_from_f32_q4_1}, .dot = {s2_kq_dot_q4_1, X86(s2_kq_dot_q4_1_avx2)},
                       .vec_dot_type = S2_TYPE_Q8_1},
     [S2_TYPE_Q5_0] = {"q5_0", 32, 22, KQ(q5_0), .from_f32 = {s2_kq_from_f32_q5_0}, .dot = {s2_kq_dot_q5_0, X86(s2_kq_dot_q5_0_avx2)},
+                      .pack = pack8_Q5_0, .unpack = unpack8_Q5_0, .dot8 = {dot8_Q5_0_scalar, X86(dot8_q5_0_avx2)},
                       .vec_dot_type = S2_TYPE_Q8_0},
     [S2_TYPE_Q5_1] = {"q5_1", 32, 24, KQ(q5_1), .from_f32 = {s2_kq_from_f32_q5_1}, .dot = {s2_kq_dot_q5_1, X86(s2_kq_dot_q5_1_avx2)},
                       .vec_dot_type = S2_TYPE_Q8_1},
