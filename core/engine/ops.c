@@ -33,39 +33,37 @@ void s2_scratch_free(s2_scratch *s) {
 /* ---- matrix products ---- */
 
 /* Rows up to dot_max_rows(w) run as dot products over the stored (quantized) weight rows (activations
- * quantized once per row, int8 products); above, 1 MiB tiles are dequantized and multiplied by sgemm, which
- * reuses each dequantized weight across many rows. The thresholds are measured, not guessed (issue 12 point 2):
- * time of the dot path over the tile path, one thread, AVX2 host (AMD EPYC, OpenBLAS Zen kernel), minimum of 15
- * runs each, shapes 768x768 / 2048x768 / 4864x896 / 896x4864 (`/tmp`-built bench over s2_matmul_path; a loaded
- * machine, so read the ratios to +-0.2):
+ * quantized once per row, int8 products); above, 1 MiB tiles are dequantized and multiplied in F32 (small_f32 up
+ * to SMALL_MAX_ROWS rows, sgemm above), which reuses each dequantized weight across many rows. The thresholds are
+ * measured, not guessed (issue 12 point 2): time of the dot path over the tile path, one thread, AVX2 host (AMD
+ * EPYC, OpenBLAS Zen kernel), best of 15 runs each, shapes 768x768 / 768x2048 / 896x4864 / 4864x896 (n_in x
+ * n_out; the K-quants on the three whose n_in is a multiple of 256), a /tmp-built harness over s2_matmul_path,
+ * quiet machine (this session, after the tiles moved from sgemm to small_f32 for small batches):
  *
- *   type   R=8        R=12       R=16       R=24       R=32       R=64       -> dot up to
- *   q8_0   .53-.68    .71-1.12   .77-.96    .93-1.08   1.14-1.28  1.20-1.40  16
- *   q4_0   .65-.77    .92-1.03   1.08-1.36  .78-1.43   1.06-1.56  1.47-4.87  12
- *   q4_k   .53-.69    .76-.91    .84-1.02   1.06-1.26  1.02-1.61  1.12-1.89  16
- *   q5_k   .23-1.23   .21-1.28   1.03-2.45  .82-1.80   1.32-1.54  1.37-4.63  12
- *   q6_k   .10-.82    .14-1.07   .27-2.66   .48-1.77   .66-1.61   .68-2.24   24
+ *   type         R=4        R=8        R=12       R=16       R=24       R=32       -> dot up to
+ *   q8_0         .51-.58    .81-.89    .94-1.08   .98-1.10   1.12-1.28  1.23-1.33  8
+ *   q4_0         .78-.94    1.23-1.31  1.39-1.59  1.44-1.66  1.55-1.86  1.57-1.89  4
+ *   q4_k         .64-.67    .95-.97    1.18-1.22  1.27-1.31  1.41-1.48  1.47-1.55  8
+ *   q5_k         .50-.58    .83-.91    1.07-1.20  1.16-1.36  1.37-1.58  1.50-1.69  8
+ *   q6_k         .10-.14    .18-.31    .25-.35    .32-.44    .45-.63    .55-.82    32
  *
- * (Q6_K's tiles pay for its slow dequantization: on the 768-wide shapes the dot path still wins at R=64, on
- * 4864x896 it loses from R=16; 24 is the middle.) Types not measured keep the first threshold, 8. The Q8_0 row
- * still holds for this session's kernel (.47-.65 at R=8, .73-.97 at R=16).
+ * (Q6_K's tiles pay for its slow dequantization.) Types not measured take 8.
  *
  * Packed weights (Q4_0, Q5_0: model.c packs them at load time) run their group kernel, which reads x once for 8
- * rows and wins for far longer batches; the same measure with the packed copy, 7-15 runs each (this session's
- * /tmp harness over s2_matmul_path, one thread, quiet machine):
+ * rows and wins for far longer batches; the same measure with the packed copy:
  *
- *   type         R=16       R=32       R=64       R=96       R=128      R=256      -> dot up to
- *   q4_0 packed  .48-.63    .62-.82    .69-.94    .75-1.00   .78-1.01   .69-1.07   128
- *   q5_0 packed  .34-.44    .56-.73    .90-.99    1.12-1.41  1.17-1.37  1.36-1.71  64
+ *   type         R=8        R=16       R=32       R=48       R=64       R=96-128   -> dot up to
+ *   q4_0 packed  .54-.61    .66-.75    .76-.84    .72-.81    .74-.86    .75-1.01   128
+ *   q5_0 packed  .26-.32    .52-.54    .76-.86    .90-.98    1.04-1.13  1.12-1.41  48
  */
 static int64_t dot_max_rows(const s2_weight *w) {
-    if (w->packed != NULL && s2_vec_dot8_fn(w->type) != NULL) return w->type == S2_TYPE_Q4_0 ? 128 : 64;
+    if (w->packed != NULL && s2_vec_dot8_fn(w->type) != NULL) return w->type == S2_TYPE_Q4_0 ? 128 : 48;
     switch (w->type) {
-    case S2_TYPE_Q8_0: return 16;
-    case S2_TYPE_Q4_0: return 12;
-    case S2_TYPE_Q4_K: return 16;
-    case S2_TYPE_Q5_K: return 12;
-    case S2_TYPE_Q6_K: return 24;
+    case S2_TYPE_Q8_0: return 8;
+    case S2_TYPE_Q4_0: return 4;
+    case S2_TYPE_Q4_K: return 8;
+    case S2_TYPE_Q5_K: return 8;
+    case S2_TYPE_Q6_K: return 32;
     default: return 8;
     }
 }
@@ -170,10 +168,16 @@ static void deq_chunk(void *arg, int64_t c0, int64_t c1, int32_t tid) {
         s2_dequantize_row(j->type, j->W + (size_t)o * j->row_bytes, j->wt + o * j->n_in, j->n_in);
 }
 
+static void small_f32(float *y, const float *x, const float *W, int64_t R, int64_t K, int64_t N, int64_t ldy,
+                      bool avx512, s2_pool *pool);
+static bool small_f32_fits(int64_t R, int64_t K, int64_t N);
+static bool have_avx512(void);
+
 static s2_status matmul_tiles(float *y, const float *x, const s2_weight *w, int64_t R, s2_scratch *scratch,
                               s2_pool *pool) {
     int64_t n_in = w->n_in, n_out = w->n_out;
     int64_t tile = (int64_t)(TILE_BYTES / (sizeof(float) * (size_t)n_in));
+    tile -= tile % 4; /* whole groups of 4 rows, as small_f32 takes them */
     if (tile < 16) tile = 16;
     if (tile > n_out) tile = n_out;
     float *wt = s2_scratch_get(scratch, (size_t)tile * (size_t)n_in * sizeof(float));
@@ -184,7 +188,11 @@ static s2_status matmul_tiles(float *y, const float *x, const s2_weight *w, int6
                      .n_in = n_in, .nt = nt, .type = w->type};
         j.rows = rows_per_chunk(pool, nt, (size_t)n_in * sizeof(float), 1, 1); /* by the floats written */
         s2_pool_for(pool, (nt + j.rows - 1) / j.rows, deq_chunk, &j);
-        /* y[:, o0:o0+nt] (R, nt) = x (R, n_in) · wtᵀ (n_in, nt) */
+        /* y[:, o0:o0+nt] (R, nt) = x (R, n_in) · wtᵀ (n_in, nt): small batches as the F32 weights' */
+        if (small_f32_fits(R, n_in, nt)) {
+            small_f32(y + o0, x, wt, R, n_in, nt, n_out, have_avx512(), pool);
+            continue;
+        }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)nt, (int)n_in, 1.0f, x, (int)n_in, wt,
                     (int)n_in, 0.0f, y + o0, (int)n_out);
     }
@@ -296,10 +304,43 @@ AVX2F static void gemv_f32_4_avx2(float *y, const float *x, const float *W, int6
     }
 }
 
+/* Small batches on AVX2 (no AVX-512): 4 weight rows x up to 3 activation rows in 12 accumulators; the 4 weight rows
+ * stay in L1 while every block of 3 activation rows passes. Against OpenBLAS's sgemm (which packs the whole matrix
+ * per call), time ratio on the shapes 768x768 / 768x2048 / 896x4864 / 4864x896, one thread, best of 11 (this
+ * session's /tmp harness): R=2 .24-.38, R=8 .52-.57, R=16 .69-.77, R=32 .94-1.00, R=48 .88-1.04, R=64 .99-1.17;
+ * so up to SMALL_MAX_ROWS (32) here too (2 weight rows x 4 activation rows measured 0.84-1.00 at R=16).
+ * y[r][o..o+3] for r in [r0, r0 + RB). */
+#define SMALL_KERNEL_AVX2(RB)                                                                                \
+    AVX2F static void small4_f32_##RB(float *y, const float *x, const float *W, int64_t K, int64_t N,       \
+                                      int64_t o, int64_t r0) {                                               \
+        __m256 acc[4][RB];                                                                                   \
+        for (int i = 0; i < 4; i++)                                                                          \
+            for (int j = 0; j < RB; j++) acc[i][j] = _mm256_setzero_ps();                                    \
+        int64_t k = 0;                                                                                       \
+        for (; k + 8 <= K; k += 8) {                                                                         \
+            __m256 xv[RB];                                                                                   \
+            for (int j = 0; j < RB; j++) xv[j] = _mm256_loadu_ps(x + (r0 + j) * K + k);                     \
+            for (int i = 0; i < 4; i++) {                                                                    \
+                __m256 wv = _mm256_loadu_ps(W + (o + i) * K + k);                                            \
+                for (int j = 0; j < RB; j++) acc[i][j] = _mm256_fmadd_ps(wv, xv[j], acc[i][j]);              \
+            }                                                                                                \
+        }                                                                                                    \
+        for (int i = 0; i < 4; i++)                                                                          \
+            for (int j = 0; j < RB; j++) {                                                                   \
+                float t = hsum256_ps(acc[i][j]);                                                             \
+                for (int64_t kk = k; kk < K; kk++) t += W[(o + i) * K + kk] * x[(r0 + j) * K + kk];          \
+                y[(r0 + j) * N + o + i] = t;                                                                 \
+            }                                                                                                \
+    }
+SMALL_KERNEL_AVX2(1)
+SMALL_KERNEL_AVX2(2)
+SMALL_KERNEL_AVX2(3)
+#undef SMALL_KERNEL_AVX2
+
 typedef struct f32_job {
     float *y;
     const float *x, *W;
-    int64_t R, K, N, rows;
+    int64_t R, K, N, ldy, rows; /* ldy: y's row stride (N, or the whole product's width for a tile) */
     bool avx512;
 } f32_job;
 
@@ -316,22 +357,33 @@ static void f32_chunk(void *arg, int64_t c0, int64_t c1, int32_t tid) {
         for (int64_t o = c0 * j->rows; o < o1; o += 8) gemv_f32_8(j->y, j->x, j->W, j->K, o);
         return;
     }
+    if (!j->avx512) {
+        for (int64_t o = c0 * j->rows; o < o1; o += 4)
+            for (int64_t r0 = 0; r0 < j->R; r0 += 3) {
+                switch (j->R - r0 >= 3 ? 3 : j->R - r0) {
+                case 1: small4_f32_1(j->y, j->x, j->W, j->K, j->ldy, o, r0); break;
+                case 2: small4_f32_2(j->y, j->x, j->W, j->K, j->ldy, o, r0); break;
+                default: small4_f32_3(j->y, j->x, j->W, j->K, j->ldy, o, r0); break;
+                }
+            }
+        return;
+    }
     for (int64_t o = c0 * j->rows; o < o1; o += 4)
         for (int64_t r0 = 0; r0 < j->R; r0 += 4) {
             switch (j->R - r0 >= 4 ? 4 : j->R - r0) {
-            case 1: small_f32_1(j->y, j->x, j->W, j->K, j->N, o, r0); break;
-            case 2: small_f32_2(j->y, j->x, j->W, j->K, j->N, o, r0); break;
-            case 3: small_f32_3(j->y, j->x, j->W, j->K, j->N, o, r0); break;
-            default: small_f32_4(j->y, j->x, j->W, j->K, j->N, o, r0); break;
+            case 1: small_f32_1(j->y, j->x, j->W, j->K, j->ldy, o, r0); break;
+            case 2: small_f32_2(j->y, j->x, j->W, j->K, j->ldy, o, r0); break;
+            case 3: small_f32_3(j->y, j->x, j->W, j->K, j->ldy, o, r0); break;
+            default: small_f32_4(j->y, j->x, j->W, j->K, j->ldy, o, r0); break;
             }
         }
 }
 
-/* y (R, N) = x (R, K) · Wᵀ, W (N, K) row-major F32, N a multiple of 4: AVX-512 for 1 <= R <= SMALL_MAX_ROWS,
- * AVX2 for R = 1 */
-static void small_f32(float *y, const float *x, const float *W, int64_t R, int64_t K, int64_t N, bool avx512,
-                      s2_pool *pool) {
-    f32_job j = {.y = y, .x = x, .W = W, .R = R, .K = K, .N = N, .avx512 = avx512};
+/* y (R, N) = x (R, K) · Wᵀ, W (N, K) row-major F32, N a multiple of 4, 1 <= R <= SMALL_MAX_ROWS: AVX-512 where
+ * the CPU has it, else AVX2 (gemv for R = 1) */
+static void small_f32(float *y, const float *x, const float *W, int64_t R, int64_t K, int64_t N, int64_t ldy,
+                      bool avx512, s2_pool *pool) {
+    f32_job j = {.y = y, .x = x, .W = W, .R = R, .K = K, .N = N, .ldy = ldy, .avx512 = avx512};
     j.rows = rows_per_chunk(pool, N, (size_t)K * sizeof(float), R, R == 1 && avx512 && N % 8 == 0 ? 8 : 4);
     s2_pool_for(pool, (N + j.rows - 1) / j.rows, f32_chunk, &j);
 }
@@ -342,14 +394,19 @@ s2_status s2_matmul_path(float *y, const float *x, const s2_weight *w, int64_t R
     return way == S2_MATMUL_DOT ? matmul_dot(y, x, w, R, scratch, pool) : matmul_tiles(y, x, w, R, scratch, pool);
 }
 
+/* Whether (R, K) x (N, K)ᵀ goes through small_f32 rather than sgemm. */
+static bool small_f32_fits(int64_t R, int64_t K, int64_t N) {
+    return R >= 1 && R <= SMALL_MAX_ROWS && N % 4 == 0 && K >= 64 && (have_avx512() || have_avx2());
+}
+
 s2_status s2_matmul(float *y, const float *x, const s2_weight *w, int64_t R, s2_scratch *scratch, s2_pool *pool) {
     if (w->type == S2_TYPE_F32 && R >= 1 && w->n_out % 4 == 0 && w->n_in >= 64) {
         if (R <= SMALL_MAX_ROWS && have_avx512()) {
-            small_f32(y, x, w->data, R, w->n_in, w->n_out, true, pool);
+            small_f32(y, x, w->data, R, w->n_in, w->n_out, w->n_out, true, pool);
             return S2_OK;
         }
-        if (R == 1 && have_avx2()) {
-            small_f32(y, x, w->data, R, w->n_in, w->n_out, false, pool);
+        if (R <= SMALL_MAX_ROWS && have_avx2()) {
+            small_f32(y, x, w->data, R, w->n_in, w->n_out, w->n_out, false, pool);
             return S2_OK;
         }
     }
