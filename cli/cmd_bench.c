@@ -201,9 +201,10 @@ static int bench_branches(const cli_model_opts *mo, const char *branches_s, int6
 }
 
 static const char *bench_help =
-    "usage: sys2 bench -m MODEL [--prompt N] [--gen 64,256] [--repeat R] [--json]\n"
+    "usage: sys2 bench -m MODEL [--prompt N] [--gen 64,256] [--repeat R] [--no-pack] [--json]\n"
     "Prefill tokens/s (one N-token prompt, default 128 or the context) and single-stream decode tokens/s (from BOS,\n"
-    "each of --gen's counts of positions, as llama2.c's -n counts them), medians over R repeats (default 5).\n"
+    "each of --gen's counts of positions, as llama2.c's -n counts them), medians over R repeats (default 5), and the\n"
+    "load time with the packed copy of the Q4_0/Q5_0 weights (--no-pack: the weights as stored, no copy).\n"
     "       sys2 bench -m MODEL --branches 1,4,16,64 [--prefix N] [--gen M] [--repeat R] [--json]\n"
     "M tokens on each of B branches forked from one N-token prefix (default 128, 64), decoded together (one forward\n"
     "of B rows per step), against the same run with every prefix computed for itself (shared: no). tokens/s counts\n"
@@ -960,7 +961,7 @@ int cmd_bench(int argc, char **argv) {
     const char *v = NULL, *gen_s = NULL, *branches_s = NULL;
     int64_t prefix_n = 128;
     int64_t prompt_n = 128, repeat = 5;
-    bool json = false, bad = false;
+    bool json = false, bad = false, pack = true;
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--against") == 0) return bench_against(argc, argv);
     for (int i = 1; i < argc; i++) {
@@ -982,6 +983,8 @@ int cmd_bench(int argc, char **argv) {
             if (!bad && (!cli_parse_i64(v, &repeat) || repeat < 1 || repeat > 1000)) return cli_usage("bench", "--repeat wants 1..1000");
         } else if (strcmp(argv[i], "--json") == 0) {
             json = true;
+        } else if (strcmp(argv[i], "--no-pack") == 0) {
+            pack = false;
         } else {
             return cli_usage("bench", "unknown argument '%s'", argv[i]);
         }
@@ -1017,7 +1020,10 @@ int cmd_bench(int argc, char **argv) {
     s2_model *m = NULL;
     s2_model_params mp = s2_model_default_params();
     mp.tokenizer = mo.tokenizer;
+    mp.pack_rows = pack;
+    double load_t0 = now_s();
     if (s2_model_load(mo.model, &mp, &m, &err) != S2_OK) return cli_fail("bench", &err);
+    double load_s = now_s() - load_t0;
     const s2_hparams *hp = s2_model_hparams(m);
     int64_t need = prompt_n;
     for (int i = 0; i < n_gens; i++) need = gens[i] > need ? gens[i] : need;
@@ -1060,8 +1066,9 @@ int cmd_bench(int argc, char **argv) {
         json_t *dec = json_array();
         for (int g = 0; g < n_gens; g++)
             json_array_append_new(dec, json_pack("{s:I, s:f}", "positions", (json_int_t)gens[g], "tokens_per_s", decode_tps[g]));
-        json_t *j = json_pack("{s:s, s:I, s:I, s:i, s:s, s:I, s:f, s:o, s:I}", "model", mo.model, "params",
+        json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:f, s:i, s:s, s:I, s:f, s:o, s:I}", "model", mo.model, "params",
                               (json_int_t)s2_model_n_params(m), "weight_bytes", (json_int_t)s2_model_weight_bytes(m),
+                              "packed_bytes", (json_int_t)s2_model_packed_bytes(m), "load_s", load_s,
                               "threads", (int)(mo.n_threads > 0 ? mo.n_threads : openblas_get_num_threads()),
                               "openblas_core", openblas_get_corename(), "prefill_tokens", (json_int_t)prompt_n,
                               "prefill_tokens_per_s", prefill_tps, "decode", dec, "repeats", (json_int_t)repeat);
@@ -1074,6 +1081,8 @@ int cmd_bench(int argc, char **argv) {
                mo.model, (long long)s2_model_n_params(m), (double)s2_model_weight_bytes(m) / 1e6,
                openblas_get_corename(), (int)(mo.n_threads > 0 ? mo.n_threads : openblas_get_num_threads()),
                (long long)repeat);
+        printf("load     %.0f ms, %.2f MB of packed weights%s\n", load_s * 1e3,
+               (double)s2_model_packed_bytes(m) / 1e6, pack ? "" : " (--no-pack)");
         printf("prefill  %5lld tokens   %10.1f tokens/s\n", (long long)prompt_n, prefill_tps);
         for (int g = 0; g < n_gens; g++)
             printf("decode   %5lld positions %9.1f tokens/s   (%.2f GB/s of weights)\n", (long long)gens[g],

@@ -292,6 +292,32 @@ static void check_row(json_t *rows, const char *cell, double other, double bound
     ck_assert_double_eq_tol(num(r, "other_pct_bound"), 100 * other / b, 1e-9 * other / b);
 }
 
+/* `sys2 bench --json` reports the load's packed copy: on a Q4_0 model (untied, so the output is packed too) every
+ * matrix of the forward pass, 18 bytes per 32 weights, counted here from the shape; 0 with --no-pack. */
+START_TEST(test_bench_packed_bytes) {
+    const char *dir = t_tmpdir();
+    char model[600], cmd[2000], *out = NULL;
+    snprintf(model, sizeof model, "%s/q4.gguf", dir);
+    snprintf(cmd, sizeof cmd, "%s init-model -o %s --dim 64 --layers 2 --heads 4 --kv-heads 2 --ff 128 --vocab 512 "
+             "--ctx 64 --type q4_0 --untied >/dev/null 2>&1", t_sys2_bin(), model);
+    ck_assert_int_eq(t_run(cmd, NULL), 0);
+    /* per layer q (64x64), k and v (64x32 each), o (64x64), gate and up (64x128 each), down (128x64); the output */
+    long long weights = 2 * (64 * 64 + 2 * 64 * 32 + 64 * 64 + 3 * 64 * 128) + 64 * 512;
+    for (int pack = 1; pack >= 0; pack--) {
+        snprintf(cmd, sizeof cmd, "%s bench -m %s --prompt 4 --gen 4 --repeat 1 --threads 1 --json%s", t_sys2_bin(),
+                 model, pack ? "" : " --no-pack");
+        ck_assert_int_eq(t_run(cmd, &out), 0);
+        json_error_t je;
+        json_t *j = json_loads(out, 0, &je);
+        ck_assert_msg(j != NULL, "not JSON: %s", out);
+        free(out);
+        ck_assert_int_eq(json_integer_value(json_object_get(j, "packed_bytes")), pack ? weights / 32 * 18 : 0);
+        ck_assert(json_real_value(json_object_get(j, "load_s")) > 0);
+        json_decref(j);
+    }
+}
+END_TEST
+
 START_TEST(test_bench_against_fake_engine) {
     const char *ckpt = t_shared("models/stories260K.bin", "test_bench_against_fake_engine");
     if (ckpt == NULL) return;
@@ -395,6 +421,7 @@ Suite *bench_suite(void) {
     tcase_add_test(tc, test_bench_parse_batched_bench);
     tcase_add_test(tc, test_bench_parse_llama2c);
     tcase_add_test(tc, test_bench_exec);
+    tcase_add_test(tc, test_bench_packed_bytes);
     suite_add_tcase(s, tc);
     /* the whole command three times (a tiny model, stories260K's 64 and 256 positions): slow under ASan */
     TCase *slow = tcase_create("against");

@@ -33,7 +33,7 @@ void s2_scratch_free(s2_scratch *s) {
 /* ---- matrix products ---- */
 
 /* Rows up to dot_max_rows(w) run as dot products over the stored (quantized) weight rows (activations
- * quantized once per row, int8 products); above, 1 MiB tiles are dequantized and multiplied in F32 (small_f32 up
+ * quantized once per row, int8 products); above, 4 MiB tiles are dequantized and multiplied in F32 (small_f32 up
  * to SMALL_MAX_ROWS rows, sgemm above), which reuses each dequantized weight across many rows. The thresholds are
  * measured, not guessed (issue 12 point 2): time of the dot path over the tile path, one thread, AVX2 host (AMD
  * EPYC, OpenBLAS Zen kernel), best of 15 runs each, shapes 768x768 / 768x2048 / 896x4864 / 4864x896 (n_in x
@@ -67,7 +67,11 @@ static int64_t dot_max_rows(const s2_weight *w) {
     default: return 8;
     }
 }
-#define TILE_BYTES (1u << 20)
+/* Tiles of 4 MiB of F32 weights: against 1 MiB, prefill pp128 at 2 threads 87-100 -> 115-124 tokens/s on the
+ * 0.5B Q8_0 file and 294-330 -> 387-406 on the 110M Q4_K_M one (fewer sgemm calls, each with its threads'
+ * start-up), 1 thread the same or better; 8 MiB was worse on three of the six cells (this session, two runs
+ * each). The thresholds above were measured with 1 MiB tiles, so they lean to the dot path slightly. */
+#define TILE_BYTES (4u << 20)
 
 /* Splitting a product across the pool: chunks of about CHUNK_BYTES of weights (a few microseconds each, so a
  * descheduled thread holds back little), at least CHUNKS_PER_THREAD per thread; below PAR_MIN_BYTES of weights
