@@ -214,34 +214,38 @@ static s2_status matmul_tiles(float *y, const float *x, const s2_weight *w, int6
 #define AVX512F __attribute__((target("avx512f,fma"), optimize("O3", "unroll-loops")))
 AVX512F static inline float hsum512(__m512 v) { return _mm512_reduce_add_ps(v); }
 
-/* y[r][o] for o in [o0, o1), r in [r0, r0 + RB): RB = 1..4 by a switch below */
-#define SMALL_KERNEL(RB)                                                                                     \
-    AVX512F static void small_f32_##RB(float *y, const float *x, const float *W, int64_t K, int64_t N,       \
-                                       int64_t o, int64_t r0) {                                              \
-        __m512 acc[4][RB];                                                                                   \
-        for (int i = 0; i < 4; i++)                                                                          \
-            for (int j = 0; j < RB; j++) acc[i][j] = _mm512_setzero_ps();                                    \
+/* One body for both widths: y[r][o..o+NW-1] for r in [r0, r0 + RB), NW weight rows held while RB activation rows
+ * pass (VEC / LOAD / FMA / ZERO / HSUM: the width's type and intrinsics, L its lanes). */
+#define SMALL_KERNEL(NAME, ATTR, VEC, L, LOAD, FMA, ZERO, HSUM, NW, RB)                                      \
+    ATTR static void NAME(float *y, const float *x, const float *W, int64_t K, int64_t N, int64_t o,         \
+                          int64_t r0) {                                                                      \
+        VEC acc[NW][RB];                                                                                     \
+        for (int i = 0; i < NW; i++)                                                                         \
+            for (int j = 0; j < RB; j++) acc[i][j] = ZERO();                                                 \
         int64_t k = 0;                                                                                       \
-        for (; k + 16 <= K; k += 16) {                                                                       \
-            __m512 xv[RB];                                                                                   \
-            for (int j = 0; j < RB; j++) xv[j] = _mm512_loadu_ps(x + (r0 + j) * K + k);                      \
-            for (int i = 0; i < 4; i++) {                                                                    \
-                __m512 wv = _mm512_loadu_ps(W + (o + i) * K + k);                                            \
-                for (int j = 0; j < RB; j++) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);              \
+        for (; k + L <= K; k += L) {                                                                         \
+            VEC xv[RB];                                                                                      \
+            for (int j = 0; j < RB; j++) xv[j] = LOAD(x + (r0 + j) * K + k);                                 \
+            for (int i = 0; i < NW; i++) {                                                                   \
+                VEC wv = LOAD(W + (o + i) * K + k);                                                          \
+                for (int j = 0; j < RB; j++) acc[i][j] = FMA(wv, xv[j], acc[i][j]);                          \
             }                                                                                                \
         }                                                                                                    \
-        for (int i = 0; i < 4; i++)                                                                          \
+        for (int i = 0; i < NW; i++)                                                                         \
             for (int j = 0; j < RB; j++) {                                                                   \
-                float t = hsum512(acc[i][j]);                                                                \
+                float t = HSUM(acc[i][j]);                                                                   \
                 for (int64_t kk = k; kk < K; kk++) t += W[(o + i) * K + kk] * x[(r0 + j) * K + kk];          \
                 y[(r0 + j) * N + o + i] = t;                                                                 \
             }                                                                                                \
     }
-SMALL_KERNEL(1)
-SMALL_KERNEL(2)
-SMALL_KERNEL(3)
-SMALL_KERNEL(4)
-#undef SMALL_KERNEL
+/* AVX-512: 4 weight rows x RB = 1..4 activation rows, chosen by a switch in f32_chunk */
+#define SMALL512(RB) SMALL_KERNEL(small_f32_##RB, AVX512F, __m512, 16, _mm512_loadu_ps, _mm512_fmadd_ps, \
+                                  _mm512_setzero_ps, hsum512, 4, RB)
+SMALL512(1)
+SMALL512(2)
+SMALL512(3)
+SMALL512(4)
+#undef SMALL512
 
 static bool have_avx512(void) {
     static int cached = -1; /* benign race: every thread computes the same value */
@@ -314,32 +318,13 @@ AVX2F static void gemv_f32_4_avx2(float *y, const float *x, const float *W, int6
  * session's /tmp harness): R=2 .24-.38, R=8 .52-.57, R=16 .69-.77, R=32 .94-1.00, R=48 .88-1.04, R=64 .99-1.17;
  * so up to SMALL_MAX_ROWS (32) here too (2 weight rows x 4 activation rows measured 0.84-1.00 at R=16).
  * y[r][o..o+3] for r in [r0, r0 + RB). */
-#define SMALL_KERNEL_AVX2(RB)                                                                                \
-    AVX2F static void small4_f32_##RB(float *y, const float *x, const float *W, int64_t K, int64_t N,       \
-                                      int64_t o, int64_t r0) {                                               \
-        __m256 acc[4][RB];                                                                                   \
-        for (int i = 0; i < 4; i++)                                                                          \
-            for (int j = 0; j < RB; j++) acc[i][j] = _mm256_setzero_ps();                                    \
-        int64_t k = 0;                                                                                       \
-        for (; k + 8 <= K; k += 8) {                                                                         \
-            __m256 xv[RB];                                                                                   \
-            for (int j = 0; j < RB; j++) xv[j] = _mm256_loadu_ps(x + (r0 + j) * K + k);                     \
-            for (int i = 0; i < 4; i++) {                                                                    \
-                __m256 wv = _mm256_loadu_ps(W + (o + i) * K + k);                                            \
-                for (int j = 0; j < RB; j++) acc[i][j] = _mm256_fmadd_ps(wv, xv[j], acc[i][j]);              \
-            }                                                                                                \
-        }                                                                                                    \
-        for (int i = 0; i < 4; i++)                                                                          \
-            for (int j = 0; j < RB; j++) {                                                                   \
-                float t = hsum256_ps(acc[i][j]);                                                             \
-                for (int64_t kk = k; kk < K; kk++) t += W[(o + i) * K + kk] * x[(r0 + j) * K + kk];          \
-                y[(r0 + j) * N + o + i] = t;                                                                 \
-            }                                                                                                \
-    }
-SMALL_KERNEL_AVX2(1)
-SMALL_KERNEL_AVX2(2)
-SMALL_KERNEL_AVX2(3)
-#undef SMALL_KERNEL_AVX2
+#define SMALL256(RB) SMALL_KERNEL(small4_f32_##RB, AVX2F, __m256, 8, _mm256_loadu_ps, _mm256_fmadd_ps, \
+                                  _mm256_setzero_ps, hsum256_ps, 4, RB)
+SMALL256(1)
+SMALL256(2)
+SMALL256(3)
+#undef SMALL256
+#undef SMALL_KERNEL
 
 typedef struct f32_job {
     float *y;
