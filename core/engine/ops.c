@@ -389,15 +389,9 @@ static bool small_f32_fits(int64_t R, int64_t K, int64_t N) {
 }
 
 s2_status s2_matmul(float *y, const float *x, const s2_weight *w, int64_t R, s2_scratch *scratch, s2_pool *pool) {
-    if (w->type == S2_TYPE_F32 && R >= 1 && w->n_out % 4 == 0 && w->n_in >= 64) {
-        if (R <= SMALL_MAX_ROWS && have_avx512()) {
-            small_f32(y, x, w->data, R, w->n_in, w->n_out, w->n_out, true, pool);
-            return S2_OK;
-        }
-        if (R <= SMALL_MAX_ROWS && have_avx2()) {
-            small_f32(y, x, w->data, R, w->n_in, w->n_out, w->n_out, false, pool);
-            return S2_OK;
-        }
+    if (w->type == S2_TYPE_F32 && small_f32_fits(R, w->n_in, w->n_out)) {
+        small_f32(y, x, w->data, R, w->n_in, w->n_out, w->n_out, have_avx512(), pool);
+        return S2_OK;
     }
     if (w->type == S2_TYPE_F32) {
         const float *W = w->data;

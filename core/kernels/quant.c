@@ -1,6 +1,7 @@
 /* quant.c: tensor element types in ggml's numbering: the one table of type traits (at the end of the file: a type
- * is one row), F16/BF16 conversions, the F32/F16/BF16/Q8_0/Q4_0 kernels, and the dispatch that picks a row's
- * kernel for the SIMD level in use (the other types' kernels are in kquant.c and kquant_simd.c).
+ * is one row), F16/BF16 conversions, the F32/F16/BF16/Q8_0/Q4_0 kernels, the packed layout of the nibble types
+ * (Q4_0, Q5_0: rows interleaved eight at a time) with its kernels, and the dispatch that picks a row's kernel for
+ * the SIMD level in use (the other types' kernels are in kquant.c and kquant_simd.c).
  *
  * Block layouts are ggml's (ggml-common.h). The fast kernels pick AVX2/FMA or AVX-512 code at run time
  * (__builtin_cpu_supports), so the build needs no -march flag; each has a scalar fallback and a naive twin
